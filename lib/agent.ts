@@ -1,0 +1,81 @@
+import { type CfnElement, Duration, Stack, TimeZone, Validations, aws_scheduler as scheduler, aws_scheduler_targets as targets, type aws_sqs as sqs } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { parseCron, toEventBridgeCron } from '../src/config/cron';
+import type { AgentConfig } from '../src/config/pipeline';
+import { NightshiftFunction } from './nightshift-function';
+
+export interface AgentProps {
+  /** The agent's validated entry from the pipeline config. */
+  readonly config: AgentConfig;
+  /** Group the agent's schedules are created in (one per pipeline, so a halt can find them all). */
+  readonly scheduleGroup: scheduler.IScheduleGroup;
+  /** Where EventBridge Scheduler sends invocations it gave up on. */
+  readonly scheduleDeadLetterQueue: sqs.IQueue;
+  /**
+   * Retries of a failed invocation. Retries of one slot are safe: the agent guard's task lock is keyed on the
+   * scheduled time, so a retried slot never runs twice.
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+  /** How long Scheduler keeps retrying one slot. @default Duration.hours(1) */
+  readonly maxEventAge?: Duration;
+  /** Shared environment (table names, queue URL, …). @default - none */
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * One agent: its Lambda function and one EventBridge Scheduler schedule per cron entry. Each invocation carries the
+ * agent id and the slot's scheduled time, from which the guard derives the task lock id.
+ */
+export class Agent extends Construct {
+  readonly agentId: string;
+  readonly function: NightshiftFunction;
+  readonly schedules: readonly scheduler.Schedule[];
+
+  constructor(scope: Construct, id: string, props: AgentProps) {
+    super(scope, id);
+    const { config } = props;
+    this.agentId = config.id;
+    this.function = new NightshiftFunction(this, 'Function', {
+      entry: config.entry,
+      timeout: Duration.seconds(config.timeoutSeconds),
+      memorySize: config.memoryMb,
+      environment: {
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME: config.id,
+        NIGHTSHIFT_AGENT_ID: config.id,
+      },
+    });
+
+    this.schedules = config.schedules.map((entry, index) => {
+      const target = new targets.LambdaInvoke(this.function, {
+        input: scheduler.ScheduleTargetInput.fromObject({
+          agentId: config.id,
+          scheduledTime: scheduler.ContextAttribute.scheduledTime,
+          scheduleArn: scheduler.ContextAttribute.scheduleArn,
+          attemptNumber: scheduler.ContextAttribute.attemptNumber,
+        }),
+        retryAttempts: props.retryAttempts ?? 2,
+        maxEventAge: props.maxEventAge ?? Duration.hours(1),
+        deadLetterQueue: props.scheduleDeadLetterQueue,
+      });
+      return new scheduler.Schedule(this, `Schedule${index}`, {
+        scheduleName: `${config.id}-${index}`,
+        description: `${config.id}: ${entry.cron} (${entry.timeZone})`,
+        scheduleGroup: props.scheduleGroup,
+        schedule: scheduler.ScheduleExpression.expression(
+          toEventBridgeCron(parseCron(entry.cron)),
+          TimeZone.of(entry.timeZone),
+        ),
+        target,
+      });
+    });
+
+    const stack = Stack.of(this);
+    const functionLogicalId = stack.getLogicalId(this.function.node.defaultChild as CfnElement);
+    Validations.of(stack).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${functionLogicalId}.Arn>:*]`,
+      reason: 'aws-scheduler-targets.LambdaInvoke grants invoke on the function and its versions (`:*`); actions are exact',
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import {
+  Duration,
+  RemovalPolicy,
+  aws_dynamodb as dynamodb,
+  aws_iam as iam,
+  aws_lambda_event_sources as sources,
+  aws_sqs as sqs,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { TABLE_SCHEMAS } from '../src/config/tables';
+import { NightshiftFunction } from './nightshift-function';
+import { tablePropsFromSchema } from './table-props';
+
+export interface MemoryStoreProps {
+  /** Steward handler file. @default 'lambdas/steward/handler.ts' */
+  readonly stewardEntry?: string;
+  /** Messages per steward invocation (FIFO event sources allow 1-10). @default 10 */
+  readonly batchSize?: number;
+  /** Deliveries of one update before it moves to the dead-letter queue. @default 5 */
+  readonly maxReceiveCount?: number;
+  /** Steward function timeout; the queue's visibility timeout is six times this, as AWS advises. @default 30 seconds */
+  readonly stewardTimeout?: Duration;
+  /** Extra environment for the steward. @default - none */
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * Shared agent memory with a single writer. Agents submit updates to a FIFO queue; the steward function consumes it
+ * in order (per message group), applies each update to the memory table, and reports partial batch failures so a
+ * failed update is retried without blocking unrelated groups. Updates that keep failing land in the FIFO DLQ.
+ */
+export class MemoryStore extends Construct {
+  /** The memory table. Point-in-time recovery on; retained when the stack is deleted. */
+  readonly table: dynamodb.Table;
+  /** FIFO queue agents submit updates to. Deduplication ids are set by the sender, never from content. */
+  readonly queue: sqs.Queue;
+  /** FIFO dead-letter queue for updates that failed `maxReceiveCount` times. */
+  readonly deadLetterQueue: sqs.Queue;
+  /** The only function allowed to write the memory table. */
+  readonly steward: NightshiftFunction;
+
+  constructor(scope: Construct, id: string, props: MemoryStoreProps = {}) {
+    super(scope, id);
+    const batchSize = props.batchSize ?? 10;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
+      throw new Error(`MemoryStore batchSize must be an integer from 1 to 10 (FIFO event source limit), got ${batchSize}`);
+    }
+    const stewardTimeout = props.stewardTimeout ?? Duration.seconds(30);
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      ...tablePropsFromSchema(TABLE_SCHEMAS.memory),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      fifo: true,
+      contentBasedDeduplication: false,
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      fifo: true,
+      contentBasedDeduplication: false,
+      // High-throughput FIFO: order and deduplication per message group, so unrelated keys do not queue behind each other.
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      visibilityTimeout: Duration.seconds(stewardTimeout.toSeconds() * 6),
+      retentionPeriod: Duration.days(4),
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+    });
+
+    this.steward = new NightshiftFunction(this, 'Steward', {
+      entry: props.stewardEntry ?? 'lambdas/steward/handler.ts',
+      timeout: stewardTimeout,
+      environment: { MEMORY_TABLE: this.table.tableName, POWERTOOLS_SERVICE_NAME: 'steward', ...props.environment },
+    });
+    this.steward.addEventSource(new sources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
+    this.table.grantReadWriteData(this.steward);
+  }
+
+  /** Lets an agent submit memory updates (it can never write the table itself). */
+  grantSubmit(grantee: iam.IGrantable): iam.Grant {
+    return this.queue.grantSendMessages(grantee);
+  }
+
+  /** Lets an agent or operator read memory. */
+  grantRead(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grantReadData(grantee);
+  }
+}

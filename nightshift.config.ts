@@ -1,0 +1,81 @@
+import { definePipeline } from './src/config/pipeline';
+
+/**
+ * The reference pipeline from the field report: five agents, twelve cron schedules, a content pipeline that runs
+ * with nobody awake. Cron is five-field crontab (`minute hour day-of-month month day-of-week`) in each schedule's
+ * time zone. Copy this file and edit it for your own pipeline; `cdk synth -c config=path/to/yours.ts` picks it up.
+ */
+export default definePipeline({
+  name: 'nightshift',
+  stage: 'dev',
+  agents: [
+    {
+      id: 'planner',
+      description: 'Plans the next slots of work (the report’s cron scheduler agent)',
+      entry: 'lambdas/agents/planner/handler.ts',
+      schedules: [
+        { cron: '0 1 * * *', timeZone: 'UTC' },
+        { cron: '0 13 * * *', timeZone: 'UTC' },
+      ],
+      breaker: { maxOutputs: 10, windowMinutes: 60 },
+      tokenBudgetPerDay: 30_000,
+    },
+    {
+      id: 'writer',
+      description: 'Drafts articles from the plan',
+      entry: 'lambdas/agents/writer/handler.ts',
+      schedules: [
+        { cron: '15 2 * * *', timeZone: 'UTC' },
+        { cron: '15 8 * * *', timeZone: 'UTC' },
+        { cron: '15 14 * * *', timeZone: 'UTC' },
+        { cron: '15 20 * * *', timeZone: 'UTC' },
+      ],
+      upstream: ['planner'],
+      breaker: { maxOutputs: 12, windowMinutes: 60 },
+      tokenBudgetPerDay: 200_000,
+      timeoutSeconds: 600,
+      lock: { leaseMinutes: 15 },
+    },
+    {
+      id: 'seo',
+      description: 'Optimises drafts for search',
+      entry: 'lambdas/agents/seo/handler.ts',
+      schedules: [
+        { cron: '45 2 * * *', timeZone: 'UTC' },
+        { cron: '45 14 * * *', timeZone: 'UTC' },
+      ],
+      upstream: ['writer'],
+      breaker: { maxOutputs: 12, windowMinutes: 60 },
+      tokenBudgetPerDay: 50_000,
+    },
+    {
+      id: 'community',
+      description: 'Posts finished articles to the community channels',
+      entry: 'lambdas/agents/community/handler.ts',
+      schedules: [
+        { cron: '30 3 * * *', timeZone: 'UTC' },
+        { cron: '30 15 * * *', timeZone: 'UTC' },
+        { cron: '0 9 * * 1-5', timeZone: 'America/New_York' },
+      ],
+      upstream: ['writer', 'seo'],
+      breaker: { maxOutputs: 5, windowMinutes: 60 },
+      tokenBudgetPerDay: 20_000,
+    },
+    {
+      id: 'analyst',
+      description: 'Summarises the day’s output and engagement',
+      entry: 'lambdas/agents/analyst/handler.ts',
+      schedules: [{ cron: '0 23 * * *', timeZone: 'UTC' }],
+      upstream: ['community', 'seo'],
+      heartbeat: { intervalMinutes: 5, staleAfterMinutes: 30 },
+      breaker: { maxOutputs: 5, windowMinutes: 60 },
+      tokenBudgetPerDay: 50_000,
+    },
+  ],
+  breaker: { maxOutputs: 60, windowMinutes: 60 },
+  steward: { batchSize: 10, maxReceiveCount: 5, timeoutSeconds: 30 },
+  alerts: {
+    emails: ['oncall@example.com'],
+    pagerWebhookUrl: 'https://events.pagerduty.example/integration/nightshift',
+  },
+});

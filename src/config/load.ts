@@ -1,0 +1,20 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, type PipelineConfig, type PipelineInput, definePipeline } from './pipeline';
+
+/**
+ * Loads a pipeline config file (its default export) and validates it, whether or not the file already called
+ * `definePipeline`. Throws {@link ConfigError} for a missing file or an invalid config.
+ */
+export async function loadPipeline(path: string): Promise<PipelineConfig> {
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) {
+    throw new ConfigError([{ path: '(file)', message: `config file ${absolute} does not exist` }]);
+  }
+  const module = (await import(pathToFileURL(absolute).href)) as { default?: PipelineInput };
+  if (module.default === undefined) {
+    throw new ConfigError([{ path: '(file)', message: `${path} has no default export; export default definePipeline({...})` }]);
+  }
+  return definePipeline(module.default);
+}

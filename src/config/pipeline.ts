@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { CronError, parseCron, toEventBridgeCron } from './cron';
+
+/**
+ * The pipeline config: one typed object that declares every agent, its schedules and guardrails. It is validated
+ * when the CDK app loads it (synth time), and the same validated object drives the local runner.
+ */
+
+/** A config that cannot be deployed. `issues` lists every problem; `message` is one line naming each field path. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: readonly { path: string; message: string }[]) {
+    super(`Invalid pipeline config: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+}
+
+const ID = /^[a-z][a-z0-9-]{0,39}$/;
+const idMessage = 'must be 1-40 lowercase letters, digits or dashes, starting with a letter';
+
+const positiveInt = z.int().positive();
+
+const cron = z.string().superRefine((expression, ctx) => {
+  try {
+    toEventBridgeCron(parseCron(expression));
+  } catch (error) {
+    if (!(error instanceof CronError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.message });
+  }
+});
+
+const timeZone = z.string().superRefine((value, ctx) => {
+  if (!isTimeZone(value)) ctx.addIssue({ code: 'custom', message: `'${value}' is not an IANA time zone` });
+});
+
+function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const scheduleSchema = z.strictObject({
+  /** Five-field crontab expression: `minute hour day-of-month month day-of-week`. */
+  cron,
+  /** IANA time zone the expression is read in. */
+  timeZone: timeZone.default('UTC'),
+});
+
+const breakerLimitSchema = z.strictObject({
+  /** N: the most outputs allowed inside the window; output N+1 trips the breaker. */
+  maxOutputs: positiveInt,
+  /** M: the sliding window's length. */
+  windowMinutes: positiveInt.max(24 * 60),
+});
+
+const agentSchema = z
+  .strictObject({
+    id: z.string().regex(ID, idMessage),
+    description: z.string().default(''),
+    /** Handler file, relative to the project root. Its `handler` export is the Lambda entry point. */
+    entry: z.string().min(1),
+    schedules: z.array(scheduleSchema).min(1, 'an agent needs at least one schedule'),
+    /** Agents whose output this one consumes; their heartbeats decide degraded mode. */
+    upstream: z.array(z.string()).default([]),
+    heartbeat: z
+      .strictObject({
+        intervalMinutes: positiveInt.default(5),
+        /** An upstream heartbeat older than this is stale: downstream runs degraded. */
+        staleAfterMinutes: positiveInt.default(15),
+      })
+      .default({ intervalMinutes: 5, staleAfterMinutes: 15 })
+      .refine((h) => h.staleAfterMinutes > h.intervalMinutes, {
+        message: 'staleAfterMinutes must be longer than intervalMinutes',
+        path: ['staleAfterMinutes'],
+      }),
+    lock: z.strictObject({ leaseMinutes: positiveInt.max(24 * 60).default(30) }).default({ leaseMinutes: 30 }),
+    breaker: breakerLimitSchema,
+    /** Model tokens the agent may spend per UTC day; unset means no budget. */
+    tokenBudgetPerDay: positiveInt.optional(),
+    /** Lambda timeout. */
+    timeoutSeconds: positiveInt.max(900).default(300),
+    memoryMb: z.int().min(128).max(10240).default(512),
+  })
+  .refine((a) => a.lock.leaseMinutes * 60 >= a.timeoutSeconds, {
+    message: 'leaseMinutes must cover timeoutSeconds, or a run could outlive its lock',
+    path: ['lock', 'leaseMinutes'],
+  });
+
+const pipelineSchema = z
+  .strictObject({
+    /** Names the stack and the schedule group. */
+    name: z.string().regex(ID, idMessage),
+    stage: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be 1-16 lowercase letters, digits or dashes'),
+    agents: z.array(agentSchema).min(1, 'a pipeline needs at least one agent'),
+    /** Pipeline-wide output limit, counted across all agents. */
+    breaker: breakerLimitSchema,
+    steward: z
+      .strictObject({
+        /** Messages per steward invocation; FIFO event sources allow at most 10. */
+        batchSize: positiveInt.max(10).default(10),
+        /** Deliveries of one update before it moves to the dead-letter queue. */
+        maxReceiveCount: positiveInt.max(1000).default(5),
+        timeoutSeconds: positiveInt.max(900).default(30),
+      })
+      .default({ batchSize: 10, maxReceiveCount: 5, timeoutSeconds: 30 }),
+    alerts: z
+      .strictObject({
+        emails: z.array(z.email()).default([]),
+        /** Pager webhook (PagerDuty, Opsgenie, …) subscribed to the alert topic; must be HTTPS. */
+        pagerWebhookUrl: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).optional(),
+      })
+      .default({ emails: [] }),
+  })
+  .superRefine((pipeline, ctx) => {
+    const indexById = new Map<string, number>();
+    pipeline.agents.forEach((agent, i) => {
+      if (indexById.has(agent.id)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agents', i, 'id'],
+          message: `duplicate agent id '${agent.id}' (also agents[${indexById.get(agent.id)}])`,
+        });
+      } else {
+        indexById.set(agent.id, i);
+      }
+    });
+    pipeline.agents.forEach((agent, i) => {
+      agent.upstream.forEach((upstreamId, j) => {
+        if (upstreamId === agent.id) {
+          ctx.addIssue({ code: 'custom', path: ['agents', i, 'upstream', j], message: 'an agent cannot depend on itself' });
+        } else if (!indexById.has(upstreamId)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', i, 'upstream', j],
+            message: `unknown agent id '${upstreamId}'`,
+          });
+        }
+      });
+    });
+    const cycle = findCycle(pipeline.agents);
+    if (cycle) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['agents', indexById.get(cycle[0]!)!, 'upstream'],
+        message: `dependency cycle ${cycle.join(' → ')}`,
+      });
+    }
+  });
+
+/** What users write: defaults may be left out. */
+export type PipelineInput = z.input<typeof pipelineSchema>;
+/** What the app and runtime use: validated, defaults filled in. */
+export type PipelineConfig = z.output<typeof pipelineSchema>;
+export type AgentConfig = PipelineConfig['agents'][number];
+export type ScheduleConfig = AgentConfig['schedules'][number];
+export type BreakerLimit = z.output<typeof breakerLimitSchema>;
+
+/** Validates a pipeline config and fills in defaults; throws {@link ConfigError} naming every bad field. */
+export function definePipeline(input: PipelineInput): PipelineConfig {
+  const result = pipelineSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  }
+  return result.data;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  const text = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  return text.startsWith('.') ? text.slice(1) : text || '(root)';
+}
+
+/** Returns one dependency cycle as agent ids (first id repeated at the end), or undefined. */
+function findCycle(agents: readonly { id: string; upstream: readonly string[] }[]): string[] | undefined {
+  const upstreamOf = new Map(agents.map((a) => [a.id, a.upstream]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done' || !upstreamOf.has(id)) return undefined;
+    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
+    state.set(id, 'visiting');
+    stack.push(id);
+    for (const next of upstreamOf.get(id)!) {
+      if (next === id) continue; // reported separately as a self-dependency
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    stack.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const agent of agents) {
+    const cycle = visit(agent.id);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
