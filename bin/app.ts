@@ -1,20 +1,14 @@
 #!/usr/bin/env -S npx tsx
-import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
-import { NightshiftStack } from '../lib/nightshift-stack';
+import { App } from 'aws-cdk-lib';
+import { addNightshiftPipeline } from '../lib/nightshift-app';
 import { loadPipeline } from '../src/config/load';
 import { ConfigError } from '../src/config/pipeline';
 
 const app = new App();
-const configPath: string = app.node.tryGetContext('config') ?? 'nightshift.config.ts';
-const pipeline = await loadPipeline(configPath).catch((error: unknown) => {
+const path: string = app.node.tryGetContext('config') ?? 'nightshift.config.ts';
+const pipeline = await loadPipeline(path).catch((error: unknown) => {
   if (!(error instanceof ConfigError)) throw error;
-  console.error(`${configPath}: ${error.message}`);
+  console.error(`${path}: ${error.message}`);
   process.exit(1);
 });
-
-new NightshiftStack(app, `${pipeline.name}-${pipeline.stage}`, {
-  pipeline,
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
-});
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+addNightshiftPipeline(app, pipeline);

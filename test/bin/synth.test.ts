@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { cdkJsonContext } from '../support/template';
+
+const run = promisify(execFile);
+
+/** Runs the CDK app the way `cdk synth` does: a subprocess with context and output directory in the environment. */
+async function synth(config: string) {
+  const outdir = mkdtempSync(join(tmpdir(), 'nightshift-synth-'));
+  const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext, config }) };
+  try {
+    const { stdout, stderr } = await run('npx', ['tsx', 'bin/app.ts'], { env });
+    return { code: 0, stdout, stderr, outdir };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr, outdir };
+  }
+}
+
+describe('bin/app.ts (what cdk synth runs)', () => {
+  it('synthesizes the reference pipeline offline, with bundles that run', async () => {
+    const { code, stderr, outdir } = await synth('nightshift.config.ts');
+    expect(stderr).not.toMatch(/Error/);
+    expect(code).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'nightshift-dev.template.json'), 'utf8'));
+    const types = Object.values(template.Resources).map((r) => (r as { Type: string }).Type);
+    expect(types.filter((t) => t === 'AWS::Scheduler::Schedule')).toHaveLength(12);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(6);
+
+    // The planner's bundle is self-contained: load it from the cloud assembly and invoke it.
+    type FunctionResource = { Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, unknown> } } };
+    const planner = Object.values(template.Resources).find(
+      (r) => (r as FunctionResource).Properties?.Environment?.Variables?.NIGHTSHIFT_AGENT_ID === 'planner',
+    ) as FunctionResource;
+    const assetDir = join(outdir, `asset.${planner.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
+    expect(readdirSync(assetDir)).toContain('index.js');
+    const { handler } = createRequire(import.meta.url)(join(assetDir, 'index.js'));
+    const result = await handler({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });
+    expect(result).toMatchObject({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });
+  });
+
+  it('fails on a bad cron with one line naming the schedule', async () => {
+    const { code, stderr } = await synth('test/fixtures/bad-cron.config.ts');
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe(
+      "test/fixtures/bad-cron.config.ts: Invalid pipeline config: agents[1].schedules[0].cron: hour '25' is out of range 0-23",
+    );
+  });
+
+  it('fails clearly when the config file does not exist', async () => {
+    const { code, stderr } = await synth('nope.config.ts');
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/nope\.config\.ts: Invalid pipeline config: \(file\): config file .*nope\.config\.ts does not exist/);
+  });
+});

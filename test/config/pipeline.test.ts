@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import reference from '../../nightshift.config';
+import { ConfigError, type PipelineInput, definePipeline } from '../../src/config/pipeline';
+
+type AgentInput = PipelineInput['agents'][number];
+
+function agent(id: string, overrides: Partial<AgentInput> = {}): AgentInput {
+  return {
+    id,
+    entry: `lambdas/agents/${id}/handler.ts`,
+    schedules: [{ cron: '0 3 * * *' }],
+    breaker: { maxOutputs: 5, windowMinutes: 10 },
+    ...overrides,
+  };
+}
+
+function pipeline(agents: AgentInput[], overrides: Partial<PipelineInput> = {}): PipelineInput {
+  return { name: 'test', stage: 'dev', agents, breaker: { maxOutputs: 50, windowMinutes: 60 }, ...overrides };
+}
+
+function errorOf(input: PipelineInput): ConfigError {
+  try {
+    definePipeline(input);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('pipeline config', () => {
+  it('ships a valid reference pipeline of 5 agents with 12 schedules', () => {
+    expect(reference.agents.map((a) => a.id)).toEqual(['planner', 'writer', 'seo', 'community', 'analyst']);
+    expect(reference.agents.flatMap((a) => a.schedules)).toHaveLength(12);
+  });
+
+  it('fills in defaults', () => {
+    const config = definePipeline(pipeline([agent('solo')]));
+    expect(config.agents[0]).toMatchObject({
+      upstream: [],
+      heartbeat: { intervalMinutes: 5, staleAfterMinutes: 15 },
+      lock: { leaseMinutes: 30 },
+      schedules: [{ cron: '0 3 * * *', timeZone: 'UTC' }],
+    });
+    expect(config.steward).toEqual({ batchSize: 10, maxReceiveCount: 5, timeoutSeconds: 30 });
+    expect(config.alerts).toEqual({ emails: [] });
+  });
+
+  it('names the schedule of a bad cron in one line', () => {
+    const error = errorOf(pipeline([agent('a'), agent('b', { schedules: [{ cron: '0 25 * * *' }] })]));
+    expect(error.message).toBe(
+      "Invalid pipeline config: agents[1].schedules[0].cron: hour '25' is out of range 0-23",
+    );
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('rejects an unknown upstream id', () => {
+    const error = errorOf(pipeline([agent('a', { upstream: ['ghost'] })]));
+    expect(error.message).toBe("Invalid pipeline config: agents[0].upstream[0]: unknown agent id 'ghost'");
+  });
+
+  it('rejects a dependency cycle and names it', () => {
+    const error = errorOf(
+      pipeline([agent('a', { upstream: ['c'] }), agent('b', { upstream: ['a'] }), agent('c', { upstream: ['b'] })]),
+    );
+    expect(error.message).toBe('Invalid pipeline config: agents[0].upstream: dependency cycle a → c → b → a');
+  });
+
+  it('rejects an agent that depends on itself', () => {
+    const error = errorOf(pipeline([agent('a', { upstream: ['a'] })]));
+    expect(error.message).toBe('Invalid pipeline config: agents[0].upstream[0]: an agent cannot depend on itself');
+  });
+
+  it.each([0, -3])('rejects maxOutputs %i', (maxOutputs) => {
+    const error = errorOf(pipeline([agent('a', { breaker: { maxOutputs, windowMinutes: 10 } })]));
+    expect(error.issues).toEqual([
+      { path: 'agents[0].breaker.maxOutputs', message: 'Too small: expected number to be >0' },
+    ]);
+  });
+
+  it('rejects duplicate agent ids', () => {
+    const error = errorOf(pipeline([agent('a'), agent('b'), agent('a')]));
+    expect(error.message).toBe("Invalid pipeline config: agents[2].id: duplicate agent id 'a' (also agents[0])");
+  });
+
+  it('rejects an unknown time zone', () => {
+    const error = errorOf(pipeline([agent('a', { schedules: [{ cron: '0 3 * * *', timeZone: 'Mars/Olympus' }] })]));
+    expect(error.message).toBe(
+      "Invalid pipeline config: agents[0].schedules[0].timeZone: 'Mars/Olympus' is not an IANA time zone",
+    );
+  });
+
+  it('rejects a pager webhook that is not HTTPS', () => {
+    const error = errorOf(pipeline([agent('a')], { alerts: { pagerWebhookUrl: 'http://pager.example/hook' } }));
+    expect(error.message).toBe('Invalid pipeline config: alerts.pagerWebhookUrl: must be an https:// URL');
+  });
+
+  it('rejects a lock lease shorter than the function timeout', () => {
+    const error = errorOf(pipeline([agent('a', { timeoutSeconds: 900, lock: { leaseMinutes: 5 } })]));
+    expect(error.issues[0]?.path).toBe('agents[0].lock.leaseMinutes');
+  });
+
+  it('rejects misspelt fields instead of ignoring them', () => {
+    const input = pipeline([{ ...agent('a'), schedule: [] } as AgentInput]);
+    expect(errorOf(input).message).toBe('Invalid pipeline config: agents[0]: Unrecognized key: "schedule"');
+  });
+
+  it('reports every problem at once', () => {
+    const error = errorOf(
+      pipeline([agent('Bad Id'), agent('b', { upstream: ['nobody'], schedules: [{ cron: 'nope' }] })]),
+    );
+    expect(error.issues.map((i) => i.path)).toEqual(['agents[0].id', 'agents[1].schedules[0].cron', 'agents[1].upstream[0]']);
+  });
+});

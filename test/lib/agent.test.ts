@@ -1,0 +1,85 @@
+import { aws_scheduler as scheduler, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { Agent } from '../../lib/agent';
+import { definePipeline } from '../../src/config/pipeline';
+import { logicalId, testStack } from '../support/template';
+
+const config = definePipeline({
+  name: 'test',
+  stage: 'dev',
+  breaker: { maxOutputs: 10, windowMinutes: 10 },
+  agents: [
+    {
+      id: 'community',
+      entry: 'lambdas/agents/community/handler.ts',
+      schedules: [
+        { cron: '30 3 * * *' },
+        { cron: '0 9 * * 1-5', timeZone: 'America/New_York' },
+      ],
+      breaker: { maxOutputs: 5, windowMinutes: 60 },
+      timeoutSeconds: 120,
+      memoryMb: 256,
+    },
+  ],
+}).agents[0]!;
+
+function agentStack() {
+  const stack = testStack();
+  const scheduleGroup = new scheduler.ScheduleGroup(stack, 'Group', { scheduleGroupName: 'test-dev' });
+  const scheduleDeadLetterQueue = new sqs.Queue(stack, 'Dlq');
+  const agent = new Agent(stack, 'Community', { config, scheduleGroup, scheduleDeadLetterQueue });
+  return { stack, agent, scheduleGroup, scheduleDeadLetterQueue, template: Template.fromStack(stack) };
+}
+
+describe('Agent', () => {
+  it('runs as an arm64 Node.js 24 function sized from the config', () => {
+    const { template } = agentStack();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 120,
+      MemorySize: 256,
+      Environment: { Variables: Match.objectLike({ NIGHTSHIFT_AGENT_ID: 'community' }) },
+    });
+  });
+
+  it('creates one schedule per cron entry, translated and in its time zone, in the pipeline group', () => {
+    const { template, agent } = agentStack();
+    expect(agent.schedules).toHaveLength(2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'community-0',
+      GroupName: 'test-dev',
+      ScheduleExpression: 'cron(30 3 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'community-1',
+      ScheduleExpression: 'cron(0 9 ? * MON-FRI *)',
+      ScheduleExpressionTimezone: 'America/New_York',
+    });
+  });
+
+  it('retries a failed invocation, then dead-letters it', () => {
+    const { template, scheduleDeadLetterQueue } = agentStack();
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Target: {
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(scheduleDeadLetterQueue), 'Arn'] } },
+      },
+    });
+  });
+
+  it('passes the agent id and the slot time, from which the guard derives the task lock', () => {
+    const { template } = agentStack();
+    const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+    const input = JSON.parse(schedules[0]!.Properties.Target.Input);
+    expect(input).toEqual({
+      agentId: 'community',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+      scheduleArn: '<aws.scheduler.schedule-arn>',
+      attemptNumber: '<aws.scheduler.attempt-number>',
+    });
+  });
+});

@@ -1,0 +1,111 @@
+import { Stack, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { addNightshiftPipeline } from '../../lib/nightshift-app';
+import reference from '../../nightshift.config';
+import { actionsGranted, logicalId, testApp } from '../support/template';
+
+const app = testApp();
+const stack = addNightshiftPipeline(app, reference);
+const template = Template.fromStack(stack);
+
+describe('NightshiftStack for the reference pipeline', () => {
+  it('holds every resource the design needs', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 3);
+    template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.resourceCountIs('AWS::Lambda::Function', 6);
+    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 12);
+  });
+
+  it('schedules each configured cron expression', () => {
+    const expressions = Object.values(template.findResources('AWS::Scheduler::Schedule')).map(
+      (s) => `${s.Properties.ScheduleExpression} ${s.Properties.ScheduleExpressionTimezone}`,
+    );
+    expect(expressions.sort()).toEqual(
+      [
+        'cron(0 1 * * ? *) UTC',
+        'cron(0 13 * * ? *) UTC',
+        'cron(15 2 * * ? *) UTC',
+        'cron(15 8 * * ? *) UTC',
+        'cron(15 14 * * ? *) UTC',
+        'cron(15 20 * * ? *) UTC',
+        'cron(45 2 * * ? *) UTC',
+        'cron(45 14 * * ? *) UTC',
+        'cron(30 3 * * ? *) UTC',
+        'cron(30 15 * * ? *) UTC',
+        'cron(0 9 ? * MON-FRI *) America/New_York',
+        'cron(0 23 * * ? *) UTC',
+      ].sort(),
+    );
+    template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'nightshift-dev' });
+  });
+
+  it('lets the steward write memory and no agent', () => {
+    const memoryTable = logicalId(stack.memory.table);
+    expect(actionsGranted(template, logicalId(stack.memory.steward.role!), memoryTable)).toContain('dynamodb:PutItem');
+    for (const agent of stack.agents) {
+      const actions = actionsGranted(template, logicalId(agent.function.role!), memoryTable);
+      expect(actions, agent.agentId).toContain('dynamodb:Query');
+      expect(actions.filter((a) => /Put|Update|Delete|Write/.test(a)), agent.agentId).toEqual([]);
+    }
+  });
+
+  it('lets each agent enqueue updates, use coordination and counters, and alert', () => {
+    for (const agent of stack.agents) {
+      const role = logicalId(agent.function.role!);
+      expect(actionsGranted(template, role, logicalId(stack.memory.queue))).toContain('sqs:SendMessage');
+      expect(actionsGranted(template, role, logicalId(stack.coordination.table))).toContain('dynamodb:PutItem');
+      expect(actionsGranted(template, role, logicalId(stack.breaker.table))).toContain('dynamodb:UpdateItem');
+      expect(actionsGranted(template, role, logicalId(stack.breaker.topic))).toEqual(['sns:Publish']);
+    }
+  });
+
+  it('grants no wildcard actions anywhere', () => {
+    const actions = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) =>
+      policy.Properties.PolicyDocument.Statement.flatMap((s: { Action: string | string[] }) => [s.Action].flat()),
+    );
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+  });
+
+  it('tells agents where everything is', () => {
+    const planner = stack.agents[0]!;
+    const variables = template.findResources('AWS::Lambda::Function')[logicalId(planner.function)]!.Properties
+      .Environment.Variables;
+    expect(Object.keys(variables)).toEqual(
+      expect.arrayContaining([
+        'COORDINATION_TABLE',
+        'MEMORY_TABLE',
+        'MEMORY_QUEUE_URL',
+        'COUNTER_TABLE',
+        'ALERT_TOPIC_ARN',
+        'SCHEDULE_GROUP',
+        'NIGHTSHIFT_AGENT_ID',
+      ]),
+    );
+    expect(variables.MEMORY_TABLE).toEqual({ Ref: logicalId(stack.memory.table) });
+  });
+
+  it('exports what the ops CLI needs as stack outputs', () => {
+    for (const name of ['CoordinationTableName', 'MemoryTableName', 'MemoryQueueUrl', 'CounterTableName', 'AlertTopicArn']) {
+      template.hasOutput(name, {});
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions checks', () => {
+  it('pass for the reference pipeline', () => {
+    const checked = testApp();
+    addNightshiftPipeline(checked, reference);
+    expect(() => checked.synth()).not.toThrow();
+  });
+
+  it('fail the synth on an unacknowledged finding', () => {
+    const checked = testApp();
+    const nightshift = addNightshiftPipeline(checked, reference);
+    new sqs.Queue(Stack.of(nightshift), 'UnsafeQueue');
+    expect(() => checked.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+});
