@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentSpec } from './agent-spec';
+import type { Clock } from './clock';
+import type { Heartbeats, UpstreamHealth } from './heartbeats';
+import type { AgentInvocation } from './invocation';
+import { type Lease, LockHeldError, LockLostError, TaskCompletedError, type TaskLocks } from './locks';
+import type { MetricsSink } from './metrics';
+
+/**
+ * The agent guard: the one wrapper every agent runs inside.
+ *
+ *   1. take the task lock for this scheduled slot (`<agentId>@<scheduledTime>`), so Scheduler's at-least-once
+ *      retries of a slot run it once;
+ *   2. check each upstream's heartbeat and decide degraded mode (a store error fails the run; it is not staleness);
+ *   3. beat `running`, then renew the lease and beat on the agent's heartbeat interval while the work runs;
+ *   4. run the work with the fencing token, the degraded decision and an abort signal that fires if the lock is lost;
+ *   5. beat the outcome and release the lock (as completed when the work succeeded).
+ *
+ * Seams for the breaker and the memory client are the `AgentContext` the work receives and `GuardDeps`.
+ */
+
+/** Structured logging; Powertools' Logger fits it. */
+export interface RunLog {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface GuardDeps {
+  readonly locks: TaskLocks;
+  readonly heartbeats: Heartbeats;
+  readonly clock: Clock;
+  readonly metrics?: MetricsSink;
+  readonly log?: RunLog;
+  /** @default crypto.randomUUID */
+  readonly newRunId?: () => string;
+}
+
+/** Why a run is degraded: one reason per unhealthy upstream. */
+export interface Degraded {
+  readonly reasons: readonly string[];
+}
+
+/** An output of a run, marked when it was produced in degraded mode. */
+export interface AgentOutput<T = unknown> {
+  readonly agentId: string;
+  readonly runId: string;
+  readonly fencingToken: number;
+  readonly degraded: boolean;
+  readonly degradedReason?: string;
+  readonly payload: T;
+}
+
+export interface AgentContext {
+  readonly agentId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly invocation: AgentInvocation;
+  /** Send with every write made under this run's lock; the steward rejects tokens older than ones it applied. */
+  readonly fencingToken: number;
+  /** Set when an upstream is stale, missing or failed: produce standalone output instead of waiting. */
+  readonly degraded: Degraded | undefined;
+  readonly upstream: Readonly<Record<string, UpstreamHealth>>;
+  /** Aborted if the lease is lost mid-run; stop before the next side effect. */
+  readonly signal: AbortSignal;
+  /** Wraps a payload as this run's output, carrying the degraded marker. */
+  output<T>(payload: T): AgentOutput<T>;
+}
+
+export type RunOutcome<R> =
+  | {
+      readonly status: 'completed';
+      readonly taskId: string;
+      readonly runId: string;
+      readonly fencingToken: number;
+      readonly degraded: Degraded | undefined;
+      readonly outputs: readonly AgentOutput[];
+      readonly result: R;
+    }
+  | {
+      readonly status: 'skipped';
+      readonly taskId: string;
+      readonly reason: 'running-elsewhere' | 'already-completed';
+      readonly detail: string;
+    };
+
+/** The run could not decide degraded mode because the store failed; nothing ran. */
+export class UpstreamCheckError extends Error {
+  override readonly name = 'UpstreamCheckError';
+}
+
+const MINUTE = 60_000;
+
+/** The task lock id of one scheduled slot; the same for every delivery of that slot. */
+export function slotTaskId(agentId: string, scheduledTime: string): string {
+  return `${agentId}@${new Date(scheduledTime).toISOString()}`;
+}
+
+export async function runAgent<R>(
+  deps: GuardDeps,
+  spec: AgentSpec,
+  invocation: AgentInvocation,
+  work: (context: AgentContext) => Promise<R>,
+): Promise<RunOutcome<R>> {
+  const { locks, heartbeats, clock, metrics, log } = deps;
+  const taskId = slotTaskId(spec.id, invocation.scheduledTime);
+  const runId = deps.newRunId?.() ?? randomUUID();
+  const leaseMs = spec.leaseMinutes * MINUTE;
+
+  let lease: Lease;
+  try {
+    lease = await locks.acquire(taskId, runId, leaseMs);
+  } catch (error) {
+    if (error instanceof LockHeldError || error instanceof TaskCompletedError) {
+      metrics?.count('DuplicateRunsSkipped');
+      log?.info('slot already taken; skipping', { taskId, detail: error.message });
+      const reason = error instanceof LockHeldError ? 'running-elsewhere' : 'already-completed';
+      return { status: 'skipped', taskId, reason, detail: error.message };
+    }
+    throw error;
+  }
+
+  let upstream: Record<string, UpstreamHealth>;
+  try {
+    upstream = await checkUpstreams(heartbeats, spec);
+    await heartbeats.beat(spec.id, { runId, status: 'running' });
+  } catch (error) {
+    await releaseQuietly(locks, lease, log);
+    throw new UpstreamCheckError(`${spec.id}: could not read or write heartbeats; the run did not start`, {
+      cause: error,
+    });
+  }
+  const unhealthy = Object.values(upstream).filter((h) => h.state !== 'fresh');
+  const degraded = unhealthy.length > 0 ? { reasons: unhealthy.map((h) => h.reason) } : undefined;
+  if (degraded) {
+    metrics?.count('DegradedRuns');
+    log?.warn('upstream unhealthy; running degraded', { taskId, reasons: degraded.reasons });
+  }
+
+  const keeper = new LeaseKeeper(deps, spec, lease, runId);
+  const outputs: AgentOutput[] = [];
+  const context: AgentContext = {
+    agentId: spec.id,
+    runId,
+    taskId,
+    invocation,
+    fencingToken: lease.fencingToken,
+    degraded,
+    upstream,
+    signal: keeper.signal,
+    output: (payload) => {
+      const output = {
+        agentId: spec.id,
+        runId,
+        fencingToken: lease.fencingToken,
+        degraded: degraded !== undefined,
+        ...(degraded ? { degradedReason: degraded.reasons.join('; ') } : {}),
+        payload,
+      };
+      outputs.push(output);
+      return output;
+    },
+  };
+
+  let result: R;
+  try {
+    result = await work(context);
+  } catch (error) {
+    await keeper.stop();
+    metrics?.count('RunsFailed');
+    await heartbeats
+      .beat(spec.id, { runId, status: 'failed', detail: error instanceof Error ? error.message : String(error) })
+      .catch((beatError: unknown) => log?.warn('could not record the failure heartbeat', { error: String(beatError) }));
+    await releaseQuietly(locks, keeper.lease, log);
+    throw error;
+  }
+  await keeper.stop();
+  if (keeper.lost) {
+    metrics?.count('RunsFailed');
+    await heartbeats.beat(spec.id, { runId, status: 'failed', detail: keeper.lost.message });
+    throw keeper.lost;
+  }
+  await heartbeats.beat(spec.id, {
+    runId,
+    status: 'succeeded',
+    ...(degraded ? { detail: `degraded: ${degraded.reasons.join('; ')}` } : {}),
+  });
+  await locks.release(keeper.lease, { completed: true });
+  metrics?.count('RunsCompleted');
+  return { status: 'completed', taskId, runId, fencingToken: lease.fencingToken, degraded, outputs, result };
+}
+
+async function checkUpstreams(heartbeats: Heartbeats, spec: AgentSpec): Promise<Record<string, UpstreamHealth>> {
+  const checks = await Promise.all(
+    spec.upstream.map(async (u) => [u.id, await heartbeats.checkUpstream(u.id, u.staleAfterMinutes * MINUTE)] as const),
+  );
+  return Object.fromEntries(checks);
+}
+
+/** Releases without completing; a failure here only delays the slot's retry until the lease expires. */
+async function releaseQuietly(locks: TaskLocks, lease: Lease, log: RunLog | undefined): Promise<void> {
+  try {
+    await locks.release(lease);
+  } catch (error) {
+    log?.warn('could not release the lock; it frees itself when the lease expires', {
+      taskId: lease.taskId,
+      error: String(error),
+    });
+  }
+}
+
+/** Renews the lease and beats on the heartbeat interval while the work runs; aborts the work if the lock is lost. */
+class LeaseKeeper {
+  private readonly controller = new AbortController();
+  private readonly stopTimer: () => void;
+  private inFlight: Promise<void> = Promise.resolve();
+  lost: LockLostError | undefined;
+
+  constructor(
+    private readonly deps: GuardDeps,
+    private readonly spec: AgentSpec,
+    public lease: Lease,
+    private readonly runId: string,
+  ) {
+    this.stopTimer = deps.clock.every(spec.heartbeatIntervalMinutes * MINUTE, () => {
+      this.inFlight = this.inFlight.then(() => this.tick());
+      return this.inFlight;
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  async stop(): Promise<void> {
+    this.stopTimer();
+    await this.inFlight;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.lost) return;
+    const { locks, heartbeats, clock, metrics, log } = this.deps;
+    try {
+      this.lease = await locks.renew(this.lease, this.spec.leaseMinutes * MINUTE);
+    } catch (error) {
+      if (error instanceof LockLostError) {
+        this.lose(error);
+        return;
+      }
+      log?.warn('lease renewal failed; retrying on the next beat', { taskId: this.lease.taskId, error: String(error) });
+      if (clock.now() >= this.lease.leaseExpiresAt) this.lose(new LockLostError(this.lease, undefined, undefined));
+      return;
+    }
+    await heartbeats
+      .beat(this.spec.id, { runId: this.runId, status: 'running' })
+      .catch((error: unknown) => log?.warn('heartbeat failed; retrying on the next beat', { error: String(error) }));
+    metrics?.count('LeaseRenewals');
+  }
+
+  private lose(error: LockLostError): void {
+    this.lost = error;
+    this.deps.metrics?.count('LocksLost');
+    this.controller.abort(error);
+  }
+}
