@@ -1,12 +1,15 @@
 import { type CfnElement, Duration, Stack, TimeZone, Validations, aws_scheduler as scheduler, aws_scheduler_targets as targets, type aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseCron, toEventBridgeCron } from '../src/config/cron';
-import type { AgentConfig } from '../src/config/pipeline';
+import { agentSpec } from '../src/config/agent-spec';
+import type { PipelineConfig } from '../src/config/pipeline';
 import { NightshiftFunction } from './nightshift-function';
 
 export interface AgentProps {
-  /** The agent's validated entry from the pipeline config. */
-  readonly config: AgentConfig;
+  /** The validated pipeline config. */
+  readonly pipeline: PipelineConfig;
+  /** Which of the pipeline's agents this is. */
+  readonly agentId: string;
   /** Group the agent's schedules are created in (one per pipeline, so a halt can find them all). */
   readonly scheduleGroup: scheduler.IScheduleGroup;
   /** Where EventBridge Scheduler sends invocations it gave up on. */
@@ -34,7 +37,8 @@ export class Agent extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
-    const { config } = props;
+    const config = props.pipeline.agents.find((a) => a.id === props.agentId);
+    if (!config) throw new Error(`Agent '${props.agentId}' is not in pipeline '${props.pipeline.name}'`);
     this.agentId = config.id;
     this.function = new NightshiftFunction(this, 'Function', {
       entry: config.entry,
@@ -44,6 +48,7 @@ export class Agent extends Construct {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: config.id,
         NIGHTSHIFT_AGENT_ID: config.id,
+        NIGHTSHIFT_AGENT_SPEC: JSON.stringify(agentSpec(props.pipeline, config.id)),
       },
     });
 

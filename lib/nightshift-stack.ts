@@ -61,7 +61,8 @@ export class NightshiftStack extends Stack {
     };
     this.agents = pipeline.agents.map((config) => {
       const agent = new Agent(this, `Agent-${config.id}`, {
-        config,
+        pipeline,
+        agentId: config.id,
         scheduleGroup: this.scheduleGroup,
         scheduleDeadLetterQueue: this.scheduleDeadLetterQueue,
         environment,

@@ -1,34 +1,64 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { type AgentInvocation, parseInvocation } from '../../src/runtime/invocation';
+import type { AgentSpec } from '../../src/config/agent-spec';
+import { systemClock } from '../../src/runtime/clock';
+import { type AgentContext, type GuardDeps, type RunOutcome, runAgent } from '../../src/runtime/guard';
+import { Heartbeats } from '../../src/runtime/heartbeats';
+import { parseInvocation } from '../../src/runtime/invocation';
+import { TaskLocks } from '../../src/runtime/locks';
+import { agentEnvironment } from './environment';
 
-/** What an agent's work function receives for one scheduled run. */
-export interface AgentRun {
-  readonly invocation: AgentInvocation;
-  readonly logger: Logger;
+const logger = new Logger();
+const metrics = new Metrics({ namespace: 'Nightshift' });
+const metricsSink = { count: (name: string, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) };
+
+export type AgentWork<R> = (context: AgentContext) => Promise<R>;
+
+interface Runtime {
+  readonly deps: GuardDeps;
+  readonly spec: AgentSpec;
 }
 
-/** What a run reports back; returned to the caller as the Lambda result. */
-export interface AgentRunResult {
-  readonly agentId: string;
-  readonly scheduledTime: string;
-  readonly summary: string;
+/** Clients and config from the environment, built on first use and kept for the sandbox's lifetime. */
+function runtimeFromEnvironment(agentId: string): Runtime {
+  const env = agentEnvironment();
+  if (env.NIGHTSHIFT_AGENT_SPEC.id !== agentId) {
+    throw new Error(`Handler for '${agentId}' was deployed with the spec of '${env.NIGHTSHIFT_AGENT_SPEC.id}'`);
+  }
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const tableName = env.COORDINATION_TABLE;
+  return {
+    spec: env.NIGHTSHIFT_AGENT_SPEC,
+    deps: {
+      locks: new TaskLocks({ client, tableName, clock: systemClock, metrics: metricsSink }),
+      heartbeats: new Heartbeats({ client, tableName, clock: systemClock }),
+      clock: systemClock,
+      metrics: metricsSink,
+      log: { info: (message, extra) => logger.info(message, extra ?? {}), warn: (message, extra) => logger.warn(message, extra ?? {}) },
+    },
+  };
 }
-
-export type AgentWork = (run: AgentRun) => Promise<string>;
 
 /**
- * Builds the Lambda handler every agent exports, so no agent repeats the boilerplate: parse the Scheduler event,
- * log with Powertools, run the work. This is the seam where the guard (locks, heartbeats, breaker) plugs in.
+ * The Lambda handler every agent exports: parse the Scheduler invocation, run the work inside the guard (task lock,
+ * heartbeats, degraded mode), publish metrics. Agents differ only in their work function.
  */
-export function agentHandler(agentId: string, work: AgentWork) {
-  const logger = new Logger({ serviceName: agentId });
-  return async (event: unknown, context?: Context): Promise<AgentRunResult> => {
+export function agentHandler<R>(agentId: string, work: AgentWork<R>) {
+  let runtime: Runtime | undefined;
+  return async (event: unknown, context?: Context): Promise<RunOutcome<R>> => {
     if (context) logger.addContext(context);
+    logger.appendKeys({ agentId });
+    runtime ??= runtimeFromEnvironment(agentId);
     const invocation = parseInvocation(event, agentId);
-    logger.info('run started', { scheduledTime: invocation.scheduledTime, attempt: invocation.attemptNumber });
-    const summary = await work({ invocation, logger });
-    logger.info('run finished', { summary });
-    return { agentId, scheduledTime: invocation.scheduledTime, summary };
+    try {
+      const outcome = await runAgent(runtime.deps, runtime.spec, invocation, work);
+      logger.info('run finished', { status: outcome.status, taskId: outcome.taskId });
+      return outcome;
+    } finally {
+      metrics.publishStoredMetrics();
+    }
   };
 }

@@ -86,6 +86,10 @@ const agentSchema = z
   .refine((a) => a.lock.leaseMinutes * 60 >= a.timeoutSeconds, {
     message: 'leaseMinutes must cover timeoutSeconds, or a run could outlive its lock',
     path: ['lock', 'leaseMinutes'],
+  })
+  .refine((a) => a.lock.leaseMinutes > a.heartbeat.intervalMinutes, {
+    message: 'leaseMinutes must be longer than heartbeat.intervalMinutes, which is how often the lease is renewed',
+    path: ['lock', 'leaseMinutes'],
   });
 
 const pipelineSchema = z

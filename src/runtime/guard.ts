@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentSpec } from './agent-spec';
+import type { AgentSpec } from '../config/agent-spec';
 import type { Clock } from './clock';
 import type { Heartbeats, UpstreamHealth } from './heartbeats';
 import type { AgentInvocation } from './invocation';

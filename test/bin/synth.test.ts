@@ -4,10 +4,15 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import reference from '../../nightshift.config';
+import { agentEnvironment } from '../support/agent-env';
+import { dynamoForTest } from '../support/dynamo';
 import { cdkJsonContext } from '../support/template';
 
 const run = promisify(execFile);
+const { names } = await dynamoForTest('synth');
+afterEach(() => vi.unstubAllEnvs());
 
 /** Runs the CDK app the way `cdk synth` does: a subprocess with context and output directory in the environment. */
 async function synth(config: string) {
@@ -32,16 +37,17 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     expect(types.filter((t) => t === 'AWS::Scheduler::Schedule')).toHaveLength(12);
     expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(6);
 
-    // The planner's bundle is self-contained: load it from the cloud assembly and invoke it.
+    // The planner's bundle is self-contained: load it from the cloud assembly and run it against DynamoDB Local.
     type FunctionResource = { Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, unknown> } } };
     const planner = Object.values(template.Resources).find(
       (r) => (r as FunctionResource).Properties?.Environment?.Variables?.NIGHTSHIFT_AGENT_ID === 'planner',
     ) as FunctionResource;
     const assetDir = join(outdir, `asset.${planner.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
     expect(readdirSync(assetDir)).toContain('index.js');
+    for (const [key, value] of Object.entries(agentEnvironment(reference, 'planner', names))) vi.stubEnv(key, value);
     const { handler } = createRequire(import.meta.url)(join(assetDir, 'index.js'));
     const result = await handler({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });
-    expect(result).toMatchObject({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });
+    expect(result).toMatchObject({ status: 'completed', taskId: 'planner@2026-11-25T01:00:00.000Z' });
   });
 
   it('fails on a bad cron with one line naming the schedule', async () => {

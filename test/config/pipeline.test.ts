@@ -100,6 +100,15 @@ describe('pipeline config', () => {
     expect(error.issues[0]?.path).toBe('agents[0].lock.leaseMinutes');
   });
 
+  it('rejects a lease the heartbeat timer cannot renew in time', () => {
+    const error = errorOf(
+      pipeline([agent('a', { timeoutSeconds: 60, lock: { leaseMinutes: 5 }, heartbeat: { intervalMinutes: 5, staleAfterMinutes: 15 } })]),
+    );
+    expect(error.message).toBe(
+      'Invalid pipeline config: agents[0].lock.leaseMinutes: leaseMinutes must be longer than heartbeat.intervalMinutes, which is how often the lease is renewed',
+    );
+  });
+
   it('rejects misspelt fields instead of ignoring them', () => {
     const input = pipeline([{ ...agent('a'), schedule: [] } as AgentInput]);
     expect(errorOf(input).message).toBe('Invalid pipeline config: agents[0]: Unrecognized key: "schedule"');

@@ -1,26 +1,68 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { handler as analyst } from '../../lambdas/agents/analyst/handler';
 import { handler as community } from '../../lambdas/agents/community/handler';
 import { handler as planner } from '../../lambdas/agents/planner/handler';
 import { handler as seo } from '../../lambdas/agents/seo/handler';
 import { handler as writer } from '../../lambdas/agents/writer/handler';
+import { agentEnvironment } from '../../lambdas/shared/environment';
 import reference from '../../nightshift.config';
+import { agentEnvironment as testEnvironment } from '../support/agent-env';
+import { dynamoForTest } from '../support/dynamo';
 import { schedulerInvocation } from '../support/events';
 
+const { names } = await dynamoForTest('agents');
 const handlers = { planner, writer, seo, community, analyst };
+
+afterEach(() => vi.unstubAllEnvs());
+
+function stubEnvironment(agentId: string) {
+  for (const [key, value] of Object.entries(testEnvironment(reference, agentId, names))) vi.stubEnv(key, value);
+}
 
 describe('reference agent handlers', () => {
   it('exist for every agent in the reference pipeline', () => {
     expect(Object.keys(handlers).sort()).toEqual(reference.agents.map((a) => a.id).sort());
   });
 
-  it.each(Object.entries(handlers))('%s handles its scheduled invocation', async (agentId, handler) => {
-    const result = await handler(schedulerInvocation(agentId, '2026-11-25T03:30:00Z'));
-    expect(result).toMatchObject({ agentId, scheduledTime: '2026-11-25T03:30:00Z' });
-    expect(result.summary).toContain('2026-11-25T03:30:00Z');
+  it('run the reference pipeline in dependency order through the guard, each producing its output', async () => {
+    const slot = '2026-11-25T03:30:00Z';
+    for (const [agentId, handler] of Object.entries(handlers)) {
+      stubEnvironment(agentId);
+      const outcome = await handler(schedulerInvocation(agentId, slot));
+      expect(outcome, agentId).toMatchObject({ status: 'completed', taskId: `${agentId}@2026-11-25T03:30:00.000Z` });
+      if (outcome.status !== 'completed') continue;
+      // Upstream agents just succeeded, so nobody downstream runs degraded; the planner has no upstream.
+      expect(outcome.degraded, agentId).toBeUndefined();
+      expect(outcome.outputs, agentId).toHaveLength(1);
+    }
+  });
+
+  it('skips a slot Scheduler delivers again', async () => {
+    stubEnvironment('planner');
+    const slot = '2026-11-25T13:00:00Z';
+    await expect(planner(schedulerInvocation('planner', slot))).resolves.toMatchObject({ status: 'completed' });
+    await expect(planner(schedulerInvocation('planner', slot, 1))).resolves.toMatchObject({
+      status: 'skipped',
+      reason: 'already-completed',
+    });
   });
 
   it('rejects an event that is not an invocation', async () => {
+    stubEnvironment('writer');
     await expect(writer({ 'detail-type': 'Scheduled Event' })).rejects.toThrow(/Not an agent invocation/);
+  });
+});
+
+describe('agent environment', () => {
+  it('names what is missing', () => {
+    expect(() => agentEnvironment({ NIGHTSHIFT_AGENT_SPEC: '{' })).toThrow(
+      'Agent environment is incomplete: COORDINATION_TABLE: Invalid input: expected string, received undefined; NIGHTSHIFT_AGENT_SPEC: is not JSON',
+    );
+  });
+
+  it('checks the spec against its schema', () => {
+    expect(() => agentEnvironment({ COORDINATION_TABLE: 't', NIGHTSHIFT_AGENT_SPEC: '{"id":"x"}' })).toThrow(
+      /NIGHTSHIFT_AGENT_SPEC\.leaseMinutes: Invalid input: expected number/,
+    );
   });
 });

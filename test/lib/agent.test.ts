@@ -5,7 +5,7 @@ import { Agent } from '../../lib/agent';
 import { definePipeline } from '../../src/config/pipeline';
 import { logicalId, testStack } from '../support/template';
 
-const config = definePipeline({
+const pipeline = definePipeline({
   name: 'test',
   stage: 'dev',
   breaker: { maxOutputs: 10, windowMinutes: 10 },
@@ -22,13 +22,13 @@ const config = definePipeline({
       memoryMb: 256,
     },
   ],
-}).agents[0]!;
+});
 
 function agentStack() {
   const stack = testStack();
   const scheduleGroup = new scheduler.ScheduleGroup(stack, 'Group', { scheduleGroupName: 'test-dev' });
   const scheduleDeadLetterQueue = new sqs.Queue(stack, 'Dlq');
-  const agent = new Agent(stack, 'Community', { config, scheduleGroup, scheduleDeadLetterQueue });
+  const agent = new Agent(stack, 'Community', { pipeline, agentId: 'community', scheduleGroup, scheduleDeadLetterQueue });
   return { stack, agent, scheduleGroup, scheduleDeadLetterQueue, template: Template.fromStack(stack) };
 }
 
@@ -42,6 +42,27 @@ describe('Agent', () => {
       MemorySize: 256,
       Environment: { Variables: Match.objectLike({ NIGHTSHIFT_AGENT_ID: 'community' }) },
     });
+  });
+
+  it('hands the runtime its spec: lease, heartbeat interval, upstream limits, breaker', () => {
+    const { template } = agentStack();
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0]!;
+    expect(JSON.parse(fn.Properties.Environment.Variables.NIGHTSHIFT_AGENT_SPEC)).toEqual({
+      id: 'community',
+      leaseMinutes: 30,
+      heartbeatIntervalMinutes: 5,
+      upstream: [],
+      breaker: { maxOutputs: 5, windowMinutes: 60 },
+    });
+  });
+
+  it('refuses an agent id the pipeline does not have', () => {
+    const stack = testStack();
+    const scheduleGroup = new scheduler.ScheduleGroup(stack, 'Group');
+    const scheduleDeadLetterQueue = new sqs.Queue(stack, 'Dlq');
+    expect(() => new Agent(stack, 'X', { pipeline, agentId: 'ghost', scheduleGroup, scheduleDeadLetterQueue })).toThrow(
+      "Agent 'ghost' is not in pipeline 'test'",
+    );
   });
 
   it('creates one schedule per cron entry, translated and in its time zone, in the pipeline group', () => {

@@ -1,4 +1,7 @@
 import { agentHandler } from '../../shared/agent-handler';
 
 /** The analyst: summarises the day's output and engagement. */
-export const handler = agentHandler('analyst', async ({ invocation }) => `reported on ${invocation.scheduledTime}`);
+export const handler = agentHandler('analyst', async (ctx) => {
+  ctx.output({ kind: 'report', slot: ctx.invocation.scheduledTime });
+  return `reported on ${ctx.invocation.scheduledTime}`;
+});

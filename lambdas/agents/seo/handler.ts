@@ -1,4 +1,7 @@
 import { agentHandler } from '../../shared/agent-handler';
 
 /** The SEO agent: tunes the writer's drafts for search. */
-export const handler = agentHandler('seo', async ({ invocation }) => `optimised drafts for ${invocation.scheduledTime}`);
+export const handler = agentHandler('seo', async (ctx) => {
+  ctx.output({ kind: 'seo-review', slot: ctx.invocation.scheduledTime });
+  return `optimised drafts for ${ctx.invocation.scheduledTime}`;
+});

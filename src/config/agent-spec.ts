@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PipelineConfig } from '../config/pipeline';
+import type { PipelineConfig } from './pipeline';
 
 /**
  * What the runtime needs to know about one agent: its own limits and the staleness limit of each upstream. Built

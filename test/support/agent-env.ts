@@ -1,0 +1,19 @@
+import { inject } from 'vitest';
+import { agentSpec } from '../../src/config/agent-spec';
+import type { PipelineConfig } from '../../src/config/pipeline';
+import type { TableNames } from '../../src/local/tables';
+
+/**
+ * The environment the stack gives an agent function, pointed at the run's DynamoDB Local (through the SDK's own
+ * `AWS_ENDPOINT_URL_DYNAMODB`, as the local runner does).
+ */
+export function agentEnvironment(pipeline: PipelineConfig, agentId: string, names: TableNames): Record<string, string> {
+  return {
+    COORDINATION_TABLE: names.coordination,
+    NIGHTSHIFT_AGENT_SPEC: JSON.stringify(agentSpec(pipeline, agentId)),
+    AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_REGION: 'us-east-1',
+  };
+}
