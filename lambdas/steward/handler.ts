@@ -1,23 +1,68 @@
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { systemClock } from '../../src/runtime/clock';
+import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
 
 const logger = new Logger({ serviceName: 'steward' });
-const processor = new SqsFifoPartialProcessorAsync();
+const metrics = new Metrics({ namespace: 'Nightshift', serviceName: 'steward' });
 
-async function applyRecord(record: SQSRecord): Promise<void> {
-  const update: unknown = JSON.parse(record.body);
-  logger.info('update received', {
+/** The steward's view of an SQS FIFO record. */
+export function stewardMessage(record: SQSRecord): StewardMessage {
+  const original = record.messageAttributes?.OriginalSequenceNumber?.stringValue;
+  return {
     messageId: record.messageId,
-    messageGroupId: record.attributes.MessageGroupId,
-    sequenceNumber: record.attributes.SequenceNumber,
-    update,
-  });
+    body: record.body,
+    messageGroupId: record.attributes.MessageGroupId ?? '',
+    sequenceNumber: record.attributes.SequenceNumber ?? '',
+    sentAt: Number(record.attributes.SentTimestamp),
+    receiveCount: Number(record.attributes.ApproximateReceiveCount),
+    ...(original === undefined ? {} : { originalSequenceNumber: original }),
+  };
 }
 
 /**
- * The memory steward: the only writer of shared memory. Powertools' FIFO processor keeps per-group order on partial
- * failure (a failed record fails the rest of its group in the batch, so they are retried in order).
+ * Builds the steward's handler over a steward. Powertools' FIFO processor keeps per-group order on partial
+ * failure: a record that throws (a transient store error) fails the rest of its group in the batch, so the group is
+ * retried in order, while other groups' records are applied.
  */
-export const handler = async (event: SQSEvent, context: Context) =>
-  processPartialResponse(event, applyRecord, processor, { context, skipGroupOnError: true });
+export function createStewardHandler(steward: () => MemorySteward) {
+  const processor = new SqsFifoPartialProcessorAsync();
+  return async (event: SQSEvent, context: Context) => {
+    try {
+      return await processPartialResponse(
+        event,
+        async (record: SQSRecord) => {
+          const result = await steward().handle(stewardMessage(record));
+          if (result.outcome === 'rejected') logger.warn('update rejected', { messageId: record.messageId, ...result });
+          return result;
+        },
+        processor,
+        { context, skipGroupOnError: true, throwOnFullBatchFailure: false },
+      );
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+let steward: MemorySteward | undefined;
+
+function stewardFromEnvironment(): MemorySteward {
+  const env = z.object({ MEMORY_TABLE: z.string().min(1) }).safeParse(process.env);
+  if (!env.success) throw new Error('Steward environment is incomplete: MEMORY_TABLE is not set');
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  return new MemorySteward({
+    client,
+    tableName: env.data.MEMORY_TABLE,
+    clock: systemClock,
+    metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
+  });
+}
+
+/** The memory steward: the only writer of shared memory. */
+export const handler = createStewardHandler(() => (steward ??= stewardFromEnvironment()));

@@ -1,0 +1,95 @@
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { REJECTED_PK, entryKey, unpadSequence, valueOf } from './items';
+import type { RejectionReason } from './steward';
+
+/** A memory entry as a reader sees it, with the sequence of the update that produced it. */
+export interface MemoryEntry {
+  readonly namespace: string;
+  readonly key: string;
+  readonly value: unknown;
+  /** SQS sequence number of the last applied update; compare two reads of a key to tell which is newer. */
+  readonly sequence: string;
+  readonly updatedAt: number;
+  readonly updatedBy: string;
+  readonly runId: string;
+}
+
+export interface RejectedUpdate {
+  readonly messageId: string;
+  readonly reason: RejectionReason;
+  readonly detail: string;
+  readonly body: string;
+  readonly rejectedAt: number;
+}
+
+/** The read side of memory, for agents and operators: strongly consistent reads of what the steward applied. */
+export class MemoryReader {
+  constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string }) {}
+
+  /** One entry, or undefined if the key was never written or was deleted. */
+  async get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
+    const { Item } = await this.options.client.send(
+      new GetCommand({ TableName: this.options.tableName, Key: entryKey(namespace, key), ConsistentRead: true }),
+    );
+    return Item && Item.kind !== 'deleted' ? toEntry(namespace, Item) : undefined;
+  }
+
+  /** The namespace's entries in key order, a page at a time. */
+  async query(
+    namespace: string,
+    options: { limit?: number; startAfterKey?: string } = {},
+  ): Promise<{ entries: MemoryEntry[]; nextKey?: string }> {
+    const { pk } = entryKey(namespace, '');
+    const result = await this.options.client.send(
+      new QueryCommand({
+        TableName: this.options.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+        Limit: options.limit,
+        ...(options.startAfterKey === undefined ? {} : { ExclusiveStartKey: { pk, sk: options.startAfterKey } }),
+      }),
+    );
+    const entries = (result.Items ?? []).filter((i) => i.kind !== 'deleted').map((i) => toEntry(namespace, i));
+    const nextKey = result.LastEvaluatedKey?.sk as string | undefined;
+    return nextKey === undefined ? { entries } : { entries, nextKey };
+  }
+
+  /** Rejected updates, oldest first, with their reasons and original bodies. */
+  async rejections(options: { limit?: number } = {}): Promise<RejectedUpdate[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.options.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': REJECTED_PK },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && (options.limit === undefined || items.length < options.limit));
+    return items.slice(0, options.limit).map((i) => ({
+      messageId: i.messageId as string,
+      reason: i.reason as RejectionReason,
+      detail: i.detail as string,
+      body: i.body as string,
+      rejectedAt: i.rejectedAt as number,
+    }));
+  }
+}
+
+function toEntry(namespace: string, item: Record<string, unknown>): MemoryEntry {
+  return {
+    namespace,
+    key: item.sk as string,
+    value: valueOf(item),
+    sequence: unpadSequence(item.lastSequence as string),
+    updatedAt: item.updatedAt as number,
+    updatedBy: item.updatedBy as string,
+    runId: item.runId as string,
+  };
+}

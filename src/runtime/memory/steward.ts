@@ -1,0 +1,281 @@
+import {
+  ConditionalCheckFailedException,
+  type CancellationReason,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Clock } from '../clock';
+import type { MetricsSink } from '../metrics';
+import {
+  FIELD_PREFIX,
+  entryKey,
+  fenceKey,
+  padSequence,
+  provenance,
+  rejectionKey,
+  unpadSequence,
+  valueAttributes,
+  kindOf,
+} from './items';
+import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update';
+
+/**
+ * The memory steward: the single writer of shared memory. Every message ends as exactly one of
+ * applied, duplicate (already applied: a no-op), or rejected with a recorded reason and the original body. Only
+ * transient store errors are thrown, so the queue retries them and, after `maxReceiveCount`, dead-letters them.
+ */
+
+/** One queue message, as the steward needs it (the Lambda adapter builds it from an SQS record). */
+export interface StewardMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly messageGroupId: string;
+  readonly sequenceNumber: string;
+  /** Epoch ms the message was first sent. */
+  readonly sentAt: number;
+  readonly receiveCount: number;
+  /** Set by redrive: the sequence number the update had before it was dead-lettered. */
+  readonly originalSequenceNumber?: string;
+}
+
+export type RejectionReason =
+  | 'unparseable'
+  | 'invalid-update'
+  | 'wrong-message-group'
+  | 'stale-fencing-token'
+  | 'type-mismatch'
+  | 'superseded'
+  | 'too-large';
+
+export type StewardResult =
+  | { readonly outcome: 'applied'; readonly namespace: string; readonly key: string; readonly sequence: string }
+  | { readonly outcome: 'duplicate'; readonly namespace: string; readonly key: string }
+  | { readonly outcome: 'rejected'; readonly reason: RejectionReason; readonly detail: string };
+
+export interface MemoryStewardOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly clock: Clock;
+  readonly metrics?: MetricsSink;
+}
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Write = { readonly Put: NonNullable<TransactItem['Put']> } | { readonly Update: NonNullable<TransactItem['Update']> };
+
+export class MemorySteward {
+  constructor(private readonly options: MemoryStewardOptions) {}
+
+  /** Parses, validates and applies one message; records a rejection. Throws only what is worth retrying. */
+  async handle(message: StewardMessage): Promise<StewardResult> {
+    const result = await this.decide(message);
+    if (result.outcome === 'rejected') await this.recordRejection(message, result);
+    this.options.metrics?.count(
+      result.outcome === 'applied' ? 'UpdatesApplied' : result.outcome === 'duplicate' ? 'UpdatesDuplicate' : 'UpdatesRejected',
+    );
+    return result;
+  }
+
+  private async decide(message: StewardMessage): Promise<StewardResult> {
+    let body: unknown;
+    try {
+      body = JSON.parse(message.body);
+    } catch (error) {
+      return { outcome: 'rejected', reason: 'unparseable', detail: `body is not JSON: ${(error as Error).message}` };
+    }
+    let update: MemoryUpdate;
+    try {
+      update = parseUpdate(body);
+    } catch (error) {
+      if (!(error instanceof InvalidUpdateError)) throw error;
+      return { outcome: 'rejected', reason: 'invalid-update', detail: error.message };
+    }
+    const expectedGroup = messageGroupId(update.namespace, update.key);
+    if (message.messageGroupId !== expectedGroup) {
+      return {
+        outcome: 'rejected',
+        reason: 'wrong-message-group',
+        detail: `sent in group '${message.messageGroupId}', but ${update.namespace}/${update.key} is ordered in '${expectedGroup}'`,
+      };
+    }
+    return this.apply(update, message.originalSequenceNumber ?? message.sequenceNumber, {
+      redriven: message.originalSequenceNumber !== undefined,
+    });
+  }
+
+  /**
+   * Applies a validated update in exactly one store call: a conditional write whose condition is the ordering and
+   * idempotency guard (`lastSequence < sequence`), or, for an update made under a lock, a two-item transaction that
+   * also advances the task's fence (`highestToken <= fencingToken`).
+   */
+  async apply(update: MemoryUpdate, sequenceNumber: string, options: { redriven?: boolean } = {}): Promise<StewardResult> {
+    const sequence = padSequence(sequenceNumber);
+    const write = this.writeFor(update, sequence);
+    const { namespace, key } = update;
+    try {
+      if (update.taskId !== undefined && update.fencingToken !== undefined) {
+        await this.options.client.send(
+          new TransactWriteCommand({ TransactItems: [this.fenceWrite(update.taskId, update.fencingToken), write] }),
+        );
+      } else if ('Put' in write) {
+        await this.options.client.send(new PutCommand(write.Put));
+      } else {
+        await this.options.client.send(new UpdateCommand(write.Update));
+      }
+      return { outcome: 'applied', namespace, key, sequence: sequenceNumber };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        return this.entryConflict(update, sequence, error.Item, options.redriven);
+      }
+      if (error instanceof TransactionCanceledException) {
+        return this.transactionConflict(update, sequence, error, options.redriven);
+      }
+      if (isItemTooLarge(error)) {
+        return { outcome: 'rejected', reason: 'too-large', detail: `${namespace}/${key} would exceed DynamoDB's 400 KB item limit` };
+      }
+      throw error;
+    }
+  }
+
+  private writeFor(update: MemoryUpdate, sequence: string): Write {
+    const TableName = this.options.tableName;
+    const Key = entryKey(update.namespace, update.key);
+    const stamp = provenance(update, sequence, this.options.clock.now());
+    const ordered = 'attribute_not_exists(lastSequence) OR lastSequence < :seq';
+    const base = { TableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+
+    if (update.op === 'put' || update.op === 'delete') {
+      const value = update.op === 'put' ? { kind: kindOf(update.value), ...valueAttributes(update.value) } : { kind: 'deleted' };
+      return {
+        Put: { ...base, Item: { ...Key, ...value, ...stamp }, ConditionExpression: ordered, ExpressionAttributeValues: { ':seq': sequence } },
+      };
+    }
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':seq': sequence };
+    const sets = Object.entries(stamp).map(([attribute, value]) => {
+      names[`#${attribute}`] = attribute;
+      values[`:${attribute}`] = value;
+      return `#${attribute} = :${attribute}`;
+    });
+    names['#kind'] = 'kind';
+    if (update.op === 'merge') {
+      Object.entries(update.value).forEach(([field, value], i) => {
+        names[`#f${i}`] = `${FIELD_PREFIX}${field}`;
+        values[`:f${i}`] = value;
+        sets.push(`#f${i} = :f${i}`);
+      });
+      values[':kind'] = 'object';
+    } else {
+      names['#value'] = 'value';
+      values[':items'] = update.value;
+      values[':empty'] = [];
+      values[':kind'] = 'list';
+      sets.push('#value = list_append(if_not_exists(#value, :empty), :items)');
+    }
+    values[':deleted'] = 'deleted';
+    return {
+      Update: {
+        ...base,
+        Key,
+        UpdateExpression: `SET #kind = :kind, ${sets.join(', ')}`,
+        // A merge needs an object (or nothing) there, an append a list: anything else can never apply.
+        ConditionExpression: `(${ordered}) AND (attribute_not_exists(#kind) OR #kind IN (:kind, :deleted))`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  private fenceWrite(taskId: string, fencingToken: number): Write {
+    return {
+      Update: {
+        TableName: this.options.tableName,
+        Key: fenceKey(taskId),
+        UpdateExpression: 'SET highestToken = :token, updatedAt = :now',
+        ConditionExpression: 'attribute_not_exists(highestToken) OR highestToken <= :token',
+        ExpressionAttributeValues: { ':token': fencingToken, ':now': this.options.clock.now() },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /** The entry's condition failed: already applied (or superseded, for a redriven update), or the wrong kind. */
+  private entryConflict(
+    update: MemoryUpdate,
+    sequence: string,
+    rawItem: CancellationReason['Item'],
+    redriven = false,
+  ): StewardResult {
+    const current = rawItem ? unmarshall(rawItem) : {};
+    const { namespace, key } = update;
+    if (typeof current.lastSequence === 'string' && current.lastSequence >= sequence) {
+      if (!redriven || current.lastSequence === sequence) return { outcome: 'duplicate', namespace, key };
+      return {
+        outcome: 'rejected',
+        reason: 'superseded',
+        detail: `${namespace}/${key} moved on to sequence ${unpadSequence(current.lastSequence)} while this update (${unpadSequence(sequence)}) was dead-lettered`,
+      };
+    }
+    return {
+      outcome: 'rejected',
+      reason: 'type-mismatch',
+      detail: `cannot ${update.op} into ${namespace}/${key}, which holds a ${current.kind} value`,
+    };
+  }
+
+  private transactionConflict(
+    update: MemoryUpdate,
+    sequence: string,
+    error: TransactionCanceledException,
+    redriven?: boolean,
+  ): StewardResult {
+    const [fence, entry] = error.CancellationReasons ?? [];
+    if (entry?.Code === 'ConditionalCheckFailed') return this.entryConflict(update, sequence, entry.Item, redriven);
+    if (fence?.Code === 'ConditionalCheckFailed') {
+      const highest = fence.Item ? unmarshall(fence.Item).highestToken : 'unknown';
+      return {
+        outcome: 'rejected',
+        reason: 'stale-fencing-token',
+        detail: `token ${update.fencingToken} for task ${update.taskId} is older than ${highest}, already applied by a newer lock holder`,
+      };
+    }
+    throw error; // a conflict or throttle: transient, retried through the queue
+  }
+
+  private async recordRejection(message: StewardMessage, result: Extract<StewardResult, { outcome: 'rejected' }>) {
+    try {
+      await this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: {
+            ...rejectionKey(message.sentAt, message.messageId),
+            reason: result.reason,
+            detail: result.detail,
+            body: message.body,
+            messageId: message.messageId,
+            messageGroupId: message.messageGroupId,
+            sequenceNumber: message.sequenceNumber,
+            receiveCount: message.receiveCount,
+            rejectedAt: this.options.clock.now(),
+          },
+          // A redelivery of a message already recorded finds its record there: nothing to do.
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}
+
+function isItemTooLarge(error: unknown): boolean {
+  return (
+    error instanceof Error && error.name === 'ValidationException' && /item size.*exceeded/i.test(error.message)
+  );
+}

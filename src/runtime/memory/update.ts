@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * A memory update: what an agent submits to the steward's FIFO queue. Agents never write memory themselves.
+ *
+ * Ordering: the SQS message group is the memory key (`namespace/key`), so updates to one key are applied in the
+ * order they were sent, while updates to different keys are applied in parallel. (One group per agent would
+ * serialise unrelated keys and still let two agents race on one key; one group per namespace is the coarser
+ * middle ground, but a hot namespace would then queue behind itself.)
+ */
+
+/** SQS's message size limit: 256 KiB. */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+
+const NAMESPACE = /^[a-z][a-z0-9-]{0,62}$/;
+const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,254}$/;
+// SQS deduplication ids: up to 128 characters, alphanumerics and punctuation.
+const IDEMPOTENCY_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
+
+const json: z.ZodType<unknown> = z.json();
+
+const base = {
+  /** Becomes the SQS deduplication id: the same id within 5 minutes is dropped by SQS, later by the steward. */
+  idempotencyId: z.string().regex(IDEMPOTENCY_ID, 'must be 1-128 letters, digits or punctuation'),
+  agentId: z.string().min(1).max(64),
+  runId: z.string().min(1).max(128),
+  /** The lock the writer held, if any: its task id and fencing token. */
+  taskId: z.string().min(1).max(512).optional(),
+  fencingToken: z.int().positive().optional(),
+  namespace: z.string().regex(NAMESPACE, 'must be 1-63 lowercase letters, digits or dashes, starting with a letter'),
+  key: z.string().regex(KEY, "must be 1-255 letters, digits or _.:/- , starting with a letter or digit"),
+};
+
+export const memoryUpdateSchema = z
+  .discriminatedUnion('op', [
+    /** Replaces the value. */
+    z.strictObject({ ...base, op: z.literal('put'), value: json }),
+    /** Sets the given fields of an object value, creating the object if the key is empty. */
+    z.strictObject({ ...base, op: z.literal('merge'), value: z.record(z.string().min(1).max(255), json) }),
+    /** Appends the items to a list value, creating the list if the key is empty. */
+    z.strictObject({ ...base, op: z.literal('append'), value: z.array(json).min(1) }),
+    /** Removes the value (a tombstone keeps the key's ordering state). */
+    z.strictObject({ ...base, op: z.literal('delete') }),
+  ])
+  .refine((u) => (u.taskId === undefined) === (u.fencingToken === undefined), {
+    message: 'taskId and fencingToken go together',
+    path: ['fencingToken'],
+  });
+
+export type MemoryUpdate = z.output<typeof memoryUpdateSchema>;
+export type MemoryOperation = MemoryUpdate['op'];
+
+/** An update that can never be applied; says which field and why. */
+export class InvalidUpdateError extends Error {
+  override readonly name = 'InvalidUpdateError';
+}
+
+/** Validates an update; throws {@link InvalidUpdateError} naming each bad field. */
+export function parseUpdate(input: unknown): MemoryUpdate {
+  const result = memoryUpdateSchema.safeParse(input);
+  if (!result.success) {
+    throw new InvalidUpdateError(
+      result.error.issues.map((i) => `${i.path.join('.') || '(update)'}: ${i.message}`).join('; '),
+    );
+  }
+  return result.data;
+}
+
+/** The message body; throws {@link InvalidUpdateError} if it exceeds SQS's 256 KiB. */
+export function encodeUpdate(update: MemoryUpdate): string {
+  const body = JSON.stringify(update);
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > MAX_MESSAGE_BYTES) {
+    throw new InvalidUpdateError(
+      `update ${update.idempotencyId} to ${update.namespace}/${update.key} is ${bytes} bytes; SQS takes at most ${MAX_MESSAGE_BYTES}`,
+    );
+  }
+  return body;
+}
+
+/** The SQS message group of a memory key (hashed when `namespace/key` exceeds the 128-character limit). */
+export function messageGroupId(namespace: string, key: string): string {
+  const id = `${namespace}/${key}`;
+  return id.length <= 128 ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
+}
