@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { AgentSpec } from '../../src/config/agent-spec';
@@ -9,6 +10,8 @@ import { type AgentContext, type GuardDeps, type RunOutcome, runAgent } from '..
 import { Heartbeats } from '../../src/runtime/heartbeats';
 import { parseInvocation } from '../../src/runtime/invocation';
 import { TaskLocks } from '../../src/runtime/locks';
+import { MemoryClient } from '../../src/runtime/memory/client';
+import { MemoryReader } from '../../src/runtime/memory/reader';
 import { agentEnvironment } from './environment';
 
 const logger = new Logger();
@@ -37,6 +40,10 @@ function runtimeFromEnvironment(agentId: string): Runtime {
       heartbeats: new Heartbeats({ client, tableName, clock: systemClock }),
       clock: systemClock,
       metrics: metricsSink,
+      memory: {
+        client: new MemoryClient({ sqs: new SQSClient({}), queueUrl: env.MEMORY_QUEUE_URL }),
+        reader: new MemoryReader({ client, tableName: env.MEMORY_TABLE }),
+      },
       log: { info: (message, extra) => logger.info(message, extra ?? {}), warn: (message, extra) => logger.warn(message, extra ?? {}) },
     },
   };

@@ -17,6 +17,8 @@ const json = z.string().transform((text, ctx) => {
 
 const agentEnvironmentSchema = z.object({
   COORDINATION_TABLE: z.string().min(1),
+  MEMORY_TABLE: z.string().min(1),
+  MEMORY_QUEUE_URL: z.string().min(1),
   NIGHTSHIFT_AGENT_SPEC: json.pipe(agentSpecSchema),
 });
 

@@ -4,6 +4,9 @@ import type { Clock } from './clock';
 import type { Heartbeats, UpstreamHealth } from './heartbeats';
 import type { AgentInvocation } from './invocation';
 import { type Lease, LockHeldError, LockLostError, TaskCompletedError, type TaskLocks } from './locks';
+import type { MemoryClient } from './memory/client';
+import type { MemoryReader } from './memory/reader';
+import { RunMemory } from './memory/run-memory';
 import type { MetricsSink } from './metrics';
 
 /**
@@ -31,6 +34,8 @@ export interface GuardDeps {
   readonly clock: Clock;
   readonly metrics?: MetricsSink;
   readonly log?: RunLog;
+  /** The steward's queue and the memory table; without them `context.memory` refuses. @default - none */
+  readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader };
   /** @default crypto.randomUUID */
   readonly newRunId?: () => string;
 }
@@ -62,6 +67,8 @@ export interface AgentContext {
   readonly upstream: Readonly<Record<string, UpstreamHealth>>;
   /** Aborted if the lease is lost mid-run; stop before the next side effect. */
   readonly signal: AbortSignal;
+  /** Shared memory: reads from the table, writes through the steward, fenced with this run's token. */
+  readonly memory: RunMemory;
   /** Wraps a payload as this run's output, carrying the degraded marker. */
   output<T>(payload: T): AgentOutput<T>;
 }
@@ -138,6 +145,7 @@ export async function runAgent<R>(
 
   const keeper = new LeaseKeeper(deps, spec, lease, runId);
   const outputs: AgentOutput[] = [];
+  let memory: RunMemory | undefined;
   const context: AgentContext = {
     agentId: spec.id,
     runId,
@@ -147,6 +155,11 @@ export async function runAgent<R>(
     degraded,
     upstream,
     signal: keeper.signal,
+    get memory(): RunMemory {
+      if (!deps.memory) throw new Error(`${spec.id}: memory is not configured for this guard`);
+      memory ??= new RunMemory(deps.memory.client, deps.memory.reader, { agentId: spec.id, runId, taskId, fencingToken: lease.fencingToken }, keeper.signal);
+      return memory;
+    },
     output: (payload) => {
       const output = {
         agentId: spec.id,

@@ -1,23 +1,68 @@
-import type { Context } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
-import { handler } from '../../lambdas/steward/handler';
+import type { Context, SQSRecord } from 'aws-lambda';
+import { describe, expect, it, vi } from 'vitest';
+import { createStewardHandler } from '../../lambdas/steward/handler';
+import { messageGroupId } from '../../src/runtime/memory/update';
+import { dynamoForTest } from '../support/dynamo';
 import { sqsEvent, sqsFifoRecord } from '../support/events';
+import { freshNamespace, memory, update } from '../support/memory';
 
+const dynamo = await dynamoForTest('steward-handler');
 const context = { functionName: 'steward', awsRequestId: 'test', getRemainingTimeInMillis: () => 30_000 } as Context;
 
-describe('steward handler', () => {
-  it('accepts a batch of well-formed updates', async () => {
-    const event = sqsEvent([sqsFifoRecord('{"key":"a"}', 'g1'), sqsFifoRecord('{"key":"b"}', 'g2')]);
-    expect(await handler(event, context)).toEqual({ batchItemFailures: [] });
+function record(namespace: string, key: string, value: unknown): SQSRecord {
+  return sqsFifoRecord(JSON.stringify(update({ namespace, key, op: 'append', value: [value] })), messageGroupId(namespace, key));
+}
+
+describe('steward handler (Powertools FIFO processor)', () => {
+  it('applies a batch and reports no failures', async () => {
+    const { steward, reader } = memory(dynamo);
+    const handler = createStewardHandler(() => steward);
+    const namespace = freshNamespace();
+    const response = await handler(sqsEvent([record(namespace, 'a', 1), record(namespace, 'b', 2), record(namespace, 'a', 3)]), context);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect((await reader.get(namespace, 'a'))?.value).toEqual([1, 3]);
   });
 
-  it('fails the rest of a group after a failed record, in order, and applies other groups', async () => {
-    const a1 = sqsFifoRecord('{"key":"a1"}', 'A');
-    const a2 = sqsFifoRecord('not json', 'A');
-    const b1 = sqsFifoRecord('{"key":"b1"}', 'B');
-    const a3 = sqsFifoRecord('{"key":"a3"}', 'A');
-    const b2 = sqsFifoRecord('{"key":"b2"}', 'B');
-    const response = await handler(sqsEvent([a1, a2, b1, a3, b2]), context);
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a2.messageId, a3.messageId]);
+  it('fails the rest of group A after a failing record, in order, while group B is applied', async () => {
+    const { steward, reader, client } = memory(dynamo);
+    const handler = createStewardHandler(() => steward);
+    const namespace = freshNamespace();
+    const [a1, a2, b1, a3, b2] = [
+      record(namespace, 'a', 1),
+      record(namespace, 'a', 2),
+      record(namespace, 'b', 10),
+      record(namespace, 'a', 3),
+      record(namespace, 'b', 20),
+    ];
+    const send = client.send.bind(client);
+    const throttle = vi.spyOn(client, 'send').mockImplementation(async (command) => {
+      if (JSON.stringify(command.input).includes('":items":[2]')) {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      }
+      return send(command);
+    });
+    const response = await handler(sqsEvent([a1!, a2!, b1!, a3!, b2!]), context);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a2!.messageId, a3!.messageId]);
+    expect((await reader.get(namespace, 'a'))?.value).toEqual([1]);
+    expect((await reader.get(namespace, 'b'))?.value).toEqual([10, 20]);
+
+    // SQS redelivers a2 and a3 to the same warm instance: both must be applied now, in order.
+    throttle.mockRestore();
+    const retry = await handler(sqsEvent([{ ...a2!, attributes: { ...a2!.attributes, ApproximateReceiveCount: '2' } }, a3!]), context);
+    expect(retry).toEqual({ batchItemFailures: [] });
+    expect((await reader.get(namespace, 'a'))?.value).toEqual([1, 2, 3]);
+  });
+
+  it('acknowledges 20 malformed messages as recorded rejections, so none is retried forever', async () => {
+    const { steward, reader } = memory(dynamo);
+    const handler = createStewardHandler(() => steward);
+    const tag = freshNamespace();
+    const records = Array.from({ length: 20 }, (_, i) => sqsFifoRecord(`${tag} garbage ${i}`, `g${i % 3}`));
+    const first = await handler(sqsEvent(records.slice(0, 10)), context);
+    const second = await handler(sqsEvent(records.slice(10)), context);
+    expect([...first.batchItemFailures, ...second.batchItemFailures]).toEqual([]);
+    const rejections = (await reader.rejections()).filter((r) => r.body.startsWith(tag));
+    expect(rejections).toHaveLength(20);
+    expect(rejections.every((r) => r.reason === 'unparseable')).toBe(true);
   });
 });

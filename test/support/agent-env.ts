@@ -10,6 +10,8 @@ import type { TableNames } from '../../src/local/tables';
 export function agentEnvironment(pipeline: PipelineConfig, agentId: string, names: TableNames): Record<string, string> {
   return {
     COORDINATION_TABLE: names.coordination,
+    MEMORY_TABLE: names.memory,
+    MEMORY_QUEUE_URL: 'http://127.0.0.1:1/no-queue-in-these-tests.fifo',
     NIGHTSHIFT_AGENT_SPEC: JSON.stringify(agentSpec(pipeline, agentId)),
     AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
     AWS_ACCESS_KEY_ID: 'local',

@@ -69,7 +69,7 @@ export class MemoryClient {
           sent.push({ idempotencyId: m.update.idempotencyId, messageId: ok.MessageId!, sequenceNumber: ok.SequenceNumber });
         }
         const failed = result.Failed ?? [];
-        failures = failed.map((f) => ({ update: pending[Number(f.Id)]!.update, reason: `${f.Code}: ${f.Message ?? ''}`.trim() }));
+        failures = failed.map((f) => ({ update: pending[Number(f.Id)]!.update, reason: f.Message ? `${f.Code}: ${f.Message}` : (f.Code ?? 'unknown error') }));
         // Sender faults (a malformed entry) will fail the same way again.
         if (failed.some((f) => f.SenderFault)) break;
         pending = failed.map((f) => pending[Number(f.Id)]!);

@@ -206,3 +206,26 @@ describe('memory steward', () => {
     await expect(steward.handle(delivered(update({ namespace: freshNamespace(), key: 'k' })))).rejects.toBe(throttled);
   });
 });
+
+describe('memory steward with redriven updates', () => {
+  it('orders a redriven update by its original sequence: applied if the key has not moved on, else superseded', async () => {
+    const { steward, reader } = memory(dynamo);
+    const namespace = freshNamespace();
+    const first = delivered(update({ namespace, key: 'k', value: 'first' }));
+    const deadLettered = delivered(update({ namespace, key: 'k', value: 'dead-lettered' }));
+    const later = delivered(update({ namespace, key: 'k', value: 'later' }));
+    await steward.handle(first);
+    await steward.handle(later);
+    // Redrive gives the dead-lettered update a new, higher sequence number; it carries the original one.
+    const redriven = { ...delivered(deadLettered.body), messageGroupId: deadLettered.messageGroupId, originalSequenceNumber: deadLettered.sequenceNumber };
+    expect(await steward.handle(redriven)).toMatchObject({ outcome: 'rejected', reason: 'superseded' });
+    expect((await reader.get(namespace, 'k'))?.value).toBe('later');
+
+    const other = freshNamespace();
+    const stuck = delivered(update({ namespace: other, key: 'k', value: 'stuck' }));
+    const retried = { ...delivered(stuck.body), messageGroupId: stuck.messageGroupId, originalSequenceNumber: stuck.sequenceNumber };
+    expect(await steward.handle(retried)).toMatchObject({ outcome: 'applied' });
+    expect(await steward.handle({ ...retried, messageId: 'sent-twice' })).toMatchObject({ outcome: 'duplicate' });
+    expect((await reader.get(other, 'k'))?.value).toBe('stuck');
+  });
+});

@@ -1,0 +1,74 @@
+import {
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+
+/**
+ * Moves dead-lettered memory updates back to the steward's queue, in their groups.
+ *
+ * A redriven update gets a new, higher sequence number, which would let it overwrite newer state of its key. So
+ * it carries its original sequence number (`OriginalSequenceNumber` message attribute), and the steward orders it
+ * by that: if the key has moved on since, the update is rejected as `superseded` (recorded, not lost). Each message
+ * is deleted from the DLQ only after it is in the queue; a crash in between sends it twice, which the steward
+ * treats as a duplicate.
+ */
+export interface RedriveOptions {
+  readonly sqs: SQSClient;
+  readonly deadLetterQueueUrl: string;
+  readonly queueUrl: string;
+  /** Stop after this many messages. @default unlimited */
+  readonly max?: number;
+}
+
+export interface RedriveResult {
+  readonly moved: number;
+  readonly messageIds: readonly string[];
+}
+
+export async function redriveDeadLetters(options: RedriveOptions): Promise<RedriveResult> {
+  const { sqs, deadLetterQueueUrl, queueUrl } = options;
+  const max = options.max ?? Number.POSITIVE_INFINITY;
+  const moved: string[] = [];
+  while (moved.length < max) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: deadLetterQueueUrl,
+        MaxNumberOfMessages: Math.min(10, max - moved.length),
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (Messages.length === 0) break;
+    for (const message of Messages) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: message.Body,
+          MessageGroupId: required(message, 'MessageGroupId'),
+          MessageDeduplicationId: `redrive-${message.MessageId}`,
+          MessageAttributes: {
+            ...message.MessageAttributes,
+            OriginalSequenceNumber: {
+              DataType: 'String',
+              StringValue:
+                message.MessageAttributes?.OriginalSequenceNumber?.StringValue ?? required(message, 'SequenceNumber'),
+            },
+          },
+        }),
+      );
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle }));
+      moved.push(message.MessageId!);
+    }
+  }
+  return { moved: moved.length, messageIds: moved };
+}
+
+function required(message: Message, attribute: 'MessageGroupId' | 'SequenceNumber'): string {
+  const value = message.Attributes?.[attribute];
+  if (!value) throw new Error(`Dead-lettered message ${message.MessageId} has no ${attribute}: is this the FIFO DLQ?`);
+  return value;
+}

@@ -1,0 +1,64 @@
+import type { MemoryClient, SentUpdate } from './client';
+import type { MemoryEntry, MemoryReader } from './reader';
+import type { MemoryUpdate } from './update';
+
+/** A memory change as an agent's work function states it; the guard adds who, the fence and the idempotency id. */
+export type MemoryChange =
+  | { readonly op: 'put'; readonly namespace: string; readonly key: string; readonly value: unknown }
+  | { readonly op: 'merge'; readonly namespace: string; readonly key: string; readonly value: Record<string, unknown> }
+  | { readonly op: 'append'; readonly namespace: string; readonly key: string; readonly value: unknown[] }
+  | { readonly op: 'delete'; readonly namespace: string; readonly key: string };
+
+export interface RunIdentity {
+  readonly agentId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly fencingToken: number;
+}
+
+/**
+ * Memory as one run sees it: reads go to the table, writes go to the steward's queue stamped with the run's lock
+ * (task id and fencing token) and idempotency ids `<runId>:<n>`. Writes refuse once the run has lost its lock.
+ */
+export class RunMemory {
+  private sequence = 0;
+
+  constructor(
+    private readonly client: MemoryClient,
+    private readonly reader: MemoryReader,
+    private readonly run: RunIdentity,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Queues the changes, in order, as one submission. */
+  submit(changes: readonly MemoryChange[]): Promise<SentUpdate[]> {
+    this.signal.throwIfAborted();
+    return this.client.submit(
+      changes.map((change): MemoryUpdate => ({ ...change, ...this.run, idempotencyId: `${this.run.runId}:${this.sequence++}` })),
+    );
+  }
+
+  put(namespace: string, key: string, value: unknown) {
+    return this.submit([{ op: 'put', namespace, key, value }]);
+  }
+
+  merge(namespace: string, key: string, value: Record<string, unknown>) {
+    return this.submit([{ op: 'merge', namespace, key, value }]);
+  }
+
+  append(namespace: string, key: string, ...items: unknown[]) {
+    return this.submit([{ op: 'append', namespace, key, value: items }]);
+  }
+
+  delete(namespace: string, key: string) {
+    return this.submit([{ op: 'delete', namespace, key }]);
+  }
+
+  get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
+    return this.reader.get(namespace, key);
+  }
+
+  query(namespace: string, options?: { limit?: number; startAfterKey?: string }) {
+    return this.reader.query(namespace, options);
+  }
+}
