@@ -14,6 +14,8 @@ export const agentSpecSchema = z.object({
   upstream: z.array(z.object({ id: z.string().min(1), staleAfterMinutes: z.number().positive() })),
   breaker: z.object({ maxOutputs: z.int().positive(), windowMinutes: z.int().positive() }),
   tokenBudgetPerDay: z.int().positive().optional(),
+  /** Identical content published again within this window is suppressed. */
+  duplicateWindowMinutes: z.int().positive(),
 });
 
 export type AgentSpec = z.output<typeof agentSpecSchema>;
@@ -28,6 +30,7 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
     heartbeatIntervalMinutes: agent.heartbeat.intervalMinutes,
     upstream: agent.upstream.map((id) => ({ id, staleAfterMinutes: byId.get(id)!.heartbeat.staleAfterMinutes })),
     breaker: agent.breaker,
+    duplicateWindowMinutes: agent.duplicateWindowMinutes,
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),
   };
 }

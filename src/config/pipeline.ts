@@ -77,6 +77,8 @@ const agentSchema = z
       }),
     lock: z.strictObject({ leaseMinutes: positiveInt.max(24 * 60).default(30) }).default({ leaseMinutes: 30 }),
     breaker: breakerLimitSchema,
+    /** Identical content this agent already published within this window is suppressed, not published again. */
+    duplicateWindowMinutes: positiveInt.max(30 * 24 * 60).default(24 * 60),
     /** Model tokens the agent may spend per UTC day; unset means no budget. */
     tokenBudgetPerDay: positiveInt.optional(),
     /** Lambda timeout. */
@@ -98,8 +100,11 @@ const pipelineSchema = z
     name: z.string().regex(ID, idMessage),
     stage: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be 1-16 lowercase letters, digits or dashes'),
     agents: z.array(agentSchema).min(1, 'a pipeline needs at least one agent'),
-    /** Pipeline-wide output limit, counted across all agents. */
-    breaker: breakerLimitSchema,
+    /** Pipeline-wide output limit, counted across all agents, and the breaker's optional cool-down. */
+    breaker: breakerLimitSchema.extend({
+      /** Minutes after a trip when one probe run is let through (HALF_OPEN); unset means only a manual reset. */
+      coolDownMinutes: positiveInt.max(7 * 24 * 60).optional(),
+    }),
     steward: z
       .strictObject({
         /** Messages per steward invocation; FIFO event sources allow at most 10. */

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentSpec } from '../config/agent-spec';
+import { BreakerOpenError } from './breaker/breaker';
+import type { EmitResult, OutputGuard } from './breaker/output-guard';
 import type { Clock } from './clock';
 import type { Heartbeats, UpstreamHealth } from './heartbeats';
 import type { AgentInvocation } from './invocation';
@@ -34,6 +36,8 @@ export interface GuardDeps {
   readonly clock: Clock;
   readonly metrics?: MetricsSink;
   readonly log?: RunLog;
+  /** The circuit breaker: admission, output accounting, duplicate and budget guards. @default - outputs are not counted */
+  readonly outputs?: OutputGuard;
   /** The steward's queue and the memory table; without them `context.memory` refuses. @default - none */
   readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader };
   /** @default crypto.randomUUID */
@@ -47,6 +51,8 @@ export interface Degraded {
 
 /** An output of a run, marked when it was produced in degraded mode. */
 export interface AgentOutput<T = unknown> {
+  /** `<runId>:<n>`: quoted in breaker alerts. */
+  readonly id: string;
   readonly agentId: string;
   readonly runId: string;
   readonly fencingToken: number;
@@ -54,6 +60,9 @@ export interface AgentOutput<T = unknown> {
   readonly degradedReason?: string;
   readonly payload: T;
 }
+
+/** An output as the run's outcome reports it: published, or suppressed as a duplicate. */
+export type EmittedOutput = AgentOutput & { readonly published: boolean };
 
 export interface AgentContext {
   readonly agentId: string;
@@ -69,8 +78,14 @@ export interface AgentContext {
   readonly signal: AbortSignal;
   /** Shared memory: reads from the table, writes through the steward, fenced with this run's token. */
   readonly memory: RunMemory;
-  /** Wraps a payload as this run's output, carrying the degraded marker. */
-  output<T>(payload: T): AgentOutput<T>;
+  /**
+   * Emits an output: counted by the breaker, checked for duplicates, and only then released to `publish` (the side
+   * effect: a post, an email). Throws {@link BreakerOpenError} when the breaker is or becomes open; the guard then
+   * ends the run as `halted`. Resolves `{ published: false }` for suppressed duplicate content.
+   */
+  emit<T>(payload: T, publish?: (output: AgentOutput<T>) => Promise<void>): Promise<EmitResult & { output: AgentOutput<T> }>;
+  /** Reports model tokens spent; past the agent's daily budget the breaker trips (reason `budget`). */
+  reportTokens(tokens: number): Promise<void>;
 }
 
 export type RunOutcome<R> =
@@ -80,7 +95,7 @@ export type RunOutcome<R> =
       readonly runId: string;
       readonly fencingToken: number;
       readonly degraded: Degraded | undefined;
-      readonly outputs: readonly AgentOutput[];
+      readonly outputs: readonly EmittedOutput[];
       readonly result: R;
     }
   | {
@@ -88,6 +103,13 @@ export type RunOutcome<R> =
       readonly taskId: string;
       readonly reason: 'running-elsewhere' | 'already-completed';
       readonly detail: string;
+    }
+  | {
+      /** The breaker refused the run, or opened during it. */
+      readonly status: 'halted';
+      readonly taskId: string;
+      readonly reason: string;
+      readonly outputs: readonly EmittedOutput[];
     };
 
 /** The run could not decide degraded mode because the store failed; nothing ran. */
@@ -126,6 +148,14 @@ export async function runAgent<R>(
     throw error;
   }
 
+  const admission = deps.outputs ? await admitOrRelease(deps.outputs, locks, lease, runId, log) : undefined;
+  if (admission && !admission.admitted) {
+    metrics?.count('RunsRefused');
+    log?.warn('breaker refused the run', { taskId, reason: admission.reason });
+    return { status: 'halted', taskId, reason: admission.reason, outputs: [] };
+  }
+  const probe = admission?.admitted === true && admission.probe;
+
   let upstream: Record<string, UpstreamHealth>;
   try {
     upstream = await checkUpstreams(heartbeats, spec);
@@ -144,7 +174,7 @@ export async function runAgent<R>(
   }
 
   const keeper = new LeaseKeeper(deps, spec, lease, runId);
-  const outputs: AgentOutput[] = [];
+  const outputs: EmittedOutput[] = [];
   let memory: RunMemory | undefined;
   const context: AgentContext = {
     agentId: spec.id,
@@ -160,8 +190,9 @@ export async function runAgent<R>(
       memory ??= new RunMemory(deps.memory.client, deps.memory.reader, { agentId: spec.id, runId, taskId, fencingToken: lease.fencingToken }, keeper.signal);
       return memory;
     },
-    output: (payload) => {
+    emit: async (payload, publish) => {
       const output = {
+        id: `${runId}:${outputs.length}`,
         agentId: spec.id,
         runId,
         fencingToken: lease.fencingToken,
@@ -169,8 +200,14 @@ export async function runAgent<R>(
         ...(degraded ? { degradedReason: degraded.reasons.join('; ') } : {}),
         payload,
       };
-      outputs.push(output);
-      return output;
+      keeper.signal.throwIfAborted();
+      const release = publish ? () => publish(output) : undefined;
+      const result = deps.outputs ? await deps.outputs.emit(spec, runId, output.id, payload, release) : (await release?.(), { published: true as const });
+      outputs.push({ ...output, published: result.published });
+      return { ...result, output };
+    },
+    reportTokens: async (tokens) => {
+      if (deps.outputs) await deps.outputs.reportTokens(spec, tokens);
     },
   };
 
@@ -179,7 +216,14 @@ export async function runAgent<R>(
     result = await work(context);
   } catch (error) {
     await keeper.stop();
+    if (error instanceof BreakerOpenError) {
+      metrics?.count('RunsHalted');
+      await heartbeats.beat(spec.id, { runId, status: 'failed', detail: `halted: ${error.message}` }).catch(() => undefined);
+      await releaseQuietly(locks, keeper.lease, log);
+      return { status: 'halted', taskId, reason: error.message, outputs };
+    }
     metrics?.count('RunsFailed');
+    if (probe) await deps.outputs?.probeFinished(runId, false);
     await heartbeats
       .beat(spec.id, { runId, status: 'failed', detail: error instanceof Error ? error.message : String(error) })
       .catch((beatError: unknown) => log?.warn('could not record the failure heartbeat', { error: String(beatError) }));
@@ -198,8 +242,20 @@ export async function runAgent<R>(
     ...(degraded ? { detail: `degraded: ${degraded.reasons.join('; ')}` } : {}),
   });
   await locks.release(keeper.lease, { completed: true });
+  if (probe) await deps.outputs?.probeFinished(runId, true);
   metrics?.count('RunsCompleted');
   return { status: 'completed', taskId, runId, fencingToken: lease.fencingToken, degraded, outputs, result };
+}
+
+async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lease, runId: string, log?: RunLog) {
+  try {
+    const admission = await outputs.admit(runId);
+    if (!admission.admitted) await releaseQuietly(locks, lease, log);
+    return admission;
+  } catch (error) {
+    await releaseQuietly(locks, lease, log);
+    throw error;
+  }
 }
 
 async function checkUpstreams(heartbeats: Heartbeats, spec: AgentSpec): Promise<Record<string, UpstreamHealth>> {

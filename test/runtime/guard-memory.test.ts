@@ -48,6 +48,7 @@ function setup() {
     heartbeatIntervalMinutes: 5,
     upstream: [],
     breaker: { maxOutputs: 5, windowMinutes: 10 },
+    duplicateWindowMinutes: 60,
   };
   const deps = { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, memory: { client, reader } };
   const invocation = { agentId: spec.id, scheduledTime: new Date(c.clock.now()).toISOString(), scheduleArn: 'local', attemptNumber: 0 };

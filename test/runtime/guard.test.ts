@@ -18,6 +18,7 @@ function pipelineIds() {
     heartbeatIntervalMinutes: 5,
     upstream: [{ id: `planner-${suffix}`, staleAfterMinutes: 15 }],
     breaker: { maxOutputs: 5, windowMinutes: 10 },
+    duplicateWindowMinutes: 60,
   };
   return { spec, upstreamId: spec.upstream[0]!.id };
 }
@@ -35,13 +36,21 @@ describe('agent guard', () => {
     const { deps, spec, invocation, heartbeats, upstreamId } = setup();
     await heartbeats.beat(upstreamId, { runId: 'p1', status: 'succeeded' });
     const outcome = await runAgent(deps, spec, invocation, async (ctx) => {
-      ctx.output({ article: 'a' });
+      await ctx.emit({ article: 'a' });
       return 'done';
     });
     expect(outcome).toMatchObject({ status: 'completed', result: 'done', degraded: undefined });
     if (outcome.status !== 'completed') throw new Error('unreachable');
     expect(outcome.outputs).toEqual([
-      { agentId: spec.id, runId: outcome.runId, fencingToken: outcome.fencingToken, degraded: false, payload: { article: 'a' } },
+      {
+        id: `${outcome.runId}:0`,
+        agentId: spec.id,
+        runId: outcome.runId,
+        fencingToken: outcome.fencingToken,
+        degraded: false,
+        payload: { article: 'a' },
+        published: true,
+      },
     ]);
     expect(await heartbeats.last(spec.id)).toMatchObject({ status: 'succeeded', runId: outcome.runId });
   });
@@ -50,7 +59,7 @@ describe('agent guard', () => {
     const { deps, spec, invocation, heartbeats, clock, upstreamId, metrics } = setup();
     await heartbeats.beat(upstreamId, { runId: 'p1', status: 'running' });
     await clock.advance(20 * MINUTE);
-    const work = vi.fn(async (ctx: AgentContext) => ctx.output({ article: 'standalone' }));
+    const work = vi.fn(async (ctx: AgentContext) => ctx.emit({ article: 'standalone' }));
     const outcome = await runAgent(deps, spec, { ...invocation, scheduledTime: new Date(clock.now()).toISOString() }, work);
     expect(work).toHaveBeenCalledOnce();
     const reason = `${upstreamId} last beat 20 min ago while running (limit 15 min)`;

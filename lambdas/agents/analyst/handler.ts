@@ -2,6 +2,6 @@ import { agentHandler } from '../../shared/agent-handler';
 
 /** The analyst: summarises the day's output and engagement. */
 export const handler = agentHandler('analyst', async (ctx) => {
-  ctx.output({ kind: 'report', slot: ctx.invocation.scheduledTime });
+  await ctx.emit({ kind: 'report', slot: ctx.invocation.scheduledTime });
   return `reported on ${ctx.invocation.scheduledTime}`;
 });

@@ -2,6 +2,6 @@ import { agentHandler } from '../../shared/agent-handler';
 
 /** The SEO agent: tunes the writer's drafts for search. */
 export const handler = agentHandler('seo', async (ctx) => {
-  ctx.output({ kind: 'seo-review', slot: ctx.invocation.scheduledTime });
+  await ctx.emit({ kind: 'seo-review', slot: ctx.invocation.scheduledTime });
   return `optimised drafts for ${ctx.invocation.scheduledTime}`;
 });

@@ -1,0 +1,258 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Clock } from '../clock';
+import type { MetricsSink } from '../metrics';
+import type { AlertSink } from './alerts';
+import type { ScheduleSwitch } from './schedules';
+
+/**
+ * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).
+ *
+ *   CLOSED ──trip──▶ OPEN ──cool-down (optional)──▶ HALF_OPEN ──clean probe run──▶ CLOSED
+ *     ▲               │  ▲                              │
+ *     └────reset──────┘  └──────probe trips or fails────┘
+ *
+ * Every transition is a conditional write, so exactly one writer wins it: only the winner of a trip halts the
+ * schedules and publishes the alert, however many agents trip at once. A reset starts a new counting epoch, so the
+ * burst that tripped the breaker is not counted again.
+ */
+export type BreakerStatus = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+
+export type TripReason = 'outputs' | 'pipeline-outputs' | 'budget';
+
+export interface BreakerState {
+  readonly status: BreakerStatus;
+  /** Epoch ms of the last transition. */
+  readonly since?: number;
+  /** Counting epoch: bumped by every reset. */
+  readonly epoch: number;
+  readonly reason?: TripReason;
+  readonly agentId?: string;
+  readonly detail?: string;
+  readonly trips: number;
+  /** Schedules the trip disabled, which reset re-enables. */
+  readonly restoreSchedules: readonly string[];
+  readonly probeRunId?: string;
+}
+
+export interface Trip {
+  readonly reason: TripReason;
+  readonly agentId: string;
+  readonly detail: string;
+  readonly recentOutputIds?: readonly string[];
+}
+
+export type Admission = { readonly admitted: true; readonly probe: boolean; readonly epoch: number } | { readonly admitted: false; readonly reason: string };
+
+export interface BreakerOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly clock: Clock;
+  readonly alerts: AlertSink;
+  readonly schedules: ScheduleSwitch;
+  /** Names the pipeline in alerts, e.g. `nightshift (dev)`. */
+  readonly pipelineLabel: string;
+  /** The command that resets the breaker, quoted in alerts. */
+  readonly resetCommand: string;
+  /** Minutes OPEN before a probe run is let through; unset means only a manual reset closes it. */
+  readonly coolDownMinutes?: number;
+  readonly metrics?: MetricsSink;
+}
+
+const KEY = { pk: 'breaker', sk: 'state' };
+
+/** Thrown into an agent's work when the breaker is open: the run stops, nothing more is published. */
+export class BreakerOpenError extends Error {
+  override readonly name = 'BreakerOpenError';
+}
+
+export class Breaker {
+  constructor(private readonly options: BreakerOptions) {}
+
+  /** Strongly consistent read of the state; a missing item is a closed breaker. */
+  async state(): Promise<BreakerState> {
+    const { Item } = await this.options.client.send(
+      new GetCommand({ TableName: this.options.tableName, Key: KEY, ConsistentRead: true }),
+    );
+    return {
+      status: (Item?.status as BreakerStatus | undefined) ?? 'CLOSED',
+      since: Item?.since,
+      epoch: Item?.epoch ?? 0,
+      reason: Item?.reason,
+      agentId: Item?.agentId,
+      detail: Item?.detail,
+      trips: Item?.trips ?? 0,
+      restoreSchedules: Item?.restoreSchedules ?? [],
+      probeRunId: Item?.probeRunId,
+    };
+  }
+
+  /**
+   * Decides whether a run may start: yes when CLOSED; no when OPEN; when HALF_OPEN, yes for exactly one run (the
+   * probe), claimed with a conditional write.
+   */
+  async admit(runId: string): Promise<Admission> {
+    const state = await this.state();
+    if (state.status === 'CLOSED') return { admitted: true, probe: false, epoch: state.epoch };
+    if (state.status === 'OPEN') return { admitted: false, reason: `breaker OPEN since ${iso(state.since)}: ${state.detail}` };
+    const claimed = await this.transition('SET probeRunId = :run', '#status = :halfOpen AND attribute_not_exists(probeRunId)', {
+      ':run': runId,
+      ':halfOpen': 'HALF_OPEN',
+    });
+    return claimed
+      ? { admitted: true, probe: true, epoch: state.epoch }
+      : { admitted: false, reason: `breaker HALF_OPEN: probe run ${state.probeRunId ?? ''} is in progress`.trim() };
+  }
+
+  /**
+   * Opens the breaker. Returns true for the one caller that made the transition, which also disables the enabled
+   * schedules (remembering them for reset) and publishes the single alert.
+   */
+  async trip(trip: Trip): Promise<boolean> {
+    const now = this.options.clock.now();
+    let previous: Record<string, unknown> | undefined;
+    try {
+      const result = await this.options.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: KEY,
+          UpdateExpression:
+            'SET #status = :open, since = :now, reason = :reason, agentId = :agent, detail = :detail ADD trips :one REMOVE probeRunId',
+          ConditionExpression: 'attribute_not_exists(#status) OR #status IN (:closed, :halfOpen)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':open': 'OPEN',
+            ':closed': 'CLOSED',
+            ':halfOpen': 'HALF_OPEN',
+            ':now': now,
+            ':reason': trip.reason,
+            ':agent': trip.agentId,
+            ':detail': trip.detail,
+            ':one': 1,
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      previous = result.Attributes;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    this.options.metrics?.count('BreakerTrips');
+    let haltError: unknown;
+    let halted: string[] = [];
+    try {
+      halted = await this.halt();
+    } catch (error) {
+      haltError = error;
+    }
+    await this.options.alerts.publish(this.alert(trip, now, previous?.status === 'HALF_OPEN', halted, haltError));
+    if (haltError) throw haltError;
+    return true;
+  }
+
+  /**
+   * After the cool-down, moves OPEN to HALF_OPEN and re-enables the schedules so the next run probes. Called by the
+   * breaker watchdog (and the local runner's clock). Returns whether this call made the transition.
+   */
+  async coolDown(): Promise<boolean> {
+    const { coolDownMinutes, clock } = this.options;
+    if (coolDownMinutes === undefined) return false;
+    const state = await this.state();
+    if (state.status !== 'OPEN' || state.since === undefined || clock.now() < state.since + coolDownMinutes * 60_000) return false;
+    const moved = await this.transition('SET #status = :halfOpen, since = :now', '#status = :open AND since = :since', {
+      ':halfOpen': 'HALF_OPEN',
+      ':open': 'OPEN',
+      ':since': state.since,
+      ':now': clock.now(),
+    });
+    if (moved) await this.options.schedules.enable(state.restoreSchedules);
+    return moved;
+  }
+
+  /** Ends a probe: a clean run closes the breaker; a failed one opens it again (no new alert) for another cool-down. */
+  async probeFinished(runId: string, clean: boolean): Promise<void> {
+    const values = { ':halfOpen': 'HALF_OPEN', ':run': runId, ':now': this.options.clock.now() };
+    const condition = '#status = :halfOpen AND probeRunId = :run';
+    if (clean) {
+      await this.transition('SET #status = :closed, since = :now REMOVE probeRunId, restoreSchedules', condition, {
+        ...values,
+        ':closed': 'CLOSED',
+      });
+    } else if (await this.transition('SET #status = :open, since = :now REMOVE probeRunId', condition, { ...values, ':open': 'OPEN' })) {
+      await this.halt();
+    }
+  }
+
+  /**
+   * Closes the breaker by hand: re-enables exactly the schedules the trip disabled and starts a new counting
+   * epoch. Returns the schedules re-enabled; a closed breaker is left alone.
+   */
+  async reset(): Promise<{ wasOpen: boolean; enabled: readonly string[] }> {
+    const state = await this.state();
+    if (state.status === 'CLOSED') return { wasOpen: false, enabled: [] };
+    await this.options.schedules.enable(state.restoreSchedules);
+    await this.transition(
+      'SET #status = :closed, since = :now, epoch = :nextEpoch REMOVE probeRunId, restoreSchedules',
+      '#status = :observed',
+      { ':closed': 'CLOSED', ':now': this.options.clock.now(), ':nextEpoch': state.epoch + 1, ':observed': state.status },
+    );
+    return { wasOpen: true, enabled: state.restoreSchedules };
+  }
+
+  /** Records the enabled schedules, then disables them: a crash in between leaves reset a list to restore. */
+  private async halt(): Promise<string[]> {
+    const enabled = await this.options.schedules.enabled();
+    if (enabled.length > 0) {
+      const state = await this.state();
+      const restore = [...new Set([...state.restoreSchedules, ...enabled])];
+      await this.transition('SET restoreSchedules = :restore', '#status = :open', { ':restore': restore, ':open': 'OPEN' });
+      await this.options.schedules.disable(enabled);
+    }
+    return enabled;
+  }
+
+  private async transition(update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.options.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: KEY,
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  private alert(trip: Trip, at: number, reopened: boolean, halted: readonly string[], haltError: unknown) {
+    const { pipelineLabel, resetCommand } = this.options;
+    const lines = [
+      `Pipeline ${pipelineLabel} was halted by its circuit breaker at ${iso(at)}${reopened ? ' (the half-open probe tripped it again)' : ''}.`,
+      '',
+      `Agent: ${trip.agentId}`,
+      `Reason: ${trip.reason} — ${trip.detail}`,
+    ];
+    if (trip.recentOutputIds?.length) lines.push(`Last outputs: ${trip.recentOutputIds.slice(-10).join(', ')}`);
+    lines.push(
+      '',
+      'Every agent now refuses to run and to publish.',
+      haltError
+        ? `Disabling the schedules FAILED (${String(haltError)}); agents still refuse to run.`
+        : `Schedules disabled: ${halted.length ? halted.join(', ') : 'none were enabled'}.`,
+      '',
+      `After fixing the cause, resume with: ${resetCommand}`,
+    );
+    return { subject: `[${pipelineLabel}] circuit breaker OPEN: ${trip.agentId} (${trip.reason})`, message: lines.join('\n') };
+  }
+}
+
+function iso(epochMs: number | undefined): string {
+  return epochMs === undefined ? 'unknown' : new Date(epochMs).toISOString();
+}

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import type { AgentSpec } from '../../config/agent-spec';
+import type { MetricsSink } from '../metrics';
+import { type Admission, type Breaker, BreakerOpenError } from './breaker';
+import type { OutputWindows } from './output-window';
+
+export type EmitResult = { readonly published: true } | { readonly published: false; readonly reason: 'duplicate' };
+
+export interface OutputGuardOptions {
+  readonly breaker: Breaker;
+  readonly windows: OutputWindows;
+  /** The pipeline-wide limit, counted across all agents. */
+  readonly pipelineLimit: { readonly maxOutputs: number; readonly windowMinutes: number };
+  readonly metrics?: MetricsSink;
+}
+
+/**
+ * What stands between an agent's output and its side effect. Before `publish` runs, in this order: the breaker must
+ * not be open; the output is counted in the agent's and the pipeline's sliding windows, and the one that crosses a
+ * limit trips the breaker instead of publishing; an output whose content the agent already published within its
+ * duplicate window is suppressed. So output N+1 is never published, and identical content is published once.
+ */
+export class OutputGuard {
+  constructor(private readonly options: OutputGuardOptions) {}
+
+  admit(runId: string): Promise<Admission> {
+    return this.options.breaker.admit(runId);
+  }
+
+  probeFinished(runId: string, clean: boolean): Promise<void> {
+    return this.options.breaker.probeFinished(runId, clean);
+  }
+
+  async emit<T>(spec: AgentSpec, runId: string, outputId: string, payload: T, publish?: () => Promise<void>): Promise<EmitResult> {
+    const { breaker, windows, pipelineLimit, metrics } = this.options;
+    const state = await breaker.state();
+    if (state.status === 'OPEN' || (state.status === 'HALF_OPEN' && state.probeRunId !== runId)) {
+      metrics?.count('OutputsRefused');
+      throw new BreakerOpenError(`${spec.id}: output ${outputId} refused, the breaker is ${state.status}`);
+    }
+    const agentWindow = await windows.count(spec.id, state.epoch, outputId, spec.breaker.windowMinutes);
+    if (agentWindow.count > spec.breaker.maxOutputs) {
+      await this.refuse(spec.id, outputId, {
+        reason: 'outputs',
+        agentId: spec.id,
+        detail: `${spec.id} produced ${agentWindow.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`,
+        recentOutputIds: agentWindow.outputIds,
+      });
+    }
+    const pipelineWindow = await windows.count('pipeline', state.epoch, outputId, pipelineLimit.windowMinutes);
+    if (pipelineWindow.count > pipelineLimit.maxOutputs) {
+      await this.refuse(spec.id, outputId, {
+        reason: 'pipeline-outputs',
+        agentId: spec.id,
+        detail: `the pipeline produced ${pipelineWindow.count} outputs in the last ${pipelineLimit.windowMinutes} minutes; the limit is ${pipelineLimit.maxOutputs}`,
+        recentOutputIds: pipelineWindow.outputIds,
+      });
+    }
+    const hash = contentHash(payload);
+    if (!(await windows.claimContent(spec.id, hash, spec.duplicateWindowMinutes))) {
+      metrics?.count('DuplicatesSuppressed');
+      return { published: false, reason: 'duplicate' };
+    }
+    if (publish) {
+      try {
+        await publish();
+      } catch (error) {
+        await windows.releaseContent(spec.id, hash);
+        throw error;
+      }
+    }
+    metrics?.count('OutputsPublished');
+    return { published: true };
+  }
+
+  /** Adds model tokens to the agent's daily spend; past the budget, trips the breaker with reason `budget`. */
+  async reportTokens(spec: AgentSpec, tokens: number): Promise<number> {
+    if (!Number.isInteger(tokens) || tokens < 0) throw new RangeError(`${spec.id}: token count must be a whole number ≥ 0, got ${tokens}`);
+    const spent = await this.options.windows.addTokens(spec.id, tokens);
+    if (spec.tokenBudgetPerDay !== undefined && spent > spec.tokenBudgetPerDay) {
+      await this.options.breaker.trip({
+        reason: 'budget',
+        agentId: spec.id,
+        detail: `${spec.id} spent ${spent} tokens today; its budget is ${spec.tokenBudgetPerDay}`,
+      });
+      throw new BreakerOpenError(`${spec.id}: token budget spent (${spent} of ${spec.tokenBudgetPerDay})`);
+    }
+    return spent;
+  }
+
+  private async refuse(agentId: string, outputId: string, trip: Parameters<Breaker['trip']>[0]): Promise<never> {
+    await this.options.breaker.trip(trip);
+    this.options.metrics?.count('OutputsRefused');
+    throw new BreakerOpenError(`${agentId}: output ${outputId} refused: ${trip.detail}`);
+  }
+}
+
+/** SHA-256 of the payload's JSON with object keys sorted, so equal content hashes equally. */
+export function contentHash(payload: unknown): string {
+  return createHash('sha256').update(stableJson(payload)).digest('hex');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
