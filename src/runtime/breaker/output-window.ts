@@ -10,8 +10,8 @@ import type { Clock } from '../clock';
  * before it. So the window reaches back between M-1 and M minutes: an output is forgotten up to one minute early,
  * never late. The epoch changes on every breaker reset, so a reset starts every window empty.
  *
- * Each increment returns the bucket's new count atomically, so concurrent emitters in one minute each see a
- * distinct total: exactly N of them are under the limit.
+ * Each increment returns the current bucket's new count atomically, and only earlier (settled) minutes are read,
+ * so concurrent emitters in one minute each see a distinct total: exactly N of them are under the limit.
  */
 
 const MINUTE = 60_000;
@@ -31,7 +31,8 @@ export class OutputWindows {
     const { client, tableName, clock } = this.options;
     const minute = Math.floor(clock.now() / MINUTE);
     const pk = `count#${scope}#e${epoch}`;
-    await client.send(
+    // The current minute's new count comes back from the increment itself: concurrent emitters each get their own.
+    const { Attributes: current = {} } = await client.send(
       new UpdateCommand({
         TableName: tableName,
         Key: { pk, sk: minuteKey(minute) },
@@ -42,19 +43,30 @@ export class OutputWindows {
           ':id': new Set([outputId]),
           ':ttl': Math.ceil(((minute + windowMinutes) * MINUTE + DAY) / 1000),
         },
+        ReturnValues: 'UPDATED_NEW',
       }),
     );
-    const { Items = [] } = await client.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': pk, ':from': minuteKey(minute - windowMinutes + 1), ':to': minuteKey(minute) },
-        ConsistentRead: true,
-      }),
-    );
+    const earlier =
+      windowMinutes > 1
+        ? ((
+            await client.send(
+              new QueryCommand({
+                TableName: tableName,
+                KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+                ExpressionAttributeValues: {
+                  ':pk': pk,
+                  ':from': minuteKey(minute - windowMinutes + 1),
+                  ':to': minuteKey(minute - 1),
+                },
+                ConsistentRead: true,
+              }),
+            )
+          ).Items ?? [])
+        : [];
+    const buckets = [...earlier, current];
     return {
-      count: Items.reduce((sum, item) => sum + (item.outputs as number), 0),
-      outputIds: Items.flatMap((item) => [...((item.outputIds as Set<string> | undefined) ?? [])]),
+      count: buckets.reduce((sum, item) => sum + (item.outputs as number), 0),
+      outputIds: buckets.flatMap((item) => [...((item.outputIds as Set<string> | undefined) ?? [])]),
     };
   }
 

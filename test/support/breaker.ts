@@ -1,0 +1,89 @@
+import {
+  GetScheduleCommand,
+  type GetScheduleCommandOutput,
+  SchedulerClient,
+  UpdateScheduleCommand,
+} from '@aws-sdk/client-scheduler';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { SnsAlerts } from '../../src/runtime/breaker/alerts';
+import { Breaker } from '../../src/runtime/breaker/breaker';
+import { OutputGuard } from '../../src/runtime/breaker/output-guard';
+import { OutputWindows } from '../../src/runtime/breaker/output-window';
+import { EventBridgeSchedules } from '../../src/runtime/breaker/schedules';
+import { coordination } from './coordination';
+import { dynamoForTest } from './dynamo';
+
+export const snsMock = mockClient(SNSClient);
+export const schedulerMock = mockClient(SchedulerClient);
+
+/**
+ * Fake EventBridge Scheduler state behind the mocked client: GetSchedule returns every field, UpdateSchedule
+ * replaces the schedule with what it is sent (as the real API does).
+ */
+export function fakeSchedules(states: Record<string, 'ENABLED' | 'DISABLED'>) {
+  const schedules = new Map<string, GetScheduleCommandOutput>(
+    Object.entries(states).map(([name, state]) => [
+      name,
+      {
+        $metadata: {},
+        Name: name,
+        GroupName: 'nightshift-test',
+        ScheduleExpression: 'cron(0 3 * * ? *)',
+        ScheduleExpressionTimezone: 'UTC',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: { Arn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`, RoleArn: 'arn:aws:iam::123456789012:role/scheduler', Input: '{}' },
+        State: state,
+      },
+    ]),
+  );
+  schedulerMock.reset();
+  schedulerMock.on(GetScheduleCommand).callsFake((input) => ({ ...schedules.get(input.Name)! }));
+  schedulerMock.on(UpdateScheduleCommand).callsFake((input) => {
+    schedules.set(input.Name, { $metadata: {}, ...input });
+    return {};
+  });
+  return {
+    names: Object.keys(states),
+    state: (name: string) => schedules.get(name)?.State,
+    updates: () => schedulerMock.commandCalls(UpdateScheduleCommand).map((c) => c.args[0].input),
+  };
+}
+
+export function alertsPublished() {
+  return snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
+}
+
+/**
+ * Breaker and output guard on fresh tables (the breaker state is one item per table, so each test gets its own),
+ * with SNS and Scheduler mocked.
+ */
+export async function freshBreaker(
+  options: { schedules?: Record<string, 'ENABLED' | 'DISABLED'>; pipelineMaxOutputs?: number; coolDownMinutes?: number } = {},
+) {
+  const dynamo = await dynamoForTest('breaker');
+  const c = coordination(dynamo);
+  snsMock.reset();
+  snsMock.on(PublishCommand).resolves({ MessageId: 'alert' });
+  const schedules = fakeSchedules(options.schedules ?? { 'planner-0': 'ENABLED' });
+  const tableName = dynamo.names.counters;
+  const breaker = new Breaker({
+    client: c.client,
+    tableName,
+    clock: c.clock,
+    alerts: new SnsAlerts({ sns: new SNSClient({}), topicArn: 'arn:aws:sns:us-east-1:123456789012:alerts' }),
+    schedules: new EventBridgeSchedules({ scheduler: new SchedulerClient({}), groupName: 'nightshift-test', scheduleNames: schedules.names }),
+    pipelineLabel: 'nightshift (test)',
+    resetCommand: 'npx nightshift breaker reset --stage test',
+    metrics: c.metrics,
+    ...(options.coolDownMinutes === undefined ? {} : { coolDownMinutes: options.coolDownMinutes }),
+  });
+  const windows = new OutputWindows({ client: c.client, tableName, clock: c.clock });
+  const outputs = new OutputGuard({
+    breaker,
+    windows,
+    pipelineLimit: { maxOutputs: options.pipelineMaxOutputs ?? 1000, windowMinutes: 60 },
+    metrics: c.metrics,
+  });
+  return { ...c, breaker, windows, outputs, schedules, deps: { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, metrics: c.metrics, outputs } };
+}
