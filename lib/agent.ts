@@ -1,7 +1,7 @@
-import { type CfnElement, Duration, Stack, TimeZone, Validations, aws_scheduler as scheduler, aws_scheduler_targets as targets, type aws_sqs as sqs } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Stack, TimeZone, Validations, type aws_iam as iam, aws_scheduler as scheduler, aws_scheduler_targets as targets, type aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseCron, toEventBridgeCron } from '../src/config/cron';
-import { agentSpec } from '../src/config/agent-spec';
+import { agentSpec, scheduleName } from '../src/config/agent-spec';
 import type { PipelineConfig } from '../src/config/pipeline';
 import { NightshiftFunction } from './nightshift-function';
 
@@ -14,6 +14,11 @@ export interface AgentProps {
   readonly scheduleGroup: scheduler.IScheduleGroup;
   /** Where EventBridge Scheduler sends invocations it gave up on. */
   readonly scheduleDeadLetterQueue: sqs.IQueue;
+  /**
+   * Role EventBridge Scheduler assumes to invoke the function; one shared role lets the breaker pass a single role
+   * when it rewrites schedules. @default - aws-scheduler-targets creates one per target
+   */
+  readonly scheduleRole?: iam.IRole;
   /**
    * Retries of a failed invocation. Retries of one slot are safe: the agent guard's task lock is keyed on the
    * scheduled time, so a retried slot never runs twice.
@@ -63,9 +68,10 @@ export class Agent extends Construct {
         retryAttempts: props.retryAttempts ?? 2,
         maxEventAge: props.maxEventAge ?? Duration.hours(1),
         deadLetterQueue: props.scheduleDeadLetterQueue,
+        ...(props.scheduleRole ? { role: props.scheduleRole } : {}),
       });
       return new scheduler.Schedule(this, `Schedule${index}`, {
-        scheduleName: `${config.id}-${index}`,
+        scheduleName: scheduleName(config.id, index),
         description: `${config.id}: ${entry.cron} (${entry.timeZone})`,
         scheduleGroup: props.scheduleGroup,
         schedule: scheduler.ScheduleExpression.expression(

@@ -1,10 +1,23 @@
-import { CfnOutput, Duration, Stack, Validations, type StackProps, aws_scheduler as scheduler, aws_sqs as sqs } from 'aws-cdk-lib';
+import {
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  Stack,
+  type StackProps,
+  Validations,
+  aws_iam as iam,
+  aws_scheduler as scheduler,
+  aws_scheduler_targets as targets,
+  aws_sqs as sqs,
+} from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { breakerSpec } from '../src/config/agent-spec';
 import type { PipelineConfig } from '../src/config/pipeline';
 import { Agent } from './agent';
 import { CircuitBreaker } from './circuit-breaker';
 import { CoordinationTable } from './coordination-table';
 import { MemoryStore } from './memory-store';
+import { NightshiftFunction } from './nightshift-function';
 
 export interface NightshiftStackProps extends StackProps {
   /** The validated pipeline config (see `definePipeline`). */
@@ -20,6 +33,12 @@ export class NightshiftStack extends Stack {
   /** Invocations EventBridge Scheduler could not deliver after its retries. */
   readonly scheduleDeadLetterQueue: sqs.Queue;
   readonly agents: readonly Agent[];
+  private readonly scheduleNames: readonly string[];
+  private readonly scheduleGroupName: string;
+  /** The role every schedule invokes its agent with. */
+  readonly scheduleRole: iam.Role;
+  /** Moves a cooled-down breaker to HALF_OPEN; only when the config sets `breaker.coolDownMinutes`. */
+  readonly breakerWatchdog?: NightshiftFunction;
 
   constructor(scope: Construct, id: string, props: NightshiftStackProps) {
     super(scope, id, props);
@@ -37,9 +56,9 @@ export class NightshiftStack extends Stack {
       stewardTimeout: Duration.seconds(pipeline.steward.timeoutSeconds),
       environment: shared,
     });
-    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', {
-      scheduleGroupName: `${pipeline.name}-${pipeline.stage}`,
-    });
+    this.scheduleGroupName = `${pipeline.name}-${pipeline.stage}`;
+    this.scheduleNames = breakerSpec(pipeline).scheduleNames;
+    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', { scheduleGroupName: this.scheduleGroupName });
     this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
@@ -49,15 +68,24 @@ export class NightshiftStack extends Stack {
       reason: 'This queue is itself the dead-letter queue of the EventBridge Scheduler schedules',
     });
 
-    const environment = {
+    this.scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'),
+      description: 'EventBridge Scheduler invokes the agents with this role',
+    });
+
+    const breakerEnvironment = {
       ...shared,
-      COORDINATION_TABLE: this.coordination.table.tableName,
-      MEMORY_TABLE: this.memory.table.tableName,
-      MEMORY_QUEUE_URL: this.memory.queue.queueUrl,
       COUNTER_TABLE: this.breaker.table.tableName,
       ALERT_TOPIC_ARN: this.breaker.topic.topicArn,
       SCHEDULE_GROUP: this.scheduleGroup.scheduleGroupName,
+      NIGHTSHIFT_BREAKER_SPEC: JSON.stringify(breakerSpec(pipeline)),
       POWERTOOLS_METRICS_NAMESPACE: 'Nightshift',
+    };
+    const environment = {
+      ...breakerEnvironment,
+      COORDINATION_TABLE: this.coordination.table.tableName,
+      MEMORY_TABLE: this.memory.table.tableName,
+      MEMORY_QUEUE_URL: this.memory.queue.queueUrl,
     };
     this.agents = pipeline.agents.map((config) => {
       const agent = new Agent(this, `Agent-${config.id}`, {
@@ -65,6 +93,7 @@ export class NightshiftStack extends Stack {
         agentId: config.id,
         scheduleGroup: this.scheduleGroup,
         scheduleDeadLetterQueue: this.scheduleDeadLetterQueue,
+        scheduleRole: this.scheduleRole,
         environment,
       });
       this.coordination.grantReadWrite(agent.function);
@@ -74,6 +103,26 @@ export class NightshiftStack extends Stack {
       this.breaker.grantAlert(agent.function);
       return agent;
     });
+    for (const agent of this.agents) this.grantHalt(agent.function);
+
+    if (pipeline.breaker.coolDownMinutes !== undefined) {
+      this.breakerWatchdog = new NightshiftFunction(this, 'BreakerWatchdog', {
+        entry: 'lambdas/breaker-watchdog/handler.ts',
+        environment: { ...breakerEnvironment, POWERTOOLS_SERVICE_NAME: 'breaker-watchdog' },
+      });
+      this.breaker.grantCount(this.breakerWatchdog);
+      this.grantHalt(this.breakerWatchdog);
+      new scheduler.Schedule(this, 'BreakerWatchdogSchedule', {
+        // Outside the pipeline's group: a halt must never switch off the thing that ends it.
+        schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+        description: 'Moves a cooled-down circuit breaker to HALF_OPEN',
+        target: new targets.LambdaInvoke(this.breakerWatchdog, { retryAttempts: 0, role: this.scheduleRole }),
+      });
+      Validations.of(this).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.breakerWatchdog.node.defaultChild as CfnElement)}.Arn>:*]`,
+        reason: 'aws-scheduler-targets.LambdaInvoke grants invoke on the function and its versions (`:*`); actions are exact',
+      });
+    }
 
     const outputs: Record<string, string> = {
       CoordinationTableName: this.coordination.table.tableName,
@@ -85,5 +134,24 @@ export class NightshiftStack extends Stack {
       ScheduleGroupName: this.scheduleGroup.scheduleGroupName,
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
+  }
+
+  /**
+   * Lets a function switch the pipeline's schedules off and on: read and update exactly those schedules, and pass
+   * the schedule role back to EventBridge Scheduler (UpdateSchedule resends the target with its role).
+   */
+  grantHalt(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['scheduler:GetSchedule', 'scheduler:UpdateSchedule'],
+      // Formatted rather than taken from the schedules, which depend on the functions being granted.
+      resourceArns: this.scheduleNames.map((name) =>
+        this.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduleGroupName}/${name}` }),
+      ),
+    });
+    iam.Grant.addToPrincipal({ grantee, actions: ['iam:PassRole'], resourceArns: [this.scheduleRole.roleArn] }).principalStatement?.addCondition(
+      'StringEquals',
+      { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    );
   }
 }

@@ -12,6 +12,9 @@ import { parseInvocation } from '../../src/runtime/invocation';
 import { TaskLocks } from '../../src/runtime/locks';
 import { MemoryClient } from '../../src/runtime/memory/client';
 import { MemoryReader } from '../../src/runtime/memory/reader';
+import { OutputGuard } from '../../src/runtime/breaker/output-guard';
+import { OutputWindows } from '../../src/runtime/breaker/output-window';
+import { breakerFromEnvironment } from './breaker-from-environment';
 import { agentEnvironment } from './environment';
 
 const logger = new Logger();
@@ -33,6 +36,13 @@ function runtimeFromEnvironment(agentId: string): Runtime {
   }
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const tableName = env.COORDINATION_TABLE;
+  const breakerSpec = env.NIGHTSHIFT_BREAKER_SPEC;
+  const outputs = new OutputGuard({
+    breaker: breakerFromEnvironment(env, client, systemClock, metricsSink),
+    windows: new OutputWindows({ client, tableName: env.COUNTER_TABLE, clock: systemClock }),
+    pipelineLimit: { maxOutputs: breakerSpec.maxOutputs, windowMinutes: breakerSpec.windowMinutes },
+    metrics: metricsSink,
+  });
   return {
     spec: env.NIGHTSHIFT_AGENT_SPEC,
     deps: {
@@ -40,6 +50,7 @@ function runtimeFromEnvironment(agentId: string): Runtime {
       heartbeats: new Heartbeats({ client, tableName, clock: systemClock }),
       clock: systemClock,
       metrics: metricsSink,
+      outputs,
       memory: {
         client: new MemoryClient({ sqs: new SQSClient({}), queueUrl: env.MEMORY_QUEUE_URL }),
         reader: new MemoryReader({ client, tableName: env.MEMORY_TABLE }),

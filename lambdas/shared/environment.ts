@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { agentSpecSchema } from '../../src/config/agent-spec';
+import { agentSpecSchema, breakerSpecSchema } from '../../src/config/agent-spec';
 
 /** A function deployed without the environment the stack gives it; names the variable and the problem. */
 export class EnvironmentError extends Error {
@@ -15,21 +15,38 @@ const json = z.string().transform((text, ctx) => {
   }
 });
 
-const agentEnvironmentSchema = z.object({
+const breakerEnvironmentSchema = z.object({
+  COUNTER_TABLE: z.string().min(1),
+  ALERT_TOPIC_ARN: z.string().min(1),
+  SCHEDULE_GROUP: z.string().min(1),
+  NIGHTSHIFT_BREAKER_SPEC: json.pipe(breakerSpecSchema),
+});
+
+const agentEnvironmentSchema = breakerEnvironmentSchema.extend({
   COORDINATION_TABLE: z.string().min(1),
   MEMORY_TABLE: z.string().min(1),
   MEMORY_QUEUE_URL: z.string().min(1),
   NIGHTSHIFT_AGENT_SPEC: json.pipe(agentSpecSchema),
 });
 
+export type BreakerEnvironment = z.output<typeof breakerEnvironmentSchema>;
 export type AgentEnvironment = z.output<typeof agentEnvironmentSchema>;
 
-/** Reads what the `Agent` construct puts in the function's environment. */
-export function agentEnvironment(env: NodeJS.ProcessEnv = process.env): AgentEnvironment {
-  const result = agentEnvironmentSchema.safeParse(env);
+function parse<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
+  const result = schema.safeParse(env);
   if (!result.success) {
     const detail = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new EnvironmentError(`Agent environment is incomplete: ${detail}`);
+    throw new EnvironmentError(`${what} environment is incomplete: ${detail}`);
   }
   return result.data;
+}
+
+/** Reads what the `Agent` construct puts in an agent function's environment. */
+export function agentEnvironment(env: NodeJS.ProcessEnv = process.env): AgentEnvironment {
+  return parse(agentEnvironmentSchema, env, 'Agent');
+}
+
+/** Reads what the stack gives the breaker watchdog. */
+export function breakerEnvironment(env: NodeJS.ProcessEnv = process.env): BreakerEnvironment {
+  return parse(breakerEnvironmentSchema, env, 'Breaker');
 }

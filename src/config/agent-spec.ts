@@ -34,3 +34,34 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),
   };
 }
+
+/** The name of an agent's `index`th schedule in the pipeline's schedule group (the Agent construct uses it too). */
+export function scheduleName(agentId: string, index: number): string {
+  return `${agentId}-${index}`;
+}
+
+/**
+ * What the breaker needs to know about the whole pipeline: its label, the pipeline-wide limit, the cool-down, and
+ * the names of every agent schedule it may switch off. Handed to functions as `NIGHTSHIFT_BREAKER_SPEC`.
+ */
+export const breakerSpecSchema = z.object({
+  pipeline: z.string().min(1),
+  stage: z.string().min(1),
+  maxOutputs: z.int().positive(),
+  windowMinutes: z.int().positive(),
+  coolDownMinutes: z.int().positive().optional(),
+  scheduleNames: z.array(z.string().min(1)),
+});
+
+export type BreakerSpec = z.output<typeof breakerSpecSchema>;
+
+export function breakerSpec(pipeline: PipelineConfig): BreakerSpec {
+  return {
+    pipeline: pipeline.name,
+    stage: pipeline.stage,
+    maxOutputs: pipeline.breaker.maxOutputs,
+    windowMinutes: pipeline.breaker.windowMinutes,
+    ...(pipeline.breaker.coolDownMinutes === undefined ? {} : { coolDownMinutes: pipeline.breaker.coolDownMinutes }),
+    scheduleNames: pipeline.agents.flatMap((a) => a.schedules.map((_, i) => scheduleName(a.id, i))),
+  };
+}

@@ -55,13 +55,15 @@ describe('reference agent handlers', () => {
 
 describe('agent environment', () => {
   it('names what is missing', () => {
-    expect(() => agentEnvironment({ NIGHTSHIFT_AGENT_SPEC: '{', MEMORY_TABLE: 'm', MEMORY_QUEUE_URL: 'q' })).toThrow(
+    const complete = testEnvironment(reference, 'writer', names);
+    expect(() => agentEnvironment({ ...complete, COORDINATION_TABLE: undefined, NIGHTSHIFT_AGENT_SPEC: '{' })).toThrow(
       'Agent environment is incomplete: COORDINATION_TABLE: Invalid input: expected string, received undefined; NIGHTSHIFT_AGENT_SPEC: is not JSON',
     );
   });
 
   it('checks the spec against its schema', () => {
-    expect(() => agentEnvironment({ COORDINATION_TABLE: 't', MEMORY_TABLE: 'm', MEMORY_QUEUE_URL: 'q', NIGHTSHIFT_AGENT_SPEC: '{"id":"x"}' })).toThrow(
+    const complete = testEnvironment(reference, 'writer', names);
+    expect(() => agentEnvironment({ ...complete, NIGHTSHIFT_AGENT_SPEC: '{"id":"x"}' })).toThrow(
       /NIGHTSHIFT_AGENT_SPEC\.leaseMinutes: Invalid input: expected number/,
     );
   });

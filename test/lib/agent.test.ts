@@ -53,6 +53,7 @@ describe('Agent', () => {
       heartbeatIntervalMinutes: 5,
       upstream: [],
       breaker: { maxOutputs: 5, windowMinutes: 60 },
+      duplicateWindowMinutes: 1440,
     });
   });
 

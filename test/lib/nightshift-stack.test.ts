@@ -1,5 +1,5 @@
 import { Stack, aws_sqs as sqs } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { addNightshiftPipeline } from '../../lib/nightshift-app';
 import reference from '../../nightshift.config';
@@ -92,6 +92,40 @@ describe('NightshiftStack for the reference pipeline', () => {
     for (const name of ['CoordinationTableName', 'MemoryTableName', 'MemoryQueueUrl', 'CounterTableName', 'AlertTopicArn']) {
       template.hasOutput(name, {});
     }
+  });
+});
+
+describe('NightshiftStack breaker permissions', () => {
+  it('lets agents read and update exactly the pipeline schedules, and pass only the schedule role to Scheduler', () => {
+    const planner = stack.agents[0]!;
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: logicalId(planner.function.role!) }]))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const schedules = statements.find((s) => JSON.stringify(s.Action) === JSON.stringify(['scheduler:GetSchedule', 'scheduler:UpdateSchedule']));
+    expect(schedules.Resource).toHaveLength(12);
+    expect(JSON.stringify(schedules.Resource)).toContain(':schedule/nightshift-dev/planner-0"');
+    expect(JSON.stringify(schedules.Resource)).toContain(':schedule/nightshift-dev/community-2"');
+    const passRole = statements.find((s) => s.Action === 'iam:PassRole');
+    expect(passRole).toMatchObject({
+      Resource: { 'Fn::GetAtt': [logicalId(stack.scheduleRole), 'Arn'] },
+      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    });
+  });
+
+  it('invokes every agent through the one schedule role', () => {
+    template.resourcePropertiesCountIs(
+      'AWS::Scheduler::Schedule',
+      { Target: Match.objectLike({ RoleArn: { 'Fn::GetAtt': [logicalId(stack.scheduleRole), 'Arn'] } }) },
+      12,
+    );
+  });
+
+  it('adds a breaker watchdog only when a cool-down is configured', () => {
+    expect(stack.breakerWatchdog).toBeUndefined();
+    const cooled = addNightshiftPipeline(testApp(), { ...reference, breaker: { ...reference.breaker, coolDownMinutes: 30 } });
+    const cooledTemplate = Template.fromStack(cooled);
+    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 7);
+    cooledTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', GroupName: Match.absent() });
   });
 });
 
