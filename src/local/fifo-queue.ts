@@ -52,6 +52,8 @@ let sequenceCounter = 10_000_000_000_000_000_000n;
 
 export class FifoQueue {
   private readonly messages: QueueMessage[] = [];
+  /** Messages accepted (deduplicated sends not included). */
+  sentCount = 0;
   private readonly seenDeduplicationIds = new Map<string, { at: number; messageId: string; sequenceNumber: string }>();
 
   constructor(readonly options: FifoQueueOptions) {}
@@ -93,6 +95,7 @@ export class FifoQueue {
       receiveCount: 0,
     };
     this.messages.push(message);
+    this.sentCount += 1;
     this.seenDeduplicationIds.set(dedupKey, { at: now, messageId: message.messageId, sequenceNumber: message.sequenceNumber });
     return { messageId: message.messageId, sequenceNumber: message.sequenceNumber, md5OfBody };
   }

@@ -1,0 +1,39 @@
+import type { SimulationResult } from './runner';
+
+/** The end-of-run summary: a table per agent, the memory ledger, and the scenario's checks. */
+export function formatSummary(result: SimulationResult): string {
+  const lines: string[] = [];
+  const hours = (result.end - result.start) / 3_600_000;
+  lines.push('', `Scenario '${result.scenario}': ${hours} simulated hours from ${new Date(result.start).toISOString()}`, '');
+  const header = ['agent', 'runs', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
+  const rows = Object.entries(result.agents).map(([id, t]) => [
+    id,
+    t.completed,
+    t.degraded,
+    t.skipped,
+    t.halted,
+    t.published,
+    t.suppressed,
+    result.limits[id] ?? '',
+  ]);
+  rows.push(['total', result.totals.completed, result.totals.degraded, result.totals.skipped, result.totals.halted, result.totals.published, result.totals.suppressed, '']);
+  lines.push(...table([header, ...rows.map((r) => r.map(String))]));
+  const m = result.memory;
+  lines.push(
+    '',
+    `memory updates: ${m.submitted} submitted, ${m.applied} applied, ${m.duplicates} duplicates ignored, ${m.rejected} rejected, ${m.deadLetters} dead-lettered, ${m.queued} still queued`,
+    `locks: ${result.takeovers} expired-lease takeovers    breaker: ${result.breaker}    alerts: ${result.alerts.length}`,
+  );
+  for (const alert of result.alerts) lines.push(`  alert at ${new Date(alert.at).toISOString()}: ${alert.subject}`);
+  lines.push('', 'guardrails:');
+  for (const check of result.checks) lines.push(`  ${check.ok ? 'PASS' : 'FAIL'}  ${check.name} (${check.detail})`);
+  lines.push('', result.passed ? 'All guardrails held.' : 'A guardrail did not hold.');
+  return lines.join('\n');
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r, rowIndex) =>
+    r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ') + (rowIndex === 0 ? '' : ''),
+  );
+}
