@@ -1,6 +1,10 @@
 #!/usr/bin/env -S npx tsx
 import { Command } from 'commander';
 
+/** The `nightshift` CLI: run the pipeline locally, and operate a local run or a deployed stack. */
+// The SDK warns on every process that Node 20 support ends in 2027; the README's limits say so once.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const program = new Command()
   .name('nightshift')
   .description('Run and operate a Nightshift agent pipeline')
@@ -22,6 +26,62 @@ program
     const { localCommand } = await import('../src/cli/local');
     process.exitCode = await localCommand(options);
   });
+
+interface TargetOptions {
+  local?: boolean;
+  stage?: string;
+  stateDir: string;
+  config: string;
+  json?: boolean;
+}
+
+/** Adds the options every ops command shares and runs it against the chosen target. */
+type Run = (
+  target: import('../src/cli/target').Target,
+  args: string[],
+  options: Record<string, unknown>,
+) => Promise<import('../src/cli/ops').CommandResult>;
+
+function opsCommand(command: Command, run: Run) {
+  return command
+    .option('--local', 'operate on the state of the last `nightshift local` run')
+    .option('--stage <stage>', 'operate on the deployed stack <pipeline>-<stage> (AWS credentials from the environment)')
+    .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
+    .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
+    .option('--json', 'print JSON')
+    .action(async (...args: unknown[]) => {
+      const options = args.at(-2) as TargetOptions;
+      const positional = args.slice(0, -2) as string[];
+      if (Boolean(options.local) === Boolean(options.stage)) throw new Error('choose one target: --local or --stage <stage>');
+      const { loadPipeline } = await import('../src/config/load');
+      const { localTarget, deployedTarget } = await import('../src/cli/target');
+      const pipeline = await loadPipeline(options.config);
+      const target = options.local ? await localTarget(pipeline, options.stateDir) : await deployedTarget(pipeline, options.stage!);
+      try {
+        const result = await run(target, positional, options as unknown as Record<string, unknown>);
+        process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
+      } finally {
+        await target.close();
+      }
+    });
+}
+
+const ops = () => import('../src/cli/ops');
+opsCommand(
+  program.command('status').description('breaker state, heartbeats, held locks, queue and DLQ depth, rejected updates'),
+  async (t) => (await ops()).status(t),
+);
+const breaker = program.command('breaker').description('circuit breaker');
+opsCommand(breaker.command('reset').description('close the breaker and re-enable exactly the schedules its trip disabled'), async (t) => (await ops()).breakerReset(t));
+const locks = program.command('locks').description('task locks');
+opsCommand(
+  locks.command('release <task>').description('evict the holder of a task lock (keeps the fencing token)').option('--force', 'really evict'),
+  async (t, [task], options) => (await ops()).locksRelease(t, task!, options.force === true),
+);
+const dlq = program.command('dlq').description('memory dead-letter queue');
+opsCommand(dlq.command('redrive').description('move dead-lettered memory updates back to the queue, in order'), async (t) => (await ops()).dlqRedrive(t));
+const memory = program.command('memory').description('shared memory');
+opsCommand(memory.command('get <namespace> <key>').description('read one memory entry with its sequence'), async (t, [ns, key]) => (await ops()).memoryGet(t, ns!, key!));
 
 program.parseAsync().catch((error: unknown) => {
   console.error(`nightshift: ${error instanceof Error ? error.message : String(error)}`);

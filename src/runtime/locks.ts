@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from './clock';
 import type { MetricsSink } from './metrics';
@@ -151,6 +151,57 @@ export class TaskLocks {
       ':now': now,
       ':ttl': ttlSeconds(now),
     });
+  }
+
+  /**
+   * Operator override: frees a lock whoever holds it, keeping its fencing token so the next holder's is still
+   * higher (and the old holder's writes are still fenced off once the new holder writes). Returns the evicted owner.
+   */
+  async forceRelease(taskId: string, operator: string): Promise<string | undefined> {
+    const now = this.options.clock.now();
+    const { Attributes } = await this.options.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: lockKey(taskId),
+        UpdateExpression: 'REMOVE #owner SET leaseExpiresAt = :now, releasedAt = :now, releasedBy = :operator',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':now': now, ':operator': operator },
+        ReturnValues: 'ALL_OLD',
+      }),
+    ).catch((error: unknown) => {
+      if (error instanceof ConditionalCheckFailedException) throw new Error(`No lock exists for task ${taskId}`);
+      throw error;
+    });
+    return (Attributes as LockItem | undefined)?.owner;
+  }
+
+  /** Locks held now (unexpired, not released): for operators. Scans the table. */
+  async held(): Promise<{ taskId: string; owner: string; fencingToken: number; leaseExpiresAt: number }[]> {
+    const now = this.options.clock.now();
+    const held: { taskId: string; owner: string; fencingToken: number; leaseExpiresAt: number }[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.options.client.send(
+        new ScanCommand({
+          TableName: this.options.tableName,
+          FilterExpression: 'begins_with(pk, :lock) AND attribute_exists(#owner) AND leaseExpiresAt > :now',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':lock': 'lock#', ':now': now },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        held.push({
+          taskId: String(item.pk).slice('lock#'.length),
+          owner: item.owner,
+          fencingToken: item.fencingToken,
+          leaseExpiresAt: item.leaseExpiresAt,
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return held;
   }
 
   private async updateHeld(lease: Lease, updateExpression: string, values: Record<string, unknown>): Promise<void> {

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import reference from '../../nightshift.config';
-import { agentEnvironment } from '../support/agent-env';
+import { agentEnvironment, memoryQueueForTest } from '../support/agent-env';
 import { dynamoForTest } from '../support/dynamo';
 import { cdkJsonContext } from '../support/template';
 
 const run = promisify(execFile);
 const { names } = await dynamoForTest('synth');
+const memory = await memoryQueueForTest();
 afterEach(() => vi.unstubAllEnvs());
 
 /** Runs the CDK app the way `cdk synth` does: a subprocess with context and output directory in the environment. */
@@ -44,7 +45,7 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     ) as FunctionResource;
     const assetDir = join(outdir, `asset.${planner.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
     expect(readdirSync(assetDir)).toContain('index.js');
-    for (const [key, value] of Object.entries(agentEnvironment(reference, 'planner', names))) vi.stubEnv(key, value);
+    for (const [key, value] of Object.entries(agentEnvironment(reference, 'planner', names, memory))) vi.stubEnv(key, value);
     const { handler } = createRequire(import.meta.url)(join(assetDir, 'index.js'));
     const result = await handler({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });
     expect(result).toMatchObject({ status: 'completed', taskId: 'planner@2026-11-25T01:00:00.000Z' });

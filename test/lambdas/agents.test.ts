@@ -6,17 +6,18 @@ import { handler as seo } from '../../lambdas/agents/seo/handler';
 import { handler as writer } from '../../lambdas/agents/writer/handler';
 import { agentEnvironment } from '../../lambdas/shared/environment';
 import reference from '../../nightshift.config';
-import { agentEnvironment as testEnvironment } from '../support/agent-env';
+import { memoryQueueForTest, agentEnvironment as testEnvironment } from '../support/agent-env';
 import { dynamoForTest } from '../support/dynamo';
 import { schedulerInvocation } from '../support/events';
 
 const { names } = await dynamoForTest('agents');
+const memory = await memoryQueueForTest();
 const handlers = { planner, writer, seo, community, analyst };
 
 afterEach(() => vi.unstubAllEnvs());
 
 function stubEnvironment(agentId: string) {
-  for (const [key, value] of Object.entries(testEnvironment(reference, agentId, names))) vi.stubEnv(key, value);
+  for (const [key, value] of Object.entries(testEnvironment(reference, agentId, names, memory))) vi.stubEnv(key, value);
 }
 
 describe('reference agent handlers', () => {
@@ -24,7 +25,7 @@ describe('reference agent handlers', () => {
     expect(Object.keys(handlers).sort()).toEqual(reference.agents.map((a) => a.id).sort());
   });
 
-  it('run the reference pipeline in dependency order through the guard, each producing its output', async () => {
+  it('run the reference pipeline in dependency order through the guard, queueing memory instead of writing it', async () => {
     const slot = '2026-11-25T03:30:00Z';
     for (const [agentId, handler] of Object.entries(handlers)) {
       stubEnvironment(agentId);
@@ -33,8 +34,11 @@ describe('reference agent handlers', () => {
       if (outcome.status !== 'completed') continue;
       // Upstream agents just succeeded, so nobody downstream runs degraded; the planner has no upstream.
       expect(outcome.degraded, agentId).toBeUndefined();
-      expect(outcome.outputs, agentId).toHaveLength(1);
+      // No steward runs in this test, so the writer's draft is queued, not applied: SEO finds nothing to review.
+      expect(outcome.outputs, agentId).toHaveLength(agentId === 'seo' ? 0 : 1);
     }
+    // The agents queued their memory updates for the steward instead of writing the table.
+    expect(memory.queue.sentCount).toBeGreaterThanOrEqual(5);
   });
 
   it('skips a slot Scheduler delivers again', async () => {
@@ -55,14 +59,14 @@ describe('reference agent handlers', () => {
 
 describe('agent environment', () => {
   it('names what is missing', () => {
-    const complete = testEnvironment(reference, 'writer', names);
+    const complete = testEnvironment(reference, 'writer', names, memory);
     expect(() => agentEnvironment({ ...complete, COORDINATION_TABLE: undefined, NIGHTSHIFT_AGENT_SPEC: '{' })).toThrow(
       'Agent environment is incomplete: COORDINATION_TABLE: Invalid input: expected string, received undefined; NIGHTSHIFT_AGENT_SPEC: is not JSON',
     );
   });
 
   it('checks the spec against its schema', () => {
-    const complete = testEnvironment(reference, 'writer', names);
+    const complete = testEnvironment(reference, 'writer', names, memory);
     expect(() => agentEnvironment({ ...complete, NIGHTSHIFT_AGENT_SPEC: '{"id":"x"}' })).toThrow(
       /NIGHTSHIFT_AGENT_SPEC\.leaseMinutes: Invalid input: expected number/,
     );

@@ -1,23 +1,40 @@
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { agentSpec, breakerSpec } from '../../src/config/agent-spec';
 import type { PipelineConfig } from '../../src/config/pipeline';
+import { LocalSqs } from '../../src/local/sqs-server';
 import type { TableNames } from '../../src/local/tables';
+import { systemClock } from '../../src/runtime/clock';
+
+/** A local SQS endpoint with a memory queue, on wall-clock time (what deployed handlers see), for this test file. */
+export async function memoryQueueForTest() {
+  const sqs = new LocalSqs(systemClock);
+  await sqs.start();
+  afterAll(() => sqs.stop());
+  sqs.createQueues([{ name: 'memory-dlq.fifo' }, { name: 'memory.fifo', deadLetter: { name: 'memory-dlq.fifo', maxReceiveCount: 5 } }]);
+  return { sqs, queueUrl: sqs.queueUrl('memory.fifo'), queue: sqs.queue('memory.fifo') };
+}
 
 /**
- * The environment the stack gives an agent function, pointed at the run's DynamoDB Local (through the SDK's own
- * `AWS_ENDPOINT_URL_DYNAMODB`, as the local runner does).
+ * The environment the stack gives an agent function, pointed at the run's DynamoDB Local and a local SQS (through
+ * the SDK's own `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS`).
  */
-export function agentEnvironment(pipeline: PipelineConfig, agentId: string, names: TableNames): Record<string, string> {
+export function agentEnvironment(
+  pipeline: PipelineConfig,
+  agentId: string,
+  names: TableNames,
+  memory: { sqs: LocalSqs; queueUrl: string },
+): Record<string, string> {
   return {
     COORDINATION_TABLE: names.coordination,
     MEMORY_TABLE: names.memory,
-    MEMORY_QUEUE_URL: 'http://127.0.0.1:1/no-queue-in-these-tests.fifo',
+    MEMORY_QUEUE_URL: memory.queueUrl,
     NIGHTSHIFT_AGENT_SPEC: JSON.stringify(agentSpec(pipeline, agentId)),
     COUNTER_TABLE: names.counters,
     ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:alerts-not-reached-in-these-tests',
     SCHEDULE_GROUP: `${pipeline.name}-${pipeline.stage}`,
     NIGHTSHIFT_BREAKER_SPEC: JSON.stringify(breakerSpec(pipeline)),
     AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+    AWS_ENDPOINT_URL_SQS: memory.sqs.endpoint,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_REGION: 'us-east-1',

@@ -1,0 +1,149 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { breakerSpec } from '../config/agent-spec';
+import type { PipelineConfig } from '../config/pipeline';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
+import { LocalSchedules } from '../local/pipeline';
+import { type TableNames, tableNames } from '../local/tables';
+import { Breaker } from '../runtime/breaker/breaker';
+import { EventBridgeSchedules } from '../runtime/breaker/schedules';
+import type { Alert } from '../runtime/breaker/alerts';
+import { type Clock, systemClock } from '../runtime/clock';
+import { Heartbeats } from '../runtime/heartbeats';
+import { TaskLocks } from '../runtime/locks';
+import { MemoryReader } from '../runtime/memory/reader';
+
+/**
+ * What the ops CLI operates on: the state a `nightshift local` run left in its state directory, or a deployed
+ * stack found by its name (`<pipeline>-<stage>`) with the caller's AWS credentials.
+ */
+export interface Target {
+  readonly label: string;
+  readonly pipeline: PipelineConfig;
+  readonly names: TableNames;
+  /** "Now" for ages and lease expiry: the end of the simulated run locally, the wall clock in AWS. */
+  readonly clock: Clock;
+  readonly client: DynamoDBDocumentClient;
+  readonly locks: TaskLocks;
+  readonly heartbeats: Heartbeats;
+  readonly reader: MemoryReader;
+  readonly breaker: Breaker;
+  queueDepths(): Promise<{ queue: number; inFlight: number; deadLetters: number }>;
+  /** Deployed only: the SQS client and queue URLs redrive needs. */
+  readonly queues?: { sqs: SQSClient; queueUrl: string; deadLetterQueueUrl: string };
+  close(): Promise<void>;
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export async function localTarget(pipeline: PipelineConfig, stateDir: string): Promise<Target> {
+  const runFile = join(stateDir, 'run.json');
+  if (!existsSync(runFile)) {
+    throw new Error(`No finished local run in ${stateDir}: run \`npm start\` (nightshift local) first`);
+  }
+  const run = JSON.parse(readFileSync(runFile, 'utf8')) as { end: number; memory: { queued: number; deadLetters: number } };
+  const dynamo: DynamoDbLocal = await startDynamoDbLocal({ dbPath: join(stateDir, 'dynamodb') });
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS }),
+  );
+  const clock: Clock = { now: () => run.end, every: () => () => undefined };
+  return assemble({
+    label: `local run in ${stateDir}`,
+    pipeline,
+    names: tableNames(`${pipeline.name}-${pipeline.stage}`),
+    clock,
+    client,
+    schedules: new LocalSchedules(breakerSpec(pipeline).scheduleNames),
+    alerts: async (alert) => void process.stderr.write(`(local alert) ${alert.subject}\n`),
+    queueDepths: async () => ({ queue: run.memory.queued, inFlight: 0, deadLetters: run.memory.deadLetters }),
+    close: () => dynamo.stop(),
+  });
+}
+
+export async function deployedTarget(pipeline: PipelineConfig, stage: string): Promise<Target> {
+  const stackName = `${pipeline.name}-${stage}`;
+  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
+  const outputs = Object.fromEntries((Stacks[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+  const need = (key: string) => {
+    const value = outputs[key];
+    if (!value) throw new Error(`Stack ${stackName} has no output ${key}: deploy it with this version of Nightshift`);
+    return value;
+  };
+  const sqs = new SQSClient({});
+  const depth = async (queueUrl: string) => {
+    const { Attributes = {} } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  };
+  const queueUrl = need('MemoryQueueUrl');
+  const deadLetterQueueUrl = need('MemoryDeadLetterQueueUrl');
+  const { SNSClient } = await import('@aws-sdk/client-sns');
+  const { SnsAlerts } = await import('../runtime/breaker/alerts');
+  const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: need('AlertTopicArn') });
+  return assemble({
+    label: `stack ${stackName}`,
+    pipeline: { ...pipeline, stage },
+    names: { coordination: need('CoordinationTableName'), memory: need('MemoryTableName'), counters: need('CounterTableName') },
+    clock: systemClock,
+    client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    schedules: new EventBridgeSchedules({
+      scheduler: new SchedulerClient({}),
+      groupName: need('ScheduleGroupName'),
+      scheduleNames: breakerSpec(pipeline).scheduleNames,
+    }),
+    alerts: (alert) => sns.publish(alert),
+    queueDepths: async () => {
+      const [queue, dlq] = await Promise.all([depth(queueUrl), depth(deadLetterQueueUrl)]);
+      return { queue: queue.visible, inFlight: queue.inFlight, deadLetters: dlq.visible + dlq.inFlight };
+    },
+    queues: { sqs, queueUrl, deadLetterQueueUrl },
+    close: async () => undefined,
+  });
+}
+
+interface Parts {
+  label: string;
+  pipeline: PipelineConfig;
+  names: TableNames;
+  clock: Clock;
+  client: DynamoDBDocumentClient;
+  schedules: ConstructorParameters<typeof Breaker>[0]['schedules'];
+  alerts: (alert: Alert) => Promise<void>;
+  queueDepths: Target['queueDepths'];
+  queues?: Target['queues'];
+  close: () => Promise<void>;
+}
+
+function assemble(parts: Parts): Target {
+  const { client, names, clock, pipeline } = parts;
+  const spec = breakerSpec(pipeline);
+  return {
+    label: parts.label,
+    pipeline,
+    names,
+    clock,
+    client,
+    locks: new TaskLocks({ client, tableName: names.coordination, clock }),
+    heartbeats: new Heartbeats({ client, tableName: names.coordination, clock }),
+    reader: new MemoryReader({ client, tableName: names.memory }),
+    breaker: new Breaker({
+      client,
+      tableName: names.counters,
+      clock,
+      alerts: { publish: parts.alerts },
+      schedules: parts.schedules,
+      pipelineLabel: `${pipeline.name} (${pipeline.stage})`,
+      resetCommand: `npx nightshift breaker reset --stage ${pipeline.stage}`,
+      ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
+    }),
+    queueDepths: parts.queueDepths,
+    ...(parts.queues ? { queues: parts.queues } : {}),
+    close: parts.close,
+  };
+}
