@@ -46,7 +46,9 @@ export interface SimulationResult {
   readonly start: number;
   readonly end: number;
   readonly agents: Record<string, AgentTally>;
+  /** Each agent's breaker limit N and window M. */
   readonly limits: Record<string, number>;
+  readonly windowMinutes: Record<string, number>;
   readonly totals: AgentTally & { slots: number };
   readonly alerts: readonly { subject: string; message: string; at: number }[];
   readonly breaker: BreakerStatus;
@@ -304,6 +306,7 @@ class Simulation implements ScenarioControl {
       end: this.end,
       agents: this.tallies,
       limits: Object.fromEntries(this.options.pipeline.agents.map((a) => [a.id, a.breaker.maxOutputs])),
+      windowMinutes: Object.fromEntries(this.options.pipeline.agents.map((a) => [a.id, a.breaker.windowMinutes])),
       totals: { ...totals, slots: slotCount },
       alerts: this.local.alerts.alerts,
       breaker: (await this.local.breaker.state()).status,
