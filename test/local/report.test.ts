@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import reference from '../../nightshift.config';
+import { writeReport } from '../../src/local/report';
+import { simulate } from '../../src/local/runner';
+
+/** The report in a real browser: Debian's Chromium, driven by playwright-core. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let browser: Awaited<ReturnType<typeof chromium.launch>>;
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(() => browser?.close());
+
+describe('local run report', () => {
+  it('renders offline with charts that have data, showing the 3am burst and the halt', async () => {
+    const result = await simulate({
+      pipeline: reference,
+      scenario: '3am',
+      hours: 6,
+      dynamoEndpoint: inject('dynamoEndpoint'),
+      tablePrefix: `report-${randomUUID().slice(0, 8)}`,
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'nightshift-report-')), 'report.html');
+    writeReport(file, result);
+
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(pathToFileURL(file).href);
+    type PageCharts = { nightshiftCharts?: { canvas: { id: string; width: number }; data: { datasets: { label: string; data: number[] }[] } }[] };
+    await page.waitForFunction(() => (globalThis as PageCharts).nightshiftCharts?.length === 4);
+    const charts = await page.evaluate(() =>
+      (globalThis as PageCharts).nightshiftCharts!.map(
+        (c) => ({ id: c.canvas.id, width: c.canvas.width, datasets: c.data.datasets.map((d) => ({ label: d.label, max: Math.max(...d.data.filter((v) => v !== null)) })) }),
+      ),
+    );
+    expect(charts.map((c) => c.id)).toEqual(['outputs', 'heartbeats', 'queue', 'breaker']);
+    expect(charts.every((c) => c.width > 0)).toBe(true);
+    const planner = charts[0]!.datasets.find((d) => d.label.startsWith('planner (outputs'))!;
+    expect(planner.max).toBeGreaterThanOrEqual(10); // the burst reached the planner's limit
+    expect(charts[3]!.datasets[0]!.max).toBe(1); // and the breaker opened
+    expect(await page.locator('#timeline tr.alert').count()).toBe(1);
+    expect(requests.filter((url) => !url.startsWith('file:'))).toEqual([]);
+    await page.close();
+  });
+});
