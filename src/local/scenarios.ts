@@ -1,5 +1,5 @@
 import type { AgentContext } from '../runtime/guard';
-import type { SimulationResult } from './runner';
+import type { SimulationResult } from './recorder';
 
 /**
  * What each local scenario does to the reference pipeline, and what "the guardrails held" means for it.

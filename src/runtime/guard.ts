@@ -5,7 +5,8 @@ import type { EmitResult, OutputGuard } from './breaker/output-guard';
 import type { Clock } from './clock';
 import type { Heartbeats, UpstreamHealth } from './heartbeats';
 import type { AgentInvocation } from './invocation';
-import { type Lease, LockHeldError, LockLostError, TaskCompletedError, type TaskLocks } from './locks';
+import { LeaseKeeper } from './lease-keeper';
+import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks';
 import type { MemoryClient } from './memory/client';
 import type { MemoryReader } from './memory/reader';
 import { RunMemory } from './memory/run-memory';
@@ -130,7 +131,7 @@ export async function runAgent<R>(
   invocation: AgentInvocation,
   work: (context: AgentContext) => Promise<R>,
 ): Promise<RunOutcome<R>> {
-  const { locks, heartbeats, clock, metrics, log } = deps;
+  const { locks, heartbeats, metrics, log } = deps;
   const taskId = slotTaskId(spec.id, invocation.scheduledTime);
   const runId = deps.newRunId?.() ?? randomUUID();
   const leaseMs = spec.leaseMinutes * MINUTE;
@@ -274,60 +275,5 @@ async function releaseQuietly(locks: TaskLocks, lease: Lease, log: RunLog | unde
       taskId: lease.taskId,
       error: String(error),
     });
-  }
-}
-
-/** Renews the lease and beats on the heartbeat interval while the work runs; aborts the work if the lock is lost. */
-class LeaseKeeper {
-  private readonly controller = new AbortController();
-  private readonly stopTimer: () => void;
-  private inFlight: Promise<void> = Promise.resolve();
-  lost: LockLostError | undefined;
-
-  constructor(
-    private readonly deps: GuardDeps,
-    private readonly spec: AgentSpec,
-    public lease: Lease,
-    private readonly runId: string,
-  ) {
-    this.stopTimer = deps.clock.every(spec.heartbeatIntervalMinutes * MINUTE, () => {
-      this.inFlight = this.inFlight.then(() => this.tick());
-      return this.inFlight;
-    });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  async stop(): Promise<void> {
-    this.stopTimer();
-    await this.inFlight;
-  }
-
-  private async tick(): Promise<void> {
-    if (this.lost) return;
-    const { locks, heartbeats, clock, metrics, log } = this.deps;
-    try {
-      this.lease = await locks.renew(this.lease, this.spec.leaseMinutes * MINUTE);
-    } catch (error) {
-      if (error instanceof LockLostError) {
-        this.lose(error);
-        return;
-      }
-      log?.warn('lease renewal failed; retrying on the next beat', { taskId: this.lease.taskId, error: String(error) });
-      if (clock.now() >= this.lease.leaseExpiresAt) this.lose(new LockLostError(this.lease, undefined, undefined));
-      return;
-    }
-    await heartbeats
-      .beat(this.spec.id, { runId: this.runId, status: 'running' })
-      .catch((error: unknown) => log?.warn('heartbeat failed; retrying on the next beat', { error: String(error) }));
-    metrics?.count('LeaseRenewals');
-  }
-
-  private lose(error: LockLostError): void {
-    this.lost = error;
-    this.deps.metrics?.count('LocksLost');
-    this.controller.abort(error);
   }
 }

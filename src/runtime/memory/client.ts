@@ -86,12 +86,6 @@ export class MemoryClient {
   }
 }
 
-interface Message {
-  readonly update: MemoryUpdate;
-  readonly body: string;
-  readonly group: string;
-}
-
 /**
  * Splits messages into batches of at most 10 entries and 256 KiB, with at most one message per group in a batch
  * and each group's messages in order across batches.

@@ -1,0 +1,181 @@
+import type { PipelineConfig } from '../config/pipeline';
+import type { BreakerStatus } from '../runtime/breaker/breaker';
+import type { Clock } from '../runtime/clock';
+import type { RunOutcome } from '../runtime/guard';
+import type { LocalPipeline } from './pipeline';
+import type { Check, ScenarioName } from './scenarios';
+
+/** What a local run records: per-agent tallies, the event timeline, 5-minute samples, and the final result. */
+
+export interface AgentTally {
+  completed: number;
+  skipped: number;
+  halted: number;
+  degraded: number;
+  published: number;
+  suppressed: number;
+}
+
+export interface TimelineEvent {
+  readonly at: number;
+  readonly agentId?: string;
+  readonly kind: 'run' | 'degraded' | 'skipped' | 'halted' | 'crash' | 'alert' | 'redelivery';
+  readonly detail: string;
+}
+
+export interface Timeline {
+  /** Sample times (epoch ms), every 5 simulated minutes. */
+  readonly at: number[];
+  readonly outputs: Record<string, number[]>;
+  readonly heartbeatAgeMinutes: Record<string, (number | null)[]>;
+  readonly queueDepth: number[];
+  readonly breaker: BreakerStatus[];
+}
+
+export interface SimulationResult {
+  readonly scenario: ScenarioName;
+  readonly start: number;
+  readonly end: number;
+  readonly agents: Record<string, AgentTally>;
+  /** Each agent's breaker limit N and window M. */
+  readonly limits: Record<string, number>;
+  readonly windowMinutes: Record<string, number>;
+  readonly totals: AgentTally & { slots: number };
+  readonly alerts: readonly { subject: string; message: string; at: number }[];
+  readonly breaker: BreakerStatus;
+  readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number };
+  readonly takeovers: number;
+  readonly duplicatePostsPublished: number;
+  readonly draftIndexDuplicates: number;
+  readonly events: readonly TimelineEvent[];
+  readonly timeline: Timeline;
+  checks: Check[];
+  passed: boolean;
+}
+
+const MINUTE = 60_000;
+
+export class RunRecorder {
+  private readonly tallies: Record<string, AgentTally> = {};
+  private readonly events: TimelineEvent[] = [];
+  private readonly outputsThisSample: Record<string, number> = {};
+  private readonly timeline: Timeline = { at: [], outputs: {}, heartbeatAgeMinutes: {}, queueDepth: [], breaker: [] };
+  private readonly postsPublished: string[] = [];
+
+  constructor(
+    private readonly pipeline: PipelineConfig,
+    private readonly scenario: ScenarioName,
+    private readonly local: LocalPipeline,
+    private readonly clock: Clock,
+    private readonly start: number,
+    private readonly end: number,
+    private readonly onProgress?: (line: string) => void,
+  ) {
+    for (const agent of pipeline.agents) {
+      this.tallies[agent.id] = { completed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
+      this.timeline.outputs[agent.id] = [];
+      this.timeline.heartbeatAgeMinutes[agent.id] = [];
+      this.outputsThisSample[agent.id] = 0;
+    }
+  }
+
+  tally(agentId: string, outcome: RunOutcome<unknown>): void {
+    const tally = this.tallies[agentId]!;
+    if (outcome.status === 'skipped') {
+      tally.skipped++;
+      this.event(agentId, 'skipped', outcome.reason);
+      return;
+    }
+    for (const output of outcome.outputs) {
+      if (output.published) {
+        tally.published++;
+        this.outputsThisSample[agentId]!++;
+        const payload = output.payload as { channel?: string; text?: string };
+        if (payload.channel) this.postsPublished.push(payload.text ?? '');
+      } else tally.suppressed++;
+    }
+    if (outcome.status === 'halted') {
+      tally.halted++;
+      this.event(agentId, 'halted', outcome.reason);
+      return;
+    }
+    tally.completed++;
+    if (outcome.degraded) {
+      tally.degraded++;
+      this.event(agentId, 'degraded', outcome.degraded.reasons.join('; '));
+    } else this.event(agentId, 'run', `completed with ${outcome.outputs.length} output(s)`);
+  }
+
+  event(agentId: string | undefined, kind: TimelineEvent['kind'], detail: string): void {
+    this.events.push({ at: this.clock.now(), ...(agentId ? { agentId } : {}), kind, detail });
+  }
+
+  async sample(t: number): Promise<void> {
+    this.timeline.at.push(t);
+    for (const agent of this.pipeline.agents) {
+      this.timeline.outputs[agent.id]!.push(this.outputsThisSample[agent.id]!);
+      this.outputsThisSample[agent.id] = 0;
+      const beat = await this.local.heartbeats.last(agent.id);
+      this.timeline.heartbeatAgeMinutes[agent.id]!.push(beat ? Math.round((t - beat.beatAt) / MINUTE) : null);
+    }
+    const depths = await this.local.queueDepths();
+    this.timeline.queueDepth.push(depths.queue + depths.inFlight);
+    this.timeline.breaker.push((await this.local.breaker.state()).status);
+  }
+
+  async progress(t: number): Promise<void> {
+    const totals = Object.values(this.tallies);
+    const sum = (k: keyof AgentTally) => totals.reduce((s, a) => s + a[k], 0);
+    const state = (await this.local.breaker.state()).status;
+    this.onProgress?.(
+      `[${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}] runs ${sum('completed')}  outputs ${sum('published')}  ` +
+        `degraded ${sum('degraded')}  halted ${sum('halted')}  alerts ${this.local.alerts.alerts.length}  breaker ${state}`,
+    );
+  }
+
+  async result(slotCount: number): Promise<SimulationResult> {
+    for (const alert of this.local.alerts.alerts) this.events.push({ at: alert.at, kind: 'alert', detail: alert.subject });
+    this.events.sort((a, b) => a.at - b.at);
+    const totals = Object.values(this.tallies).reduce(
+      (sum, t) => ({
+        completed: sum.completed + t.completed,
+        skipped: sum.skipped + t.skipped,
+        halted: sum.halted + t.halted,
+        degraded: sum.degraded + t.degraded,
+        published: sum.published + t.published,
+        suppressed: sum.suppressed + t.suppressed,
+      }),
+      { completed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 },
+    );
+    const depths = await this.local.queueDepths();
+    const m = this.local.metrics;
+    const index = ((await this.local.reader.get('drafts', 'index'))?.value as string[] | undefined) ?? [];
+    return {
+      scenario: this.scenario,
+      start: this.start,
+      end: this.end,
+      agents: this.tallies,
+      limits: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.breaker.maxOutputs])),
+      windowMinutes: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.breaker.windowMinutes])),
+      totals: { ...totals, slots: slotCount },
+      alerts: this.local.alerts.alerts,
+      breaker: (await this.local.breaker.state()).status,
+      memory: {
+        submitted: this.local.sqs.queue(this.local.memoryQueue).sentCount,
+        applied: m.get('UpdatesApplied'),
+        duplicates: m.get('UpdatesDuplicate'),
+        rejected: m.get('UpdatesRejected'),
+        deadLetters: depths.deadLetters,
+        queued: depths.queue + depths.inFlight,
+      },
+      takeovers: m.get('LockTakeovers'),
+      duplicatePostsPublished: this.postsPublished.length - new Set(this.postsPublished).size,
+      draftIndexDuplicates: index.length - new Set(index).size,
+      events: this.events,
+      timeline: this.timeline,
+      checks: [],
+      passed: false,
+    };
+  }
+}
+
