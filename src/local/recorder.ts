@@ -30,6 +30,8 @@ export interface Timeline {
   readonly heartbeatAgeMinutes: Record<string, (number | null)[]>;
   readonly queueDepth: number[];
   readonly breaker: BreakerStatus[];
+  /** Cumulative context tokens: loaded lazily, and what injecting all memory looked at would have cost. */
+  readonly contextTokens: { loaded: number[]; full: number[] };
 }
 
 export interface SimulationResult {
@@ -45,6 +47,7 @@ export interface SimulationResult {
   readonly breaker: BreakerStatus;
   readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number };
   readonly takeovers: number;
+  readonly contextTokens: { loaded: number; full: number };
   readonly duplicatePostsPublished: number;
   readonly draftIndexDuplicates: number;
   readonly events: readonly TimelineEvent[];
@@ -59,7 +62,8 @@ export class RunRecorder {
   private readonly tallies: Record<string, AgentTally> = {};
   private readonly events: TimelineEvent[] = [];
   private readonly outputsThisSample: Record<string, number> = {};
-  private readonly timeline: Timeline = { at: [], outputs: {}, heartbeatAgeMinutes: {}, queueDepth: [], breaker: [] };
+  private readonly timeline: Timeline = { at: [], outputs: {}, heartbeatAgeMinutes: {}, queueDepth: [], breaker: [], contextTokens: { loaded: [], full: [] } };
+  private readonly contextTokens = { loaded: 0, full: 0 };
   private readonly postsPublished: string[] = [];
 
   constructor(
@@ -100,6 +104,8 @@ export class RunRecorder {
       return;
     }
     tally.completed++;
+    this.contextTokens.loaded += outcome.contextTokens.loaded;
+    this.contextTokens.full += outcome.contextTokens.full;
     if (outcome.degraded) {
       tally.degraded++;
       this.event(agentId, 'degraded', outcome.degraded.reasons.join('; '));
@@ -121,6 +127,8 @@ export class RunRecorder {
     const depths = await this.local.queueDepths();
     this.timeline.queueDepth.push(depths.queue + depths.inFlight);
     this.timeline.breaker.push((await this.local.breaker.state()).status);
+    this.timeline.contextTokens.loaded.push(this.contextTokens.loaded);
+    this.timeline.contextTokens.full.push(this.contextTokens.full);
   }
 
   async progress(t: number): Promise<void> {
@@ -169,6 +177,7 @@ export class RunRecorder {
         queued: depths.queue + depths.inFlight,
       },
       takeovers: m.get('LockTakeovers'),
+      contextTokens: { ...this.contextTokens },
       duplicatePostsPublished: this.postsPublished.length - new Set(this.postsPublished).size,
       draftIndexDuplicates: index.length - new Set(index).size,
       events: this.events,

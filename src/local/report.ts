@@ -5,8 +5,8 @@ import type { SimulationResult } from './recorder';
 
 /**
  * One self-contained HTML page for a local run: Chart.js is inlined, so the file opens offline. It plots, per
- * agent, the outputs in the breaker's sliding window against that agent's limit N; heartbeat ages; the steward's
- * queue depth; and lists the event timeline (runs, degraded runs, halts, crashes, alerts).
+ * agent, the outputs in the breaker's sliding window against that agent's limit N; heartbeat ages; context tokens
+ * loaded lazily against injecting all memory; the steward's queue depth; and lists the event timeline (runs, degraded runs, halts, crashes, alerts).
  */
 export function writeReport(path: string, result: SimulationResult): void {
   writeFileSync(path, renderReport(result));
@@ -39,6 +39,13 @@ export function renderReport(result: SimulationResult): string {
     outputs: { labels, datasets: outputDatasets },
     heartbeats: { labels, datasets: heartbeatDatasets },
     queue: { labels, datasets: [{ label: 'memory queue depth', data: timeline.queueDepth, borderColor: '#4b5563', stepped: true }] },
+    tokens: {
+      labels,
+      datasets: [
+        { label: 'context tokens loaded lazily (cumulative)', data: timeline.contextTokens.loaded, borderColor: '#16a34a', stepped: true },
+        { label: 'tokens if all memory looked at were injected', data: timeline.contextTokens.full, borderColor: '#dc2626', stepped: true },
+      ],
+    },
     breaker: { labels, datasets: [{ label: 'breaker open (1 = OPEN)', data: timeline.breaker.map((s) => (s === 'CLOSED' ? 0 : 1)), borderColor: '#dc2626', stepped: true, fill: true }] },
   };
   const events = result.events
@@ -61,6 +68,7 @@ tr.alert td,tr.halted td,tr.crash td{color:#b91c1c}tr.degraded td{color:#b45309}
 <h2>Outputs in the breaker's sliding window, per agent, against its limit</h2><div class="chart"><canvas id="outputs"></canvas></div>
 <h2>Breaker state</h2><div class="chart" style="height:120px"><canvas id="breaker"></canvas></div>
 <h2>Heartbeat age (minutes since each agent's last beat)</h2><div class="chart"><canvas id="heartbeats"></canvas></div>
+<h2>Context tokens: lazy retrieval against injecting everything</h2><div class="chart" style="height:220px"><canvas id="tokens"></canvas></div>
 <h2>Steward queue depth</h2><div class="chart" style="height:180px"><canvas id="queue"></canvas></div>
 <h2>Timeline</h2><table id="timeline"><tbody>${events}</tbody></table>
 <script>

@@ -23,6 +23,7 @@ export function formatSummary(result: SimulationResult): string {
     '',
     `memory updates: ${m.submitted} submitted, ${m.applied} applied, ${m.duplicates} duplicates ignored, ${m.rejected} rejected, ${m.deadLetters} dead-lettered, ${m.queued} still queued`,
     `locks: ${result.takeovers} expired-lease takeovers    breaker: ${result.breaker}    alerts: ${result.alerts.length}`,
+    `context tokens: ${result.contextTokens.loaded} loaded lazily; injecting all memory looked at: ${result.contextTokens.full}`,
   );
   for (const alert of result.alerts) lines.push(`  alert at ${new Date(alert.at).toISOString()}: ${alert.subject}`);
   lines.push('', 'guardrails:');

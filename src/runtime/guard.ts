@@ -9,6 +9,7 @@ import { LeaseKeeper } from './lease-keeper';
 import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks';
 import type { MemoryClient } from './memory/client';
 import type { MemoryReader } from './memory/reader';
+import { ContextLoader, type ContextRequest, type LoadedContext } from './memory/context';
 import { RunMemory } from './memory/run-memory';
 import type { MetricsSink } from './metrics';
 
@@ -87,6 +88,14 @@ export interface AgentContext {
   emit<T>(payload: T, publish?: (output: AgentOutput<T>) => Promise<void>): Promise<EmitResult & { output: AgentOutput<T> }>;
   /** Reports model tokens spent; past the agent's daily budget the breaker trips (reason `budget`). */
   reportTokens(tokens: number): Promise<void>;
+  /** Lazy context: the memory entries most relevant to `query`, within a token budget (see `ContextLoader`). */
+  context(request: ContextRequest): Promise<LoadedContext>;
+}
+
+/** Context tokens a run loaded, against what injecting all the memory it looked at would have cost. */
+export interface ContextTokens {
+  readonly loaded: number;
+  readonly full: number;
 }
 
 export type RunOutcome<R> =
@@ -97,6 +106,7 @@ export type RunOutcome<R> =
       readonly fencingToken: number;
       readonly degraded: Degraded | undefined;
       readonly outputs: readonly EmittedOutput[];
+      readonly contextTokens: ContextTokens;
       readonly result: R;
     }
   | {
@@ -177,6 +187,7 @@ export async function runAgent<R>(
   const keeper = new LeaseKeeper(deps, spec, lease, runId);
   const outputs: EmittedOutput[] = [];
   let memory: RunMemory | undefined;
+  const contextTokens = { loaded: 0, full: 0 };
   const context: AgentContext = {
     agentId: spec.id,
     runId,
@@ -209,6 +220,13 @@ export async function runAgent<R>(
     },
     reportTokens: async (tokens) => {
       if (deps.outputs) await deps.outputs.reportTokens(spec, tokens);
+    },
+    context: async (request) => {
+      if (!deps.memory) throw new Error(`${spec.id}: memory is not configured for this guard`);
+      const loaded = await new ContextLoader(deps.memory.reader).load(request);
+      contextTokens.loaded += loaded.tokensLoaded;
+      contextTokens.full += loaded.tokensFull;
+      return loaded;
     },
   };
 
@@ -245,7 +263,7 @@ export async function runAgent<R>(
   await locks.release(keeper.lease, { completed: true });
   if (probe) await deps.outputs?.probeFinished(runId, true);
   metrics?.count('RunsCompleted');
-  return { status: 'completed', taskId, runId, fencingToken: lease.fencingToken, degraded, outputs, result };
+  return { status: 'completed', taskId, runId, fencingToken: lease.fencingToken, degraded, outputs, contextTokens, result };
 }
 
 async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lease, runId: string, log?: RunLog) {

@@ -37,17 +37,20 @@ describe('local run report', () => {
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(pathToFileURL(file).href);
     type PageCharts = { nightshiftCharts?: { canvas: { id: string; width: number }; data: { datasets: { label: string; data: number[] }[] } }[] };
-    await page.waitForFunction(() => (globalThis as PageCharts).nightshiftCharts?.length === 4);
+    await page.waitForFunction(() => (globalThis as PageCharts).nightshiftCharts?.length === 5);
     const charts = await page.evaluate(() =>
       (globalThis as PageCharts).nightshiftCharts!.map(
         (c) => ({ id: c.canvas.id, width: c.canvas.width, datasets: c.data.datasets.map((d) => ({ label: d.label, max: Math.max(...d.data.filter((v) => v !== null)) })) }),
       ),
     );
-    expect(charts.map((c) => c.id)).toEqual(['outputs', 'heartbeats', 'queue', 'breaker']);
+    expect(charts.map((c) => c.id)).toEqual(['outputs', 'heartbeats', 'queue', 'tokens', 'breaker']);
     expect(charts.every((c) => c.width > 0)).toBe(true);
     const planner = charts[0]!.datasets.find((d) => d.label.startsWith('planner (outputs'))!;
     expect(planner.max).toBeGreaterThanOrEqual(10); // the burst reached the planner's limit
-    expect(charts[3]!.datasets[0]!.max).toBe(1); // and the breaker opened
+    expect(charts[4]!.datasets[0]!.max).toBe(1); // and the breaker opened
+    const [lazy, full] = charts[3]!.datasets;
+    expect(full!.max).toBeGreaterThan(0); // context tokens were recorded, lazily loaded ≤ everything
+    expect(lazy!.max).toBeLessThanOrEqual(full!.max);
     expect(await page.locator('#timeline tr.alert').count()).toBe(1);
     expect(requests.filter((url) => !url.startsWith('file:'))).toEqual([]);
     await page.close();
