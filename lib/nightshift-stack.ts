@@ -18,6 +18,7 @@ import { CircuitBreaker } from './circuit-breaker';
 import { CoordinationTable } from './coordination-table';
 import { MemoryStore } from './memory-store';
 import { NightshiftFunction } from './nightshift-function';
+import { PipelineMonitoring } from './pipeline-monitoring';
 
 export interface NightshiftStackProps extends StackProps {
   /** The validated pipeline config (see `definePipeline`). */
@@ -39,6 +40,8 @@ export class NightshiftStack extends Stack {
   readonly scheduleRole: iam.Role;
   /** Moves a cooled-down breaker to HALF_OPEN; only when the config sets `breaker.coolDownMinutes`. */
   readonly breakerWatchdog?: NightshiftFunction;
+  /** Dashboard and alarms (to the alert topic). */
+  readonly monitoring: PipelineMonitoring;
 
   constructor(scope: Construct, id: string, props: NightshiftStackProps) {
     super(scope, id, props);
@@ -123,6 +126,15 @@ export class NightshiftStack extends Stack {
         reason: 'aws-scheduler-targets.LambdaInvoke grants invoke on the function and its versions (`:*`); actions are exact',
       });
     }
+
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      dashboardName: `${pipeline.name}-${pipeline.stage}`,
+      agents: this.agents,
+      memory: this.memory,
+      scheduleGroup: this.scheduleGroup,
+      scheduleDeadLetterQueue: this.scheduleDeadLetterQueue,
+      alarmTopic: this.breaker.topic,
+    });
 
     const outputs: Record<string, string> = {
       CoordinationTableName: this.coordination.table.tableName,
