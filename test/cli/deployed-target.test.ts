@@ -1,0 +1,88 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import reference from '../../nightshift.config';
+import { dlqRedrive, locksRelease, status } from '../../src/cli/ops';
+import { type Target, deployedTarget } from '../../src/cli/target';
+import { memoryQueueForTest } from '../support/agent-env';
+import { dynamoForTest } from '../support/dynamo';
+
+/**
+ * The CLI against a "deployed" stack: CloudFormation is mocked to return the stack's outputs, which point at this
+ * run's DynamoDB Local tables and a local SQS, reached through the SDK's service endpoint variables.
+ */
+const { names } = await dynamoForTest('deployed');
+const memory = await memoryQueueForTest();
+const cloudFormation = mockClient(CloudFormationClient);
+let target: Target;
+
+beforeAll(async () => {
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', inject('dynamoEndpoint'));
+  vi.stubEnv('AWS_ENDPOINT_URL_SQS', memory.sqs.endpoint);
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+  cloudFormation.on(DescribeStacksCommand, { StackName: 'nightshift-dev' }).resolves({
+    Stacks: [
+      {
+        StackName: 'nightshift-dev',
+        CreationTime: new Date(),
+        StackStatus: 'CREATE_COMPLETE',
+        Outputs: Object.entries({
+          CoordinationTableName: names.coordination,
+          MemoryTableName: names.memory,
+          CounterTableName: names.counters,
+          MemoryQueueUrl: memory.queueUrl,
+          MemoryDeadLetterQueueUrl: memory.sqs.queueUrl('memory-dlq.fifo'),
+          AlertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
+          ScheduleGroupName: 'nightshift-dev',
+        }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      },
+    ],
+  });
+  target = await deployedTarget(reference, 'dev');
+});
+afterAll(() => vi.unstubAllEnvs());
+
+describe('ops CLI against a deployed stack', () => {
+  it('finds the tables and queues through the stack outputs and reports status', async () => {
+    const result = await status(target);
+    expect(result.data).toMatchObject({
+      target: 'stack nightshift-dev',
+      breaker: { status: 'CLOSED' },
+      queues: { queue: 0, inFlight: 0, deadLetters: 0 },
+      rejectedUpdates: 0,
+    });
+    expect(result.text).toContain('planner      never');
+  });
+
+  it('redrives dead-lettered updates back to the memory queue with their original sequence number', async () => {
+    const sqs = new SQSClient({});
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: memory.sqs.queueUrl('memory-dlq.fifo'), MessageBody: '{"stuck":true}', MessageGroupId: 'drafts/index', MessageDeduplicationId: 'stuck-1' }),
+    );
+    expect((await status(target)).data).toMatchObject({ queues: { deadLetters: 1 } });
+    const redrive = await dlqRedrive(target);
+    expect(redrive.text).toBe('Moved 1 dead-lettered update(s) back to the memory queue.');
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: memory.queueUrl, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+    );
+    expect(Messages.map((m) => [m.Body, m.Attributes?.MessageGroupId])).toEqual([['{"stuck":true}', 'drafts/index']]);
+    expect(Messages[0]!.MessageAttributes?.OriginalSequenceNumber?.StringValue).toMatch(/^\d+$/);
+  });
+
+  it('force-releases a stuck lock and keeps its fencing token for the next holder', async () => {
+    const lease = await target.locks.acquire('writer@2026-11-25T14:15:00.000Z', 'crashed-run', 15 * 60_000);
+    const released = await locksRelease(target, lease.taskId, true);
+    expect(released.text).toBe(`Released ${lease.taskId} (held by crashed-run).`);
+    const next = await target.locks.acquire(lease.taskId, 'retry', 15 * 60_000);
+    expect(next.fencingToken).toBe(lease.fencingToken + 1);
+  });
+
+  it('says what is missing when the stack lacks an output', async () => {
+    cloudFormation.on(DescribeStacksCommand, { StackName: 'nightshift-old' }).resolves({ Stacks: [{ StackName: 'nightshift-old', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+    await expect(deployedTarget(reference, 'old')).rejects.toThrow(
+      'Stack nightshift-old has no output MemoryQueueUrl: deploy it with this version of Nightshift',
+    );
+  });
+});
