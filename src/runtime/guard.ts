@@ -173,6 +173,7 @@ export async function runAgent<R>(
     await heartbeats.beat(spec.id, { runId, status: 'running' });
   } catch (error) {
     await releaseQuietly(locks, lease, log);
+    if (probe) await deps.outputs?.probeFinished(runId, false);
     throw new UpstreamCheckError(`${spec.id}: could not read or write heartbeats; the run did not start`, {
       cause: error,
     });
@@ -237,7 +238,9 @@ export async function runAgent<R>(
     await keeper.stop();
     if (error instanceof BreakerOpenError) {
       metrics?.count('RunsHalted');
-      await heartbeats.beat(spec.id, { runId, status: 'failed', detail: `halted: ${error.message}` }).catch(() => undefined);
+      await heartbeats
+        .beat(spec.id, { runId, status: 'failed', detail: `halted: ${error.message}` })
+        .catch((beatError: unknown) => log?.warn('could not record the halt heartbeat', { error: String(beatError) }));
       await releaseQuietly(locks, keeper.lease, log);
       return { status: 'halted', taskId, reason: error.message, outputs };
     }
@@ -252,7 +255,10 @@ export async function runAgent<R>(
   await keeper.stop();
   if (keeper.lost) {
     metrics?.count('RunsFailed');
-    await heartbeats.beat(spec.id, { runId, status: 'failed', detail: keeper.lost.message });
+    if (probe) await deps.outputs?.probeFinished(runId, false);
+    await heartbeats
+      .beat(spec.id, { runId, status: 'failed', detail: keeper.lost.message })
+      .catch((beatError: unknown) => log?.warn('could not record the failure heartbeat', { error: String(beatError) }));
     throw keeper.lost;
   }
   await heartbeats.beat(spec.id, {

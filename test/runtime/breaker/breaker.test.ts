@@ -199,4 +199,19 @@ describe('circuit breaker: cool-down and half-open', () => {
     expect(alertsPublished()).toHaveLength(2);
     expect(alertsPublished()[1]!.Message).toContain('the half-open probe tripped it again');
   });
+
+  it('re-opens for another cool-down, without a second alert, when the probe run fails', async () => {
+    const { breaker, deps, clock, schedules } = await freshBreaker({ coolDownMinutes: 30 });
+    await breaker.trip({ reason: 'outputs', agentId: 'planner', detail: 'loop' });
+    await clock.advance(30 * MINUTE);
+    await breaker.coolDown();
+    const failing = runAgent(deps, spec({ id: 'planner' }), { agentId: 'planner', scheduledTime: new Date(clock.now()).toISOString(), scheduleArn: 'local', attemptNumber: 0 }, async () => {
+      throw new Error('model unavailable');
+    });
+    await expect(failing).rejects.toThrow('model unavailable');
+    expect(await breaker.state()).toMatchObject({ status: 'OPEN', probeRunId: undefined });
+    expect(schedules.state('planner-0')).toBe('DISABLED');
+    expect(alertsPublished()).toHaveLength(1);
+    expect(await breaker.coolDown()).toBe(false); // the cool-down starts again
+  });
 });
