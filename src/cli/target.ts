@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { breakerSpec } from '../config/agent-spec';
@@ -12,7 +13,7 @@ import { LocalSchedules } from '../local/pipeline';
 import { type TableNames, tableNames } from '../local/tables';
 import { Breaker } from '../runtime/breaker/breaker';
 import { EventBridgeSchedules } from '../runtime/breaker/schedules';
-import type { Alert } from '../runtime/breaker/alerts';
+import { type Alert, SnsAlerts } from '../runtime/breaker/alerts';
 import { type Clock, systemClock } from '../runtime/clock';
 import { Heartbeats } from '../runtime/heartbeats';
 import { TaskLocks } from '../runtime/locks';
@@ -83,8 +84,6 @@ export async function deployedTarget(pipeline: PipelineConfig, stage: string): P
   };
   const queueUrl = need('MemoryQueueUrl');
   const deadLetterQueueUrl = need('MemoryDeadLetterQueueUrl');
-  const { SNSClient } = await import('@aws-sdk/client-sns');
-  const { SnsAlerts } = await import('../runtime/breaker/alerts');
   const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: need('AlertTopicArn') });
   return assemble({
     label: `stack ${stackName}`,

@@ -163,8 +163,6 @@ export type PipelineInput = z.input<typeof pipelineSchema>;
 /** What the app and runtime use: validated, defaults filled in. */
 export type PipelineConfig = z.output<typeof pipelineSchema>;
 export type AgentConfig = PipelineConfig['agents'][number];
-export type ScheduleConfig = AgentConfig['schedules'][number];
-export type BreakerLimit = z.output<typeof breakerLimitSchema>;
 
 /** Validates a pipeline config and fills in defaults; throws {@link ConfigError} naming every bad field. */
 export function definePipeline(input: PipelineInput): PipelineConfig {

@@ -64,6 +64,7 @@ class Simulation implements ScenarioControl {
   private readonly redeliveries: { agentId: string; slot: number; at: number }[] = [];
   private readonly extraRuns: { agentId: string; at: number; work: Work }[] = [];
   private readonly recorder: RunRecorder;
+  private readonly handlers = new Map<string, Map<Work, (event: unknown) => Promise<unknown>>>();
   private offSchedule = 0;
 
   constructor(
@@ -172,7 +173,12 @@ class Simulation implements ScenarioControl {
       this.recorder.event(agentId, 'crash', `the ${hhmm} run died holding its lock`);
       return;
     }
-    const outcome = (await this.local.handler(agentId, work)(invocation)) as RunOutcome<unknown>;
+    // Like a warm Lambda sandbox, an agent's handler (and its runtime) is built once and reused.
+    const forAgent = this.handlers.get(agentId) ?? new Map<Work, (event: unknown) => Promise<unknown>>();
+    this.handlers.set(agentId, forAgent);
+    let handler = forAgent.get(work);
+    if (!handler) forAgent.set(work, (handler = this.local.handler(agentId, work)));
+    const outcome = (await handler(invocation)) as RunOutcome<unknown>;
     this.recorder.tally(agentId, outcome);
   }
 }

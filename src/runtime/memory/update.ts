@@ -49,7 +49,6 @@ export const memoryUpdateSchema = z
   });
 
 export type MemoryUpdate = z.output<typeof memoryUpdateSchema>;
-export type MemoryOperation = MemoryUpdate['op'];
 
 /** An update that can never be applied; says which field and why. */
 export class InvalidUpdateError extends Error {
