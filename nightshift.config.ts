@@ -19,6 +19,7 @@ export default definePipeline({
       ],
       breaker: { maxOutputs: 10, windowMinutes: 60 },
       tokenBudgetPerDay: 30_000,
+      model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 200 },
     },
     {
       id: 'writer',
@@ -33,6 +34,8 @@ export default definePipeline({
       upstream: ['planner'],
       breaker: { maxOutputs: 12, windowMinutes: 60 },
       tokenBudgetPerDay: 200_000,
+      // A cross-region inference profile: the role may invoke it and the model in the US destination regions.
+      model: { id: 'us.anthropic.claude-3-7-sonnet-20250219-v1:0', maxTokens: 2_048 },
       timeoutSeconds: 600,
       lock: { leaseMinutes: 15 },
     },
@@ -47,6 +50,7 @@ export default definePipeline({
       upstream: ['writer'],
       breaker: { maxOutputs: 12, windowMinutes: 60 },
       tokenBudgetPerDay: 50_000,
+      model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 300 },
     },
     {
       id: 'community',
@@ -60,6 +64,7 @@ export default definePipeline({
       upstream: ['writer', 'seo'],
       breaker: { maxOutputs: 5, windowMinutes: 60 },
       tokenBudgetPerDay: 20_000,
+      model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 100 },
     },
     {
       id: 'analyst',
@@ -70,6 +75,7 @@ export default definePipeline({
       heartbeat: { intervalMinutes: 5, staleAfterMinutes: 30 },
       breaker: { maxOutputs: 5, windowMinutes: 60 },
       tokenBudgetPerDay: 50_000,
+      model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 400 },
     },
   ],
   breaker: { maxOutputs: 60, windowMinutes: 60 },

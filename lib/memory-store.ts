@@ -51,6 +51,15 @@ export class MemoryStore extends Construct {
       ...tablePropsFromSchema(TABLE_SCHEMAS.memory),
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    for (const index of TABLE_SCHEMAS.memory.globalIndexes ?? []) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...index.include],
+      });
+    }
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: true,
       contentBasedDeduplication: false,

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,6 +13,9 @@ import { parseInvocation } from '../../src/runtime/invocation';
 import { TaskLocks } from '../../src/runtime/locks';
 import { MemoryClient } from '../../src/runtime/memory/client';
 import { MemoryReader } from '../../src/runtime/memory/reader';
+import { ContextRetriever } from '../../src/runtime/memory/retrieval';
+import { BedrockProvider } from '../../src/runtime/model/bedrock';
+import { OfflineProvider } from '../../src/runtime/model/offline';
 import { OutputGuard } from '../../src/runtime/breaker/output-guard';
 import { OutputWindows } from '../../src/runtime/breaker/output-window';
 import { breakerFromEnvironment } from './breaker-from-environment';
@@ -55,10 +59,18 @@ function runtimeFromEnvironment(agentId: string): Runtime {
       memory: {
         client: new MemoryClient({ sqs: new SQSClient({}), queueUrl: env.MEMORY_QUEUE_URL }),
         reader: new MemoryReader({ client, tableName: env.MEMORY_TABLE }),
+        retriever: new ContextRetriever({ client, tableName: env.MEMORY_TABLE }),
       },
+      ...(env.NIGHTSHIFT_AGENT_SPEC.model ? { model: modelProvider(env.NIGHTSHIFT_MODEL_PROVIDER) } : {}),
       log: { info: (message, extra) => logger.info(message, extra ?? {}), warn: (message, extra) => logger.warn(message, extra ?? {}) },
     },
   };
+}
+
+function modelProvider(kind: 'bedrock' | 'offline') {
+  if (kind === 'offline') return new OfflineProvider();
+  // The provider retries throttling itself, bounded by the run's lease: the SDK must not retry underneath it.
+  return new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), clock: systemClock });
 }
 
 /**

@@ -27,6 +27,11 @@ const agentEnvironmentSchema = breakerEnvironmentSchema.extend({
   MEMORY_TABLE: z.string().min(1),
   MEMORY_QUEUE_URL: z.string().min(1),
   NIGHTSHIFT_AGENT_SPEC: json.pipe(agentSpecSchema),
+  /**
+   * Where `ctx.model` calls go: Amazon Bedrock, or the offline provider (no model is called: for tests and stacks
+   * emulated without Bedrock). The stack leaves it unset.
+   */
+  NIGHTSHIFT_MODEL_PROVIDER: z.enum(['bedrock', 'offline']).default('bedrock'),
 });
 
 export type BreakerEnvironment = z.output<typeof breakerEnvironmentSchema>;

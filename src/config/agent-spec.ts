@@ -16,6 +16,8 @@ export const agentSpecSchema = z.object({
   tokenBudgetPerDay: z.int().positive().optional(),
   /** Identical content published again within this window is suppressed. */
   duplicateWindowMinutes: z.int().positive(),
+  /** The model `ctx.model` calls, and the default output limit per call. */
+  model: z.object({ id: z.string().min(1), maxTokens: z.int().positive() }).optional(),
 });
 
 export type AgentSpec = z.output<typeof agentSpecSchema>;
@@ -32,6 +34,7 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
     breaker: agent.breaker,
     duplicateWindowMinutes: agent.duplicateWindowMinutes,
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),
+    ...(agent.model ? { model: { id: agent.model.id, maxTokens: agent.model.maxTokens } } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CronError, parseCron, toEventBridgeCron } from './cron';
+import { parseModelId } from './models';
 
 /**
  * The pipeline config: one typed object that declares every agent, its schedules and guardrails. It is validated
@@ -48,6 +49,24 @@ const scheduleSchema = z.strictObject({
   timeZone: timeZone.default('UTC'),
 });
 
+const modelSchema = z.strictObject({
+  /**
+   * Amazon Bedrock model id (`anthropic.claude-3-5-haiku-20241022-v1:0`) or geographic cross-region inference
+   * profile id (`us.anthropic.claude-3-5-haiku-20241022-v1:0`). The agent's role may invoke exactly this model.
+   */
+  id: z.string().superRefine((id, ctx) => {
+    try {
+      parseModelId(id);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  }),
+  /** Most output tokens per call, unless the call sets its own. */
+  maxTokens: positiveInt.max(128_000).default(1024),
+  /** Regions an inference profile may route to (IAM allows the model in each). @default the geography's list in `src/config/models.ts` */
+  destinationRegions: z.array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be a region code such as us-east-1')).min(1).optional(),
+});
+
 const breakerLimitSchema = z.strictObject({
   /** N: the most outputs allowed inside the window; output N+1 trips the breaker. */
   maxOutputs: positiveInt,
@@ -81,6 +100,8 @@ const agentSchema = z
     duplicateWindowMinutes: positiveInt.max(30 * 24 * 60).default(24 * 60),
     /** Model tokens the agent may spend per UTC day; unset means no budget. */
     tokenBudgetPerDay: positiveInt.optional(),
+    /** The model `ctx.model` calls (Bedrock in the cloud, the offline provider locally). @default - none */
+    model: modelSchema.optional(),
     /** Lambda timeout. */
     timeoutSeconds: positiveInt.max(900).default(300),
     memoryMb: z.int().min(128).max(10240).default(512),
@@ -88,6 +109,14 @@ const agentSchema = z
   .refine((a) => a.lock.leaseMinutes * 60 >= a.timeoutSeconds, {
     message: 'leaseMinutes must cover timeoutSeconds, or a run could outlive its lock',
     path: ['lock', 'leaseMinutes'],
+  })
+  .refine((a) => !a.model || a.tokenBudgetPerDay === undefined || a.model.maxTokens < a.tokenBudgetPerDay, {
+    message: 'maxTokens must be below tokenBudgetPerDay, or no call could ever fit the budget',
+    path: ['model', 'maxTokens'],
+  })
+  .refine((a) => !a.model?.destinationRegions || parseModelId(a.model.id).kind === 'inference-profile', {
+    message: 'destinationRegions applies only to an inference profile id (us., eu., apac., us-gov.)',
+    path: ['model', 'destinationRegions'],
   })
   .refine((a) => a.lock.leaseMinutes > a.heartbeat.intervalMinutes, {
     message: 'leaseMinutes must be longer than heartbeat.intervalMinutes, which is how often the lease is renewed',

@@ -18,6 +18,8 @@ import { Heartbeats } from '../runtime/heartbeats';
 import { TaskLocks } from '../runtime/locks';
 import { MemoryClient } from '../runtime/memory/client';
 import { MemoryReader } from '../runtime/memory/reader';
+import { ContextRetriever } from '../runtime/memory/retrieval';
+import { OfflineProvider } from '../runtime/model/offline';
 import { MemorySteward } from '../runtime/memory/steward';
 import { CountingMetrics } from '../runtime/metrics';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
@@ -90,6 +92,9 @@ export class LocalPipeline {
   readonly memoryQueue: string;
   readonly deadLetterQueue: string;
   readonly reader: MemoryReader;
+  readonly retriever: ContextRetriever;
+  /** Every agent's model calls go here: offline, deterministic, metered like Bedrock. */
+  readonly model = new OfflineProvider();
   readonly breaker: Breaker;
   readonly heartbeats: Heartbeats;
   readonly locks: TaskLocks;
@@ -121,6 +126,7 @@ export class LocalPipeline {
     ]);
     this.sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
     this.reader = new MemoryReader({ client, tableName: names.memory });
+    this.retriever = new ContextRetriever({ client, tableName: names.memory });
     this.memoryClient = new MemoryClient({ sqs: this.sqsClient, queueUrl: sqs.queueUrl(this.memoryQueue) });
     this.locks = new TaskLocks({ client, tableName: names.coordination, clock, metrics: this.metrics });
     this.heartbeats = new Heartbeats({ client, tableName: names.coordination, clock });
@@ -176,7 +182,8 @@ export class LocalPipeline {
         clock,
         metrics: this.metrics,
         outputs: this.outputs,
-        memory: { client: this.memoryClient, reader: this.reader },
+        memory: { client: this.memoryClient, reader: this.reader, retriever: this.retriever },
+        model: this.model,
       },
     };
   }

@@ -29,13 +29,24 @@ export async function createTables(client: DynamoDBClient, prefix: string): Prom
           TableName,
           BillingMode: 'PAY_PER_REQUEST',
           AttributeDefinitions: [
-            { AttributeName: schema.partitionKey, AttributeType: 'S' },
-            { AttributeName: schema.sortKey, AttributeType: 'S' },
-          ],
+            ...new Set([schema.partitionKey, schema.sortKey, ...(schema.globalIndexes ?? []).flatMap((i) => [i.partitionKey, i.sortKey])]),
+          ].map((AttributeName) => ({ AttributeName, AttributeType: 'S' as const })),
           KeySchema: [
             { AttributeName: schema.partitionKey, KeyType: 'HASH' },
             { AttributeName: schema.sortKey, KeyType: 'RANGE' },
           ],
+          ...(schema.globalIndexes?.length
+            ? {
+                GlobalSecondaryIndexes: schema.globalIndexes.map((index) => ({
+                  IndexName: index.indexName,
+                  KeySchema: [
+                    { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
+                    { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
+                  ],
+                  Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...index.include] },
+                })),
+              }
+            : {}),
         }),
       );
     } catch (error) {

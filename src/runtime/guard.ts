@@ -9,9 +9,11 @@ import { LeaseKeeper } from './lease-keeper';
 import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks';
 import type { MemoryClient } from './memory/client';
 import type { MemoryReader } from './memory/reader';
-import { ContextLoader, type ContextRequest, type LoadedContext } from './memory/context';
+import type { ContextRetriever, RetrievalRequest, RetrievedContext } from './memory/retrieval';
 import { RunMemory } from './memory/run-memory';
 import type { MetricsSink } from './metrics';
+import type { ModelProvider } from './model/model';
+import { type ModelUsageTally, RunModel } from './model/run-model';
 
 /**
  * The agent guard: the one wrapper every agent runs inside.
@@ -41,7 +43,9 @@ export interface GuardDeps {
   /** The circuit breaker: admission, output accounting, duplicate and budget guards. @default - outputs are not counted */
   readonly outputs?: OutputGuard;
   /** The steward's queue and the memory table; without them `context.memory` refuses. @default - none */
-  readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader };
+  readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader; readonly retriever: ContextRetriever };
+  /** Where `context.model` sends calls: Bedrock in Lambda, the offline provider locally. @default - none */
+  readonly model?: ModelProvider;
   /** @default crypto.randomUUID */
   readonly newRunId?: () => string;
 }
@@ -86,10 +90,15 @@ export interface AgentContext {
    * ends the run as `halted`. Resolves `{ published: false }` for suppressed duplicate content.
    */
   emit<T>(payload: T, publish?: (output: AgentOutput<T>) => Promise<void>): Promise<EmitResult & { output: AgentOutput<T> }>;
-  /** Reports model tokens spent; past the agent's daily budget the breaker trips (reason `budget`). */
+  /**
+   * The agent's model (`agents[].model` in the config): `converse({ system, task, context })`. Every call is metered
+   * into the daily token budget, and refused before it is sent when the budget cannot cover it.
+   */
+  readonly model: RunModel;
+  /** Reports tokens spent outside `model` (another provider); past the daily budget the breaker trips. */
   reportTokens(tokens: number): Promise<void>;
-  /** Lazy context: the memory entries most relevant to `query`, within a token budget (see `ContextLoader`). */
-  context(request: ContextRequest): Promise<LoadedContext>;
+  /** Lazy context: the memory entries a task needs, within a token budget, pinned entries first (`ContextRetriever`). */
+  retrieve(request: RetrievalRequest): Promise<RetrievedContext>;
 }
 
 /** Context tokens a run loaded, against what injecting all the memory it looked at would have cost. */
@@ -107,6 +116,7 @@ export type RunOutcome<R> =
       readonly degraded: Degraded | undefined;
       readonly outputs: readonly EmittedOutput[];
       readonly contextTokens: ContextTokens;
+      readonly modelUsage: ModelUsageTally;
       readonly result: R;
     }
   | {
@@ -121,6 +131,7 @@ export type RunOutcome<R> =
       readonly taskId: string;
       readonly reason: string;
       readonly outputs: readonly EmittedOutput[];
+      readonly modelUsage?: ModelUsageTally;
     };
 
 /** The run could not decide degraded mode because the store failed; nothing ran. */
@@ -189,6 +200,14 @@ export async function runAgent<R>(
   const outputs: EmittedOutput[] = [];
   let memory: RunMemory | undefined;
   const contextTokens = { loaded: 0, full: 0 };
+  const model = new RunModel({
+    spec,
+    signal: keeper.signal,
+    deadline: () => keeper.lease.leaseExpiresAt,
+    ...(deps.model ? { provider: deps.model } : {}),
+    ...(deps.outputs ? { outputs: deps.outputs } : {}),
+    ...(metrics ? { metrics } : {}),
+  });
   const context: AgentContext = {
     agentId: spec.id,
     runId,
@@ -222,12 +241,14 @@ export async function runAgent<R>(
     reportTokens: async (tokens) => {
       if (deps.outputs) await deps.outputs.reportTokens(spec, tokens);
     },
-    context: async (request) => {
+    model,
+    retrieve: async (request) => {
       if (!deps.memory) throw new Error(`${spec.id}: memory is not configured for this guard`);
-      const loaded = await new ContextLoader(deps.memory.reader).load(request);
-      contextTokens.loaded += loaded.tokensLoaded;
-      contextTokens.full += loaded.tokensFull;
-      return loaded;
+      const retrieved = await deps.memory.retriever.retrieve(request);
+      contextTokens.loaded += retrieved.tokensLoaded;
+      contextTokens.full += retrieved.tokensFull;
+      metrics?.count('ContextTokensLoaded', retrieved.tokensLoaded);
+      return retrieved;
     },
   };
 
@@ -242,7 +263,7 @@ export async function runAgent<R>(
         .beat(spec.id, { runId, status: 'failed', detail: `halted: ${error.message}` })
         .catch((beatError: unknown) => log?.warn('could not record the halt heartbeat', { error: String(beatError) }));
       await releaseQuietly(locks, keeper.lease, log);
-      return { status: 'halted', taskId, reason: error.message, outputs };
+      return { status: 'halted', taskId, reason: error.message, outputs, modelUsage: model.usage };
     }
     metrics?.count('RunsFailed');
     if (probe) await deps.outputs?.probeFinished(runId, false);
@@ -269,7 +290,7 @@ export async function runAgent<R>(
   await locks.release(keeper.lease, { completed: true });
   if (probe) await deps.outputs?.probeFinished(runId, true);
   metrics?.count('RunsCompleted');
-  return { status: 'completed', taskId, runId, fencingToken: lease.fencingToken, degraded, outputs, contextTokens, result };
+  return { status: 'completed', taskId, runId, fencingToken: lease.fencingToken, degraded, outputs, contextTokens, modelUsage: model.usage, result };
 }
 
 async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lease, runId: string, log?: RunLog) {

@@ -6,6 +6,7 @@ import type { AgentSpec } from '../../src/config/agent-spec';
 import { runAgent } from '../../src/runtime/guard';
 import { MemoryClient } from '../../src/runtime/memory/client';
 import { MemoryReader } from '../../src/runtime/memory/reader';
+import { ContextRetriever } from '../../src/runtime/memory/retrieval';
 import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
 import { MINUTE, coordination } from '../support/coordination';
 import { dynamoForTest } from '../support/dynamo';
@@ -50,7 +51,7 @@ function setup() {
     breaker: { maxOutputs: 5, windowMinutes: 10 },
     duplicateWindowMinutes: 60,
   };
-  const deps = { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, memory: { client, reader } };
+  const deps = { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, memory: { client, reader, retriever: new ContextRetriever({ client: c.client, tableName: dynamo.names.memory }) } };
   const invocation = { agentId: spec.id, scheduledTime: new Date(c.clock.now()).toISOString(), scheduleArn: 'local', attemptNumber: 0 };
   const deliver = async () => {
     const results = [];

@@ -38,5 +38,6 @@ export function agentEnvironment(
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_REGION: 'us-east-1',
+    NIGHTSHIFT_MODEL_PROVIDER: 'offline',
   };
 }

@@ -1,13 +1,20 @@
 import type { AgentContext } from '../../../src/runtime/guard';
 import { agentHandler } from '../../shared/agent-handler';
 
-/** The SEO agent: scores the latest draft and merges its review into the draft. */
+/** The SEO agent: has its model review the latest draft against the house rules and merges the review into it. */
 export async function work(ctx: AgentContext): Promise<string> {
-  const index = ((await ctx.memory.get('drafts', 'index'))?.value as string[] | undefined) ?? [];
-  const latest = index.at(-1);
+  const index = (await ctx.memory.get('drafts', 'index'))?.value;
+  const latest = Array.isArray(index) ? (index.at(-1) as string | undefined) : undefined;
   if (!latest) return 'no draft to review';
-  await ctx.memory.merge('drafts', latest, { seo: { score: 70 + (latest.length % 30), reviewedBy: ctx.runId } });
-  await ctx.reportTokens(3_000);
+  const draft = (await ctx.memory.get('drafts', latest))?.value as { title?: string } | undefined;
+  const rules = await ctx.retrieve({ namespaces: ['rules'], query: 'style search titles', budgetTokens: 300 });
+  const review = await ctx.model.converse({
+    system: 'You review article titles for search. Answer with a score from 0 to 100 and one suggestion.',
+    task: `Review the title '${draft?.title ?? latest}'.`,
+    context: rules,
+    maxTokens: 200,
+  });
+  await ctx.memory.merge('drafts', latest, { seo: { score: 70 + (latest.length % 30), note: review.text.slice(0, 280), reviewedBy: ctx.runId } });
   await ctx.emit({ kind: 'seo-review', key: latest });
   return `reviewed ${latest}`;
 }

@@ -78,14 +78,38 @@ export class OutputGuard {
     if (!Number.isInteger(tokens) || tokens < 0) throw new RangeError(`${spec.id}: token count must be a whole number ≥ 0, got ${tokens}`);
     const spent = await this.options.windows.addTokens(spec.id, tokens);
     if (spec.tokenBudgetPerDay !== undefined && spent > spec.tokenBudgetPerDay) {
-      await this.options.breaker.trip({
-        reason: 'budget',
-        agentId: spec.id,
-        detail: `${spec.id} spent ${spent} tokens today; its budget is ${spec.tokenBudgetPerDay}`,
-      });
+      await this.tripBudget(spec, `${spec.id} spent ${spent} tokens today; its budget is ${spec.tokenBudgetPerDay}`);
       throw new BreakerOpenError(`${spec.id}: token budget spent (${spent} of ${spec.tokenBudgetPerDay})`);
     }
     return spent;
+  }
+
+  /**
+   * Reserves a model call's worst case (its counted input plus `maxTokens`) before it is sent. If the agent's
+   * remaining daily budget cannot cover it, the call is never sent: the breaker trips with reason `budget` (one
+   * alert) and {@link BreakerOpenError} is thrown. Returns the settle function to call with the real usage, or
+   * with 0 if the call failed. Without a budget, nothing is reserved and settling just adds the usage.
+   */
+  async reserveTokens(spec: AgentSpec, estimate: number): Promise<(actual: number) => Promise<void>> {
+    const { windows, metrics } = this.options;
+    const budget = spec.tokenBudgetPerDay;
+    if (budget === undefined) return async (actual) => void (actual > 0 && (await windows.addTokens(spec.id, actual)));
+    const reservation = await windows.reserveTokens(spec.id, estimate, budget);
+    if (!reservation.reserved) {
+      metrics?.count('ModelCallsRefused');
+      const detail = `${spec.id} has ${Math.max(0, budget - reservation.used)} of its ${budget} daily tokens left; a model call needing up to ${estimate} was refused before it was sent`;
+      await this.tripBudget(spec, detail);
+      throw new BreakerOpenError(`${spec.id}: ${detail}`);
+    }
+    return async (actual) => {
+      const spent = await windows.addTokens(spec.id, actual - estimate, reservation.day);
+      // The provider's tokenizer can count more input than ours estimated: over budget after the fact trips too.
+      if (spent > budget) await this.tripBudget(spec, `${spec.id} spent ${spent} tokens on ${reservation.day}; its budget is ${budget}`);
+    };
+  }
+
+  private async tripBudget(spec: AgentSpec, detail: string): Promise<void> {
+    await this.options.breaker.trip({ reason: 'budget', agentId: spec.id, detail });
   }
 
   private async refuse(agentId: string, outputId: string, trip: Parameters<Breaker['trip']>[0]): Promise<never> {

@@ -98,21 +98,62 @@ export class OutputWindows {
     );
   }
 
-  /** Adds model tokens to the agent's spend for the current UTC day; returns the day's total. */
-  async addTokens(agentId: string, tokens: number): Promise<number> {
-    const now = this.options.clock.now();
+  /**
+   * Adds model tokens to the agent's spend for a UTC day (today unless `day` is given; it may be negative, to
+   * settle a reservation); returns the day's total.
+   */
+  async addTokens(agentId: string, tokens: number, day = this.today()): Promise<number> {
     const { Attributes } = await this.options.client.send(
       new UpdateCommand({
         TableName: this.options.tableName,
-        Key: { pk: `tokens#${agentId}`, sk: new Date(now).toISOString().slice(0, 10) },
+        Key: tokensKey(agentId, day),
         UpdateExpression: 'ADD used :tokens SET #ttl = :ttl',
         ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':tokens': tokens, ':ttl': Math.ceil((now + 8 * DAY) / 1000) },
+        ExpressionAttributeValues: { ':tokens': tokens, ':ttl': this.tokensTtl() },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
     return Attributes?.used as number;
   }
+
+  /**
+   * Reserves `tokens` of today's budget in one conditional write: added only if the day's spend stays within
+   * `budget`, so concurrent runs cannot both pass a check and overspend together. Settle the reservation with
+   * {@link addTokens}(actual − reserved, reservation.day) once the real usage is known.
+   */
+  async reserveTokens(agentId: string, tokens: number, budget: number): Promise<{ reserved: true; day: string; used: number } | { reserved: false; day: string; used: number }> {
+    const day = this.today();
+    try {
+      const { Attributes } = await this.options.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: tokensKey(agentId, day),
+          UpdateExpression: 'ADD used :tokens SET #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(used) OR used <= :room',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':tokens': tokens, ':room': budget - tokens, ':ttl': this.tokensTtl() },
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { reserved: true, day, used: Attributes?.used as number };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { reserved: false, day, used: Number(error.Item?.used?.N ?? 0) };
+    }
+  }
+
+  private today(): string {
+    return new Date(this.options.clock.now()).toISOString().slice(0, 10);
+  }
+
+  private tokensTtl(): number {
+    return Math.ceil((this.options.clock.now() + 8 * DAY) / 1000);
+  }
+}
+
+function tokensKey(agentId: string, day: string) {
+  return { pk: `tokens#${agentId}`, sk: day };
 }
 
 function minuteKey(minute: number): string {

@@ -12,6 +12,10 @@ export interface MemoryEntry {
   readonly updatedAt: number;
   readonly updatedBy: string;
   readonly runId: string;
+  /** Searched with the key and text by retrieval. */
+  readonly tags: readonly string[];
+  /** Always in an agent's retrieved context first, within its budget (a house rule). */
+  readonly pinned: boolean;
 }
 
 export interface RejectedUpdate {
@@ -82,7 +86,8 @@ export class MemoryReader {
   }
 }
 
-function toEntry(namespace: string, item: Record<string, unknown>): MemoryEntry {
+/** A memory table item as a reader sees it. */
+export function toEntry(namespace: string, item: Record<string, unknown>): MemoryEntry {
   return {
     namespace,
     key: item.sk as string,
@@ -91,5 +96,7 @@ function toEntry(namespace: string, item: Record<string, unknown>): MemoryEntry 
     updatedAt: item.updatedAt as number,
     updatedBy: item.updatedBy as string,
     runId: item.runId as string,
+    tags: (item.tags as string[] | undefined) ?? [],
+    pinned: item.pinned === true,
   };
 }

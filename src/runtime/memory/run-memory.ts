@@ -2,11 +2,17 @@ import type { MemoryClient, SentUpdate } from './client';
 import type { MemoryEntry, MemoryReader } from './reader';
 import type { MemoryUpdate } from './update';
 
+/** How retrieval treats an entry: searched by its `tags` too; `pinned` (a house rule) always loaded first. */
+export interface EntryOptions {
+  readonly tags?: readonly string[];
+  readonly pinned?: boolean;
+}
+
 /** A memory change as an agent's work function states it; the guard adds who, the fence and the idempotency id. */
 export type MemoryChange =
-  | { readonly op: 'put'; readonly namespace: string; readonly key: string; readonly value: unknown }
-  | { readonly op: 'merge'; readonly namespace: string; readonly key: string; readonly value: Record<string, unknown> }
-  | { readonly op: 'append'; readonly namespace: string; readonly key: string; readonly value: unknown[] }
+  | ({ readonly op: 'put'; readonly namespace: string; readonly key: string; readonly value: unknown } & EntryOptions)
+  | ({ readonly op: 'merge'; readonly namespace: string; readonly key: string; readonly value: Record<string, unknown> } & EntryOptions)
+  | ({ readonly op: 'append'; readonly namespace: string; readonly key: string; readonly value: unknown[] } & EntryOptions)
   | { readonly op: 'delete'; readonly namespace: string; readonly key: string };
 
 export interface RunIdentity {
@@ -34,16 +40,18 @@ export class RunMemory {
   submit(changes: readonly MemoryChange[]): Promise<SentUpdate[]> {
     this.signal.throwIfAborted();
     return this.client.submit(
-      changes.map((change): MemoryUpdate => ({ ...change, ...this.run, idempotencyId: `${this.run.runId}:${this.sequence++}` })),
+      changes.map((change) => ({ ...change, ...this.run, idempotencyId: `${this.run.runId}:${this.sequence++}` }) as MemoryUpdate),
     );
   }
 
-  put(namespace: string, key: string, value: unknown) {
-    return this.submit([{ op: 'put', namespace, key, value }]);
+  /** Replaces the value (and its tags and pin: a put without them clears them). */
+  put(namespace: string, key: string, value: unknown, options: EntryOptions = {}) {
+    return this.submit([{ op: 'put', namespace, key, value, ...options }]);
   }
 
-  merge(namespace: string, key: string, value: Record<string, unknown>) {
-    return this.submit([{ op: 'merge', namespace, key, value }]);
+  /** Sets the given fields of an object value; tags and pin change only if given. */
+  merge(namespace: string, key: string, value: Record<string, unknown>, options: EntryOptions = {}) {
+    return this.submit([{ op: 'merge', namespace, key, value, ...options }]);
   }
 
   append(namespace: string, key: string, ...items: unknown[]) {

@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
@@ -22,8 +23,10 @@ import {
   rejectionKey,
   unpadSequence,
   valueAttributes,
+  valueOf,
   kindOf,
 } from './items';
+import { contextAttributes } from './context-index';
 import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update';
 
 /**
@@ -118,28 +121,61 @@ export class MemorySteward {
     const sequence = padSequence(sequenceNumber);
     const write = this.writeFor(update, sequence);
     const { namespace, key } = update;
+    let result: StewardResult;
     try {
       if (update.taskId !== undefined && update.fencingToken !== undefined) {
         await this.options.client.send(
           new TransactWriteCommand({ TransactItems: [this.fenceWrite(update.taskId, update.fencingToken), write] }),
         );
+        if (update.op === 'merge' || update.op === 'append') await this.refreshContextIndex(namespace, key);
       } else if ('Put' in write) {
         await this.options.client.send(new PutCommand(write.Put));
       } else {
-        await this.options.client.send(new UpdateCommand(write.Update));
+        const { Attributes } = await this.options.client.send(new UpdateCommand({ ...write.Update, ReturnValues: 'ALL_NEW' }));
+        await this.refreshContextIndex(namespace, key, Attributes);
       }
       return { outcome: 'applied', namespace, key, sequence: sequenceNumber };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        return this.entryConflict(update, sequence, error.Item, options.redriven);
-      }
-      if (error instanceof TransactionCanceledException) {
-        return this.transactionConflict(update, sequence, error, options.redriven);
-      }
-      if (isItemTooLarge(error)) {
+        result = this.entryConflict(update, sequence, error.Item, options.redriven);
+        if (result.outcome === 'duplicate' && error.Item) await this.refreshContextIndex(namespace, key, unmarshall(error.Item));
+      } else if (error instanceof TransactionCanceledException) {
+        result = this.transactionConflict(update, sequence, error, options.redriven);
+        const entry = error.CancellationReasons?.[1]?.Item;
+        if (result.outcome === 'duplicate' && entry) await this.refreshContextIndex(namespace, key, unmarshall(entry));
+      } else if (isItemTooLarge(error)) {
         return { outcome: 'rejected', reason: 'too-large', detail: `${namespace}/${key} would exceed DynamoDB's 400 KB item limit` };
+      } else {
+        throw error;
       }
-      throw error;
+    }
+    return result;
+  }
+
+  /**
+   * Re-stamps an entry's context-index attributes after a merge or append, whose write cannot know the whole value.
+   * Conditional on the entry still being at the sequence it was read at: a newer update stamps its own. A duplicate
+   * delivery calls this too, so a steward that died between the write and the stamp is healed by the redelivery.
+   */
+  private async refreshContextIndex(namespace: string, key: string, item?: Record<string, unknown>): Promise<void> {
+    const current =
+      item ??
+      (await this.options.client.send(new GetCommand({ TableName: this.options.tableName, Key: entryKey(namespace, key), ConsistentRead: true })))
+        .Item;
+    if (!current || current.kind === 'deleted' || current.ctxSequence === current.lastSequence) return;
+    const { ctxNamespace, ctxText, ctxTokens, ctxSequence } = contextAttributes(namespace, key, valueOf(current), current.lastSequence as string);
+    try {
+      await this.options.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: entryKey(namespace, key),
+          UpdateExpression: 'SET ctxNamespace = :ns, ctxText = :text, ctxTokens = :tokens, ctxSequence = :seq',
+          ConditionExpression: 'lastSequence = :seq',
+          ExpressionAttributeValues: { ':ns': ctxNamespace, ':text': ctxText, ':tokens': ctxTokens, ':seq': ctxSequence },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 
@@ -151,7 +187,16 @@ export class MemorySteward {
     const base = { TableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
 
     if (update.op === 'put' || update.op === 'delete') {
-      const value = update.op === 'put' ? { kind: kindOf(update.value), ...valueAttributes(update.value) } : { kind: 'deleted' };
+      const value =
+        update.op === 'put'
+          ? {
+              kind: kindOf(update.value),
+              ...valueAttributes(update.value),
+              tags: update.tags ?? [],
+              pinned: update.pinned ?? false,
+              ...contextAttributes(update.namespace, update.key, update.value, sequence),
+            }
+          : { kind: 'deleted' };
       return {
         Put: { ...base, Item: { ...Key, ...value, ...stamp }, ConditionExpression: ordered, ExpressionAttributeValues: { ':seq': sequence } },
       };
@@ -164,6 +209,12 @@ export class MemorySteward {
       return `#${attribute} = :${attribute}`;
     });
     names['#kind'] = 'kind';
+    for (const attribute of ['tags', 'pinned'] as const) {
+      if (update[attribute] === undefined) continue;
+      names[`#${attribute}`] = attribute;
+      values[`:${attribute}`] = update[attribute];
+      sets.push(`#${attribute} = :${attribute}`);
+    }
     if (update.op === 'merge') {
       Object.entries(update.value).forEach(([field, value], i) => {
         names[`#f${i}`] = `${FIELD_PREFIX}${field}`;

@@ -32,14 +32,24 @@ const base = {
   key: z.string().regex(KEY, "must be 1-255 letters, digits or _.:/- , starting with a letter or digit"),
 };
 
+/**
+ * How retrieval treats the entry: `tags` are searched with its key and text; a `pinned` entry (a house rule) is
+ * always put in an agent's context first, within its budget. A `put` without them clears them; a `merge` or
+ * `append` without them keeps what the entry had.
+ */
+const retrieval = {
+  tags: z.array(z.string().min(1).max(64)).max(20).optional(),
+  pinned: z.boolean().optional(),
+};
+
 export const memoryUpdateSchema = z
   .discriminatedUnion('op', [
     /** Replaces the value. */
-    z.strictObject({ ...base, op: z.literal('put'), value: json }),
+    z.strictObject({ ...base, ...retrieval, op: z.literal('put'), value: json }),
     /** Sets the given fields of an object value, creating the object if the key is empty. */
-    z.strictObject({ ...base, op: z.literal('merge'), value: z.record(z.string().min(1).max(255), json) }),
+    z.strictObject({ ...base, ...retrieval, op: z.literal('merge'), value: z.record(z.string().min(1).max(255), json) }),
     /** Appends the items to a list value, creating the list if the key is empty. */
-    z.strictObject({ ...base, op: z.literal('append'), value: z.array(json).min(1) }),
+    z.strictObject({ ...base, ...retrieval, op: z.literal('append'), value: z.array(json).min(1) }),
     /** Removes the value (a tombstone keeps the key's ordering state). */
     z.strictObject({ ...base, op: z.literal('delete') }),
   ])

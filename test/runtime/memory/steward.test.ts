@@ -182,20 +182,22 @@ describe('memory steward', () => {
     expect(((await reader.get(namespace, 'big'))?.value as string[]).length).toBe(1);
   });
 
-  it('costs exactly one store call per applied update, fenced or not', async () => {
+  it('costs one store call per put or delete, fenced or not; a merge or append adds the re-stamp of its context index', async () => {
     const { steward, client } = memory(dynamo);
     const namespace = freshNamespace();
     const send = vi.spyOn(client, 'send');
-    for (const u of [
-      update({ namespace, key: 'a', value: { x: 1 } }),
-      update({ namespace, key: 'a', op: 'merge', value: { y: 2 } }),
-      update({ namespace, key: 'b', op: 'append', value: [1] }),
-      update({ namespace, key: 'c', value: 1, taskId: 't', fencingToken: 1 }),
-      update({ namespace, key: 'c', op: 'delete', taskId: 't', fencingToken: 1 }),
-    ]) {
+    for (const [u, calls] of [
+      [update({ namespace, key: 'a', value: { x: 1 } }), 1],
+      [update({ namespace, key: 'a', op: 'merge', value: { y: 2 } }), 2],
+      [update({ namespace, key: 'b', op: 'append', value: [1] }), 2],
+      [update({ namespace, key: 'c', value: 1, taskId: 't', fencingToken: 1 }), 1],
+      [update({ namespace, key: 'c', op: 'delete', taskId: 't', fencingToken: 1 }), 1],
+      // A transaction returns no values: the fenced merge reads the merged entry back to index it.
+      [update({ namespace, key: 'd', op: 'merge', value: { z: 3 }, taskId: 't', fencingToken: 1 }), 3],
+    ] as const) {
       send.mockClear();
       await steward.handle(delivered(u));
-      expect(send).toHaveBeenCalledTimes(1);
+      expect(send, `${u.op} ${u.key}`).toHaveBeenCalledTimes(calls);
     }
   });
 
