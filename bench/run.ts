@@ -4,9 +4,15 @@
  *
  *   1. a simulated day of the reference pipeline, against real time (a day is 86,400 s);
  *   2. the steward applying N memory updates, against N bare PutItems (one store call each is the target);
- *   3. ctx.emit's breaker accounting for N outputs, against N bare UpdateItems.
+ *   3. ctx.emit's breaker accounting for N outputs, against N bare UpdateItems;
+ *   4. retrieval quality: recall of the entries tasks need, the token cut against injecting everything, and store
+ *      calls per retrieval, on a workload file or the seeded generator.
+ *
+ * `npm run bench -- context [--workload <file.json>] [--seed <n>]` runs only the fourth.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import reference from '../nightshift.config';
@@ -20,8 +26,34 @@ import { OutputWindows } from '../src/runtime/breaker/output-window';
 import { ManualClock } from '../src/runtime/clock';
 import { MemorySteward } from '../src/runtime/memory/steward';
 import { messageGroupId } from '../src/runtime/memory/update';
+import { contextLine, runContextBench } from './context/run';
+import { generateWorkload, parseWorkload } from './context/workload';
 
 const N = Number(process.env.BENCH_N ?? 300);
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { workload: { type: 'string' }, seed: { type: 'string', default: '1' } },
+});
+const only = positionals[0];
+if (only !== undefined && only !== 'context') {
+  console.error(`unknown benchmark '${only}': run \`npm run bench\` for all, or \`npm run bench -- context [--workload <file.json>]\``);
+  process.exit(2);
+}
+const seed = Number(values.seed);
+if (!Number.isInteger(seed)) {
+  console.error(`--seed must be a whole number, got '${values.seed}'`);
+  process.exit(2);
+}
+const workload = (() => {
+  if (!values.workload) return generateWorkload(seed);
+  try {
+    return parseWorkload(JSON.parse(readFileSync(values.workload, 'utf8')) as unknown, values.workload);
+  } catch (error) {
+    console.error(error instanceof SyntaxError ? `${values.workload}: not JSON: ${error.message}` : (error as Error).message);
+    process.exit(2);
+  }
+})();
 
 const time = async (fn: () => Promise<unknown>) => {
   const start = performance.now();
@@ -31,6 +63,17 @@ const time = async (fn: () => Promise<unknown>) => {
 
 const dynamo = await startDynamoDbLocal();
 try {
+  if (only !== 'context') await speed();
+  const source = values.workload ?? `generated workload, seed ${seed}`;
+  console.log(`retrieval on ${source}: ${workload.items.length} items, ${workload.tasks.length} tasks`);
+  const figures = await runContextBench(workload, dynamo.endpoint);
+  for (const miss of figures.worst.slice(0, 5)) console.log(`  ${miss.task} missed ${miss.missed.join(', ')}`);
+  console.log(contextLine(figures));
+} finally {
+  await dynamo.stop();
+}
+
+async function speed() {
   const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
   const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const names = await createTables(raw, `bench-${randomUUID().slice(0, 8)}`);
@@ -88,6 +131,4 @@ try {
 
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[['measure', 'time', 'baseline', 'ratio'], ...rows].map((r) => r[i]!.length)));
   for (const row of [['measure', 'time', 'baseline', 'ratio'], ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-} finally {
-  await dynamo.stop();
 }

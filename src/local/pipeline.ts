@@ -101,7 +101,8 @@ export class LocalPipeline {
   readonly eventSource: SqsEventSource;
   readonly sqsClient: SQSClient;
   private readonly outputs: OutputGuard;
-  private readonly memoryClient: MemoryClient;
+  /** How agents submit memory updates: SendMessageBatch to the local FIFO queue the steward drains. */
+  readonly memoryClient: MemoryClient;
 
   private constructor(
     readonly options: LocalPipelineOptions,

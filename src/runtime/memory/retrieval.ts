@@ -15,8 +15,9 @@ import { type MemoryEntry, toEntry } from './reader';
  *    searchable text, token count, tags and pin, as the steward stamped them when it applied the entry's update.
  * 2. Pinned entries (house rules) go in first, in namespace then key order, while they fit the budget.
  * 3. The rest are ranked with BM25 (MiniSearch) over key, tags and text, with English stemming and stop words
- *    dropped, a light boost for recency; entries sharing no term with the query are never loaded. They go in best
- *    first; one that does not fit is skipped for smaller ones behind it.
+ *    dropped, scaled by the squared share of the query's information (IDF) each entry covers, with a light boost
+ *    for recency. Entries scoring under `minRelevance` of the best are not relevant and never loaded; the rest go
+ *    in best first, and one that does not fit is skipped for smaller ones behind it.
  * 4. One BatchGetItem (per 100 entries) reads the chosen entries themselves, strongly consistent.
  *
  * Store calls per retrieval: one per namespace plus one, whatever the namespaces hold.
@@ -31,6 +32,11 @@ export interface RetrievalRequest {
   readonly budgetTokens: number;
   /** How many relevant entries that were left out to list, best first. @default 20 */
   readonly listOmitted?: number;
+  /**
+   * An entry scoring below this share of the best match is not relevant: it is neither loaded nor listed. Keeps a
+   * generous budget from filling up with entries that share only common words with the query. @default 0.05
+   */
+  readonly minRelevance?: number;
 }
 
 /** An entry loaded into context, with what it costs and how it ranked (0 for a pinned entry). */
@@ -114,6 +120,7 @@ export class ContextRetriever {
     }
 
     const ranked = rank(candidates, request.query);
+    const floor = (ranked[0]?.score ?? 0) * (request.minRelevance ?? 0.05);
     const chosen: { entry: IndexedEntry; score: number }[] = [];
     let planned = 0;
     const take = (entry: IndexedEntry, score: number) => {
@@ -128,7 +135,9 @@ export class ContextRetriever {
       .filter((c) => c.pinned)
       .sort((a, b) => namespaceOrder.get(a.namespace)! - namespaceOrder.get(b.namespace)! || compare(a.key, b.key));
     for (const entry of pinned) if (!take(entry, 0)) leftOut.push({ entry, score: 0 });
-    for (const { entry, score } of ranked) if (!entry.pinned && !take(entry, score)) leftOut.push({ entry, score });
+    for (const { entry, score } of ranked) {
+      if (!entry.pinned && score >= floor && !take(entry, score)) leftOut.push({ entry, score });
+    }
 
     const { items, calls } = await this.batchGet(chosen.map((c) => c.entry));
     storeCalls += calls;
@@ -223,13 +232,24 @@ function rank(candidates: readonly IndexedEntry[], query: string): { entry: Inde
     processTerm: normalizeTerm,
   });
   search.addAll(candidates);
+  // Coordination: BM25 sums per-term scores, so an entry repeating one of the query's words can outrank one that
+  // covers all of them. Scale each score by the squared share of the query's information (IDF) the entry covers.
+  const terms = [...new Set(splitWords(query).map(normalizeTerm).filter((t): t is string => t !== null))];
+  const idf = new Map(terms.map((term) => {
+    const df = search.search(term).length;
+    return [term, Math.log(1 + (candidates.length - df + 0.5) / (df + 0.5))] as const;
+  }));
+  const information = [...idf.values()].reduce((sum, v) => sum + v, 0) || 1;
   return search
     .search(query, {
       boost: { key: 2, tags: 2, text: 1 },
       combineWith: 'OR',
       boostDocument: (id: string) => 1 + (RECENCY_WEIGHT * (byId.get(id)!.updatedAt - oldest)) / span,
     })
-    .map((hit) => ({ entry: byId.get(hit.id as string)!, score: hit.score }))
+    .map((hit) => {
+      const covered = hit.queryTerms.reduce((sum, term) => sum + (idf.get(term) ?? 0), 0) / information;
+      return { entry: byId.get(hit.id as string)!, score: hit.score * covered ** 2 };
+    })
     .sort((a, b) => b.score - a.score || b.entry.updatedAt - a.entry.updatedAt || compare(a.entry.id, b.entry.id));
 }
 

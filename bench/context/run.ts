@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import reference from '../../nightshift.config';
+import { LocalPipeline } from '../../src/local/pipeline';
+import { ManualClock } from '../../src/runtime/clock';
+import { InvalidUpdateError, type MemoryUpdate, parseUpdate } from '../../src/runtime/memory/update';
+import { ContextRetriever } from '../../src/runtime/memory/retrieval';
+import type { Workload } from './workload';
+
+export interface ContextFigures {
+  readonly tasks: number;
+  /** Needed entries returned / needed entries, over all tasks. */
+  readonly recall: number;
+  /** Mean over tasks of 1 − tokens returned / tokens of every entry in the task's namespaces. */
+  readonly cut: number;
+  /** DynamoDB calls per retrieval. */
+  readonly readsPerTask: number;
+  readonly worst: readonly { task: string; missed: readonly string[] }[];
+}
+
+/**
+ * Loads the workload's items through the product's write path (the memory client's SendMessageBatch to the FIFO
+ * queue, the steward's handler fed by the event source into DynamoDB Local) and runs each task's retrieval through
+ * `ContextRetriever`, the API behind `ctx.retrieve`.
+ */
+export async function runContextBench(workload: Workload, dynamoEndpoint: string): Promise<ContextFigures> {
+  const clock = new ManualClock(Date.UTC(2026, 10, 25));
+  const local = await LocalPipeline.start({ pipeline: reference, clock, dynamoEndpoint, tablePrefix: `bench-context-${randomUUID().slice(0, 8)}` });
+  try {
+    const updates = workload.items.map((item, i): MemoryUpdate => {
+      const update = { idempotencyId: `load-${i}`, agentId: 'bench', runId: 'bench-load', op: 'put' as const, namespace: item.namespace, key: item.key, value: item.text, tags: item.tags, pinned: item.pinned };
+      try {
+        return parseUpdate(update);
+      } catch (error) {
+        if (error instanceof InvalidUpdateError) throw new Error(`items.${i} ('${item.id}') cannot be stored: ${error.message}`);
+        throw error;
+      }
+    });
+    for (let i = 0; i < updates.length; i += 50) {
+      await local.memoryClient.submit(updates.slice(i, i + 50));
+      await clock.advance(1_000); // items written over time, so recency has something to say
+      await local.eventSource.drain();
+    }
+    const ledger = local.metrics;
+    if (ledger.get('UpdatesApplied') !== updates.length) {
+      throw new Error(`only ${ledger.get('UpdatesApplied')} of ${updates.length} items were applied (${ledger.get('UpdatesRejected')} rejected)`);
+    }
+    const idOf = new Map(workload.items.map((i) => [`${i.namespace}/${i.key}`, i.id]));
+    const retriever = new ContextRetriever({ client: local.client, tableName: local.names.memory });
+    let needed = 0;
+    let found = 0;
+    let cutSum = 0;
+    let reads = 0;
+    const worst: { task: string; missed: string[] }[] = [];
+    for (const task of workload.tasks) {
+      const context = await retriever.retrieve({ namespaces: task.namespaces, query: task.query, budgetTokens: task.budgetTokens });
+      const returned = new Set(context.entries.map((e) => idOf.get(`${e.namespace}/${e.key}`)));
+      const missed = task.needed.filter((id) => !returned.has(id));
+      needed += task.needed.length;
+      found += task.needed.length - missed.length;
+      cutSum += context.tokensFull === 0 ? 1 : 1 - context.tokensLoaded / context.tokensFull;
+      reads += context.storeCalls;
+      if (missed.length > 0) worst.push({ task: task.id, missed });
+    }
+    return { tasks: workload.tasks.length, recall: needed === 0 ? 1 : found / needed, cut: cutSum / workload.tasks.length, readsPerTask: reads / workload.tasks.length, worst };
+  } finally {
+    await local.stop();
+  }
+}
+
+/** The figure line `npm run bench -- context` ends with. */
+export function contextLine(f: ContextFigures): string {
+  return `context: tasks=${f.tasks} recall=${f.recall.toFixed(3)} cut=${f.cut.toFixed(3)} reads_per_task=${f.readsPerTask.toFixed(1)}`;
+}
