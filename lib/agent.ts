@@ -1,7 +1,19 @@
-import { type CfnElement, Duration, Stack, TimeZone, Validations, type aws_iam as iam, aws_scheduler as scheduler, aws_scheduler_targets as targets, type aws_sqs as sqs } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  type CfnElement,
+  Duration,
+  Stack,
+  TimeZone,
+  Validations,
+  aws_iam as iam,
+  aws_scheduler as scheduler,
+  aws_scheduler_targets as targets,
+  type aws_sqs as sqs,
+} from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseCron, toEventBridgeCron } from '../src/config/cron';
 import { agentSpec, scheduleName } from '../src/config/agent-spec';
+import { DESTINATION_REGIONS, parseModelId } from '../src/config/models';
 import type { PipelineConfig } from '../src/config/pipeline';
 import { NightshiftFunction } from './nightshift-function';
 
@@ -39,6 +51,8 @@ export class Agent extends Construct {
   readonly agentId: string;
   readonly function: NightshiftFunction;
   readonly schedules: readonly scheduler.Schedule[];
+  /** What the function may invoke on Bedrock: the configured model (and, for a profile, its destinations). */
+  readonly modelArns: readonly string[] = [];
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
@@ -82,11 +96,34 @@ export class Agent extends Construct {
       });
     });
 
+    if (config.model) this.modelArns = this.grantInvokeModel(config.model);
+
     const stack = Stack.of(this);
     const functionLogicalId = stack.getLogicalId(this.function.node.defaultChild as CfnElement);
     Validations.of(stack).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${functionLogicalId}.Arn>:*]`,
       reason: 'aws-scheduler-targets.LambdaInvoke grants invoke on the function and its versions (`:*`); actions are exact',
     });
+  }
+
+  /**
+   * Lets the function call exactly its configured model with the Converse API (`bedrock:InvokeModel`): a foundation
+   * model in the stack's region, or a cross-region inference profile and the model in each of its destination
+   * regions, which is where Bedrock routes the call.
+   */
+  private grantInvokeModel(model: { readonly id: string; readonly destinationRegions?: readonly string[] | undefined }): string[] {
+    const stack = Stack.of(this);
+    const ref = parseModelId(model.id);
+    const foundationModel = (region: string) =>
+      stack.formatArn({ service: 'bedrock', region, account: '', resource: 'foundation-model', resourceName: ref.modelId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const resourceArns =
+      ref.kind === 'foundation-model'
+        ? [foundationModel(stack.region)]
+        : [
+            stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: ref.profileId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+            ...(model.destinationRegions ?? DESTINATION_REGIONS[ref.geography]).map(foundationModel),
+          ];
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns });
+    return resourceArns;
   }
 }

@@ -7,7 +7,7 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMAS } from '../src/config/tables';
+import { CONTEXT_INDEX, TABLE_SCHEMAS } from '../src/config/tables';
 import { NightshiftFunction } from './nightshift-function';
 import { tablePropsFromSchema } from './table-props';
 
@@ -84,7 +84,13 @@ export class MemoryStore extends Construct {
       environment: { MEMORY_TABLE: this.table.tableName, POWERTOOLS_SERVICE_NAME: 'steward', ...props.environment },
     });
     this.steward.addEventSource(new sources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
-    this.table.grantReadWriteData(this.steward);
+    // Exactly the calls the steward makes: conditional puts and updates (alone or in a transaction), and the read
+    // back of a fenced merge to stamp its context index.
+    iam.Grant.addToPrincipal({
+      grantee: this.steward,
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'],
+      resourceArns: [this.table.tableArn],
+    });
   }
 
   /** Lets an agent submit memory updates (it can never write the table itself). */
@@ -92,8 +98,12 @@ export class MemoryStore extends Construct {
     return this.queue.grantSendMessages(grantee);
   }
 
-  /** Lets an agent or operator read memory. */
+  /** Lets an agent or operator read memory: entries by key or namespace, and the context index retrieval queries. */
   grantRead(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grantReadData(grantee);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${CONTEXT_INDEX.indexName}`],
+    });
   }
 }

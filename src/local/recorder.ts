@@ -16,6 +16,18 @@ export interface AgentTally {
   suppressed: number;
 }
 
+/** Model usage an agent's runs metered (from every response), against its daily budget. */
+export interface ModelTally {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Calls the budget refused before they were sent. */
+  refused: number;
+  readonly budgetPerDay: number | undefined;
+}
+
 export interface TimelineEvent {
   readonly at: number;
   readonly agentId?: string;
@@ -47,7 +59,11 @@ export interface SimulationResult {
   readonly breaker: BreakerStatus;
   readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number };
   readonly takeovers: number;
+  /** Which model provider the agents called (`offline` locally). */
+  readonly modelProvider: string;
   readonly contextTokens: { loaded: number; full: number };
+  /** Per agent: model calls and tokens, as the provider reported them. */
+  readonly models: Record<string, ModelTally>;
   readonly duplicatePostsPublished: number;
   readonly draftIndexDuplicates: number;
   readonly events: readonly TimelineEvent[];
@@ -65,6 +81,7 @@ export class RunRecorder {
   private readonly timeline: Timeline = { at: [], outputs: {}, heartbeatAgeMinutes: {}, queueDepth: [], breaker: [], contextTokens: { loaded: [], full: [] } };
   private readonly contextTokens = { loaded: 0, full: 0 };
   private readonly postsPublished: string[] = [];
+  private readonly models: Record<string, ModelTally> = {};
 
   constructor(
     private readonly pipeline: PipelineConfig,
@@ -80,6 +97,7 @@ export class RunRecorder {
       this.timeline.outputs[agent.id] = [];
       this.timeline.heartbeatAgeMinutes[agent.id] = [];
       this.outputsThisSample[agent.id] = 0;
+      this.models[agent.id] = { calls: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, refused: 0, budgetPerDay: agent.tokenBudgetPerDay };
     }
   }
 
@@ -98,7 +116,17 @@ export class RunRecorder {
         if (payload.channel) this.postsPublished.push(payload.text ?? '');
       } else tally.suppressed++;
     }
+    const usage = outcome.modelUsage;
+    if (usage) {
+      const model = this.models[agentId]!;
+      model.calls += usage.calls;
+      model.inputTokens += usage.inputTokens;
+      model.outputTokens += usage.outputTokens;
+      model.cacheReadTokens += usage.cacheReadTokens;
+      model.cacheWriteTokens += usage.cacheWriteTokens;
+    }
     if (outcome.status === 'halted') {
+      if (/refused before it was sent/.test(outcome.reason)) this.models[agentId]!.refused++;
       tally.halted++;
       this.event(agentId, 'halted', outcome.reason);
       return;
@@ -177,7 +205,9 @@ export class RunRecorder {
         queued: depths.queue + depths.inFlight,
       },
       takeovers: m.get('LockTakeovers'),
+      modelProvider: this.local.model.name,
       contextTokens: { ...this.contextTokens },
+      models: this.models,
       duplicatePostsPublished: this.postsPublished.length - new Set(this.postsPublished).size,
       draftIndexDuplicates: index.length - new Set(index).size,
       events: this.events,

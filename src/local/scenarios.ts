@@ -79,6 +79,8 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
       control.invokeAt('planner', '03:00', async (ctx) => {
         for (let retry = 1; retry <= 47; retry++) {
           await control.advance(10_000); // the loop ran for about 8 minutes
+          // Bad retry logic asks the model again each time: every call is metered like any other.
+          await ctx.model.converse({ system: 'You plan a small engineering blog.', task: `Plan the 3am slot again (retry ${retry}).`, maxTokens: 120 });
           await ctx.emit({ kind: 'plan', topic: 'production patterns at 3am', retry }, async () => {
             await control.invokeNow('writer');
           });

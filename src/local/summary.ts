@@ -23,8 +23,19 @@ export function formatSummary(result: SimulationResult): string {
     '',
     `memory updates: ${m.submitted} submitted, ${m.applied} applied, ${m.duplicates} duplicates ignored, ${m.rejected} rejected, ${m.deadLetters} dead-lettered, ${m.queued} still queued`,
     `locks: ${result.takeovers} expired-lease takeovers    breaker: ${result.breaker}    alerts: ${result.alerts.length}`,
-    `context tokens: ${result.contextTokens.loaded} loaded lazily; injecting all memory looked at: ${result.contextTokens.full}`,
   );
+  const { loaded, full } = result.contextTokens;
+  lines.push(
+    `context tokens: ${loaded} retrieved lazily; injecting all memory looked at: ${full}` +
+      (full > 0 ? ` (${Math.round((1 - loaded / full) * 100)}% cut)` : ''),
+    '',
+    `model calls (${result.modelProvider} provider, usage as each response reported it):`,
+  );
+  const modelRows = Object.entries(result.models).map(([id, m]) => {
+    const total = m.inputTokens + m.outputTokens + m.cacheReadTokens + m.cacheWriteTokens;
+    return [id, m.calls, m.inputTokens, m.outputTokens, m.cacheReadTokens, total, m.budgetPerDay ?? '-', m.refused].map(String);
+  });
+  lines.push(...table([['agent', 'calls', 'input', 'output', 'cache read', 'total', 'budget/day', 'refused'], ...modelRows]).map((l) => `  ${l}`));
   for (const alert of result.alerts) lines.push(`  alert at ${new Date(alert.at).toISOString()}: ${alert.subject}`);
   lines.push('', 'guardrails:');
   for (const check of result.checks) lines.push(`  ${check.ok ? 'PASS' : 'FAIL'}  ${check.name} (${check.detail})`);

@@ -120,4 +120,43 @@ describe('pipeline config', () => {
     );
     expect(error.issues.map((i) => i.path)).toEqual(['agents[0].id', 'agents[1].schedules[0].cron', 'agents[1].upstream[0]']);
   });
+
+  describe('model', () => {
+    it('accepts foundation model and geographic inference profile ids, with a default maxTokens', () => {
+      const config = definePipeline(
+        pipeline([
+          agent('a', { model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0' } }),
+          agent('b', { model: { id: 'eu.anthropic.claude-3-7-sonnet-20250219-v1:0', maxTokens: 4096, destinationRegions: ['eu-west-1'] } }),
+          agent('c', { model: { id: 'amazon.nova-lite-v1:0' } }),
+        ]),
+      );
+      expect(config.agents.map((a) => a.model)).toEqual([
+        { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 1024 },
+        { id: 'eu.anthropic.claude-3-7-sonnet-20250219-v1:0', maxTokens: 4096, destinationRegions: ['eu-west-1'] },
+        { id: 'amazon.nova-lite-v1:0', maxTokens: 1024 },
+      ]);
+    });
+
+    it.each([
+      ['Claude 3.5 Haiku', /is not a Bedrock model id: expected <provider>\.<model>/],
+      ['arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-v2', /not an ARN/],
+      ['global.anthropic.claude-sonnet-4-20250514-v1:0', /global inference profiles .* cannot be granted narrowly/],
+    ])('rejects the model id %s, saying why', (id, message) => {
+      const error = errorOf(pipeline([agent('a', { model: { id } })]));
+      expect(error.issues).toEqual([{ path: 'agents[0].model.id', message: expect.stringMatching(message) }]);
+    });
+
+    it('rejects a maxTokens no daily budget could ever pay for, and destination regions on a foundation model', () => {
+      const error = errorOf(
+        pipeline([
+          agent('a', { tokenBudgetPerDay: 1_000, model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 1_000 } }),
+          agent('b', { model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', destinationRegions: ['us-east-1'] } }),
+        ]),
+      );
+      expect(error.issues).toEqual([
+        { path: 'agents[0].model.maxTokens', message: 'maxTokens must be below tokenBudgetPerDay, or no call could ever fit the budget' },
+        { path: 'agents[1].model.destinationRegions', message: expect.stringMatching(/applies only to an inference profile/) },
+      ]);
+    });
+  });
 });

@@ -142,4 +142,28 @@ describe('cdk-nag AwsSolutions checks', () => {
     new sqs.Queue(Stack.of(nightshift), 'UnsafeQueue');
     expect(() => checked.synth()).toThrow(/AwsSolutions-SQS4/);
   });
+
+  it('lets each agent invoke exactly its configured model on Bedrock, and nothing else there', () => {
+    const invoke = new Map<string, string[]>();
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement) {
+        const actions: string[] = [statement.Action].flat();
+        if (!actions.some((a) => a.startsWith('bedrock:'))) continue;
+        expect(actions).toEqual(['bedrock:InvokeModel']);
+        const role: string = policy.Properties.Roles[0].Ref;
+        invoke.set(role, [statement.Resource].flat().map((r: unknown) => JSON.stringify(r)));
+      }
+    }
+    const roleOf = (agentId: string) => logicalId(stack.agents.find((a) => a.agentId === agentId)!.function.role!);
+    expect([...invoke.keys()].sort()).toEqual(reference.agents.map((a) => roleOf(a.id)).sort());
+    const haiku = (region: string) => `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:${region}::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`;
+    expect(invoke.get(roleOf('planner'))).toEqual([`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},"::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`]);
+    const writer = invoke.get(roleOf('writer'))!;
+    expect(writer[0]).toBe(
+      `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"]]}`,
+    );
+    expect(writer.slice(1)).toEqual(
+      ['us-east-1', 'us-east-2', 'us-west-2'].map((region) => haiku(region).replace('anthropic.claude-3-5-haiku-20241022-v1:0', 'anthropic.claude-3-7-sonnet-20250219-v1:0')),
+    );
+  });
 });

@@ -94,10 +94,11 @@ export class OutputGuard {
     const { windows, metrics } = this.options;
     const budget = spec.tokenBudgetPerDay;
     if (budget === undefined) return async (actual) => void (actual > 0 && (await windows.addTokens(spec.id, actual)));
-    const reservation = await windows.reserveTokens(spec.id, estimate, budget);
-    if (!reservation.reserved) {
+    const reservation = estimate > budget ? undefined : await windows.reserveTokens(spec.id, estimate, budget);
+    if (!reservation?.reserved) {
       metrics?.count('ModelCallsRefused');
-      const detail = `${spec.id} has ${Math.max(0, budget - reservation.used)} of its ${budget} daily tokens left; a model call needing up to ${estimate} was refused before it was sent`;
+      const left = reservation ? `has ${Math.max(0, budget - reservation.used)} of its ${budget} daily tokens left` : `has a daily budget of ${budget} tokens`;
+      const detail = `${spec.id} ${left}; a model call needing up to ${estimate} was refused before it was sent`;
       await this.tripBudget(spec, detail);
       throw new BreakerOpenError(`${spec.id}: ${detail}`);
     }
