@@ -86,4 +86,20 @@ describe('MemoryStore', () => {
     expect(agentOnTable.filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
     expect(actionsGranted(template, logicalId(agent), logicalId(memory.queue))).toContain('sqs:SendMessage');
   });
+
+  it('keeps a sparse context index that projects only what retrieval ranks and packs by', () => {
+    const { template } = memoryStore();
+    template().hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'context',
+          KeySchema: [
+            { AttributeName: 'ctxNamespace', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['ctxText', 'ctxTokens', 'ctxSequence', 'tags', 'pinned', 'updatedAt'] },
+        },
+      ],
+    });
+  });
 });
