@@ -87,6 +87,23 @@ export class PipelineMonitoring extends Construct {
         width: 8,
       }),
     );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Model tokens (as Bedrock reported them, per agent)',
+        left: agentIds.flatMap((agentId) => [
+          runtimeMetric('ModelInputTokens', agentId, `${agentId} input`),
+          runtimeMetric('ModelOutputTokens', agentId, `${agentId} output`),
+          runtimeMetric('ModelCacheReadTokens', agentId, `${agentId} cache read`),
+        ]),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Model calls, calls refused by the budget, failed calls; context tokens retrieved',
+        left: [sumOf(perAgent('ModelCalls'), 'calls'), sumOf(perAgent('ModelCallsRefused'), 'refused by budget'), sumOf(perAgent('ModelCallsFailed'), 'failed')],
+        right: [sumOf(perAgent('ContextTokensLoaded'), 'context tokens retrieved')],
+        width: 12,
+      }),
+    );
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 }));
   }
 

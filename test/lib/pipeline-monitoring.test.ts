@@ -45,6 +45,11 @@ describe('PipelineMonitoring', () => {
     expect(errors?.Properties.Threshold).toBe(3);
   });
 
+  it('graphs the model tokens every agent metered, and the calls its budget refused', () => {
+    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]!.Properties.DashboardBody);
+    for (const metric of ['ModelInputTokens', 'ModelOutputTokens', 'ModelCacheReadTokens', 'ModelCallsRefused', 'ContextTokensLoaded']) expect(body).toContain(metric);
+  });
+
   it('draws a dashboard named after the pipeline', () => {
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'nightshift-dev', DashboardBody: Match.anyValue() });
   });

@@ -162,6 +162,25 @@ describe('memory steward', () => {
     });
   });
 
+  it('keeps tags and the pin with the entry: a put sets or clears them, a merge or append keeps them unless given', async () => {
+    const { steward, reader } = memory(dynamo);
+    const namespace = freshNamespace();
+    await steward.handle(delivered(update({ namespace, key: 'rule', value: { text: 'Plain English.' }, tags: ['style'], pinned: true })));
+    expect(await reader.get(namespace, 'rule')).toMatchObject({ tags: ['style'], pinned: true });
+    await steward.handle(delivered(update({ namespace, key: 'rule', op: 'merge', value: { since: 2026 } })));
+    expect(await reader.get(namespace, 'rule')).toMatchObject({ value: { text: 'Plain English.', since: 2026 }, tags: ['style'], pinned: true });
+    await steward.handle(delivered(update({ namespace, key: 'rule', op: 'merge', value: { since: 2027 }, pinned: false })));
+    expect(await reader.get(namespace, 'rule')).toMatchObject({ tags: ['style'], pinned: false });
+    await steward.handle(delivered(update({ namespace, key: 'rule', value: 'replaced' })));
+    expect(await reader.get(namespace, 'rule')).toMatchObject({ value: 'replaced', tags: [], pinned: false });
+  });
+
+  it('refuses tags that are not a short list of short strings, naming the field', async () => {
+    const { steward } = memory(dynamo);
+    const result = await steward.handle(delivered(update({ namespace: freshNamespace(), key: 'k', value: 1, tags: Array(21).fill('t') })));
+    expect(result).toMatchObject({ outcome: 'rejected', reason: 'invalid-update', detail: expect.stringMatching(/^tags: /) });
+  });
+
   it('rejects an update sent in another message group, which would break per-key ordering', async () => {
     const { steward } = memory(dynamo);
     const namespace = freshNamespace();
