@@ -14,6 +14,12 @@ program
   .command('local')
   .description('run the whole pipeline on this machine on an accelerated clock (DynamoDB Local, local SQS)')
   .option('--scenario <name>', 'normal | 3am | crash', 'normal')
+  .option(
+    '--inject <fault>',
+    'inject a fault, repeatable: loop:<agent>@<HH:MM>, crash:<agent>@<HH:MM>, fail:<agent>@<HH:MM> (UTC, or [Zone/Name] after the time)',
+    (fault: string, faults: string[]) => [...faults, fault],
+    [] as string[],
+  )
   .option('--hours <n>', 'simulated hours to run', '24')
   .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
   .option('--state-dir <dir>', 'where local state is kept for `nightshift status --local`', '.nightshift/local')

@@ -1,13 +1,14 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipeline } from '../config/load';
-import { simulate } from '../local/runner';
-import { SCENARIOS, type ScenarioName } from '../local/scenarios';
+import { SIMULATION_START, simulate } from '../local/runner';
+import { SCENARIOS, type ScenarioName, runFaults } from '../local/scenarios';
 import { formatSummary } from '../local/summary';
 
 export interface LocalCommandOptions {
   readonly config: string;
   readonly scenario: string;
+  readonly inject?: readonly string[];
   readonly hours: string;
   readonly stateDir: string;
   readonly report?: string;
@@ -23,14 +24,18 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
   if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 14) throw new Error(`--hours must be a number from 1 to 336; got '${options.hours}'`);
   const pipeline = await loadPipeline(options.config);
   const scenario = SCENARIOS[options.scenario as ScenarioName];
+  const inject = options.inject ?? [];
+  // Faults are checked against the pipeline before anything starts (the runner reads them again with the same start).
+  runFaults(scenario.name, inject, pipeline, SIMULATION_START.getTime());
   // Each run starts from empty state; the state stays afterwards for `nightshift status --local`.
   rmSync(options.stateDir, { recursive: true, force: true });
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  if (!options.json) log(`nightshift local: ${scenario.description}`);
+  if (!options.json) log(`nightshift local: ${inject.length ? `${scenario.description} Injected: ${inject.join(', ')}.` : scenario.description}`);
   const started = performance.now();
   const result = await simulate({
     pipeline,
     scenario: scenario.name,
+    inject,
     hours,
     stateDir: options.stateDir,
     print: options.json ? undefined : log,

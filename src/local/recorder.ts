@@ -31,7 +31,7 @@ export interface ModelTally {
 export interface TimelineEvent {
   readonly at: number;
   readonly agentId?: string;
-  readonly kind: 'run' | 'degraded' | 'skipped' | 'halted' | 'crash' | 'alert' | 'redelivery';
+  readonly kind: 'run' | 'degraded' | 'skipped' | 'halted' | 'crash' | 'fail' | 'fault' | 'alert' | 'redelivery';
   readonly detail: string;
 }
 
@@ -46,8 +46,21 @@ export interface Timeline {
   readonly contextTokens: { loaded: number[]; full: number[] };
 }
 
+/** One run as the derived checks see it: when it ran, which slot, how it ended. */
+export interface RunRecord {
+  readonly agentId: string;
+  /** Simulated time the run happened. */
+  readonly at: number;
+  /** The scheduled time it ran for. */
+  readonly slot: number;
+  readonly status: 'completed' | 'halted' | 'skipped' | 'crash' | 'fail';
+  readonly degraded: boolean;
+}
+
 export interface SimulationResult {
   readonly scenario: ScenarioName;
+  /** Injected faults (the scenario's and `--inject`), as written. */
+  readonly faults: readonly string[];
   readonly start: number;
   readonly end: number;
   readonly agents: Record<string, AgentTally>;
@@ -67,6 +80,11 @@ export interface SimulationResult {
   readonly duplicatePostsPublished: number;
   readonly draftIndexDuplicates: number;
   readonly events: readonly TimelineEvent[];
+  readonly runs: readonly RunRecord[];
+  /** Every published output: who and when. */
+  readonly published: readonly { readonly agentId: string; readonly at: number }[];
+  /** Each schedule's state at the end: enabled or not. */
+  readonly schedules: Readonly<Record<string, boolean>>;
   readonly timeline: Timeline;
   checks: Check[];
   passed: boolean;
@@ -82,6 +100,8 @@ export class RunRecorder {
   private readonly contextTokens = { loaded: 0, full: 0 };
   private readonly postsPublished: string[] = [];
   private readonly models: Record<string, ModelTally> = {};
+  private readonly runs: RunRecord[] = [];
+  private readonly published: { agentId: string; at: number }[] = [];
 
   constructor(
     private readonly pipeline: PipelineConfig,
@@ -101,8 +121,9 @@ export class RunRecorder {
     }
   }
 
-  tally(agentId: string, outcome: RunOutcome<unknown>): void {
+  tally(agentId: string, outcome: RunOutcome<unknown>, slot: number): void {
     const tally = this.tallies[agentId]!;
+    this.runs.push({ agentId, at: this.clock.now(), slot, status: outcome.status, degraded: outcome.status === 'completed' && outcome.degraded !== undefined });
     if (outcome.status === 'skipped') {
       tally.skipped++;
       this.event(agentId, 'skipped', outcome.reason);
@@ -111,6 +132,7 @@ export class RunRecorder {
     for (const output of outcome.outputs) {
       if (output.published) {
         tally.published++;
+        this.published.push({ agentId, at: this.clock.now() });
         this.outputsThisSample[agentId]!++;
         const payload = output.payload as { channel?: string; text?: string };
         if (payload.channel) this.postsPublished.push(payload.text ?? '');
@@ -138,6 +160,12 @@ export class RunRecorder {
       tally.degraded++;
       this.event(agentId, 'degraded', outcome.degraded.reasons.join('; '));
     } else this.event(agentId, 'run', `completed with ${outcome.outputs.length} output(s)`);
+  }
+
+  /** A run that crashed or failed (injected): it has no outcome. */
+  failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string): void {
+    this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false });
+    this.event(agentId, status, detail);
   }
 
   event(agentId: string | undefined, kind: TimelineEvent['kind'], detail: string): void {
@@ -169,7 +197,7 @@ export class RunRecorder {
     );
   }
 
-  async result(slotCount: number): Promise<SimulationResult> {
+  async result(slotCount: number, faults: readonly string[]): Promise<SimulationResult> {
     for (const alert of this.local.alerts.alerts) this.events.push({ at: alert.at, kind: 'alert', detail: alert.subject });
     this.events.sort((a, b) => a.at - b.at);
     const totals = Object.values(this.tallies).reduce(
@@ -188,6 +216,7 @@ export class RunRecorder {
     const index = ((await this.local.reader.get('drafts', 'index'))?.value as string[] | undefined) ?? [];
     return {
       scenario: this.scenario,
+      faults,
       start: this.start,
       end: this.end,
       agents: this.tallies,
@@ -211,6 +240,9 @@ export class RunRecorder {
       duplicatePostsPublished: this.postsPublished.length - new Set(this.postsPublished).size,
       draftIndexDuplicates: index.length - new Set(index).size,
       events: this.events,
+      runs: this.runs,
+      published: this.published,
+      schedules: Object.fromEntries(this.local.schedules.state),
       timeline: this.timeline,
       checks: [],
       passed: false,

@@ -5,9 +5,10 @@ import { scheduleName } from '../config/agent-spec';
 import type { PipelineConfig } from '../config/pipeline';
 import { type Clock, ManualClock } from '../runtime/clock';
 import type { AgentContext, RunOutcome } from '../runtime/guard';
+import type { Fault } from './faults';
 import { LocalPipeline } from './pipeline';
 import { RunRecorder, type SimulationResult } from './recorder';
-import { SCENARIOS, type ScenarioControl, type ScenarioName } from './scenarios';
+import { type ScenarioName, runChecks, runFaults } from './scenarios';
 
 export type { SimulationResult } from './recorder';
 
@@ -21,6 +22,8 @@ type Work = (ctx: AgentContext) => Promise<unknown>;
 export interface SimulationOptions {
   readonly pipeline: PipelineConfig;
   readonly scenario: ScenarioName;
+  /** `--inject` flags, on top of the scenario's own faults. @default none */
+  readonly inject?: readonly string[];
   readonly hours: number;
   /** @default 2026-11-25T00:00:00Z (a Wednesday) */
   readonly start?: Date;
@@ -33,6 +36,9 @@ export interface SimulationOptions {
 
 const MINUTE = 60_000;
 
+/** Where a simulation starts unless told otherwise: 2026-11-25 00:00 UTC, a Wednesday. */
+export const SIMULATION_START = new Date('2026-11-25T00:00:00Z');
+
 interface Slot {
   readonly at: number;
   readonly agentId: string;
@@ -40,8 +46,9 @@ interface Slot {
 }
 
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
-  const start = (options.start ?? new Date('2026-11-25T00:00:00Z')).getTime();
+  const start = (options.start ?? SIMULATION_START).getTime();
   const end = start + options.hours * 60 * MINUTE;
+  const faults = runFaults(options.scenario, options.inject ?? [], options.pipeline, start);
   const clock = new ManualClock(start);
   const local = await LocalPipeline.start({
     pipeline: options.pipeline,
@@ -52,23 +59,29 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     ...(options.print ? { print: options.print } : {}),
   });
   try {
-    return await new Simulation(options, local, clock, start, end).run();
+    return await new Simulation(options, faults, local, clock, start, end).run();
   } finally {
     await local.stop();
   }
 }
 
-class Simulation implements ScenarioControl {
+/** How many times a looping agent is re-invoked: enough to cross any limit the config accepts and show the refusals. */
+const LOOP_ATTEMPTS = (maxOutputs: number) => 2 * maxOutputs + 5;
+const LOOP_INTERVAL_MS = 10_000;
+
+class Simulation {
   private readonly works = new Map<string, Work>();
-  private readonly overrides = new Map<string, { work: Work; crash: boolean }>();
+  /** Scheduled slots a fault takes over, by `<agentId>@<slot ms>`. */
+  private readonly overrides = new Map<string, { fault: Fault }>();
   private readonly redeliveries: { agentId: string; slot: number; at: number }[] = [];
-  private readonly extraRuns: { agentId: string; at: number; work: Work }[] = [];
+  private readonly loops: Fault[] = [];
   private readonly recorder: RunRecorder;
   private readonly handlers = new Map<string, Map<Work, (event: unknown) => Promise<unknown>>>();
   private offSchedule = 0;
 
   constructor(
     private readonly options: SimulationOptions,
+    private readonly faults: readonly Fault[],
     private readonly local: LocalPipeline,
     private readonly clock: ManualClock,
     private readonly start: number,
@@ -83,19 +96,19 @@ class Simulation implements ScenarioControl {
       if (typeof module.work !== 'function') throw new Error(`${agent.entry} must export its work function as \`work\` for local mode`);
       this.works.set(agent.id, module.work);
     }
-    const scenario = SCENARIOS[this.options.scenario];
-    scenario.setup(this);
     const slots = this.slots();
+    this.plan(slots);
     let next = 0;
     for (let t = this.start; t <= this.end; t += MINUTE) {
       if (t > this.clock.now()) await this.clock.advanceTo(t);
+      for (const fault of this.faults.filter((f) => f.at <= t && f.at > t - MINUTE)) this.recorder.event(fault.agentId, 'fault', `injected ${fault.label}`);
       while (next < slots.length && slots[next]!.at <= t) {
         const slot = slots[next++]!;
         if (this.local.schedules.isEnabled(slot.schedule)) await this.fire(slot.agentId, slot.at, 0);
       }
-      for (const extra of this.extraRuns.filter((r) => r.at <= t)) {
-        this.extraRuns.splice(this.extraRuns.indexOf(extra), 1);
-        await this.fire(extra.agentId, extra.at, 0, extra.work);
+      for (const loop of this.loops.filter((l) => l.at <= t)) {
+        this.loops.splice(this.loops.indexOf(loop), 1);
+        await this.runLoop(loop);
       }
       for (const r of this.redeliveries.filter((r) => r.at <= t)) {
         this.redeliveries.splice(this.redeliveries.indexOf(r), 1);
@@ -108,35 +121,64 @@ class Simulation implements ScenarioControl {
       if ((t - this.start) % (60 * MINUTE) === 0) await this.recorder.progress(t);
     }
     await this.local.eventSource.drain();
-    const result = await this.recorder.result(slots.length);
-    result.checks = scenario.check(result);
+    const result = await this.recorder.result(slots.length, this.faults.map((f) => f.label));
+    result.checks = runChecks(this.options.scenario, this.options.pipeline, this.faults, result);
     result.passed = result.checks.every((c) => c.ok);
     return result;
   }
 
-  // ScenarioControl
-  overrideRun(agentId: string, hhmm: string, work: Work, options: { crash?: boolean } = {}): void {
-    this.overrides.set(`${agentId}@${hhmm}`, { work, crash: options.crash ?? false });
-  }
-  invokeAt(agentId: string, hhmm: string, work: Work): void {
-    this.extraRuns.push({ agentId, at: this.atTime(hhmm), work });
-  }
-  async invokeNow(agentId: string): Promise<void> {
-    await this.fire(agentId, this.clock.now() + ++this.offSchedule, 0);
-  }
-  redeliverAt(agentId: string, slotHhmm: string, atHhmm: string): void {
-    this.redeliveries.push({ agentId, slot: this.atTime(slotHhmm), at: this.atTime(atHhmm) });
-  }
-  advance(ms: number): Promise<void> {
-    return this.clock.advance(ms);
-  }
-  reference(agentId: string): Work {
-    return this.works.get(agentId)!;
+  /**
+   * Places each fault: a crash or failure takes over the agent's first scheduled slot at or after its time (a crashed
+   * slot is delivered again once its lease has expired and the agent has been stale for a full stale period, so
+   * downstream runs in between meet the stale heartbeat); a loop starts at its time.
+   */
+  private plan(slots: readonly Slot[]): void {
+    for (const fault of this.faults) {
+      if (fault.kind === 'loop') {
+        this.loops.push(fault);
+        continue;
+      }
+      const slot = slots.find((s) => s.agentId === fault.agentId && s.at >= fault.at);
+      if (!slot) continue; // reported by the fault's checks
+      this.overrides.set(`${fault.agentId}@${slot.at}`, { fault });
+      if (fault.kind === 'crash') {
+        const agent = this.options.pipeline.agents.find((a) => a.id === fault.agentId)!;
+        this.redeliveries.push({ agentId: fault.agentId, slot: slot.at, at: slot.at + (agent.lock.leaseMinutes + agent.heartbeat.staleAfterMinutes) * MINUTE });
+      }
+    }
   }
 
-  private atTime(hhmm: string): number {
-    const [h, m] = hhmm.split(':').map(Number);
-    return this.start + (h! * 60 + m!) * MINUTE;
+  /** Broken retry logic: the agent is invoked again and again; what it publishes re-invokes its downstream agents. */
+  private async runLoop(fault: Fault): Promise<void> {
+    const agent = this.options.pipeline.agents.find((a) => a.id === fault.agentId)!;
+    for (let retry = 1; retry <= LOOP_ATTEMPTS(agent.breaker.maxOutputs); retry++) {
+      await this.clock.advance(LOOP_INTERVAL_MS);
+      await this.fire(fault.agentId, this.clock.now() + ++this.offSchedule, 0, this.cascading(fault.agentId, retry));
+    }
+  }
+
+  /** The agent's own work, made to emit at least once, each published output invoking the agents downstream of it. */
+  private cascading(agentId: string, retry?: number): Work {
+    const own = this.works.get(agentId)!;
+    const direct = this.options.pipeline.agents.filter((a) => a.upstream.includes(agentId)).map((a) => a.id);
+    return async (ctx) => {
+      let emitted = false;
+      const emit = ctx.emit.bind(ctx);
+      const chained: AgentContext = Object.create(ctx, {
+        emit: {
+          value: (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
+            emitted = true;
+            return emit(payload, async (output) => {
+              await publish?.(output);
+              for (const id of direct) await this.fire(id, this.clock.now() + ++this.offSchedule, 0, this.cascading(id));
+            });
+          },
+        },
+      });
+      const result = await own(chained);
+      if (retry !== undefined && !emitted) await chained.emit({ fault: 'loop', agentId, retry });
+      return result;
+    };
   }
 
   private slots(): Slot[] {
@@ -154,10 +196,10 @@ class Simulation implements ScenarioControl {
 
   private async fire(agentId: string, slot: number, attempt: number, extraWork?: Work): Promise<void> {
     const hhmm = new Date(slot).toISOString().slice(11, 16);
-    const override = attempt === 0 ? (this.overrides.get(`${agentId}@${hhmm}`) ?? this.overrides.get(`${agentId}@*`)) : undefined;
-    const work = extraWork ?? override?.work ?? this.works.get(agentId)!;
+    const fault = attempt === 0 && !extraWork ? this.overrides.get(`${agentId}@${slot}`)?.fault : undefined;
+    const work = extraWork ?? this.works.get(agentId)!;
     const invocation = { agentId, scheduledTime: new Date(slot).toISOString(), scheduleArn: 'local', attemptNumber: attempt };
-    if (override?.crash) {
+    if (fault?.kind === 'crash') {
       // A crashed process: after its work it never returns, and its timers (lease renewal, heartbeats) stop.
       let alive = true;
       let died: () => void = () => undefined;
@@ -170,7 +212,18 @@ class Simulation implements ScenarioControl {
         return new Promise<never>(() => undefined);
       };
       await Promise.race([this.local.handler(agentId, dying, processClock)(invocation), death]);
-      this.recorder.event(agentId, 'crash', `the ${hhmm} run died holding its lock`);
+      this.recorder.failed(agentId, slot, 'crash', `the ${hhmm} run died holding its lock (${fault.label})`);
+      return;
+    }
+    if (fault?.kind === 'fail') {
+      const failing: Work = async () => {
+        throw new Error(`injected failure (${fault.label})`);
+      };
+      try {
+        await this.local.handler(agentId, failing)(invocation);
+      } catch {
+        this.recorder.failed(agentId, slot, 'fail', `the ${hhmm} run failed (${fault.label})`);
+      }
       return;
     }
     // Like a warm Lambda sandbox, an agent's handler (and its runtime) is built once and reused.
@@ -179,7 +232,7 @@ class Simulation implements ScenarioControl {
     let handler = forAgent.get(work);
     if (!handler) forAgent.set(work, (handler = this.local.handler(agentId, work)));
     const outcome = (await handler(invocation)) as RunOutcome<unknown>;
-    this.recorder.tally(agentId, outcome);
+    this.recorder.tally(agentId, outcome, slot);
   }
 }
 

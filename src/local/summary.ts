@@ -4,7 +4,8 @@ import type { SimulationResult } from './recorder';
 export function formatSummary(result: SimulationResult): string {
   const lines: string[] = [];
   const hours = (result.end - result.start) / 3_600_000;
-  lines.push('', `Scenario '${result.scenario}': ${hours} simulated hours from ${new Date(result.start).toISOString()}`, '');
+  lines.push('', `Scenario '${result.scenario}': ${hours} simulated hours from ${new Date(result.start).toISOString()}`);
+  lines.push(result.faults.length > 0 ? `faults injected: ${result.faults.join(', ')}` : 'faults injected: none', '');
   const header = ['agent', 'runs', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
   const rows = Object.entries(result.agents).map(([id, t]) => [
     id,

@@ -32,7 +32,7 @@ describe('local pipeline run', () => {
     expect(result.duplicatePostsPublished).toBe(0);
     expect(result.breaker).toBe('OPEN');
     // The halt stopped the rest of the day: the analyst's 23:00 schedule was disabled.
-    expect(result.agents.analyst!.completed).toBe(0);
+    expect(result.runs.some((r) => r.slot === Date.UTC(2026, 10, 25, 23))).toBe(false);
     expect(result.passed).toBe(true);
   });
 

@@ -1,0 +1,194 @@
+import { Cron } from 'croner';
+import type { PipelineConfig } from '../config/pipeline';
+import type { SimulationResult } from './recorder';
+
+/**
+ * Faults as data: what `nightshift local --inject <fault>` does to any agent of any pipeline, and the checks that
+ * follow from the config and the fault (never from the reference pipeline's names).
+ *
+ * - `loop:<agent>@<HH:MM>`: from that time the agent is re-invoked again and again, as if its retry logic were
+ *   broken; every run emits, and every output it publishes re-invokes the agents downstream of it, as the field
+ *   report's cascade did.
+ * - `crash:<agent>@<HH:MM>`: the agent's first scheduled run at or after that time dies mid-work holding its lock:
+ *   no release, no final heartbeat. Its slot is delivered again once the lease has expired, as a Scheduler retry is.
+ * - `fail:<agent>@<HH:MM>`: the agent's first scheduled run at or after that time throws: the guard records a failed
+ *   heartbeat and releases the lock; downstream agents run degraded until it next succeeds.
+ *
+ * Times are on the first simulated day, in UTC, or in the IANA zone given after them: `crash:writer@14:15[Europe/Berlin]`.
+ */
+export type FaultKind = 'loop' | 'crash' | 'fail';
+
+export interface Fault {
+  readonly kind: FaultKind;
+  readonly agentId: string;
+  /** Epoch ms the fault starts. */
+  readonly at: number;
+  /** As written on the command line. */
+  readonly label: string;
+}
+
+const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail'];
+const SYNTAX = /^(?<kind>[a-z]+):(?<agent>[a-z][a-z0-9-]*)@(?<hour>\d{1,2}):(?<minute>\d{2})(?:\[(?<zone>[^\]]+)\])?$/;
+
+/** A fault that cannot be injected: says which flag and why. */
+export class FaultError extends Error {
+  override readonly name = 'FaultError';
+}
+
+/** Reads `--inject` flags against the pipeline; every problem at once. */
+export function parseFaults(flags: readonly string[], pipeline: PipelineConfig, start: number): Fault[] {
+  const problems: string[] = [];
+  const faults = flags.flatMap((flag): Fault[] => {
+    const match = SYNTAX.exec(flag.trim());
+    if (!match?.groups) {
+      problems.push(`--inject '${flag}': expected <kind>:<agent>@<HH:MM>, e.g. loop:planner@03:00 or crash:writer@14:15[Europe/Berlin]`);
+      return [];
+    }
+    const { kind, agent, hour, minute, zone = 'UTC' } = match.groups as Record<string, string>;
+    const issues: string[] = [];
+    if (!KINDS.includes(kind as FaultKind)) issues.push(`'${kind}' is not a fault; use one of ${KINDS.join(', ')}`);
+    if (!pipeline.agents.some((a) => a.id === agent)) {
+      issues.push(`no agent '${agent}' in pipeline '${pipeline.name}' (agents: ${pipeline.agents.map((a) => a.id).join(', ')})`);
+    }
+    if (Number(hour) > 23 || Number(minute) > 59) issues.push(`${hour}:${minute} is not a time of day`);
+    let at: number | undefined;
+    if (issues.length === 0) {
+      try {
+        at = new Cron(`${Number(minute)} ${Number(hour)} * * *`, { timezone: zone, paused: true }).nextRun(new Date(start - 1))!.getTime();
+      } catch {
+        issues.push(`'${zone}' is not an IANA time zone`);
+      }
+    }
+    if (issues.length > 0 || at === undefined) {
+      problems.push(`--inject '${flag}': ${issues.join('; ')}`);
+      return [];
+    }
+    return [{ kind: kind as FaultKind, agentId: agent!, at, label: flag.trim() }];
+  });
+  if (problems.length > 0) throw new FaultError(problems.join('\n'));
+  return faults;
+}
+
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
+const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+
+/** What must hold after the run, derived from the pipeline's limits, its dependency graph and the faults. */
+export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], r: SimulationResult): Check[] {
+  const checks: Check[] = [];
+  const loops = faults.filter((f) => f.kind === 'loop');
+  if (loops.length > 0) {
+    const trip = r.alerts[0]?.at;
+    const cooling = pipeline.breaker.coolDownMinutes !== undefined;
+    checks.push(check('loop: exactly one alert', r.alerts.length === 1, `${r.alerts.length} alerts`));
+    for (const loop of loops) {
+      // The looping agent and every agent its outputs cascade to.
+      for (const id of [loop.agentId, ...downstreamOf(pipeline, loop.agentId)]) {
+        const agent = pipeline.agents.find((a) => a.id === id)!;
+        const published = r.published.filter((p) => p.agentId === id && p.at >= loop.at).length;
+        checks.push(
+          check(
+            `loop ${loop.agentId}: ${id === loop.agentId ? 'its' : `${id}'s`} outputs published since ${hhmm(loop.at)} ≤ ${id === loop.agentId ? 'its' : 'that agent’s'} N (${agent.breaker.maxOutputs} per ${agent.breaker.windowMinutes} min)`,
+            published <= agent.breaker.maxOutputs,
+            `${published} published`,
+          ),
+        );
+      }
+    }
+    const first = Math.min(...loops.map((l) => l.at));
+    const pipelinePublished = r.published.filter((p) => p.at >= first).length;
+    checks.push(
+      check(
+        `loop: pipeline outputs published since ${hhmm(first)} ≤ the pipeline's N (${pipeline.breaker.maxOutputs} per ${pipeline.breaker.windowMinutes} min)`,
+        pipelinePublished <= pipeline.breaker.maxOutputs,
+        `${pipelinePublished} published`,
+      ),
+    );
+    if (cooling) {
+      checks.push(check(`loop: the breaker opened (cool-down ${pipeline.breaker.coolDownMinutes} min lets a probe through later)`, trip !== undefined, trip ? `opened at ${hhmm(trip)}` : 'never opened'));
+    } else {
+      checks.push(check('loop: breaker OPEN at the end', r.breaker === 'OPEN', r.breaker));
+      const enabled = Object.entries(r.schedules).filter(([, on]) => on).map(([name]) => name);
+      checks.push(check('loop: every schedule disabled', enabled.length === 0, enabled.length ? `still enabled: ${enabled.join(', ')}` : `${Object.keys(r.schedules).length} disabled`));
+      const after = trip === undefined ? [] : r.runs.filter((run) => run.at > trip && run.status === 'completed');
+      checks.push(
+        check(
+          'loop: every run after the trip refused',
+          trip !== undefined && after.length === 0,
+          trip === undefined ? 'the breaker never tripped' : after.length ? `completed after the trip: ${after.map((a) => `${a.agentId}@${hhmm(a.at)}`).join(', ')}` : `${r.runs.filter((run) => run.at > trip).length} later runs, all refused`,
+        ),
+      );
+    }
+  }
+  for (const fault of faults.filter((f) => f.kind === 'crash' || f.kind === 'fail')) {
+    const agent = pipeline.agents.find((a) => a.id === fault.agentId)!;
+    const hit = r.runs.find((run) => run.agentId === fault.agentId && run.status === fault.kind && run.at >= fault.at);
+    if (!hit) {
+      checks.push(check(`${fault.kind} ${fault.agentId}: a run was there to ${fault.kind}`, false, `no scheduled run of ${fault.agentId} at or after ${hhmm(fault.at)} within the simulated hours`));
+      continue;
+    }
+    const hitIndex = r.runs.indexOf(hit);
+    const recoveredIndex = r.runs.findIndex((run, i) => i > hitIndex && run.agentId === fault.agentId && run.status === 'completed');
+    const recovered = recoveredIndex >= 0 ? r.runs[recoveredIndex] : undefined;
+    const until = recovered?.at ?? r.end;
+    if (fault.kind === 'crash') {
+      checks.push(
+        check(
+          `crash ${fault.agentId}: the ${hhmm(hit.at)} slot's retry took the expired lease over (lease ${agent.lock.leaseMinutes} min)`,
+          r.takeovers >= 1 && recovered?.slot === hit.slot,
+          recovered ? `${r.takeovers} takeover(s); the slot completed at ${hhmm(recovered.at)}` : `${r.takeovers} takeover(s); the slot never completed`,
+        ),
+      );
+    }
+    const staleFrom = fault.kind === 'crash' ? hit.at + agent.heartbeat.staleAfterMinutes * 60_000 : hit.at;
+    for (const downstream of pipeline.agents.filter((a) => a.upstream.includes(fault.agentId))) {
+      // Runs in order: after the heartbeat went stale (or failed), before the agent's next success.
+      const exposed = r.runs.filter(
+        (run, i) => run.agentId === downstream.id && run.at > staleFrom && i > hitIndex && (recoveredIndex < 0 || i < recoveredIndex) && run.status !== 'skipped',
+      );
+      const healthy = exposed.filter((run) => !run.degraded);
+      checks.push(
+        check(
+          `${fault.kind} ${fault.agentId}: ${downstream.id} ran degraded while ${fault.agentId}'s heartbeat was ${fault.kind === 'crash' ? `stale (> ${agent.heartbeat.staleAfterMinutes} min)` : 'failed'}`,
+          healthy.length === 0,
+          exposed.length === 0
+            ? `no run of ${downstream.id} fell between ${hhmm(staleFrom)} and ${hhmm(until)}: not exercised`
+            : healthy.length
+              ? `ran normally at ${healthy.map((h) => hhmm(h.at)).join(', ')}`
+              : `${exposed.length} run(s) degraded`,
+        ),
+      );
+    }
+  }
+  if (faults.some((f) => f.kind !== 'loop')) {
+    const m = r.memory;
+    checks.push(
+      check(
+        'no update lost or doubled: every queued update applied or recognised as a duplicate',
+        m.applied + m.duplicates === m.submitted && m.rejected === 0 && m.deadLetters === 0,
+        `${m.applied} applied + ${m.duplicates} duplicates of ${m.submitted} submitted; ${m.rejected} rejected, ${m.deadLetters} dead-lettered`,
+      ),
+    );
+  }
+  return checks;
+}
+
+/** Every agent that lists `agentId` upstream, directly or through others, in config order. */
+export function downstreamOf(pipeline: PipelineConfig, agentId: string): string[] {
+  const found = new Set<string>();
+  const visit = (id: string) => {
+    for (const a of pipeline.agents) {
+      if (a.upstream.includes(id) && !found.has(a.id)) {
+        found.add(a.id);
+        visit(a.id);
+      }
+    }
+  };
+  visit(agentId);
+  return pipeline.agents.map((a) => a.id).filter((id) => found.has(id));
+}

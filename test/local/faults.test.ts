@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, inject, it } from 'vitest';
+import { FaultError, parseFaults } from '../../src/local/faults';
+import { SIMULATION_START, simulate } from '../../src/local/runner';
+import { type PipelineInput, definePipeline } from '../../src/config/pipeline';
+
+const entry = 'test/fixtures/agents/generic.ts';
+
+/** A newsroom on three continents: a chain scout → editor → publisher, small limits. */
+const newsroom = definePipeline({
+  name: 'newsroom',
+  stage: 'test',
+  agents: [
+    { id: 'scout', entry, schedules: [{ cron: '0 6 * * *', timeZone: 'Europe/Berlin' }], breaker: { maxOutputs: 3, windowMinutes: 30 } },
+    { id: 'editor', entry, upstream: ['scout'], schedules: [{ cron: '30 6,12 * * *', timeZone: 'UTC' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
+    { id: 'publisher', entry, upstream: ['editor'], schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
+  ],
+  breaker: { maxOutputs: 20, windowMinutes: 60 },
+} satisfies PipelineInput);
+
+/** A support desk: triage fans out to billing and tech, whose work a digest joins; short leases. */
+const support = definePipeline({
+  name: 'support',
+  stage: 'test',
+  agents: [
+    { id: 'triage', entry, schedules: [{ cron: '0 */2 * * *' }], breaker: { maxOutputs: 6, windowMinutes: 60 }, lock: { leaseMinutes: 10 }, heartbeat: { intervalMinutes: 2, staleAfterMinutes: 10 }, timeoutSeconds: 300 },
+    { id: 'billing', entry, upstream: ['triage'], schedules: [{ cron: '15 10 * * *' }], breaker: { maxOutputs: 5, windowMinutes: 60 } },
+    { id: 'tech', entry, upstream: ['triage'], schedules: [{ cron: '45 10 * * *' }], breaker: { maxOutputs: 5, windowMinutes: 60 } },
+    { id: 'digest', entry, upstream: ['billing', 'tech'], schedules: [{ cron: '0 12 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 120 } },
+  ],
+  breaker: { maxOutputs: 30, windowMinutes: 60 },
+} satisfies PipelineInput);
+
+const run = (pipeline: typeof newsroom, injected: string[], hours = 14) =>
+  simulate({
+    pipeline,
+    scenario: 'normal',
+    inject: injected,
+    hours,
+    dynamoEndpoint: inject('dynamoEndpoint'),
+    tablePrefix: `faults-${pipeline.name}-${randomUUID().slice(0, 8)}`,
+  });
+
+const failed = (checks: readonly { ok: boolean; name: string; detail: string }[]) => checks.filter((c) => !c.ok).map((c) => `${c.name} (${c.detail})`);
+
+describe('fault injection on pipelines other than the reference one', () => {
+  it('rehearses a loop in a Berlin/UTC/Tokyo chain: one alert, within each N, breaker open, schedules off, later runs refused', async () => {
+    const result = await run(newsroom, ['loop:scout@08:00[Europe/Berlin]']);
+    expect(result.faults).toEqual(['loop:scout@08:00[Europe/Berlin]']);
+    expect(failed(result.checks)).toEqual([]);
+    const names = result.checks.map((c) => c.name);
+    expect(names).toContain('loop scout: its outputs published since 07:00 ≤ its N (3 per 30 min)');
+    expect(names).toContain("loop scout: publisher's outputs published since 07:00 ≤ that agent’s N (2 per 60 min)");
+    expect(names).toContain("loop: pipeline outputs published since 07:00 ≤ the pipeline's N (20 per 60 min)");
+    expect(result.alerts).toHaveLength(1);
+    expect(result.breaker).toBe('OPEN');
+    expect(Object.values(result.schedules).every((on) => !on)).toBe(true);
+    // The loop ran through the real handlers and cascaded: the publisher, with the smallest N, tripped first.
+    expect(result.alerts[0]!.subject).toMatch(/circuit breaker OPEN: publisher \(outputs\)/);
+    expect(result.runs.filter((r) => r.agentId === 'scout' && r.status === 'halted').length).toBeGreaterThan(5);
+    expect(result.events.some((e) => e.kind === 'fault' && e.agentId === 'scout')).toBe(true);
+  });
+
+  it('rehearses a crash in a fan-out: downstream degraded while stale, the retry takes the lease over, nothing lost', async () => {
+    const result = await run(support, ['crash:triage@09:00[Europe/London]']);
+    expect(failed(result.checks)).toEqual([]);
+    expect(result.checks.find((c) => c.name.startsWith('crash triage: billing ran degraded'))?.detail).toBe('1 run(s) degraded');
+    expect(result.checks.find((c) => c.name.startsWith("crash triage: the 10:00 slot's retry took the expired lease over (lease 10 min)"))?.ok).toBe(true);
+    expect(result.takeovers).toBe(1);
+    expect(result.runs.find((r) => r.agentId === 'tech')).toMatchObject({ degraded: false }); // after the retry succeeded
+  });
+
+  it('rehearses a failed run: the agents downstream run degraded until it succeeds again', async () => {
+    const result = await run(support, ['fail:tech@10:30']);
+    expect(failed(result.checks)).toEqual([]);
+    expect(result.checks.find((c) => c.name.startsWith('fail tech: digest ran degraded'))?.detail).toBe('1 run(s) degraded');
+    expect(result.runs.find((r) => r.agentId === 'tech')).toMatchObject({ status: 'fail' });
+  });
+
+  it('reports a check that cannot hold instead of passing it: a crash with no run left to crash', async () => {
+    const result = await run(support, ['crash:digest@13:00'], 14);
+    expect(failed(result.checks)).toEqual(['crash digest: a run was there to crash (no scheduled run of digest at or after 13:00 within the simulated hours)']);
+    expect(result.passed).toBe(false);
+  });
+});
+
+describe('--inject parsing', () => {
+  it('reads the time in UTC unless a zone is given', () => {
+    const start = SIMULATION_START.getTime();
+    expect(parseFaults(['crash:editor@06:30'], newsroom, start)).toEqual([{ kind: 'crash', agentId: 'editor', at: Date.UTC(2026, 10, 25, 6, 30), label: 'crash:editor@06:30' }]);
+    expect(parseFaults(['loop:publisher@16:00[Asia/Tokyo]'], newsroom, start)[0]!.at).toBe(Date.UTC(2026, 10, 25, 7, 0));
+  });
+
+  it('names every bad flag at once, with the agents the pipeline has', () => {
+    const attempt = () => parseFaults(['explode:scout@01:00', 'loop:seo@03:00', 'crash:editor@25:00', 'crash:editor@01:00[Mars/Olympus]', 'crash editor'], newsroom, SIMULATION_START.getTime());
+    expect(attempt).toThrow(FaultError);
+    expect(attempt).toThrow(
+      [
+        "--inject 'explode:scout@01:00': 'explode' is not a fault; use one of loop, crash, fail",
+        "--inject 'loop:seo@03:00': no agent 'seo' in pipeline 'newsroom' (agents: scout, editor, publisher)",
+        "--inject 'crash:editor@25:00': 25:00 is not a time of day",
+        "--inject 'crash:editor@01:00[Mars/Olympus]': 'Mars/Olympus' is not an IANA time zone",
+        "--inject 'crash editor': expected <kind>:<agent>@<HH:MM>, e.g. loop:planner@03:00 or crash:writer@14:15[Europe/Berlin]",
+      ].join('\n'),
+    );
+  });
+});
