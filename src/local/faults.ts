@@ -129,7 +129,16 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
     const agent = pipeline.agents.find((a) => a.id === fault.agentId)!;
     const hit = r.runs.find((run) => run.agentId === fault.agentId && run.status === fault.kind && run.at >= fault.at);
     if (!hit) {
-      checks.push(check(`${fault.kind} ${fault.agentId}: a run was there to ${fault.kind}`, false, `no scheduled run of ${fault.agentId} at or after ${hhmm(fault.at)} within the simulated hours`));
+      const haltedFirst = r.alerts.length > 0 && r.alerts[0]!.at <= fault.at && pipeline.breaker.coolDownMinutes === undefined;
+      checks.push(
+        check(
+          `${fault.kind} ${fault.agentId}: a run was there to ${fault.kind}`,
+          haltedFirst,
+          haltedFirst
+            ? `not exercised: the breaker halted the pipeline at ${hhmm(r.alerts[0]!.at)}, before ${hhmm(fault.at)}`
+            : `no scheduled run of ${fault.agentId} at or after ${hhmm(fault.at)} within the simulated hours`,
+        ),
+      );
       continue;
     }
     const hitIndex = r.runs.indexOf(hit);

@@ -58,11 +58,12 @@ export function renderReport(result: SimulationResult): string {
 body{font:14px system-ui,sans-serif;margin:2rem;max-width:1100px;color:#111}
 h1{font-size:1.4rem}.chart{height:280px;margin:1rem 0 2rem}
 table{border-collapse:collapse;width:100%;font-size:12px}td{border-bottom:1px solid #eee;padding:2px 6px;vertical-align:top}
-tr.alert td,tr.halted td,tr.crash td{color:#b91c1c}tr.degraded td{color:#b45309}.pass{color:#15803d}.fail{color:#b91c1c}
+tr.alert td,tr.halted td,tr.crash td,tr.fail td{color:#b91c1c}tr.fault td{color:#7c3aed;font-weight:600}tr.degraded td{color:#b45309}.pass{color:#15803d}.fail{color:#b91c1c}
 </style>
 <script>${chartJs}</script></head>
 <body>
 <h1>Nightshift local run: scenario <code>${result.scenario}</code></h1>
+<p id="faults">Faults injected: ${result.faults.length ? result.faults.map((f) => `<code>${escape(f)}</code>`).join(', ') : 'none'}</p>
 <p>${new Date(result.start).toISOString()} to ${new Date(result.end).toISOString()} (simulated) · breaker ${result.breaker} · alerts ${result.alerts.length} · runs ${result.totals.completed} · degraded ${result.totals.degraded} · halted ${result.totals.halted}</p>
 <ul id="checks">${checks}</ul>
 <h2>Outputs in the breaker's sliding window, per agent, against its limit</h2><div class="chart"><canvas id="outputs"></canvas></div>

@@ -25,7 +25,7 @@ describe('nightshift CLI', () => {
     const local = await nightshift('local', '--scenario', '3am', '--hours', '6', '--state-dir', stateDir);
     expect(local.code).toBe(0);
     expect(local.stdout).toContain("Scenario '3am': 6 simulated hours");
-    expect(local.stdout).toContain('PASS  exactly one alert (1 alerts)');
+    expect(local.stdout).toContain('PASS  loop: exactly one alert (1 alerts)');
     expect(local.stdout).toContain('All guardrails held.');
 
     const status = await nightshift('status', '--local', '--state-dir', stateDir, '--json');
@@ -45,6 +45,13 @@ describe('nightshift CLI', () => {
     const result = await nightshift('local', '--scenario', 'tuesday', '--state-dir', stateDir);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("nightshift: --scenario must be one of normal, 3am, crash; got 'tuesday'");
+  });
+
+  it('refuses a fault naming an agent the pipeline does not have, before starting anything', async () => {
+    const result = await nightshift('local', '--inject', 'crash:seo@14:15', '--inject', 'loop:nobody@03:00', '--state-dir', stateDir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--inject 'loop:nobody@03:00': no agent 'nobody' in pipeline 'nightshift' (agents: planner, writer, seo, community, analyst)");
+    expect(result.stderr).not.toContain('crash:seo');
   });
 
   it('refuses to evict a lock without --force', async () => {

@@ -4,7 +4,7 @@ import { FaultError, parseFaults } from '../../src/local/faults';
 import { SIMULATION_START, simulate } from '../../src/local/runner';
 import { type PipelineInput, definePipeline } from '../../src/config/pipeline';
 
-const entry = 'test/fixtures/agents/generic.ts';
+const entry = 'examples/agents/note-taker.ts';
 
 /** A newsroom on three continents: a chain scout → editor → publisher, small limits. */
 const newsroom = definePipeline({

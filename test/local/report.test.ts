@@ -52,6 +52,9 @@ describe('local run report', () => {
     expect(full!.max).toBeGreaterThan(0); // context tokens were recorded, lazily loaded ≤ everything
     expect(lazy!.max).toBeLessThanOrEqual(full!.max);
     expect(await page.locator('#timeline tr.alert').count()).toBe(1);
+    // The injected fault is named at the top and marked on the timeline.
+    expect(await page.locator('#faults').textContent()).toBe('Faults injected: loop:planner@03:00');
+    expect(await page.locator('#timeline tr.fault').count()).toBe(1);
     expect(requests.filter((url) => !url.startsWith('file:'))).toEqual([]);
     await page.close();
   });

@@ -1,0 +1,36 @@
+import { definePipeline } from '../src/config/pipeline';
+
+/**
+ * A small pipeline that is not the reference one, for rehearsing faults: a scout in Berlin feeds an editor on UTC,
+ * whose work a publisher in Tokyo posts. Every agent runs `examples/agents/note-taker.ts`.
+ *
+ *   npm start -- --config examples/newsroom.config.ts --inject loop:scout@08:00[Europe/Berlin]
+ */
+export default definePipeline({
+  name: 'newsroom',
+  stage: 'dev',
+  agents: [
+    {
+      id: 'scout',
+      entry: 'examples/agents/note-taker.ts',
+      schedules: [{ cron: '0 6 * * *', timeZone: 'Europe/Berlin' }],
+      breaker: { maxOutputs: 3, windowMinutes: 30 },
+    },
+    {
+      id: 'editor',
+      entry: 'examples/agents/note-taker.ts',
+      upstream: ['scout'],
+      schedules: [{ cron: '30 6,12 * * *', timeZone: 'UTC' }],
+      heartbeat: { intervalMinutes: 5, staleAfterMinutes: 20 },
+      breaker: { maxOutputs: 4, windowMinutes: 60 },
+    },
+    {
+      id: 'publisher',
+      entry: 'examples/agents/note-taker.ts',
+      upstream: ['editor'],
+      schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }, { cron: '0 22 * * *', timeZone: 'Asia/Tokyo' }],
+      breaker: { maxOutputs: 2, windowMinutes: 60 },
+    },
+  ],
+  breaker: { maxOutputs: 20, windowMinutes: 60 },
+});
