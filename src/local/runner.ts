@@ -72,7 +72,7 @@ const LOOP_INTERVAL_MS = 10_000;
 class Simulation {
   private readonly works = new Map<string, Work>();
   /** Scheduled slots a fault takes over, by `<agentId>@<slot ms>`. */
-  private readonly overrides = new Map<string, { fault: Fault }>();
+  private readonly overrides = new Map<string, Fault>();
   private readonly redeliveries: { agentId: string; slot: number; at: number }[] = [];
   private readonly loops: Fault[] = [];
   private readonly recorder: RunRecorder;
@@ -140,7 +140,7 @@ class Simulation {
       }
       const slot = slots.find((s) => s.agentId === fault.agentId && s.at >= fault.at);
       if (!slot) continue; // reported by the fault's checks
-      this.overrides.set(`${fault.agentId}@${slot.at}`, { fault });
+      this.overrides.set(`${fault.agentId}@${slot.at}`, fault);
       if (fault.kind === 'crash') {
         const agent = this.options.pipeline.agents.find((a) => a.id === fault.agentId)!;
         this.redeliveries.push({ agentId: fault.agentId, slot: slot.at, at: slot.at + (agent.lock.leaseMinutes + agent.heartbeat.staleAfterMinutes) * MINUTE });
@@ -196,7 +196,7 @@ class Simulation {
 
   private async fire(agentId: string, slot: number, attempt: number, extraWork?: Work): Promise<void> {
     const hhmm = new Date(slot).toISOString().slice(11, 16);
-    const fault = attempt === 0 && !extraWork ? this.overrides.get(`${agentId}@${slot}`)?.fault : undefined;
+    const fault = attempt === 0 && !extraWork ? this.overrides.get(`${agentId}@${slot}`) : undefined;
     const work = extraWork ?? this.works.get(agentId)!;
     const invocation = { agentId, scheduledTime: new Date(slot).toISOString(), scheduleArn: 'local', attemptNumber: attempt };
     if (fault?.kind === 'crash') {
