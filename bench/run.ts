@@ -67,6 +67,10 @@ try {
   const source = values.workload ?? `generated workload, seed ${seed}`;
   console.log(`retrieval on ${source}: ${workload.items.length} items, ${workload.tasks.length} tasks`);
   const figures = await runContextBench(workload, dynamo.endpoint);
+  if (figures.refused.length > 0) {
+    console.log(`  ${figures.refused.length} item(s) refused by the write path, counted as not returned:`);
+    for (const line of figures.refused.slice(0, 10)) console.log(`    ${line}`);
+  }
   for (const miss of figures.worst.slice(0, 5)) console.log(`  ${miss.task} missed ${miss.missed.join(', ')}`);
   console.log(contextLine(figures));
 } finally {

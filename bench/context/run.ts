@@ -7,6 +7,8 @@ import { ContextRetriever } from '../../src/runtime/memory/retrieval';
 import type { Workload } from './workload';
 
 export interface ContextFigures {
+  /** Items the write path refused, with its reason: never stored, so never returned. */
+  readonly refused: readonly string[];
   readonly tasks: number;
   /** Needed entries returned / needed entries, over all tasks. */
   readonly recall: number;
@@ -26,13 +28,17 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
   const local = await LocalPipeline.start({ pipeline: reference, clock, dynamoEndpoint, tablePrefix: `bench-context-${randomUUID().slice(0, 8)}` });
   try {
-    const updates = workload.items.map((item, i): MemoryUpdate => {
+    // What the write path refuses (a key it cannot store) is reported and counted as never returned: nothing is
+    // bent to fit, and the run goes on with the rest.
+    const updates: MemoryUpdate[] = [];
+    const refused: string[] = [];
+    workload.items.forEach((item, i) => {
       const update = { idempotencyId: `load-${i}`, agentId: 'bench', runId: 'bench-load', op: 'put' as const, namespace: item.namespace, key: item.key, value: item.text, tags: item.tags, pinned: item.pinned };
       try {
-        return parseUpdate(update);
+        updates.push(parseUpdate(update));
       } catch (error) {
-        if (error instanceof InvalidUpdateError) throw new Error(`items.${i} ('${item.id}') cannot be stored: ${error.message}`);
-        throw error;
+        if (!(error instanceof InvalidUpdateError)) throw error;
+        refused.push(`items.${i} ('${item.id}'): ${error.message}`);
       }
     });
     for (let i = 0; i < updates.length; i += 50) {
@@ -61,7 +67,7 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
       reads += context.storeCalls;
       if (missed.length > 0) worst.push({ task: task.id, missed });
     }
-    return { tasks: workload.tasks.length, recall: needed === 0 ? 1 : found / needed, cut: cutSum / workload.tasks.length, readsPerTask: reads / workload.tasks.length, worst };
+    return { refused, tasks: workload.tasks.length, recall: needed === 0 ? 1 : found / needed, cut: cutSum / workload.tasks.length, readsPerTask: reads / workload.tasks.length, worst };
   } finally {
     await local.stop();
   }

@@ -24,7 +24,7 @@ export const workloadSchema = z.strictObject({
         agent: z.string().min(1),
         query: z.string().min(1),
         namespaces: z.array(z.string().min(1)).min(1),
-        budgetTokens: z.int().positive(),
+        budgetTokens: z.number().positive(),
         needed: z.array(z.string().min(1)),
       }),
     )

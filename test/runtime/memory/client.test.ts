@@ -63,7 +63,7 @@ describe('memory client', () => {
 
   it('refuses an invalid update and names the field', async () => {
     await expect(client().submit([update({ namespace: 'Bad NS', key: 'k' })])).rejects.toThrow(
-      'namespace: must be 1-63 lowercase letters, digits or dashes, starting with a letter',
+      'namespace: must be 1-63 lowercase letters, digits, dashes or underscores, starting with a letter',
     );
   });
 
