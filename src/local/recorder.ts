@@ -9,6 +9,8 @@ import type { Check, ScenarioName } from './scenarios';
 
 export interface AgentTally {
   completed: number;
+  /** Runs that crashed or threw. */
+  failed: number;
   skipped: number;
   halted: number;
   degraded: number;
@@ -113,7 +115,7 @@ export class RunRecorder {
     private readonly onProgress?: (line: string) => void,
   ) {
     for (const agent of pipeline.agents) {
-      this.tallies[agent.id] = { completed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
+      this.tallies[agent.id] = { completed: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
       this.timeline.outputs[agent.id] = [];
       this.timeline.heartbeatAgeMinutes[agent.id] = [];
       this.outputsThisSample[agent.id] = 0;
@@ -162,9 +164,10 @@ export class RunRecorder {
     } else this.event(agentId, 'run', `completed with ${outcome.outputs.length} output(s)`);
   }
 
-  /** A run that crashed or failed (injected): it has no outcome. */
+  /** A run that crashed or threw: it has no outcome. */
   failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string): void {
     this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false });
+    this.tallies[agentId]!.failed++;
     this.event(agentId, status, detail);
   }
 
@@ -200,17 +203,8 @@ export class RunRecorder {
   async result(slotCount: number, faults: readonly string[]): Promise<SimulationResult> {
     for (const alert of this.local.alerts.alerts) this.events.push({ at: alert.at, kind: 'alert', detail: alert.subject });
     this.events.sort((a, b) => a.at - b.at);
-    const totals = Object.values(this.tallies).reduce(
-      (sum, t) => ({
-        completed: sum.completed + t.completed,
-        skipped: sum.skipped + t.skipped,
-        halted: sum.halted + t.halted,
-        degraded: sum.degraded + t.degraded,
-        published: sum.published + t.published,
-        suppressed: sum.suppressed + t.suppressed,
-      }),
-      { completed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 },
-    );
+    const totals: AgentTally = { completed: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
+    for (const tally of Object.values(this.tallies)) for (const k of Object.keys(totals) as (keyof AgentTally)[]) totals[k] += tally[k];
     const depths = await this.local.queueDepths();
     const m = this.local.metrics;
     const index = ((await this.local.reader.get('drafts', 'index'))?.value as string[] | undefined) ?? [];

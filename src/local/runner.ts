@@ -5,7 +5,7 @@ import { scheduleName } from '../config/agent-spec';
 import type { PipelineConfig } from '../config/pipeline';
 import { type Clock, ManualClock } from '../runtime/clock';
 import type { AgentContext, RunOutcome } from '../runtime/guard';
-import type { Fault } from './faults';
+import { type Fault, redeliveryAt } from './faults';
 import { LocalPipeline } from './pipeline';
 import { RunRecorder, type SimulationResult } from './recorder';
 import { type ScenarioName, runChecks, runFaults } from './scenarios';
@@ -129,8 +129,7 @@ class Simulation {
 
   /**
    * Places each fault: a crash or failure takes over the agent's first scheduled slot at or after its time (a crashed
-   * slot is delivered again once its lease has expired and the agent has been stale for a full stale period, so
-   * downstream runs in between meet the stale heartbeat); a loop starts at its time.
+   * slot is delivered again at `redeliveryAt`); a loop starts at its time.
    */
   private plan(slots: readonly Slot[]): void {
     for (const fault of this.faults) {
@@ -143,7 +142,7 @@ class Simulation {
       this.overrides.set(`${fault.agentId}@${slot.at}`, fault);
       if (fault.kind === 'crash') {
         const agent = this.options.pipeline.agents.find((a) => a.id === fault.agentId)!;
-        this.redeliveries.push({ agentId: fault.agentId, slot: slot.at, at: slot.at + (agent.lock.leaseMinutes + agent.heartbeat.staleAfterMinutes) * MINUTE });
+        this.redeliveries.push({ agentId: fault.agentId, slot: slot.at, at: redeliveryAt(agent, slot.at) });
       }
     }
   }
@@ -231,7 +230,14 @@ class Simulation {
     this.handlers.set(agentId, forAgent);
     let handler = forAgent.get(work);
     if (!handler) forAgent.set(work, (handler = this.local.handler(agentId, work)));
-    const outcome = (await handler(invocation)) as RunOutcome<unknown>;
+    let outcome: RunOutcome<unknown>;
+    try {
+      outcome = (await handler(invocation)) as RunOutcome<unknown>;
+    } catch (error) {
+      // An agent whose work throws fails its run, as its Lambda would; the rest of the pipeline goes on.
+      this.recorder.failed(agentId, slot, 'fail', `the ${hhmm} run failed: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
     this.recorder.tally(agentId, outcome, slot);
   }
 }

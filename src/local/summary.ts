@@ -6,10 +6,11 @@ export function formatSummary(result: SimulationResult): string {
   const hours = (result.end - result.start) / 3_600_000;
   lines.push('', `Scenario '${result.scenario}': ${hours} simulated hours from ${new Date(result.start).toISOString()}`);
   lines.push(result.faults.length > 0 ? `faults injected: ${result.faults.join(', ')}` : 'faults injected: none', '');
-  const header = ['agent', 'runs', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
+  const header = ['agent', 'runs', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
   const rows = Object.entries(result.agents).map(([id, t]) => [
     id,
     t.completed,
+    t.failed,
     t.degraded,
     t.skipped,
     t.halted,
@@ -17,7 +18,7 @@ export function formatSummary(result: SimulationResult): string {
     t.suppressed,
     result.limits[id] ?? '',
   ]);
-  rows.push(['total', result.totals.completed, result.totals.degraded, result.totals.skipped, result.totals.halted, result.totals.published, result.totals.suppressed, '']);
+  rows.push(['total', result.totals.completed, result.totals.failed, result.totals.degraded, result.totals.skipped, result.totals.halted, result.totals.published, result.totals.suppressed, '']);
   lines.push(...table([header, ...rows.map((r) => r.map(String))]));
   const m = result.memory;
   lines.push(

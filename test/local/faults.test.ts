@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { FaultError, parseFaults } from '../../src/local/faults';
+import { FaultError, busiestWindow, parseFaults } from '../../src/local/faults';
 import { SIMULATION_START, simulate } from '../../src/local/runner';
 import { type PipelineInput, definePipeline } from '../../src/config/pipeline';
 
@@ -81,6 +81,34 @@ describe('fault injection on pipelines other than the reference one', () => {
     const result = await run(support, ['crash:digest@13:00'], 14);
     expect(failed(result.checks)).toEqual(['crash digest: a run was there to crash (no scheduled run of digest at or after 13:00 within the simulated hours)']);
     expect(result.passed).toBe(false);
+  });
+});
+
+describe('an agent whose own work throws', () => {
+  it('fails its runs without stopping the rest of the pipeline, and the calm-day checks say so', async () => {
+    const pipeline = definePipeline({
+      name: 'buggy',
+      stage: 'test',
+      agents: [
+        { id: 'broken', entry: 'test/fixtures/agents/broken.ts', schedules: [{ cron: '0 1 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
+        { id: 'after', entry, upstream: ['broken'], schedules: [{ cron: '0 2 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
+      ],
+      breaker: { maxOutputs: 10, windowMinutes: 60 },
+    });
+    const result = await run(pipeline, [], 3);
+    expect(result.agents.broken).toMatchObject({ completed: 0, failed: 1 });
+    expect(result.runs.find((r) => r.agentId === 'after')).toMatchObject({ status: 'completed', degraded: true });
+    expect(failed(result.checks)).toEqual(['every scheduled slot ran (1 of 2 slots completed)', 'no degraded run (1 degraded runs)']);
+  });
+});
+
+describe('the breaker-window count the loop checks use', () => {
+  it('counts as the breaker does: one-minute buckets, the current minute and the M-1 before it', () => {
+    const at = (minute: number, second = 0) => Date.UTC(2026, 10, 25, 3, minute, second);
+    expect(busiestWindow([], 60)).toBe(0);
+    expect(busiestWindow([at(0), at(0, 59), at(59, 59)], 60)).toBe(3);
+    expect(busiestWindow([at(0, 59), at(60)], 60)).toBe(1); // the breaker has forgotten minute 0 by minute 60
+    expect(busiestWindow([at(1), at(1, 30), at(2), at(5)], 2)).toBe(3);
   });
 });
 
