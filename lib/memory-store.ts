@@ -62,12 +62,15 @@ export class MemoryStore extends Construct {
     }
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       contentBasedDeduplication: false,
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
     });
     this.queue = new sqs.Queue(this, 'Queue', {
       fifo: true,
+      // Memory updates at rest: SQS-managed keys, so agents need no KMS grant to submit.
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       contentBasedDeduplication: false,
       // High-throughput FIFO: order and deduplication per message group, so unrelated keys do not queue behind each other.
       deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,

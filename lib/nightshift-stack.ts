@@ -64,6 +64,7 @@ export class NightshiftStack extends Stack {
     this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', { scheduleGroupName: this.scheduleGroupName });
     this.scheduleDeadLetterQueue = new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
       retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
     Validations.of(this.scheduleDeadLetterQueue).acknowledge({

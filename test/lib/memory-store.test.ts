@@ -102,4 +102,12 @@ describe('MemoryStore', () => {
       ],
     });
   });
+
+  it('encrypts the update queue and its dead-letter queue at rest and refuses plain HTTP to them', () => {
+    const { template } = memoryStore();
+    template().resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true, SqsManagedSseEnabled: true }, 2);
+    for (const policy of Object.values(template().findResources('AWS::SQS::QueuePolicy'))) {
+      expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    }
+  });
 });
