@@ -13,6 +13,7 @@ export default definePipeline({
       id: 'planner',
       description: 'Plans the next slots of work (the report’s cron scheduler agent)',
       entry: 'lambdas/agents/planner/handler.ts',
+      memory: { reads: ['plans', 'rules', 'drafts'], writes: ['plans', 'rules'] },
       schedules: [
         { cron: '0 1 * * *', timeZone: 'UTC' },
         { cron: '0 13 * * *', timeZone: 'UTC' },
@@ -25,6 +26,7 @@ export default definePipeline({
       id: 'writer',
       description: 'Drafts articles from the plan',
       entry: 'lambdas/agents/writer/handler.ts',
+      memory: { reads: ['plans', 'rules', 'drafts'], writes: ['drafts'] },
       schedules: [
         { cron: '15 2 * * *', timeZone: 'UTC' },
         { cron: '15 8 * * *', timeZone: 'UTC' },
@@ -43,6 +45,7 @@ export default definePipeline({
       id: 'seo',
       description: 'Optimises drafts for search',
       entry: 'lambdas/agents/seo/handler.ts',
+      memory: { reads: ['drafts', 'rules'], writes: ['drafts'] },
       schedules: [
         { cron: '45 2 * * *', timeZone: 'UTC' },
         { cron: '45 14 * * *', timeZone: 'UTC' },
@@ -56,6 +59,7 @@ export default definePipeline({
       id: 'community',
       description: 'Posts finished articles to the community channels',
       entry: 'lambdas/agents/community/handler.ts',
+      memory: { reads: ['drafts'], writes: ['community'] },
       schedules: [
         { cron: '30 3 * * *', timeZone: 'UTC' },
         { cron: '30 15 * * *', timeZone: 'UTC' },
@@ -70,6 +74,7 @@ export default definePipeline({
       id: 'analyst',
       description: 'Summarises the day’s output and engagement',
       entry: 'lambdas/agents/analyst/handler.ts',
+      memory: { reads: ['drafts', 'community', 'plans'], writes: ['reports'] },
       schedules: [{ cron: '0 23 * * *', timeZone: 'UTC' }],
       upstream: ['community', 'seo'],
       heartbeat: { intervalMinutes: 5, staleAfterMinutes: 30 },

@@ -13,12 +13,14 @@ export default definePipeline({
     {
       id: 'scout',
       entry: 'examples/agents/note-taker.ts',
+      memory: { reads: ['notes'], writes: ['notes'] },
       schedules: [{ cron: '0 6 * * *', timeZone: 'Europe/Berlin' }],
       breaker: { maxOutputs: 3, windowMinutes: 30 },
     },
     {
       id: 'editor',
       entry: 'examples/agents/note-taker.ts',
+      memory: { reads: ['notes'], writes: ['notes'] },
       upstream: ['scout'],
       schedules: [{ cron: '30 6,12 * * *', timeZone: 'UTC' }],
       heartbeat: { intervalMinutes: 5, staleAfterMinutes: 20 },
@@ -27,6 +29,7 @@ export default definePipeline({
     {
       id: 'publisher',
       entry: 'examples/agents/note-taker.ts',
+      memory: { reads: ['notes'], writes: ['notes'] },
       upstream: ['editor'],
       schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }, { cron: '0 22 * * *', timeZone: 'Asia/Tokyo' }],
       breaker: { maxOutputs: 2, windowMinutes: 60 },

@@ -7,6 +7,7 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { namespacePartitionKey } from '../src/config/namespaces';
 import { CONTEXT_INDEX, TABLE_SCHEMAS } from '../src/config/tables';
 import { NightshiftFunction } from './nightshift-function';
 import { tablePropsFromSchema } from './table-props';
@@ -101,12 +102,25 @@ export class MemoryStore extends Construct {
     return this.queue.grantSendMessages(grantee);
   }
 
-  /** Lets an agent or operator read memory: entries by key or namespace, and the context index retrieval queries. */
-  grantRead(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
+  /**
+   * Lets an agent or operator read memory: entries by key or namespace, and the context index retrieval queries.
+   * Given `namespaces`, only those: a `dynamodb:LeadingKeys` condition limits every read to their partition keys
+   * (`mem#<namespace>` in the table, `<namespace>` in the context index), so a read of another namespace is denied
+   * by AWS itself. An empty list grants nothing.
+   * @param namespaces @default - every namespace (an operator)
+   */
+  grantRead(grantee: iam.IGrantable, namespaces?: readonly string[]): iam.Grant | undefined {
+    if (namespaces?.length === 0) return undefined;
+    const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
       resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${CONTEXT_INDEX.indexName}`],
     });
+    if (namespaces) {
+      grant.principalStatement?.addCondition('ForAllValues:StringEquals', {
+        'dynamodb:LeadingKeys': [...namespaces.map(namespacePartitionKey), ...namespaces],
+      });
+    }
+    return grant;
   }
 }

@@ -101,7 +101,7 @@ export class NightshiftStack extends Stack {
         environment,
       });
       this.coordination.grantReadWrite(agent.function);
-      this.memory.grantRead(agent.function);
+      this.memory.grantRead(agent.function, config.memory.reads);
       this.memory.grantSubmit(agent.function);
       this.breaker.grantCount(agent.function);
       this.breaker.grantAlert(agent.function);

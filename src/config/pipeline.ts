@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CronError, parseCron, toEventBridgeCron } from './cron';
 import { parseModelId } from './models';
+import { NAMESPACE, NAMESPACE_RULE } from './namespaces';
 
 /**
  * The pipeline config: one typed object that declares every agent, its schedules and guardrails. It is validated
@@ -100,6 +101,17 @@ const agentSchema = z
     duplicateWindowMinutes: positiveInt.max(30 * 24 * 60).default(24 * 60),
     /** Model tokens the agent may spend per UTC day; unset means no budget. */
     tokenBudgetPerDay: positiveInt.optional(),
+    /**
+     * Shared memory this agent may touch: IAM lets its role read only the `reads` namespaces, and the steward applies
+     * its updates only to the `writes` namespaces (and only when the agent that sent them is the one they name).
+     * @default - none: the agent can neither read nor write memory
+     */
+    memory: z
+      .strictObject({
+        reads: z.array(z.string().regex(NAMESPACE, NAMESPACE_RULE)).default([]),
+        writes: z.array(z.string().regex(NAMESPACE, NAMESPACE_RULE)).default([]),
+      })
+      .default({ reads: [], writes: [] }),
     /** The model `ctx.model` calls (Bedrock in the cloud, the offline provider locally). @default - none */
     model: modelSchema.optional(),
     /** Lambda timeout. */
@@ -173,6 +185,18 @@ const pipelineSchema = z
             code: 'custom',
             path: ['agents', i, 'upstream', j],
             message: `unknown agent id '${upstreamId}'`,
+          });
+        }
+      });
+    });
+    const written = new Set(pipeline.agents.flatMap((a) => a.memory.writes));
+    pipeline.agents.forEach((agent, i) => {
+      agent.memory.reads.forEach((namespace, j) => {
+        if (!written.has(namespace)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', i, 'memory', 'reads', j],
+            message: `'${agent.id}' reads namespace '${namespace}', which no agent writes (written: ${[...written].join(', ') || 'none'})`,
           });
         }
       });

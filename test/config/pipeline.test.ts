@@ -159,4 +159,24 @@ describe('pipeline config', () => {
       ]);
     });
   });
+
+  describe('memory namespaces', () => {
+    it('defaults to no memory at all, and names a namespace someone reads but nobody writes', () => {
+      expect(definePipeline(pipeline([agent('a')])).agents[0]!.memory).toEqual({ reads: [], writes: [] });
+      const error = errorOf(
+        pipeline([
+          agent('a', { memory: { reads: ['notes'], writes: ['drafts'] } }),
+          agent('b', { memory: { reads: ['drafts', 'Bad Name'] } }),
+        ]),
+      );
+      expect(error.issues).toEqual([
+        { path: 'agents[1].memory.reads[1]', message: expect.stringMatching(/^must be 1-63 lowercase letters/) },
+        { path: 'agents[0].memory.reads[0]', message: "'a' reads namespace 'notes', which no agent writes (written: drafts)" },
+        { path: 'agents[1].memory.reads[1]', message: "'b' reads namespace 'Bad Name', which no agent writes (written: drafts)" },
+      ]);
+      expect(errorOf(pipeline([agent('a', { memory: { reads: ['notes'], writes: ['drafts'] } })])).issues).toEqual([
+        { path: 'agents[0].memory.reads[0]', message: "'a' reads namespace 'notes', which no agent writes (written: drafts)" },
+      ]);
+    });
+  });
 });

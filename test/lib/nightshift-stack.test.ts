@@ -52,6 +52,24 @@ describe('NightshiftStack for the reference pipeline', () => {
     }
   });
 
+  it('lets each agent read only the namespaces it declares, by a dynamodb:LeadingKeys condition on its role', () => {
+    const memoryTable = logicalId(stack.memory.table);
+    for (const agent of stack.agents) {
+      const role = logicalId(agent.function.role!);
+      const reads = reference.agents.find((a) => a.id === agent.agentId)!.memory.reads;
+      const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement)
+        .filter((st: { Resource: unknown }) => JSON.stringify(st.Resource).includes(`"${memoryTable}"`));
+      expect(statements, agent.agentId).toHaveLength(1);
+      expect(statements[0].Condition, agent.agentId).toEqual({
+        'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...reads.map((n) => `mem#${n}`), ...reads] },
+      });
+    }
+    // Who reads what in the reference pipeline: the planner never reads the community's posts.
+    expect(reference.agents.find((a) => a.id === 'planner')!.memory.reads).not.toContain('community');
+  });
+
   it('lets each agent enqueue updates, use coordination and counters, and alert', () => {
     for (const agent of stack.agents) {
       const role = logicalId(agent.function.role!);

@@ -5,15 +5,16 @@ import { SIMULATION_START, simulate } from '../../src/local/runner';
 import { type PipelineInput, definePipeline } from '../../src/config/pipeline';
 
 const entry = 'examples/agents/note-taker.ts';
+const memory = { reads: ['notes'], writes: ['notes'] };
 
 /** A newsroom on three continents: a chain scout → editor → publisher, small limits. */
 const newsroom = definePipeline({
   name: 'newsroom',
   stage: 'test',
   agents: [
-    { id: 'scout', entry, schedules: [{ cron: '0 6 * * *', timeZone: 'Europe/Berlin' }], breaker: { maxOutputs: 3, windowMinutes: 30 } },
-    { id: 'editor', entry, upstream: ['scout'], schedules: [{ cron: '30 6,12 * * *', timeZone: 'UTC' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-    { id: 'publisher', entry, upstream: ['editor'], schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
+    { id: 'scout', entry, memory, schedules: [{ cron: '0 6 * * *', timeZone: 'Europe/Berlin' }], breaker: { maxOutputs: 3, windowMinutes: 30 } },
+    { id: 'editor', entry, memory, upstream: ['scout'], schedules: [{ cron: '30 6,12 * * *', timeZone: 'UTC' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
+    { id: 'publisher', entry, memory, upstream: ['editor'], schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
   ],
   breaker: { maxOutputs: 20, windowMinutes: 60 },
 } satisfies PipelineInput);
@@ -23,10 +24,10 @@ const support = definePipeline({
   name: 'support',
   stage: 'test',
   agents: [
-    { id: 'triage', entry, schedules: [{ cron: '0 */2 * * *' }], breaker: { maxOutputs: 6, windowMinutes: 60 }, lock: { leaseMinutes: 10 }, heartbeat: { intervalMinutes: 2, staleAfterMinutes: 10 }, timeoutSeconds: 300 },
-    { id: 'billing', entry, upstream: ['triage'], schedules: [{ cron: '15 10 * * *' }], breaker: { maxOutputs: 5, windowMinutes: 60 } },
-    { id: 'tech', entry, upstream: ['triage'], schedules: [{ cron: '45 10 * * *' }], breaker: { maxOutputs: 5, windowMinutes: 60 } },
-    { id: 'digest', entry, upstream: ['billing', 'tech'], schedules: [{ cron: '0 12 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 120 } },
+    { id: 'triage', entry, memory, schedules: [{ cron: '0 */2 * * *' }], breaker: { maxOutputs: 6, windowMinutes: 60 }, lock: { leaseMinutes: 10 }, heartbeat: { intervalMinutes: 2, staleAfterMinutes: 10 }, timeoutSeconds: 300 },
+    { id: 'billing', entry, memory, upstream: ['triage'], schedules: [{ cron: '15 10 * * *' }], breaker: { maxOutputs: 5, windowMinutes: 60 } },
+    { id: 'tech', entry, memory, upstream: ['triage'], schedules: [{ cron: '45 10 * * *' }], breaker: { maxOutputs: 5, windowMinutes: 60 } },
+    { id: 'digest', entry, memory, upstream: ['billing', 'tech'], schedules: [{ cron: '0 12 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 120 } },
   ],
   breaker: { maxOutputs: 30, windowMinutes: 60 },
 } satisfies PipelineInput);
@@ -91,7 +92,7 @@ describe('an agent whose own work throws', () => {
       stage: 'test',
       agents: [
         { id: 'broken', entry: 'test/fixtures/agents/broken.ts', schedules: [{ cron: '0 1 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
-        { id: 'after', entry, upstream: ['broken'], schedules: [{ cron: '0 2 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
+        { id: 'after', entry, memory, upstream: ['broken'], schedules: [{ cron: '0 2 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
       ],
       breaker: { maxOutputs: 10, windowMinutes: 60 },
     });

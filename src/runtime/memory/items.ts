@@ -1,3 +1,4 @@
+import { namespacePartitionKey } from '../../config/namespaces';
 import type { MemoryUpdate } from './update';
 
 /**
@@ -17,7 +18,7 @@ export type EntryKind = 'object' | 'list' | 'scalar' | 'deleted';
 export const FIELD_PREFIX = 'v:';
 
 export function entryKey(namespace: string, key: string) {
-  return { pk: `mem#${namespace}`, sk: key };
+  return { pk: namespacePartitionKey(namespace), sk: key };
 }
 
 export function fenceKey(taskId: string) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { NAMESPACE, NAMESPACE_RULE } from '../../config/namespaces';
 
 /**
  * A memory update: what an agent submits to the steward's FIFO queue. Agents never write memory themselves.
@@ -13,7 +14,6 @@ import { z } from 'zod';
 /** SQS's message size limit: 256 KiB. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
-const NAMESPACE = /^[a-z][a-z0-9_-]{0,62}$/;
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,254}$/;
 // SQS deduplication ids: up to 128 characters, alphanumerics and punctuation.
 const IDEMPOTENCY_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
@@ -28,7 +28,7 @@ const base = {
   /** The lock the writer held, if any: its task id and fencing token. */
   taskId: z.string().min(1).max(512).optional(),
   fencingToken: z.int().positive().optional(),
-  namespace: z.string().regex(NAMESPACE, 'must be 1-63 lowercase letters, digits, dashes or underscores, starting with a letter'),
+  namespace: z.string().regex(NAMESPACE, NAMESPACE_RULE),
   key: z.string().regex(KEY, "must be 1-255 letters, digits or _.:/- , starting with a letter or digit"),
 };
 
