@@ -1,5 +1,7 @@
 import {
   Duration,
+  Lazy,
+  Stack,
   RemovalPolicy,
   aws_dynamodb as dynamodb,
   aws_iam as iam,
@@ -39,6 +41,7 @@ export class MemoryStore extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   /** The only function allowed to write the memory table. */
   readonly steward: NightshiftFunction;
+  private readonly writers: { principal: string; agentId: string; writes: readonly string[] }[] = [];
 
   constructor(scope: Construct, id: string, props: MemoryStoreProps = {}) {
     super(scope, id);
@@ -87,6 +90,8 @@ export class MemoryStore extends Construct {
       timeout: stewardTimeout,
       environment: { MEMORY_TABLE: this.table.tableName, POWERTOOLS_SERVICE_NAME: 'steward', ...props.environment },
     });
+    // Who may write what, by the role each agent sends with: SQS stamps it on every message as SenderId.
+    this.steward.addEnvironment('NIGHTSHIFT_WRITERS', Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }));
     this.steward.addEventSource(new sources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
     // Exactly the calls the steward makes: conditional puts and updates (alone or in a transaction), and the read
     // back of a fenced merge to stamp its context index.
@@ -100,6 +105,17 @@ export class MemoryStore extends Construct {
   /** Lets an agent submit memory updates (it can never write the table itself). */
   grantSubmit(grantee: iam.IGrantable): iam.Grant {
     return this.queue.grantSendMessages(grantee);
+  }
+
+  /**
+   * Registers an agent as a writer: it may submit updates, and the steward applies those sent with `role` only when
+   * they name `agentId` and touch one of `namespaces`. An agent never registered can submit nothing the steward
+   * applies.
+   */
+  addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[]): iam.Grant {
+    if (!(role instanceof iam.Role)) throw new Error(`MemoryStore.addWriter needs the agent's own iam.Role (for its role id), got ${role.node.path}`);
+    this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces] });
+    return this.grantSubmit(role);
   }
 
   /**

@@ -102,7 +102,7 @@ export class NightshiftStack extends Stack {
       });
       this.coordination.grantReadWrite(agent.function);
       this.memory.grantRead(agent.function, config.memory.reads);
-      this.memory.grantSubmit(agent.function);
+      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes);
       this.breaker.grantCount(agent.function);
       this.breaker.grantAlert(agent.function);
       return agent;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import reference from '../../nightshift.config';
+import { NAMESPACE } from '../../src/config/namespaces';
+import { definePipeline } from '../../src/config/pipeline';
 import { LocalPipeline } from '../../src/local/pipeline';
 import { ManualClock } from '../../src/runtime/clock';
 import { InvalidUpdateError, type MemoryUpdate, parseUpdate } from '../../src/runtime/memory/update';
@@ -26,7 +27,16 @@ export interface ContextFigures {
  */
 export async function runContextBench(workload: Workload, dynamoEndpoint: string): Promise<ContextFigures> {
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const local = await LocalPipeline.start({ pipeline: reference, clock, dynamoEndpoint, tablePrefix: `bench-context-${randomUUID().slice(0, 8)}` });
+  // One agent, 'bench', that may write every namespace the workload names (a name the product refuses stays out,
+  // and its items are refused below).
+  const namespaces = [...new Set(workload.items.map((i) => i.namespace))].filter((n) => NAMESPACE.test(n));
+  const pipeline = definePipeline({
+    name: 'bench',
+    stage: 'local',
+    agents: [{ id: 'bench', entry: 'bench/context/run.ts', schedules: [{ cron: '0 3 * * *' }], breaker: { maxOutputs: 1, windowMinutes: 1 }, memory: { writes: namespaces } }],
+    breaker: { maxOutputs: 1, windowMinutes: 1 },
+  });
+  const local = await LocalPipeline.start({ pipeline, clock, dynamoEndpoint, tablePrefix: `bench-context-${randomUUID().slice(0, 8)}` });
   try {
     // What the write path refuses (a key it cannot store) is reported and counted as never returned: nothing is
     // bent to fit, and the run goes on with the rest.
@@ -42,7 +52,7 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
       }
     });
     for (let i = 0; i < updates.length; i += 50) {
-      await local.memoryClient.submit(updates.slice(i, i + 50));
+      await local.memoryClientFor('bench').submit(updates.slice(i, i + 50));
       await clock.advance(1_000); // items written over time, so recency has something to say
       await local.eventSource.drain();
     }

@@ -14,7 +14,10 @@ const metrics = new Metrics({ namespace: 'Nightshift', serviceName: 'steward' })
 /** The steward's view of an SQS FIFO record. */
 export function stewardMessage(record: SQSRecord): StewardMessage {
   const original = record.messageAttributes?.OriginalSequenceNumber?.stringValue;
+  const originalSender = record.messageAttributes?.OriginalSenderId?.stringValue;
   return {
+    senderId: record.attributes.SenderId,
+    ...(originalSender === undefined ? {} : { originalSenderId: originalSender }),
     messageId: record.messageId,
     body: record.body,
     messageGroupId: record.attributes.MessageGroupId ?? '',
@@ -52,14 +55,29 @@ export function createStewardHandler(steward: () => MemorySteward) {
 
 let steward: MemorySteward | undefined;
 
+const writersSchema = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(z.object({ principal: z.string().min(1), agentId: z.string().min(1), writes: z.array(z.string()) })));
+
 function stewardFromEnvironment(): MemorySteward {
-  const env = z.object({ MEMORY_TABLE: z.string().min(1) }).safeParse(process.env);
-  if (!env.success) throw new Error('Steward environment is incomplete: MEMORY_TABLE is not set');
+  const env = z.object({ MEMORY_TABLE: z.string().min(1), NIGHTSHIFT_WRITERS: writersSchema }).safeParse(process.env);
+  if (!env.success) {
+    throw new Error(`Steward environment is incomplete: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   return new MemorySteward({
     client,
     tableName: env.data.MEMORY_TABLE,
     clock: systemClock,
+    writers: new Map(env.data.NIGHTSHIFT_WRITERS.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes }])),
     metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
   });
 }

@@ -23,6 +23,8 @@ export interface QueueMessage {
   readonly deduplicationId: string;
   readonly sequenceNumber: string;
   readonly sentAt: number;
+  /** Who sent it (SQS's `SenderId` system attribute). */
+  readonly senderId: string;
   readonly attributes: Readonly<Record<string, { DataType: string; StringValue?: string }>>;
   receiveCount: number;
   firstReceivedAt?: number;
@@ -67,6 +69,8 @@ export class FifoQueue {
     groupId: string;
     deduplicationId: string;
     attributes?: QueueMessage['attributes'];
+    /** @default 'local' */
+    senderId?: string;
   }): { messageId: string; sequenceNumber: string; md5OfBody: string } {
     if (!input.groupId) throw new QueueError('MissingParameter', 'The request must contain the parameter MessageGroupId.');
     if (!input.deduplicationId) {
@@ -91,6 +95,7 @@ export class FifoQueue {
       deduplicationId: input.deduplicationId,
       sequenceNumber: sequenceCounter.toString(),
       sentAt: now,
+      senderId: input.senderId ?? 'local',
       attributes: input.attributes ?? {},
       receiveCount: 0,
     };

@@ -36,6 +36,11 @@ import { type TableNames, createTables } from './tables';
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** The identity an agent's local SQS requests are signed with, and so the SenderId the steward sees. */
+export function localSenderId(agentId: string): string {
+  return `local-${agentId}`;
+}
+
 /** Records what SNS would have sent. */
 export class RecordedAlerts implements AlertSink {
   readonly alerts: (Alert & { at: number })[] = [];
@@ -101,8 +106,7 @@ export class LocalPipeline {
   readonly eventSource: SqsEventSource;
   readonly sqsClient: SQSClient;
   private readonly outputs: OutputGuard;
-  /** How agents submit memory updates: SendMessageBatch to the local FIFO queue the steward drains. */
-  readonly memoryClient: MemoryClient;
+  private readonly memoryClients = new Map<string, MemoryClient>();
 
   private constructor(
     readonly options: LocalPipelineOptions,
@@ -128,7 +132,6 @@ export class LocalPipeline {
     this.sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
     this.reader = new MemoryReader({ client, tableName: names.memory });
     this.retriever = new ContextRetriever({ client, tableName: names.memory });
-    this.memoryClient = new MemoryClient({ sqs: this.sqsClient, queueUrl: sqs.queueUrl(this.memoryQueue) });
     this.locks = new TaskLocks({ client, tableName: names.coordination, clock, metrics: this.metrics });
     this.heartbeats = new Heartbeats({ client, tableName: names.coordination, clock });
     this.breaker = new Breaker({
@@ -148,7 +151,10 @@ export class LocalPipeline {
       pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
       metrics: this.metrics,
     });
-    const steward = new MemorySteward({ client, tableName: names.memory, clock, metrics: this.metrics });
+    // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
+    // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
+    const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
+    const steward = new MemorySteward({ client, tableName: names.memory, clock, metrics: this.metrics, writers });
     const stewardHandler = createStewardHandler(() => steward);
     this.eventSource = new SqsEventSource({
       sqs: this.sqsClient,
@@ -183,10 +189,21 @@ export class LocalPipeline {
         clock,
         metrics: this.metrics,
         outputs: this.outputs,
-        memory: { client: this.memoryClient, reader: this.reader, retriever: this.retriever },
+        memory: { client: this.memoryClientFor(agentId), reader: this.reader, retriever: this.retriever },
         model: this.model,
       },
     };
+  }
+
+  /** How an agent submits memory updates: SendMessageBatch to the local FIFO queue, signed as that agent. */
+  memoryClientFor(agentId: string): MemoryClient {
+    let client = this.memoryClients.get(agentId);
+    if (!client) {
+      const sqs = new SQSClient({ endpoint: this.sqs.endpoint, region: 'us-east-1', credentials: { accessKeyId: localSenderId(agentId), secretAccessKey: 'local' } });
+      client = new MemoryClient({ sqs, queueUrl: this.sqs.queueUrl(this.memoryQueue) });
+      this.memoryClients.set(agentId, client);
+    }
+    return client;
   }
 
   /** The agent's real Lambda handler, over the local runtime. */

@@ -77,7 +77,9 @@ export class LocalSqs {
     const action = String(request.headers['x-amz-target'] ?? '').replace(/^AmazonSQS\./, '');
     try {
       const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-      this.reply(response, 200, this.handle(action, input));
+      // SQS's SenderId is the caller's identity; locally, the access key id its requests are signed with.
+      const sender = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ''))?.[1] ?? 'anonymous';
+      this.reply(response, 200, this.handle(action, input, sender));
     } catch (error) {
       const code = error instanceof QueueError ? error.code : 'InternalError';
       const status = error instanceof QueueError ? 400 : 500;
@@ -96,13 +98,13 @@ export class LocalSqs {
     return this.queue(url.slice(url.lastIndexOf('/') + 1));
   }
 
-  private handle(action: string, input: Record<string, unknown>): unknown {
+  private handle(action: string, input: Record<string, unknown>, sender: string): unknown {
     switch (action) {
       case 'GetQueueUrl':
         this.queue(String(input.QueueName));
         return { QueueUrl: this.queueUrl(String(input.QueueName)) };
       case 'SendMessage': {
-        const sent = this.queueOf(input).send(sendInput(input));
+        const sent = this.queueOf(input).send(sendInput(input, sender));
         return { MessageId: sent.messageId, MD5OfMessageBody: sent.md5OfBody, SequenceNumber: sent.sequenceNumber };
       }
       case 'SendMessageBatch': {
@@ -111,7 +113,7 @@ export class LocalSqs {
         const Failed: unknown[] = [];
         for (const entry of input.Entries as Record<string, unknown>[]) {
           try {
-            const sent = queue.send(sendInput(entry));
+            const sent = queue.send(sendInput(entry, sender));
             Successful.push({ Id: entry.Id, MessageId: sent.messageId, MD5OfMessageBody: sent.md5OfBody, SequenceNumber: sent.sequenceNumber });
           } catch (error) {
             if (!(error instanceof QueueError)) throw error;
@@ -168,8 +170,9 @@ export class LocalSqs {
   }
 }
 
-function sendInput(input: Record<string, unknown>) {
+function sendInput(input: Record<string, unknown>, senderId: string) {
   return {
+    senderId,
     body: String(input.MessageBody ?? ''),
     groupId: String(input.MessageGroupId ?? ''),
     deduplicationId: String(input.MessageDeduplicationId ?? ''),
@@ -180,7 +183,7 @@ function sendInput(input: Record<string, unknown>) {
 function toWire(message: QueueMessage, wanted: Set<string>, wantedMessageAttributes: Set<string>) {
   const all = wanted.has('All');
   const system: Record<string, string> = {
-    SenderId: 'local',
+    SenderId: message.senderId,
     SentTimestamp: String(message.sentAt),
     ApproximateReceiveCount: String(message.receiveCount),
     ApproximateFirstReceiveTimestamp: String(message.firstReceivedAt ?? message.sentAt),

@@ -57,6 +57,11 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
               StringValue:
                 message.MessageAttributes?.OriginalSequenceNumber?.StringValue ?? required(message, 'SequenceNumber'),
             },
+            // The operator re-sends it; the steward judges it by the agent that first sent it.
+            OriginalSenderId: {
+              DataType: 'String',
+              StringValue: message.MessageAttributes?.OriginalSenderId?.StringValue ?? required(message, 'SenderId'),
+            },
           },
         }),
       );
@@ -67,7 +72,7 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
   return { moved: moved.length, messageIds: moved };
 }
 
-function required(message: Message, attribute: 'MessageGroupId' | 'SequenceNumber'): string {
+function required(message: Message, attribute: 'MessageGroupId' | 'SequenceNumber' | 'SenderId'): string {
   const value = message.Attributes?.[attribute];
   if (!value) throw new Error(`Dead-lettered message ${message.MessageId} has no ${attribute}: is this the FIFO DLQ?`);
   return value;

@@ -46,6 +46,16 @@ export interface StewardMessage {
   readonly receiveCount: number;
   /** Set by redrive: the sequence number the update had before it was dead-lettered. */
   readonly originalSequenceNumber?: string;
+  /** SQS's `SenderId`: the IAM identity that sent it (`<role id>:<session>` for an assumed role). */
+  readonly senderId?: string;
+  /** Set by redrive: the `SenderId` of the agent that first sent it. */
+  readonly originalSenderId?: string;
+}
+
+/** An agent as the steward knows it from the stack's wiring: the identity it sends with, what it may write. */
+export interface Writer {
+  readonly agentId: string;
+  readonly writes: readonly string[];
 }
 
 export type RejectionReason =
@@ -55,7 +65,10 @@ export type RejectionReason =
   | 'stale-fencing-token'
   | 'type-mismatch'
   | 'superseded'
-  | 'too-large';
+  | 'too-large'
+  | 'unknown-sender'
+  | 'impersonation'
+  | 'namespace-not-writable';
 
 export type StewardResult =
   | { readonly outcome: 'applied'; readonly namespace: string; readonly key: string; readonly sequence: string }
@@ -67,6 +80,12 @@ export interface MemoryStewardOptions {
   readonly tableName: string;
   readonly clock: Clock;
   readonly metrics?: MetricsSink;
+  /**
+   * Who may write what, by sender principal (the part of SQS's `SenderId` before any `:`, a role's unique id). When
+   * set, an update is applied only if its sender is a known agent, it names that agent as its `agentId`, and its
+   * namespace is one that agent writes. @default - every sender may write every namespace
+   */
+  readonly writers?: ReadonlyMap<string, Writer>;
 }
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -107,9 +126,41 @@ export class MemorySteward {
         detail: `sent in group '${message.messageGroupId}', but ${update.namespace}/${update.key} is ordered in '${expectedGroup}'`,
       };
     }
+    const denied = this.authorize(message, update);
+    if (denied) {
+      this.options.metrics?.count('UpdatesUnauthorized');
+      return denied;
+    }
     return this.apply(update, message.originalSequenceNumber ?? message.sequenceNumber, {
       redriven: message.originalSequenceNumber !== undefined,
     });
+  }
+
+  /**
+   * Checks the sender against the stack's wiring, which no agent can forge: SQS sets `SenderId` itself. A redriven
+   * message is judged by the agent that first sent it, but only when its re-sender is not an agent (an operator):
+   * an agent cannot borrow another's identity by setting `OriginalSenderId` itself.
+   */
+  private authorize(message: StewardMessage, update: MemoryUpdate): Extract<StewardResult, { outcome: 'rejected' }> | undefined {
+    const { writers } = this.options;
+    if (!writers) return undefined;
+    const principal = (id: string | undefined) => id?.split(':')[0] ?? '';
+    const direct = writers.get(principal(message.senderId));
+    const writer = direct ?? (message.originalSenderId === undefined ? undefined : writers.get(principal(message.originalSenderId)));
+    if (!writer) {
+      return { outcome: 'rejected', reason: 'unknown-sender', detail: `sender '${message.senderId ?? '(none)'}' is not an agent of this pipeline` };
+    }
+    if (update.agentId !== writer.agentId) {
+      return { outcome: 'rejected', reason: 'impersonation', detail: `sent by agent '${writer.agentId}' but signed as '${update.agentId}'` };
+    }
+    if (!writer.writes.includes(update.namespace)) {
+      return {
+        outcome: 'rejected',
+        reason: 'namespace-not-writable',
+        detail: `agent '${writer.agentId}' may not write namespace '${update.namespace}' (it writes: ${writer.writes.join(', ') || 'nothing'})`,
+      };
+    }
+    return undefined;
   }
 
   /**

@@ -115,13 +115,16 @@ describe('dead-letter redrive', () => {
       .on(ReceiveMessageCommand)
       .resolvesOnce({
         Messages: [
-          { MessageId: 'd1', Body: '{"a":1}', ReceiptHandle: 'r1', Attributes: { MessageGroupId: 'n/a', SequenceNumber: '111' } },
+          { MessageId: 'd1', Body: '{"a":1}', ReceiptHandle: 'r1', Attributes: { MessageGroupId: 'n/a', SequenceNumber: '111', SenderId: 'AROAWRITER:run' } },
           {
             MessageId: 'd2',
             Body: '{"b":1}',
             ReceiptHandle: 'r2',
-            Attributes: { MessageGroupId: 'n/b', SequenceNumber: '999' },
-            MessageAttributes: { OriginalSequenceNumber: { DataType: 'String', StringValue: '222' } },
+            Attributes: { MessageGroupId: 'n/b', SequenceNumber: '999', SenderId: 'AIDAOPERATOR' },
+            MessageAttributes: {
+              OriginalSequenceNumber: { DataType: 'String', StringValue: '222' },
+              OriginalSenderId: { DataType: 'String', StringValue: 'AROASEO:run' },
+            },
           },
         ],
       })
@@ -133,12 +136,14 @@ describe('dead-letter redrive', () => {
       ['n/a', '111'],
       ['n/b', '222'],
     ]);
+    // Each carries the agent that first sent it, never the operator re-sending it.
+    expect(sends.map((s) => s.MessageAttributes?.OriginalSenderId?.StringValue)).toEqual(['AROAWRITER:run', 'AROASEO:run']);
     expect(sqsMock.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input.ReceiptHandle)).toEqual(['r1', 'r2']);
   });
 
   it('keeps a message in the DLQ when sending it back fails', async () => {
     sqsMock.on(ReceiveMessageCommand).resolves({
-      Messages: [{ MessageId: 'd1', Body: '{}', ReceiptHandle: 'r1', Attributes: { MessageGroupId: 'g', SequenceNumber: '1' } }],
+      Messages: [{ MessageId: 'd1', Body: '{}', ReceiptHandle: 'r1', Attributes: { MessageGroupId: 'g', SequenceNumber: '1', SenderId: 'AROAWRITER:run' } }],
     });
     sqsMock.on(SendMessageCommand).rejects(new Error('AccessDenied'));
     await expect(redriveDeadLetters({ sqs: new SQSClient({}), deadLetterQueueUrl: 'dlq', queueUrl })).rejects.toThrow('AccessDenied');
