@@ -71,8 +71,8 @@ export class PipelineMonitoring extends Construct {
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'Memory steward: applied, duplicates, rejected',
-        left: ['UpdatesApplied', 'UpdatesDuplicate', 'UpdatesRejected'].map((name) => runtimeMetric(name, 'steward', name)),
+        title: 'Memory steward: applied, duplicates, rejected (unauthorized: wrong namespace, impersonation, unknown sender)',
+        left: ['UpdatesApplied', 'UpdatesDuplicate', 'UpdatesRejected', 'UpdatesUnauthorized'].map((name) => runtimeMetric(name, 'steward', name)),
         width: 8,
       }),
       new cloudwatch.GraphWidget({

@@ -23,7 +23,10 @@ export async function status(target: Target): Promise<CommandResult> {
   const locks = await target.locks.held();
   const queues = await target.queueDepths();
   const rejected = await target.reader.rejections();
-  const data = { target: target.label, at: new Date(now).toISOString(), breaker, heartbeats, locks, queues, rejectedUpdates: rejected.length };
+  const byReason: Record<string, number> = {};
+  for (const r of rejected) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
+  const latest = rejected.slice(-5).map((r) => ({ at: new Date(r.rejectedAt).toISOString(), reason: r.reason, detail: r.detail, messageId: r.messageId }));
+  const data = { target: target.label, at: new Date(now).toISOString(), breaker, heartbeats, locks, queues, rejectedUpdates: rejected.length, rejectedByReason: byReason, latestRejections: latest };
   const lines = [
     `${target.label} at ${data.at}`,
     '',
@@ -34,7 +37,10 @@ export async function status(target: Target): Promise<CommandResult> {
     '',
     `locks held: ${locks.length === 0 ? 'none' : ''}`,
     ...locks.map((l) => `  ${l.taskId}  owner ${l.owner}  token ${l.fencingToken}  expires ${new Date(l.leaseExpiresAt).toISOString()}`),
-    `memory queue: ${queues.queue} waiting, ${queues.inFlight} in flight; dead letters: ${queues.deadLetters}; rejected updates: ${rejected.length}`,
+    `memory queue: ${queues.queue} waiting, ${queues.inFlight} in flight; dead letters: ${queues.deadLetters}; rejected updates: ${rejected.length}` +
+      (rejected.length ? ` (${Object.entries(byReason).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${n} ${reason}`).join(', ')})` : ''),
+    // Rejections include writes outside an agent's namespaces and impersonation: shown like any other.
+    ...latest.map((r) => `  ${r.at}  ${r.reason}: ${r.detail}`),
   ];
   return { data, text: lines.join('\n') };
 }

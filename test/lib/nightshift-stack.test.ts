@@ -70,6 +70,23 @@ describe('NightshiftStack for the reference pipeline', () => {
     expect(reference.agents.find((a) => a.id === 'planner')!.memory.reads).not.toContain('community');
   });
 
+  it('tells the steward each agent by the role id it sends with, and the namespaces it writes', () => {
+    const steward = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'steward',
+    )!;
+    // The value is a Fn::Join of JSON text around each role's RoleId: put the role's logical id in its place, then read it.
+    const parts: unknown[] = steward.Properties.Environment.Variables.NIGHTSHIFT_WRITERS['Fn::Join'][1];
+    const text = parts.map((p) => (typeof p === 'string' ? p : `<${(p as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]}>`)).join('');
+    expect(JSON.parse(text)).toEqual(
+      stack.agents.map((agent) => ({
+        principal: `<${logicalId(agent.function.role!)}>`,
+        agentId: agent.agentId,
+        writes: reference.agents.find((a) => a.id === agent.agentId)!.memory.writes,
+      })),
+    );
+    expect(parts.filter((p) => typeof p !== 'string').every((p) => (p as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1] === 'RoleId')).toBe(true);
+  });
+
   it('lets each agent enqueue updates, use coordination and counters, and alert', () => {
     for (const agent of stack.agents) {
       const role = logicalId(agent.function.role!);
