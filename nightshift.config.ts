@@ -87,6 +87,7 @@ export default definePipeline({
   steward: { batchSize: 10, maxReceiveCount: 5, timeoutSeconds: 30 },
   alerts: {
     emails: ['oncall@example.com'],
-    pagerWebhookUrl: 'https://events.pagerduty.example/integration/nightshift',
+    // An SSM SecureString holding the pager's webhook URL, created before `cdk deploy` (see README, Deploy).
+    pagerWebhookParameter: '/nightshift/dev/pager-webhook-url',
   },
 });

@@ -1,5 +1,7 @@
 import {
+  Duration,
   RemovalPolicy,
+  Stack,
   aws_dynamodb as dynamodb,
   aws_iam as iam,
   aws_kms as kms,
@@ -8,13 +10,18 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMAS } from '../src/config/tables';
+import { NightshiftFunction } from './nightshift-function';
 import { tablePropsFromSchema } from './table-props';
 
 export interface CircuitBreakerProps {
   /** Addresses subscribed to the alert topic by email. @default - none */
   readonly alertEmails?: readonly string[];
-  /** HTTPS pager webhook subscribed to the alert topic. @default - none */
-  readonly pagerWebhookUrl?: string;
+  /**
+   * Name of an SSM SecureString parameter holding the pager's HTTPS webhook URL (which usually carries its
+   * integration key). A forwarder function subscribed to the topic reads it at run time, so the URL never appears in
+   * a template. Create the parameter before deploying. @default - no pager
+   */
+  readonly pagerWebhookParameter?: string;
 }
 
 /**
@@ -26,12 +33,14 @@ export class CircuitBreaker extends Construct {
   readonly table: dynamodb.Table;
   readonly topic: sns.Topic;
   readonly topicKey: kms.Key;
+  /** Posts each alert to the pager webhook; only with `pagerWebhookParameter`. */
+  readonly pagerForwarder?: NightshiftFunction;
 
   constructor(scope: Construct, id: string, props: CircuitBreakerProps = {}) {
     super(scope, id);
-    const webhook = props.pagerWebhookUrl;
-    if (webhook !== undefined && !webhook.startsWith('https://')) {
-      throw new Error(`CircuitBreaker pagerWebhookUrl must be an https:// URL, got '${webhook}'`);
+    const parameter = props.pagerWebhookParameter;
+    if (parameter !== undefined && !/^\/[A-Za-z0-9_.\-/]{1,1010}$/.test(parameter)) {
+      throw new Error(`CircuitBreaker pagerWebhookParameter must be an SSM parameter name starting with '/', got '${parameter}'`);
     }
     this.table = new dynamodb.Table(this, 'Table', {
       ...tablePropsFromSchema(TABLE_SCHEMAS.counters),
@@ -51,7 +60,20 @@ export class CircuitBreaker extends Construct {
     for (const email of props.alertEmails ?? []) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
-    if (webhook) this.topic.addSubscription(new subscriptions.UrlSubscription(webhook));
+    if (parameter) {
+      this.pagerForwarder = new NightshiftFunction(this, 'PagerForwarder', {
+        entry: 'lambdas/pager-forwarder/handler.ts',
+        timeout: Duration.seconds(30),
+        memorySize: 256,
+        environment: { PAGER_WEBHOOK_PARAMETER: parameter, POWERTOOLS_SERVICE_NAME: 'pager-forwarder' },
+      });
+      iam.Grant.addToPrincipal({
+        grantee: this.pagerForwarder,
+        actions: ['ssm:GetParameter'],
+        resourceArns: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameter.slice(1) })],
+      });
+      this.topic.addSubscription(new subscriptions.LambdaSubscription(this.pagerForwarder));
+    }
   }
 
   /** Lets an agent count its outputs and read or trip the breaker. */

@@ -50,7 +50,7 @@ export class NightshiftStack extends Stack {
     this.coordination = new CoordinationTable(this, 'Coordination');
     this.breaker = new CircuitBreaker(this, 'Breaker', {
       alertEmails: pipeline.alerts.emails,
-      pagerWebhookUrl: pipeline.alerts.pagerWebhookUrl,
+      ...(pipeline.alerts.pagerWebhookParameter ? { pagerWebhookParameter: pipeline.alerts.pagerWebhookParameter } : {}),
     });
     const shared = { NIGHTSHIFT_PIPELINE: pipeline.name, NIGHTSHIFT_STAGE: pipeline.stage };
     this.memory = new MemoryStore(this, 'Memory', {

@@ -158,8 +158,21 @@ const pipelineSchema = z
     alerts: z
       .strictObject({
         emails: z.array(z.email()).default([]),
-        /** Pager webhook (PagerDuty, Opsgenie, …) subscribed to the alert topic; must be HTTPS. */
-        pagerWebhookUrl: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).optional(),
+        /**
+         * SSM SecureString parameter holding the pager's HTTPS webhook URL (PagerDuty, Opsgenie, …). It is read at run
+         * time by a forwarder function, never written into a template.
+         */
+        pagerWebhookParameter: z
+          .string()
+          .regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, "must be an SSM parameter name starting with '/', e.g. /nightshift/dev/pager-webhook-url")
+          .optional(),
+        /** Refused: a URL here would be written into the template, key and all. */
+        pagerWebhookUrl: z
+          .unknown()
+          .refine((v) => v === undefined, {
+            message: 'a webhook URL in the config ends up in the template with its key: store it in an SSM SecureString parameter and name that in pagerWebhookParameter',
+          })
+          .optional(),
       })
       .default({ emails: [] }),
   })

@@ -36,7 +36,14 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     const template = JSON.parse(readFileSync(join(outdir, 'nightshift-dev.template.json'), 'utf8'));
     const types = Object.values(template.Resources).map((r) => (r as { Type: string }).Type);
     expect(types.filter((t) => t === 'AWS::Scheduler::Schedule')).toHaveLength(12);
-    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(6);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(7);
+    // The pager is configured, yet nothing in the cloud assembly holds a webhook: only the parameter's name.
+    const text = readdirSync(outdir, { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile() && /\.(json|js)$/.test(f.name))
+      .map((f) => readFileSync(join(f.parentPath, f.name), 'utf8'))
+      .join('\n');
+    expect(text).toContain(reference.alerts.pagerWebhookParameter!);
+    expect(text).not.toMatch(/pagerduty|"Protocol":\s*"https"/i);
 
     // The planner's bundle is self-contained: load it from the cloud assembly and run it against DynamoDB Local.
     type FunctionResource = { Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, unknown> } } };

@@ -90,9 +90,10 @@ describe('pipeline config', () => {
     );
   });
 
-  it('rejects a pager webhook that is not HTTPS', () => {
-    const error = errorOf(pipeline([agent('a')], { alerts: { pagerWebhookUrl: 'http://pager.example/hook' } }));
-    expect(error.message).toBe('Invalid pipeline config: alerts.pagerWebhookUrl: must be an https:// URL');
+  it('refuses a pager webhook URL in the config, where it would reach the template, and says where it belongs', () => {
+    const error = errorOf(pipeline([agent('a')], { alerts: { pagerWebhookUrl: 'https://pager.example/hook?key=secret' } as never }));
+    expect(error.issues).toEqual([{ path: 'alerts.pagerWebhookUrl', message: expect.stringMatching(/store it in an SSM SecureString parameter and name that in pagerWebhookParameter/) }]);
+    expect(errorOf(pipeline([agent('a')], { alerts: { pagerWebhookParameter: 'pager-url' } })).issues[0]).toMatchObject({ path: 'alerts.pagerWebhookParameter' });
   });
 
   it('rejects a lock lease shorter than the function timeout', () => {

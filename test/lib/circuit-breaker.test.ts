@@ -1,5 +1,5 @@
 import { aws_iam as iam } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../lib/circuit-breaker';
 import { actionsGranted, logicalId, testStack } from '../support/template';
@@ -22,23 +22,30 @@ describe('CircuitBreaker', () => {
     });
   });
 
-  it('subscribes the configured emails and the pager webhook', () => {
+  it('subscribes the emails, and a forwarder that reads the pager webhook from SSM at run time', () => {
     const stack = testStack();
-    new CircuitBreaker(stack, 'Breaker', {
+    const breaker = new CircuitBreaker(stack, 'Breaker', {
       alertEmails: ['a@example.com', 'b@example.com'],
-      pagerWebhookUrl: 'https://pager.example/hook',
+      pagerWebhookParameter: '/nightshift/test/pager-webhook-url',
     });
     const template = Template.fromStack(stack);
     template.resourcePropertiesCountIs('AWS::SNS::Subscription', { Protocol: 'email' }, 2);
-    template.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'https',
-      Endpoint: 'https://pager.example/hook',
+    template.resourcePropertiesCountIs('AWS::SNS::Subscription', { Protocol: 'https' }, 0);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'lambda', Endpoint: { 'Fn::GetAtt': [logicalId(breaker.pagerForwarder!), 'Arn'] } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PAGER_WEBHOOK_PARAMETER: '/nightshift/test/pager-webhook-url' }) },
     });
+    // The forwarder may read exactly that parameter.
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const ssm = statements.filter((st: { Action: unknown }) => JSON.stringify(st.Action).includes('ssm:'));
+    expect(ssm).toHaveLength(1);
+    expect(ssm[0].Action).toBe('ssm:GetParameter');
+    expect(JSON.stringify(ssm[0].Resource)).toContain(':parameter/nightshift/test/pager-webhook-url');
   });
 
-  it('refuses a pager webhook that is not HTTPS', () => {
-    expect(() => new CircuitBreaker(testStack(), 'Breaker', { pagerWebhookUrl: 'http://pager.example' })).toThrow(
-      "CircuitBreaker pagerWebhookUrl must be an https:// URL, got 'http://pager.example'",
+  it('refuses a pager parameter that is not an SSM parameter name', () => {
+    expect(() => new CircuitBreaker(testStack(), 'Breaker', { pagerWebhookParameter: 'https://pager.example' })).toThrow(
+      "CircuitBreaker pagerWebhookParameter must be an SSM parameter name starting with '/', got 'https://pager.example'",
     );
   });
 

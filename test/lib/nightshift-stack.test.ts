@@ -14,7 +14,7 @@ describe('NightshiftStack for the reference pipeline', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 3);
     template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
     template.resourceCountIs('AWS::SNS::Topic', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 6);
+    template.resourceCountIs('AWS::Lambda::Function', 7); // 5 agents, the steward, the pager forwarder
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
     template.resourceCountIs('AWS::Scheduler::Schedule', 12);
   });
@@ -159,7 +159,7 @@ describe('NightshiftStack breaker permissions', () => {
     expect(stack.breakerWatchdog).toBeUndefined();
     const cooled = addNightshiftPipeline(testApp(), { ...reference, breaker: { ...reference.breaker, coolDownMinutes: 30 } });
     const cooledTemplate = Template.fromStack(cooled);
-    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 7);
+    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 8); // and the watchdog
     cooledTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', GroupName: Match.absent() });
   });
 });
