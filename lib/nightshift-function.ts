@@ -1,5 +1,7 @@
-import { Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambda, aws_lambda_nodejs as nodejs, aws_logs as logs } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
+import { dirname } from 'node:path';
 import type { Construct } from 'constructs';
+import { HANDLER, bundle } from './bundling';
 
 export interface NightshiftFunctionProps {
   /** Handler file; its `handler` export is the entry point. */
@@ -15,11 +17,14 @@ export interface NightshiftFunctionProps {
 }
 
 /**
- * A Node.js Lambda function with Nightshift's defaults: arm64, Node.js 24, its own log group with a retention, and
- * an execution role that may write only its own logs, and an esbuild bundle that includes the AWS SDK clients (so the versions we test against are the ones that run,
- * rather than whatever the Lambda runtime ships). Bundling uses the locally installed esbuild: no Docker.
+ * A Node.js Lambda function with Nightshift's defaults: arm64, Node.js 24, its own log group with a retention, an
+ * execution role that may write only its own logs, and an ESM bundle built by {@link bundle} on this machine (no
+ * Docker), hashed by its output so a change anywhere in the code it includes redeploys it.
  */
-export class NightshiftFunction extends nodejs.NodejsFunction {
+export class NightshiftFunction extends lambda.Function {
+  /** The handler file the bundle is built from. */
+  readonly entry: string;
+
   constructor(scope: Construct, id: string, props: NightshiftFunctionProps) {
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -30,21 +35,27 @@ export class NightshiftFunction extends nodejs.NodejsFunction {
     logGroup.grantWrite(role);
     super(scope, id, {
       role,
-      entry: props.entry,
-      handler: 'handler',
+      code: lambda.Code.fromAsset(dirname(props.entry), {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Never used: local bundling always succeeds or throws. The property is required.
+          image: DockerImage.fromRegistry('nightshift/no-docker'),
+          local: {
+            tryBundle(outputDir) {
+              bundle(props.entry, outputDir);
+              return true;
+            },
+          },
+        },
+      }),
+      handler: HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 512,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      ...(props.environment ? { environment: props.environment } : {}),
       logGroup,
-      bundling: {
-        bundleAwsSDK: true,
-        externalModules: [],
-        sourceMap: true,
-        minify: true,
-        target: 'node24',
-      },
     });
+    this.entry = props.entry;
   }
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A retrieval workload: memory entries and tasks that each name the entries they need. The format of

@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -14,12 +13,12 @@ import { TaskLocks } from '../../src/runtime/locks';
 import { MemoryClient } from '../../src/runtime/memory/client';
 import { MemoryReader } from '../../src/runtime/memory/reader';
 import { ContextRetriever } from '../../src/runtime/memory/retrieval';
-import { BedrockProvider } from '../../src/runtime/model/bedrock';
-import { OfflineProvider } from '../../src/runtime/model/offline';
+import type { ModelProvider } from '../../src/runtime/model/model';
 import { OutputGuard } from '../../src/runtime/breaker/output-guard';
 import { OutputWindows } from '../../src/runtime/breaker/output-window';
 import { breakerFromEnvironment } from './breaker-from-environment';
 import { agentEnvironment } from './environment';
+import { once } from '../../src/runtime/once';
 
 const logger = new Logger();
 const metrics = new Metrics({ namespace: 'Nightshift' });
@@ -67,10 +66,18 @@ function runtimeFromEnvironment(agentId: string): Runtime {
   };
 }
 
-function modelProvider(kind: 'bedrock' | 'offline') {
-  if (kind === 'offline') return new OfflineProvider();
-  // The provider retries throttling itself, bounded by the run's lease: the SDK must not retry underneath it.
-  return new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), clock: systemClock });
+/** The model provider, its SDK client imported when the first call is made (not every agent run calls a model). */
+function modelProvider(kind: 'bedrock' | 'offline'): ModelProvider {
+  const load = once(async (): Promise<ModelProvider> => {
+    if (kind === 'offline') return new (await import('../../src/runtime/model/offline')).OfflineProvider();
+    const [{ BedrockRuntimeClient }, { BedrockProvider }] = await Promise.all([
+      import('@aws-sdk/client-bedrock-runtime'),
+      import('../../src/runtime/model/bedrock'),
+    ]);
+    // The provider retries throttling itself, bounded by the run's lease: the SDK must not retry underneath it.
+    return new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), clock: systemClock });
+  });
+  return { name: kind, converse: async (request) => (await load()).converse(request) };
 }
 
 /**

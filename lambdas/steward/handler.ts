@@ -4,7 +4,8 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssues, jsonText } from '../../src/runtime/schema';
 import { systemClock } from '../../src/runtime/clock';
 import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
 
@@ -55,22 +56,13 @@ export function createStewardHandler(steward: () => MemorySteward) {
 
 let steward: MemorySteward | undefined;
 
-const writersSchema = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(z.object({ principal: z.string().min(1), agentId: z.string().min(1), writes: z.array(z.string()) })));
+const nonEmpty = () => z.string().check(z.minLength(1));
+const writersSchema = z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()) })));
 
 function stewardFromEnvironment(): MemorySteward {
-  const env = z.object({ MEMORY_TABLE: z.string().min(1), NIGHTSHIFT_WRITERS: writersSchema }).safeParse(process.env);
+  const env = z.object({ MEMORY_TABLE: nonEmpty(), NIGHTSHIFT_WRITERS: writersSchema }).safeParse(process.env);
   if (!env.success) {
-    throw new Error(`Steward environment is incomplete: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(`Steward environment is incomplete: ${describeIssues(env.error, '(environment)')}`);
   }
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   return new MemorySteward({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { PipelineConfig } from './pipeline';
 
 /**
@@ -6,18 +6,26 @@ import type { PipelineConfig } from './pipeline';
  * from the pipeline config at synth time and handed to the function as JSON in `NIGHTSHIFT_AGENT_SPEC`, or built
  * directly by the local runner.
  */
+function nonEmpty() {
+  return z.string().check(z.minLength(1));
+}
+
+function positiveInt() {
+  return z.int().check(z.positive());
+}
+
 export const agentSpecSchema = z.object({
-  id: z.string().min(1),
-  leaseMinutes: z.number().positive(),
-  heartbeatIntervalMinutes: z.number().positive(),
+  id: nonEmpty(),
+  leaseMinutes: z.number().check(z.positive()),
+  heartbeatIntervalMinutes: z.number().check(z.positive()),
   /** Each upstream with its own `staleAfterMinutes`: an upstream declares how long its silence means death. */
-  upstream: z.array(z.object({ id: z.string().min(1), staleAfterMinutes: z.number().positive() })),
-  breaker: z.object({ maxOutputs: z.int().positive(), windowMinutes: z.int().positive() }),
-  tokenBudgetPerDay: z.int().positive().optional(),
+  upstream: z.array(z.object({ id: nonEmpty(), staleAfterMinutes: z.number().check(z.positive()) })),
+  breaker: z.object({ maxOutputs: positiveInt(), windowMinutes: positiveInt() }),
+  tokenBudgetPerDay: z.optional(positiveInt()),
   /** Identical content published again within this window is suppressed. */
-  duplicateWindowMinutes: z.int().positive(),
+  duplicateWindowMinutes: positiveInt(),
   /** The model `ctx.model` calls, and the default output limit per call. */
-  model: z.object({ id: z.string().min(1), maxTokens: z.int().positive() }).optional(),
+  model: z.optional(z.object({ id: nonEmpty(), maxTokens: positiveInt() })),
 });
 
 export type AgentSpec = z.output<typeof agentSpecSchema>;
@@ -48,12 +56,12 @@ export function scheduleName(agentId: string, index: number): string {
  * the names of every agent schedule it may switch off. Handed to functions as `NIGHTSHIFT_BREAKER_SPEC`.
  */
 export const breakerSpecSchema = z.object({
-  pipeline: z.string().min(1),
-  stage: z.string().min(1),
-  maxOutputs: z.int().positive(),
-  windowMinutes: z.int().positive(),
-  coolDownMinutes: z.int().positive().optional(),
-  scheduleNames: z.array(z.string().min(1)),
+  pipeline: nonEmpty(),
+  stage: nonEmpty(),
+  maxOutputs: positiveInt(),
+  windowMinutes: positiveInt(),
+  coolDownMinutes: z.optional(positiveInt()),
+  scheduleNames: z.array(nonEmpty()),
 });
 
 export type BreakerSpec = z.output<typeof breakerSpecSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CronError, parseCron, toEventBridgeCron } from './cron';
 import { parseModelId } from './models';
 import { NAMESPACE, NAMESPACE_RULE } from './namespaces';

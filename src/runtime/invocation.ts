@@ -1,15 +1,16 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssues } from './schema';
 
 /**
  * What EventBridge Scheduler sends an agent (the target input set by the `Agent` construct, with Scheduler's
  * context attributes filled in), and what the local runner sends in its place.
  */
 const invocationSchema = z.object({
-  agentId: z.string().min(1),
+  agentId: z.string().check(z.minLength(1)),
   /** The slot this run is for, ISO 8601. Identical across Scheduler's retries of the same slot. */
   scheduledTime: z.iso.datetime({ offset: true }),
-  scheduleArn: z.string().default('local'),
-  attemptNumber: z.coerce.number().int().nonnegative().default(0),
+  scheduleArn: z._default(z.string(), 'local'),
+  attemptNumber: z._default(z.coerce.number().check(z.refine((n) => Number.isInteger(n) && n >= 0, 'must be a whole number ≥ 0')), 0),
 });
 
 export type AgentInvocation = z.output<typeof invocationSchema>;
@@ -23,7 +24,7 @@ export class InvocationError extends Error {
 export function parseInvocation(event: unknown, expectedAgentId: string): AgentInvocation {
   const result = invocationSchema.safeParse(event);
   if (!result.success) {
-    const detail = result.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
+    const detail = describeIssues(result.error, '(event)');
     throw new InvocationError(`Not an agent invocation: ${detail}`);
   }
   if (result.data.agentId !== expectedAgentId) {

@@ -1,5 +1,3 @@
-import { countTokens as countCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
-
 /**
  * The one tokenizer Nightshift counts with: retrieval's budgets, the steward's per-entry counts, the budget check
  * before a model call and the offline model provider all use it, so their figures add up.
@@ -14,7 +12,20 @@ import { countTokens as countCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
  * because BPE is quadratic in the length of one unbroken run of characters. Past {@link EXACT_CHARS} characters the
  * count is extrapolated from the first {@link EXACT_CHARS}: such an entry could never fit a prompt budget anyway.
  */
-export function countTokens(text: string): number {
+export type TokenCounter = (text: string) => number;
+
+let loading: Promise<TokenCounter> | undefined;
+
+/**
+ * Loads the tokenizer on first use. Its rank table is a megabyte of code, so it is a chunk of its own that a
+ * function loads only when it counts (a model call, the steward indexing an entry), not at cold start.
+ */
+export function tokenCounter(): Promise<TokenCounter> {
+  loading ??= import('gpt-tokenizer/encoding/cl100k_base').then(({ countTokens: bpe }) => (text: string) => countTokens(bpe, text));
+  return loading;
+}
+
+function countTokens(countCl100k: TokenCounter, text: string): number {
   if (text.length === 0) return 0;
   let tokens = 0;
   const counted = Math.min(text.length, EXACT_CHARS);

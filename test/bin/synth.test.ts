@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import reference from '../../nightshift.config';
@@ -39,7 +39,7 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(7);
     // The pager is configured, yet nothing in the cloud assembly holds a webhook: only the parameter's name.
     const text = readdirSync(outdir, { recursive: true, withFileTypes: true })
-      .filter((f) => f.isFile() && /\.(json|js)$/.test(f.name))
+      .filter((f) => f.isFile() && /\.(json|m?js)$/.test(f.name))
       .map((f) => readFileSync(join(f.parentPath, f.name), 'utf8'))
       .join('\n');
     expect(text).toContain(reference.alerts.pagerWebhookParameter!);
@@ -51,9 +51,9 @@ describe('bin/app.ts (what cdk synth runs)', () => {
       (r) => (r as FunctionResource).Properties?.Environment?.Variables?.NIGHTSHIFT_AGENT_ID === 'planner',
     ) as FunctionResource;
     const assetDir = join(outdir, `asset.${planner.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
-    expect(readdirSync(assetDir)).toContain('index.js');
+    expect(readdirSync(assetDir)).toContain('index.mjs');
     for (const [key, value] of Object.entries(agentEnvironment(reference, 'planner', names, memory))) vi.stubEnv(key, value);
-    const { handler } = createRequire(import.meta.url)(join(assetDir, 'index.js'));
+    const { handler } = await import(pathToFileURL(join(assetDir, 'index.mjs')).href);
     const result = await handler({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });
     expect(result).toMatchObject({ status: 'completed', taskId: 'planner@2026-11-25T01:00:00.000Z' });
   });

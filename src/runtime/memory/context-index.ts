@@ -1,4 +1,4 @@
-import { countTokens } from '../tokens';
+import type { TokenCounter } from '../tokens';
 
 /**
  * What the steward stamps on a live memory entry so retrieval can rank and pack it without reading it: the text
@@ -34,8 +34,11 @@ export function searchableText(value: unknown): string {
   return words.join(' ').replace(/\s+/g, ' ').trim().slice(0, CONTEXT_TEXT_MAX_CHARS);
 }
 
-/** The index attributes for `value` stored at `namespace/key` by the update with padded sequence `sequence`. */
-export function contextAttributes(namespace: string, key: string, value: unknown, sequence: string): ContextAttributes {
+/**
+ * The index attributes for `value` stored at `namespace/key` by the update with padded sequence `sequence`, its
+ * tokens counted with `countTokens` (from `tokenCounter()`).
+ */
+export function contextAttributes(namespace: string, key: string, value: unknown, sequence: string, countTokens: TokenCounter): ContextAttributes {
   return {
     ctxNamespace: namespace,
     ctxText: searchableText(value),

@@ -1,8 +1,7 @@
 import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import MiniSearch from 'minisearch';
-import { stemmer } from 'stemmer';
 import { CONTEXT_INDEX } from '../../config/tables';
-import { countTokens } from '../tokens';
+import { once } from '../once';
+import { tokenCounter } from '../tokens';
 import { renderEntry } from './context-index';
 import { entryKey } from './items';
 import { type MemoryEntry, toEntry } from './reader';
@@ -119,7 +118,7 @@ export class ContextRetriever {
       } while (startKey);
     }
 
-    const ranked = rank(candidates, request.query);
+    const ranked = candidates.length === 0 ? [] : rank(candidates, request.query, await searchLibrary());
     const floor = (ranked[0]?.score ?? 0) * (request.minRelevance ?? 0.05);
     const chosen: { entry: IndexedEntry; score: number }[] = [];
     let planned = 0;
@@ -148,7 +147,7 @@ export class ContextRetriever {
       if (!item || item.kind === 'deleted') continue; // deleted since the index was read
       const loaded = toEntry(entry.namespace, item);
       // The index can trail the entry by one update (a merge is stamped right after it applies): recount then.
-      const tokens = item.ctxSequence === entry.sequence ? entry.tokens : countTokens(renderEntry(entry.namespace, entry.key, loaded.value));
+      const tokens = item.ctxSequence === entry.sequence ? entry.tokens : (await tokenCounter())(renderEntry(entry.namespace, entry.key, loaded.value));
       if (tokensLoaded + tokens > request.budgetTokens) {
         leftOut.unshift({ entry: { ...entry, tokens }, score });
         continue;
@@ -218,9 +217,17 @@ function indexed(namespace: string, item: Record<string, unknown>): IndexedEntry
   };
 }
 
+/** The search engine and stemmer, loaded when an agent first retrieves: not every run does. */
+const searchLibrary = once(async () => {
+  const [{ default: MiniSearch }, { stemmer }] = await Promise.all([import('minisearch'), import('stemmer')]);
+  return { MiniSearch, stemmer };
+});
+
+type SearchLibrary = Awaited<ReturnType<typeof searchLibrary>>;
+
 /** Non-pinned entries sharing a term with the query, best first (ties: newer, then key order). */
-function rank(candidates: readonly IndexedEntry[], query: string): { entry: IndexedEntry; score: number }[] {
-  if (candidates.length === 0) return [];
+function rank(candidates: readonly IndexedEntry[], query: string, { MiniSearch, stemmer }: SearchLibrary): { entry: IndexedEntry; score: number }[] {
+  const normalizeTerm = (term: string) => normalize(term, stemmer);
   const byId = new Map(candidates.map((c) => [c.id, c]));
   const oldest = Math.min(...candidates.map((c) => c.updatedAt));
   const span = Math.max(...candidates.map((c) => c.updatedAt)) - oldest || 1;
@@ -258,7 +265,7 @@ function splitWords(text: string): string[] {
   return text.replace(/(\p{Ll})(\p{Lu})/gu, '$1 $2').split(/[^\p{L}\p{N}]+/u);
 }
 
-function normalizeTerm(term: string): string | null {
+function normalize(term: string, stemmer: (word: string) => string): string | null {
   const lower = term.toLowerCase();
   if (lower.length < 2 || STOP_WORDS.has(lower)) return null;
   return stemmer(lower);

@@ -26,6 +26,7 @@ import {
   valueOf,
   kindOf,
 } from './items';
+import { type TokenCounter, tokenCounter } from '../tokens';
 import { contextAttributes } from './context-index';
 import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update';
 
@@ -170,7 +171,7 @@ export class MemorySteward {
    */
   async apply(update: MemoryUpdate, sequenceNumber: string, options: { redriven?: boolean } = {}): Promise<StewardResult> {
     const sequence = padSequence(sequenceNumber);
-    const write = this.writeFor(update, sequence);
+    const write = this.writeFor(update, sequence, await tokenCounter());
     const { namespace, key } = update;
     let result: StewardResult;
     try {
@@ -214,7 +215,7 @@ export class MemorySteward {
       (await this.options.client.send(new GetCommand({ TableName: this.options.tableName, Key: entryKey(namespace, key), ConsistentRead: true })))
         .Item;
     if (!current || current.kind === 'deleted' || current.ctxSequence === current.lastSequence) return;
-    const { ctxNamespace, ctxText, ctxTokens, ctxSequence } = contextAttributes(namespace, key, valueOf(current), current.lastSequence as string);
+    const { ctxNamespace, ctxText, ctxTokens, ctxSequence } = contextAttributes(namespace, key, valueOf(current), current.lastSequence as string, await tokenCounter());
     try {
       await this.options.client.send(
         new UpdateCommand({
@@ -230,7 +231,7 @@ export class MemorySteward {
     }
   }
 
-  private writeFor(update: MemoryUpdate, sequence: string): Write {
+  private writeFor(update: MemoryUpdate, sequence: string, countTokens: TokenCounter): Write {
     const TableName = this.options.tableName;
     const Key = entryKey(update.namespace, update.key);
     const stamp = provenance(update, sequence, this.options.clock.now());
@@ -245,7 +246,7 @@ export class MemorySteward {
               ...valueAttributes(update.value),
               tags: update.tags ?? [],
               pinned: update.pinned ?? false,
-              ...contextAttributes(update.namespace, update.key, update.value, sequence),
+              ...contextAttributes(update.namespace, update.key, update.value, sequence, countTokens),
             }
           : { kind: 'deleted' };
       return {

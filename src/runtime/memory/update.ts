@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssues } from '../schema';
 import { NAMESPACE, NAMESPACE_RULE } from '../../config/namespaces';
 
 /**
@@ -18,18 +19,19 @@ const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,254}$/;
 // SQS deduplication ids: up to 128 characters, alphanumerics and punctuation.
 const IDEMPOTENCY_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
-const json: z.ZodType<unknown> = z.json();
+const json: z.ZodMiniType<unknown> = z.json();
+const text = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
 
 const base = {
   /** Becomes the SQS deduplication id: the same id within 5 minutes is dropped by SQS, later by the steward. */
-  idempotencyId: z.string().regex(IDEMPOTENCY_ID, 'must be 1-128 letters, digits or punctuation'),
-  agentId: z.string().min(1).max(64),
-  runId: z.string().min(1).max(128),
+  idempotencyId: z.string().check(z.regex(IDEMPOTENCY_ID, 'must be 1-128 letters, digits or punctuation')),
+  agentId: text(1, 64),
+  runId: text(1, 128),
   /** The lock the writer held, if any: its task id and fencing token. */
-  taskId: z.string().min(1).max(512).optional(),
-  fencingToken: z.int().positive().optional(),
-  namespace: z.string().regex(NAMESPACE, NAMESPACE_RULE),
-  key: z.string().regex(KEY, "must be 1-255 letters, digits or _.:/- , starting with a letter or digit"),
+  taskId: z.optional(text(1, 512)),
+  fencingToken: z.optional(z.int().check(z.positive())),
+  namespace: z.string().check(z.regex(NAMESPACE, NAMESPACE_RULE)),
+  key: z.string().check(z.regex(KEY, 'must be 1-255 letters, digits or _.:/- , starting with a letter or digit')),
 };
 
 /**
@@ -38,8 +40,8 @@ const base = {
  * `append` without them keeps what the entry had.
  */
 const retrieval = {
-  tags: z.array(z.string().min(1).max(64)).max(20).optional(),
-  pinned: z.boolean().optional(),
+  tags: z.optional(z.array(text(1, 64)).check(z.maxLength(20))),
+  pinned: z.optional(z.boolean()),
 };
 
 export const memoryUpdateSchema = z
@@ -47,16 +49,18 @@ export const memoryUpdateSchema = z
     /** Replaces the value. */
     z.strictObject({ ...base, ...retrieval, op: z.literal('put'), value: json }),
     /** Sets the given fields of an object value, creating the object if the key is empty. */
-    z.strictObject({ ...base, ...retrieval, op: z.literal('merge'), value: z.record(z.string().min(1).max(255), json) }),
+    z.strictObject({ ...base, ...retrieval, op: z.literal('merge'), value: z.record(text(1, 255), json) }),
     /** Appends the items to a list value, creating the list if the key is empty. */
-    z.strictObject({ ...base, ...retrieval, op: z.literal('append'), value: z.array(json).min(1) }),
+    z.strictObject({ ...base, ...retrieval, op: z.literal('append'), value: z.array(json).check(z.minLength(1)) }),
     /** Removes the value (a tombstone keeps the key's ordering state). */
     z.strictObject({ ...base, op: z.literal('delete') }),
   ])
-  .refine((u) => (u.taskId === undefined) === (u.fencingToken === undefined), {
-    message: 'taskId and fencingToken go together',
-    path: ['fencingToken'],
-  });
+  .check(
+    z.refine((u) => (u.taskId === undefined) === (u.fencingToken === undefined), {
+      message: 'taskId and fencingToken go together',
+      path: ['fencingToken'],
+    }),
+  );
 
 export type MemoryUpdate = z.output<typeof memoryUpdateSchema>;
 
@@ -70,7 +74,7 @@ export function parseUpdate(input: unknown): MemoryUpdate {
   const result = memoryUpdateSchema.safeParse(input);
   if (!result.success) {
     throw new InvalidUpdateError(
-      result.error.issues.map((i) => `${i.path.join('.') || '(update)'}: ${i.message}`).join('; '),
+      describeIssues(result.error, '(update)'),
     );
   }
   return result.data;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { countTokens } from '../tokens';
+import { type TokenCounter, tokenCounter } from '../tokens';
 import type { ModelProvider, ModelResponse, ProviderRequest } from './model';
 
 /**
@@ -17,12 +17,13 @@ export class OfflineProvider implements ModelProvider {
 
   async converse(request: ProviderRequest): Promise<ModelResponse> {
     request.signal.throwIfAborted();
+    const countTokens = await tokenCounter();
     const systemTokens = countTokens(request.system);
     const cached = systemTokens > 0 && this.cachedSystemPrompts.has(request.system);
     this.cachedSystemPrompts.add(request.system);
     const digest = createHash('sha256').update(`${request.modelId}\n${request.system}\n${request.prompt}`).digest();
     const target = Math.min(request.maxTokens, this.options.outputTokens?.(request) ?? 48 + (digest.readUInt16BE(0) % 208));
-    const text = compose(request, target, digest);
+    const text = compose(request, target, digest, countTokens);
     return {
       text,
       usage: {
@@ -38,12 +39,12 @@ export class OfflineProvider implements ModelProvider {
   }
 }
 
-function compose(request: ProviderRequest, targetTokens: number, digest: Buffer): string {
+function compose(request: ProviderRequest, targetTokens: number, digest: Buffer, countTokens: TokenCounter): string {
   const task = request.prompt.split('\n').filter((line) => line.trim()).at(-1) ?? '';
   const sources = [...request.prompt.matchAll(/^## (\S+)$/gm)].map((m) => m[1]);
   const words = request.prompt.match(/[\p{L}\p{N}]{4,}/gu) ?? ['offline'];
   let text = `[offline ${request.modelId}] ${task.slice(0, 200)}${sources.length ? ` (drawing on ${sources.join(', ')})` : ''}.`;
-  if (countTokens(text) > targetTokens) return trimToTokens(text, targetTokens);
+  if (countTokens(text) > targetTokens) return trimToTokens(text, targetTokens, countTokens);
   for (let i = 0; ; i += 8) {
     const next = `${text} ${Array.from({ length: 8 }, (_, j) => words[(digest[(i + j) % digest.length]! + i + j) % words.length]).join(' ')}`;
     if (countTokens(next) > targetTokens) return text;
@@ -51,7 +52,7 @@ function compose(request: ProviderRequest, targetTokens: number, digest: Buffer)
   }
 }
 
-function trimToTokens(text: string, tokens: number): string {
+function trimToTokens(text: string, tokens: number, countTokens: TokenCounter): string {
   let cut = text;
   while (cut.length > 0 && countTokens(cut) > tokens) cut = cut.slice(0, Math.floor(cut.length * 0.9));
   return cut;

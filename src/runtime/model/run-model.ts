@@ -1,7 +1,7 @@
 import type { AgentSpec } from '../../config/agent-spec';
 import type { OutputGuard } from '../breaker/output-guard';
 import type { MetricsSink } from '../metrics';
-import { countTokens } from '../tokens';
+import { tokenCounter } from '../tokens';
 import { type ModelCall, type ModelProvider, type ModelResponse, type ModelUsage, composePrompt, totalTokens } from './model';
 
 /**
@@ -53,6 +53,7 @@ export class RunModel {
     signal.throwIfAborted();
     const system = call.system ?? '';
     const prompt = composePrompt(call);
+    const countTokens = await tokenCounter();
     const estimate = Math.ceil((countTokens(system) + countTokens(prompt)) * INPUT_ESTIMATE_MARGIN) + maxTokens;
     const settle = outputs ? await outputs.reserveTokens(spec, estimate) : undefined;
     let response: ModelResponse;

@@ -3,10 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { renderEntry } from '../../../src/runtime/memory/context-index';
 import { ContextRetriever, renderContext } from '../../../src/runtime/memory/retrieval';
-import { countTokens } from '../../../src/runtime/tokens';
+import { tokenCounter } from '../../../src/runtime/tokens';
 import { countingClient } from '../../support/counting-client';
 import { dynamoForTest } from '../../support/dynamo';
 import { delivered, freshNamespace, memory, update } from '../../support/memory';
+
+const countTokens = await tokenCounter();
 
 const dynamo = await dynamoForTest('retrieval');
 

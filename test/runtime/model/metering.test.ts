@@ -6,8 +6,10 @@ import { runAgent } from '../../../src/runtime/guard';
 import type { ModelProvider, ProviderRequest } from '../../../src/runtime/model/model';
 import { OfflineProvider } from '../../../src/runtime/model/offline';
 import { INPUT_ESTIMATE_MARGIN } from '../../../src/runtime/model/run-model';
-import { countTokens } from '../../../src/runtime/tokens';
+import { tokenCounter } from '../../../src/runtime/tokens';
 import { alertsPublished, freshBreaker } from '../../support/breaker';
+
+const countTokens = await tokenCounter();
 
 function agent(tokenBudgetPerDay?: number): AgentSpec {
   return {

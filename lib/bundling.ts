@@ -1,0 +1,63 @@
+import { buildSync, type Metafile } from 'esbuild';
+
+/** What a function loads when its sandbox starts, and what it can load later, in bytes. */
+export interface BundleSize {
+  /** The entry file and every chunk it imports statically: read and compiled at cold start. */
+  readonly coldStart: number;
+  /** Chunks imported on first use only (rare-path clients, the tokenizer). */
+  readonly lazy: number;
+}
+
+/** The file Lambda loads: `index.mjs`, whose `handler` export is the entry point. */
+export const HANDLER = 'index.handler';
+
+/**
+ * Bundles a handler for Lambda's Node.js runtime with the locally installed esbuild (no Docker): ESM, minified,
+ * tree-shaken, every dependency included (so the AWS SDK versions we test against are the ones that run, not the
+ * runtime's). Code splitting puts each dynamic `import()` in a chunk of its own, so a client needed only on a rare
+ * path costs nothing at cold start. No source maps: loading a 4 MB map on every cold start costs more than the
+ * readable stack trace is worth.
+ */
+export function bundle(entry: string, outdir: string): BundleSize {
+  const { metafile } = buildSync({
+    entryPoints: { index: entry },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    minify: true,
+    treeShaking: true,
+    legalComments: 'none',
+    mainFields: ['module', 'main'],
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    metafile: true,
+    logLevel: 'error',
+    // Some CommonJS dependencies call require() for Node built-ins, which an ES module does not define.
+    banner: { js: "import{createRequire as __nsRequire}from'node:module';const require=__nsRequire(import.meta.url);" },
+  });
+  return bundleSize(metafile);
+}
+
+function bundleSize(metafile: Metafile): BundleSize {
+  const outputs = metafile.outputs;
+  // Dynamic imports are entry points too: the handler's is the one named index.mjs.
+  const entry = Object.keys(outputs).find((file) => file.endsWith('/index.mjs'));
+  if (!entry) throw new Error('esbuild produced no entry file');
+  const cold = new Set<string>();
+  const visit = (file: string) => {
+    if (cold.has(file)) return;
+    cold.add(file);
+    for (const imported of outputs[file]!.imports) if (imported.kind === 'import-statement' && imported.path in outputs) visit(imported.path);
+  };
+  visit(entry);
+  let coldStart = 0;
+  let lazy = 0;
+  for (const [file, output] of Object.entries(outputs)) {
+    if (cold.has(file)) coldStart += output.bytes;
+    else lazy += output.bytes;
+  }
+  return { coldStart, lazy };
+}
