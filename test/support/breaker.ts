@@ -85,5 +85,5 @@ export async function freshBreaker(
     pipelineLimit: { maxOutputs: options.pipelineMaxOutputs ?? 1000, windowMinutes: 60 },
     metrics: c.metrics,
   });
-  return { ...c, breaker, windows, outputs, schedules, deps: { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, metrics: c.metrics, outputs } };
+  return { ...c, countersTable: tableName, breaker, windows, outputs, schedules, deps: { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, metrics: c.metrics, outputs } };
 }

@@ -1,8 +1,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from '../clock';
 import type { MetricsSink } from '../metrics';
 import type { AlertSink } from './alerts';
+import { type WindowCount, bucketNames, minuteOf, pruneStale, staleBuckets, windowOf } from './output-window';
 import type { ScheduleSwitch } from './schedules';
 
 /**
@@ -14,7 +16,8 @@ import type { ScheduleSwitch } from './schedules';
  *
  * Every transition is a conditional write, so exactly one writer wins it: only the winner of a trip halts the
  * schedules and publishes the alert, however many agents trip at once. A reset starts a new counting epoch, so the
- * burst that tripped the breaker is not counted again.
+ * burst that tripped the breaker is not counted again. The pipeline-wide output window is kept on the same item
+ * ({@link Breaker.countOutput}), so admitting an output and counting it is one conditional write.
  */
 export type BreakerStatus = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
 
@@ -42,6 +45,9 @@ export interface Trip {
   readonly recentOutputIds?: readonly string[];
 }
 
+/** What counting an output in the pipeline's window found: counted, or refused by the breaker's state. */
+export type PipelineCount = ({ readonly admitted: true; readonly epoch: number } & WindowCount) | { readonly admitted: false; readonly state: BreakerState };
+
 export type Admission = { readonly admitted: true; readonly probe: boolean; readonly epoch: number } | { readonly admitted: false; readonly reason: string };
 
 export interface BreakerOptions {
@@ -67,6 +73,9 @@ export class BreakerOpenError extends Error {
 }
 
 export class Breaker {
+  /** The counting epoch last seen: outputs are counted in its buckets, and a stale guess costs one retry. */
+  private epoch = 0;
+
   constructor(private readonly options: BreakerOptions) {}
 
   /** Strongly consistent read of the state; a missing item is a closed breaker. */
@@ -74,16 +83,61 @@ export class Breaker {
     const { Item } = await this.options.client.send(
       new GetCommand({ TableName: this.options.tableName, Key: KEY, ConsistentRead: true }),
     );
+    return this.stateOf(Item);
+  }
+
+  /**
+   * Counts one output of `runId` in the pipeline's window of `windowMinutes`, in the same conditional update that
+   * checks the breaker admits it (CLOSED, or HALF_OPEN with this run as the probe) and that the counting epoch is
+   * the one counted in. Returns the window including this output, or the state that refused it.
+   */
+  async countOutput(runId: string, outputId: string, windowMinutes: number): Promise<PipelineCount> {
+    const { client, tableName, clock } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      const epoch = this.epoch;
+      const minute = minuteOf(clock.now());
+      const bucket = bucketNames(epoch, minute);
+      try {
+        const { Attributes: item = {} } = await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: KEY,
+            UpdateExpression: 'ADD #n :one, #i :id',
+            ConditionExpression:
+              '(attribute_not_exists(#status) OR #status = :closed OR (#status = :halfOpen AND probeRunId = :run)) AND ' +
+              (epoch === 0 ? '(attribute_not_exists(epoch) OR epoch = :epoch)' : 'epoch = :epoch'),
+            ExpressionAttributeNames: { '#status': 'status', '#n': bucket.count, '#i': bucket.ids },
+            ExpressionAttributeValues: { ':one': 1, ':id': new Set([outputId]), ':closed': 'CLOSED', ':halfOpen': 'HALF_OPEN', ':run': runId, ':epoch': epoch },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        await pruneStale(client, { TableName: tableName, Key: KEY }, staleBuckets(item, epoch, minute, windowMinutes));
+        return { admitted: true, epoch, ...windowOf(item, epoch, minute, windowMinutes) };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const state = this.stateOf(error.Item ? unmarshall(error.Item) : undefined);
+        const admits = state.status === 'CLOSED' || (state.status === 'HALF_OPEN' && state.probeRunId === runId);
+        if (!admits) return { admitted: false, state };
+        // Only the epoch differed (a reset since we last looked): count again in the new one.
+        if (attempt === 3) throw new Error(`breaker epoch kept changing while counting output ${outputId}; try again`);
+      }
+    }
+  }
+
+  private stateOf(Item: Record<string, unknown> | undefined): BreakerState {
+    const epoch = (Item?.epoch as number | undefined) ?? 0;
+    this.epoch = epoch;
     return {
       status: (Item?.status as BreakerStatus | undefined) ?? 'CLOSED',
-      since: Item?.since,
-      epoch: Item?.epoch ?? 0,
-      reason: Item?.reason,
-      agentId: Item?.agentId,
-      detail: Item?.detail,
-      trips: Item?.trips ?? 0,
-      restoreSchedules: Item?.restoreSchedules ?? [],
-      probeRunId: Item?.probeRunId,
+      since: Item?.since as number | undefined,
+      epoch,
+      reason: Item?.reason as TripReason | undefined,
+      agentId: Item?.agentId as string | undefined,
+      detail: Item?.detail as string | undefined,
+      trips: (Item?.trips as number | undefined) ?? 0,
+      restoreSchedules: (Item?.restoreSchedules as string[] | undefined) ?? [],
+      probeRunId: Item?.probeRunId as string | undefined,
     };
   }
 

@@ -15,10 +15,12 @@ export interface OutputGuardOptions {
 }
 
 /**
- * What stands between an agent's output and its side effect. Before `publish` runs, in this order: the breaker must
- * not be open; the output is counted in the agent's and the pipeline's sliding windows, and the one that crosses a
- * limit trips the breaker instead of publishing; an output whose content the agent already published within its
- * duplicate window is suppressed. So output N+1 is never published, and identical content is published once.
+ * What stands between an agent's output and its side effect. Before `publish` runs: the breaker must admit it and
+ * the output is counted in the pipeline's window (one conditional update); it is counted in the agent's window and
+ * its content claimed (one update); the output that crosses a limit trips the breaker instead of publishing; an
+ * output whose content the agent already published within its duplicate window is suppressed (and still counted,
+ * so a loop repeating itself trips). So output N+1 is never published, and identical content is published once,
+ * for two store calls per output.
  */
 export class OutputGuard {
   constructor(private readonly options: OutputGuardOptions) {}
@@ -33,31 +35,34 @@ export class OutputGuard {
 
   async emit<T>(spec: AgentSpec, runId: string, outputId: string, payload: T, publish?: () => Promise<void>): Promise<EmitResult> {
     const { breaker, windows, pipelineLimit, metrics } = this.options;
-    const state = await breaker.state();
-    if (state.status === 'OPEN' || (state.status === 'HALF_OPEN' && state.probeRunId !== runId)) {
+    const pipeline = await breaker.countOutput(runId, outputId, pipelineLimit.windowMinutes);
+    if (!pipeline.admitted) {
       metrics?.count('OutputsRefused');
-      throw new BreakerOpenError(`${spec.id}: output ${outputId} refused, the breaker is ${state.status}`);
+      throw new BreakerOpenError(`${spec.id}: output ${outputId} refused, the breaker is ${pipeline.state.status}`);
     }
-    const agentWindow = await windows.count(spec.id, state.epoch, outputId, spec.breaker.windowMinutes);
-    if (agentWindow.count > spec.breaker.maxOutputs) {
+    const agent = await windows.count(spec.id, pipeline.epoch, outputId, spec.breaker.windowMinutes, {
+      hash: contentHash(payload),
+      duplicateWindowMinutes: spec.duplicateWindowMinutes,
+    });
+    if (agent.count > spec.breaker.maxOutputs) {
+      await agent.release();
       await this.refuse(spec.id, outputId, {
         reason: 'outputs',
         agentId: spec.id,
-        detail: `${spec.id} produced ${agentWindow.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`,
-        recentOutputIds: agentWindow.outputIds,
+        detail: `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`,
+        recentOutputIds: agent.outputIds,
       });
     }
-    const pipelineWindow = await windows.count('pipeline', state.epoch, outputId, pipelineLimit.windowMinutes);
-    if (pipelineWindow.count > pipelineLimit.maxOutputs) {
+    if (pipeline.count > pipelineLimit.maxOutputs) {
+      await agent.release();
       await this.refuse(spec.id, outputId, {
         reason: 'pipeline-outputs',
         agentId: spec.id,
-        detail: `the pipeline produced ${pipelineWindow.count} outputs in the last ${pipelineLimit.windowMinutes} minutes; the limit is ${pipelineLimit.maxOutputs}`,
-        recentOutputIds: pipelineWindow.outputIds,
+        detail: `the pipeline produced ${pipeline.count} outputs in the last ${pipelineLimit.windowMinutes} minutes; the limit is ${pipelineLimit.maxOutputs}`,
+        recentOutputIds: pipeline.outputIds,
       });
     }
-    const hash = contentHash(payload);
-    if (!(await windows.claimContent(spec.id, hash, spec.duplicateWindowMinutes))) {
+    if (!agent.claimed) {
       metrics?.count('DuplicatesSuppressed');
       return { published: false, reason: 'duplicate' };
     }
@@ -65,7 +70,7 @@ export class OutputGuard {
       try {
         await publish();
       } catch (error) {
-        await windows.releaseContent(spec.id, hash);
+        await agent.release();
         throw error;
       }
     }

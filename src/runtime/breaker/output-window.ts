@@ -1,21 +1,36 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../clock';
 
 /**
- * Output accounting on the counter table.
+ * Output accounting on the counter table, in as few store calls as exactness allows.
  *
- * Sliding window: outputs are counted in one-minute buckets (`pk = count#<scope>#e<epoch>`, `sk` = the minute),
- * incremented with an atomic `ADD`, and the window is the sum of the buckets of the current minute and the M-1
- * before it. So the window reaches back between M-1 and M minutes: an output is forgotten up to one minute early,
- * never late. The epoch changes on every breaker reset, so a reset starts every window empty.
+ * Sliding window: outputs are counted in one-minute buckets, kept as attributes of one item per scope:
+ * `n_<epoch>_<minute>` holds the minute's count (an atomic `ADD`) and `i_<epoch>_<minute>` the ids counted in it.
+ * The pipeline's buckets live on the breaker's own item (see `Breaker.countOutput`), so one conditional update both
+ * checks that the breaker admits the output and counts it; an agent's buckets and its published-content claims live
+ * on `pk = outputs#<agent>`, `sk = window`, counted and claimed in one update. So an output costs two store calls.
  *
- * Each increment returns the current bucket's new count atomically, and only earlier (settled) minutes are read,
- * so concurrent emitters in one minute each see a distinct total: exactly N of them are under the limit.
+ * The window is the sum of the current minute's bucket and the M-1 before it, so it reaches back between M-1 and M
+ * minutes: an output is forgotten up to one minute early, never late. The epoch changes on every breaker reset, so
+ * a reset starts every window empty. Each update returns the whole item as it left it, and updates to one item are
+ * applied one at a time, so concurrent emitters each see a distinct total: exactly N of them are within a limit N.
+ *
+ * Buckets that left their window and expired claims are removed once enough of them have piled up (one more call,
+ * every few dozen minutes of activity), which keeps the item far below DynamoDB's 400 KB: an agent may hold at most
+ * {@link MAX_LIVE_CLAIMS} distinct published contents within its duplicate window.
  */
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
+
+/** Stale attributes tolerated on an item before one update removes them. */
+const PRUNE_AT = 24;
+/** Attributes one prune removes at most (the expression stays small). */
+const PRUNE_BATCH = 100;
+/** Distinct contents an agent can have claimed within its duplicate window (about 100 bytes each, 400 KB item). */
+export const MAX_LIVE_CLAIMS = 3_000;
 
 export interface WindowCount {
   readonly count: number;
@@ -23,65 +38,139 @@ export interface WindowCount {
   readonly outputIds: readonly string[];
 }
 
+/** The current minute (minutes since the epoch of the clock). */
+export function minuteOf(now: number): number {
+  return Math.floor(now / MINUTE);
+}
+
+/** The attribute names of a scope's bucket for `minute` in counting epoch `epoch`. */
+export function bucketNames(epoch: number, minute: number): { count: string; ids: string } {
+  return { count: `n_${epoch}_${minute}`, ids: `i_${epoch}_${minute}` };
+}
+
+const BUCKET = /^([ni])_(\d+)_(\d+)$/;
+
+/** The window of `windowMinutes` ending at `minute`, summed from an item's buckets of `epoch`. */
+export function windowOf(item: Record<string, unknown>, epoch: number, minute: number, windowMinutes: number): WindowCount {
+  const buckets: { minute: number; count: number; ids: string[] }[] = [];
+  for (const [name, value] of Object.entries(item)) {
+    const match = BUCKET.exec(name);
+    if (match?.[1] !== 'n' || Number(match[2]) !== epoch) continue;
+    const at = Number(match[3]);
+    if (at <= minute - windowMinutes || at > minute) continue;
+    buckets.push({ minute: at, count: value as number, ids: [...((item[`i_${epoch}_${at}`] as Set<string> | undefined) ?? [])] });
+  }
+  buckets.sort((a, b) => a.minute - b.minute);
+  return { count: buckets.reduce((sum, b) => sum + b.count, 0), outputIds: buckets.flatMap((b) => b.ids) };
+}
+
+/** Bucket attributes of an item that no window can count again: another epoch, or older than the window. */
+export function staleBuckets(item: Record<string, unknown>, epoch: number, minute: number, windowMinutes: number): string[] {
+  return Object.keys(item).filter((name) => {
+    const match = BUCKET.exec(name);
+    return match !== null && (Number(match[2]) !== epoch || Number(match[3]) <= minute - windowMinutes);
+  });
+}
+
+/** Removes stale attributes once {@link PRUNE_AT} have piled up; `guards` are the ones to remove only if unchanged. */
+export async function pruneStale(
+  client: DynamoDBDocumentClient,
+  target: { TableName: string; Key: Record<string, unknown> },
+  stale: readonly string[],
+  guards: ReadonlyMap<string, unknown> = new Map(),
+): Promise<void> {
+  const names = [...stale, ...guards.keys()].slice(0, PRUNE_BATCH);
+  if (names.length < PRUNE_AT) return;
+  const conditions: string[] = [];
+  const values: Record<string, unknown> = {};
+  names.forEach((name, i) => {
+    if (!guards.has(name)) return;
+    conditions.push(`#a${i} = :v${i}`);
+    values[`:v${i}`] = guards.get(name);
+  });
+  try {
+    await client.send(
+      new UpdateCommand({
+        ...target,
+        UpdateExpression: `REMOVE ${names.map((_, i) => `#a${i}`).join(', ')}`,
+        ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#a${i}`, name])),
+        ...(conditions.length ? { ConditionExpression: conditions.join(' AND '), ExpressionAttributeValues: values } : {}),
+      }),
+    );
+  } catch (error) {
+    // A claim was taken again in between: leave everything for the next prune.
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  }
+}
+
+/** What counting one output in an agent's window found. */
+export interface AgentCount extends WindowCount {
+  /** False when the agent published the same content within its duplicate window. */
+  readonly claimed: boolean;
+  /** Gives the content claim back (when the output is refused or its publish failed); a no-op if not claimed. */
+  readonly release: () => Promise<void>;
+}
+
 export class OutputWindows {
   constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string; clock: Clock }) {}
 
-  /** Counts one output in `scope` and returns the window's total including it. */
-  async count(scope: string, epoch: number, outputId: string, windowMinutes: number): Promise<WindowCount> {
+  /**
+   * Counts one output in the agent's window of epoch `epoch` and, in the same update, claims its content hash
+   * unless the agent published the same content within `duplicateWindowMinutes`. One store call; a second only
+   * when the content's earlier claim has expired and must be taken over (conditionally, so one emitter wins).
+   */
+  async count(
+    agentId: string,
+    epoch: number,
+    outputId: string,
+    windowMinutes: number,
+    content: { hash: string; duplicateWindowMinutes: number },
+  ): Promise<AgentCount> {
     const { client, tableName, clock } = this.options;
-    const minute = Math.floor(clock.now() / MINUTE);
-    const pk = `count#${scope}#e${epoch}`;
-    // The current minute's new count comes back from the increment itself: concurrent emitters each get their own.
-    const { Attributes: current = {} } = await client.send(
+    const now = clock.now();
+    const minute = minuteOf(now);
+    const bucket = bucketNames(epoch, minute);
+    const claimName = `c_${content.hash.slice(0, 32)}`;
+    const mine = `${now}|${randomUUID()}`;
+    const target = { TableName: tableName, Key: { pk: `outputs#${agentId}`, sk: 'window' } };
+    const { Attributes: item = {} } = await client.send(
       new UpdateCommand({
-        TableName: tableName,
-        Key: { pk, sk: minuteKey(minute) },
-        UpdateExpression: 'ADD outputs :one, outputIds :id SET #ttl = :ttl',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: {
-          ':one': 1,
-          ':id': new Set([outputId]),
-          ':ttl': Math.ceil(((minute + windowMinutes) * MINUTE + DAY) / 1000),
-        },
-        ReturnValues: 'UPDATED_NEW',
+        ...target,
+        UpdateExpression: 'ADD #n :one, #i :id SET #c = if_not_exists(#c, :mine)',
+        ExpressionAttributeNames: { '#n': bucket.count, '#i': bucket.ids, '#c': claimName },
+        ExpressionAttributeValues: { ':one': 1, ':id': new Set([outputId]), ':mine': mine },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    const earlier =
-      windowMinutes > 1
-        ? ((
-            await client.send(
-              new QueryCommand({
-                TableName: tableName,
-                KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-                ExpressionAttributeValues: {
-                  ':pk': pk,
-                  ':from': minuteKey(minute - windowMinutes + 1),
-                  ':to': minuteKey(minute - 1),
-                },
-                ConsistentRead: true,
-              }),
-            )
-          ).Items ?? [])
-        : [];
-    const buckets = [...earlier, current];
+    const cutoff = now - content.duplicateWindowMinutes * MINUTE;
+    let claim = item[claimName] as string;
+    if (claim !== mine && claimedAt(claim) <= cutoff) {
+      // The same content was published, but before the window: take the expired claim over, one emitter wins.
+      claim = (await this.replaceClaim(target, claimName, claim, mine)) ? mine : claim;
+    }
+    const expired = new Map(
+      Object.entries(item).filter(([name, value]) => name.startsWith('c_') && name !== claimName && claimedAt(value as string) <= cutoff),
+    );
+    await pruneStale(client, target, staleBuckets(item, epoch, minute, windowMinutes), expired);
+    const claimed = claim === mine;
     return {
-      count: buckets.reduce((sum, item) => sum + (item.outputs as number), 0),
-      outputIds: buckets.flatMap((item) => [...((item.outputIds as Set<string> | undefined) ?? [])]),
+      ...windowOf(item, epoch, minute, windowMinutes),
+      claimed,
+      release: async () => {
+        if (claimed) await this.releaseClaim(target, claimName, mine);
+      },
     };
   }
 
-  /**
-   * Claims `contentHash` for `agentId` unless it was published within the window. Returns false for a duplicate.
-   */
-  async claimContent(agentId: string, contentHash: string, windowMinutes: number): Promise<boolean> {
-    const now = this.options.clock.now();
+  private async replaceClaim(target: { TableName: string; Key: Record<string, unknown> }, name: string, old: string, mine: string): Promise<boolean> {
     try {
       await this.options.client.send(
-        new PutCommand({
-          TableName: this.options.tableName,
-          Item: { pk: `published#${agentId}`, sk: contentHash, publishedAt: now, ttl: Math.ceil((now + windowMinutes * MINUTE + DAY) / 1000) },
-          ConditionExpression: 'attribute_not_exists(pk) OR publishedAt <= :cutoff',
-          ExpressionAttributeValues: { ':cutoff': now - windowMinutes * MINUTE },
+        new UpdateCommand({
+          ...target,
+          UpdateExpression: 'SET #c = :mine',
+          ConditionExpression: '#c = :old',
+          ExpressionAttributeNames: { '#c': name },
+          ExpressionAttributeValues: { ':mine': mine, ':old': old },
         }),
       );
       return true;
@@ -91,11 +180,20 @@ export class OutputWindows {
     }
   }
 
-  /** Gives a claim back when the publish it guarded failed, so a retry of the same content is not suppressed. */
-  async releaseContent(agentId: string, contentHash: string): Promise<void> {
-    await this.options.client.send(
-      new DeleteCommand({ TableName: this.options.tableName, Key: { pk: `published#${agentId}`, sk: contentHash } }),
-    );
+  private async releaseClaim(target: { TableName: string; Key: Record<string, unknown> }, name: string, mine: string): Promise<void> {
+    try {
+      await this.options.client.send(
+        new UpdateCommand({
+          ...target,
+          UpdateExpression: 'REMOVE #c',
+          ConditionExpression: '#c = :mine',
+          ExpressionAttributeNames: { '#c': name },
+          ExpressionAttributeValues: { ':mine': mine },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /**
@@ -156,6 +254,7 @@ function tokensKey(agentId: string, day: string) {
   return { pk: `tokens#${agentId}`, sk: day };
 }
 
-function minuteKey(minute: number): string {
-  return String(minute).padStart(12, '0');
+/** When a content claim (`<epoch ms>|<uuid>`) was taken. */
+function claimedAt(claim: string): number {
+  return Number(claim.slice(0, claim.indexOf('|')));
 }

@@ -1,0 +1,137 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { AgentSpec } from '../../../src/config/agent-spec';
+import { Breaker, BreakerOpenError } from '../../../src/runtime/breaker/breaker';
+import { freshBreaker } from '../../support/breaker';
+import { MINUTE } from '../../support/coordination';
+
+/**
+ * The breaker's output accounting: two store calls per output on the normal path, exact under concurrency, bounded
+ * items, and claims and epochs that stay right across expiry and resets.
+ */
+function spec(overrides: Partial<AgentSpec> = {}): AgentSpec {
+  return {
+    id: 'community',
+    leaseMinutes: 10,
+    heartbeatIntervalMinutes: 5,
+    upstream: [],
+    breaker: { maxOutputs: 5, windowMinutes: 10 },
+    duplicateWindowMinutes: 30,
+    ...overrides,
+  };
+}
+
+/** Counts every request the document client sends to DynamoDB. */
+function countCalls(client: { middlewareStack: { add: (mw: never, options: { step: 'initialize' }) => void } }) {
+  const counter = { calls: 0 };
+  const middleware = ((next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
+    counter.calls++;
+    return next(args);
+  }) as never;
+  client.middlewareStack.add(middleware, { step: 'initialize' });
+  return counter;
+}
+
+describe('output accounting', () => {
+  it('costs two store calls per published output, duplicates included', async () => {
+    const b = await freshBreaker();
+    const roomy = spec({ breaker: { maxOutputs: 10_000, windowMinutes: 60 } });
+    await b.outputs.emit(roomy, 'run', 'warm', { text: 'warm' }); // the first read of the epoch is not the hot path
+    const counter = countCalls(b.client);
+    for (let i = 0; i < 40; i++) {
+      await b.outputs.emit(roomy, 'run', `o${i}`, { text: `post ${i % 30}` }); // 10 duplicates
+      if (i % 3 === 0) await b.clock.advance(MINUTE);
+    }
+    // Stale buckets are removed in one call once enough pile up: over 40 outputs that is at most one more call.
+    expect(counter.calls).toBeGreaterThanOrEqual(80);
+    expect(counter.calls).toBeLessThanOrEqual(81);
+  });
+
+  it('keeps the items bounded however long an agent runs: old buckets and expired claims are removed', async () => {
+    const b = await freshBreaker();
+    const steady = spec({ breaker: { maxOutputs: 5, windowMinutes: 10 }, duplicateWindowMinutes: 20 });
+    for (let i = 0; i < 300; i++) {
+      await b.outputs.emit(steady, 'run', `o${i}`, { text: `post ${i}` });
+      await b.clock.advance(3 * MINUTE);
+    }
+    const agent = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'outputs#community', sk: 'window' } }));
+    const pipeline = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'breaker', sk: 'state' } }));
+    // Live: 4 minutes of buckets (2 attributes each) and 7 claims; plus fewer than a prune's worth of stale ones.
+    expect(Object.keys(agent.Item!).length).toBeLessThan(2 + 8 + 7 + 24);
+    expect(Object.keys(pipeline.Item!).length).toBeLessThan(2 + 40 + 24);
+    expect((await b.breaker.state()).status).toBe('CLOSED');
+  });
+
+  it('publishes content again once its duplicate window has passed, exactly once when emitted concurrently', async () => {
+    const b = await freshBreaker();
+    const roomy = spec({ breaker: { maxOutputs: 100, windowMinutes: 5 }, duplicateWindowMinutes: 30 });
+    const same = { text: 'daily digest' };
+    expect(await b.outputs.emit(roomy, 'run', 'a', same)).toEqual({ published: true });
+    await b.clock.advance(29 * MINUTE);
+    expect(await b.outputs.emit(roomy, 'run', 'b', same)).toEqual({ published: false, reason: 'duplicate' });
+    await b.clock.advance(2 * MINUTE);
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => b.outputs.emit(roomy, `run-${i}`, `c${i}`, same)));
+    expect(results.filter((r) => r.published)).toHaveLength(1);
+  });
+
+  it('gives the content claim back when the output is refused, so the same content can go out after a reset', async () => {
+    const b = await freshBreaker();
+    for (let i = 0; i < 5; i++) await b.outputs.emit(spec(), 'run', `o${i}`, { text: `post ${i}` });
+    await expect(b.outputs.emit(spec(), 'run', 'o5', { text: 'the sixth' })).rejects.toBeInstanceOf(BreakerOpenError);
+    await b.breaker.reset();
+    expect(await b.outputs.emit(spec(), 'run2', 'o6', { text: 'the sixth' })).toEqual({ published: true });
+  });
+
+  it('counts in the new epoch when another process reset the breaker while this one still knew the old', async () => {
+    const b = await freshBreaker();
+    for (let i = 0; i < 5; i++) await b.outputs.emit(spec(), 'run', `o${i}`, { text: `post ${i}` });
+    await expect(b.outputs.emit(spec(), 'run', 'o5', { text: 'post 5' })).rejects.toBeInstanceOf(BreakerOpenError);
+    // The operator's CLI is another Breaker on the same table: this guard's breaker still holds epoch 0.
+    const cli = new Breaker({
+      client: b.client,
+      tableName: b.countersTable,
+      clock: b.clock,
+      alerts: { publish: async () => undefined },
+      schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
+      pipelineLabel: 'cli',
+      resetCommand: 'n/a',
+    });
+    await cli.reset();
+    for (let i = 0; i < 5; i++) expect(await b.outputs.emit(spec(), 'run2', `p${i}`, { text: `again ${i}` })).toEqual({ published: true });
+    await expect(b.outputs.emit(spec(), 'run2', 'p5', { text: 'again 5' })).rejects.toBeInstanceOf(BreakerOpenError);
+  });
+
+  it('never publishes more than N in any window, whatever the interleaving of concurrent emits and time (property)', async () => {
+    const step = fc.record({
+      advanceMinutes: fc.integer({ min: 0, max: 4 }),
+      burst: fc.array(fc.record({ agent: fc.constantFrom('a', 'b'), content: fc.integer({ min: 0, max: 6 }) }), { minLength: 1, maxLength: 12 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 8 }), async (steps, n, m) => {
+        const b = await freshBreaker({ pipelineMaxOutputs: n + 2 });
+        const published: { agent: string; minute: number; content: number }[] = [];
+        let id = 0;
+        for (const { advanceMinutes, burst } of steps) {
+          await b.clock.advance(advanceMinutes * MINUTE);
+          const minute = Math.floor(b.clock.now() / MINUTE);
+          await Promise.allSettled(
+            burst.map(({ agent, content }) =>
+              b.outputs
+                .emit(spec({ id: agent, breaker: { maxOutputs: n, windowMinutes: m }, duplicateWindowMinutes: 3 }), `run-${agent}`, `o${id++}`, { content })
+                .then((r) => void (r.published && published.push({ agent, minute, content }))),
+            ),
+          );
+        }
+        const inWindow = (list: typeof published, minute: number, window: number) => list.filter((p) => p.minute > minute - window && p.minute <= minute).length;
+        for (const p of published) {
+          expect(inWindow(published.filter((q) => q.agent === p.agent), p.minute, m)).toBeLessThanOrEqual(n);
+          expect(inWindow(published, p.minute, 60)).toBeLessThanOrEqual(n + 2);
+          // The same content from the same agent at most once within its 3-minute duplicate window.
+          expect(published.filter((q) => q.agent === p.agent && q.content === p.content && q.minute > p.minute - 3 && q.minute <= p.minute)).toHaveLength(1);
+        }
+      }),
+      { numRuns: 12, seed: 7 },
+    );
+  });
+});
