@@ -1,4 +1,4 @@
-import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -29,27 +29,69 @@ export function stewardMessage(record: SQSRecord): StewardMessage {
   };
 }
 
+/** Thrown for a record whose group had an earlier record fail in the same batch: it must wait its turn. */
+export class GroupBlockedError extends Error {
+  override readonly name = 'GroupBlockedError';
+}
+
 /**
- * Builds the steward's handler over a steward. Powertools' FIFO processor keeps per-group order on partial
- * failure: a record that throws (a transient store error) fails the rest of its group in the batch, so the group is
- * retried in order, while other groups' records are applied.
+ * Builds the steward's handler over a steward. Records of different message groups are applied concurrently and
+ * records of one group one after another, in the batch's order, which is the group's order. A record that throws (a
+ * transient store error) fails the rest of its group in the batch, so the group is retried in order, while other
+ * groups' records are applied. (Powertools' FIFO processor keeps the same guarantee but applies every record in
+ * turn; its `BatchProcessor` runs them all at once, and this handler orders them per group.)
  */
 export function createStewardHandler(steward: () => MemorySteward) {
-  const processor = new SqsFifoPartialProcessorAsync();
+  const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context) => {
+    const turn = groupTurns(event.Records);
     try {
       return await processPartialResponse(
         event,
-        async (record: SQSRecord) => {
-          const result = await steward().handle(stewardMessage(record));
-          if (result.outcome === 'rejected') logger.warn('update rejected', { messageId: record.messageId, ...result });
-          return result;
-        },
+        async (record: SQSRecord) =>
+          turn(record, async () => {
+            const result = await steward().handle(stewardMessage(record));
+            if (result.outcome === 'rejected') logger.warn('update rejected', { messageId: record.messageId, ...result });
+            return result;
+          }),
         processor,
-        { context, skipGroupOnError: true, throwOnFullBatchFailure: false },
+        { context, throwOnFullBatchFailure: false },
       );
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/**
+ * Orders a batch's records within each message group: `turn(record, work)` runs `work` once the record before it in
+ * its group has settled, and refuses it if that one failed.
+ */
+function groupTurns(records: readonly SQSRecord[]) {
+  const settled = new Map<string, Promise<boolean>>();
+  const previous = new Map<string, string>();
+  const last = new Map<string, string>();
+  const finish = new Map<string, (ok: boolean) => void>();
+  for (const record of records) {
+    const group = record.attributes.MessageGroupId ?? '';
+    const before = last.get(group);
+    if (before !== undefined) previous.set(record.messageId, before);
+    last.set(group, record.messageId);
+    settled.set(record.messageId, new Promise((resolve) => finish.set(record.messageId, resolve)));
+  }
+  return async <T>(record: SQSRecord, work: () => Promise<T>): Promise<T> => {
+    const done = finish.get(record.messageId)!;
+    try {
+      const before = previous.get(record.messageId);
+      if (before !== undefined && !(await settled.get(before)!)) {
+        throw new GroupBlockedError(`an earlier message of group ${record.attributes.MessageGroupId} failed in this batch`);
+      }
+      const result = await work();
+      done(true);
+      return result;
+    } catch (error) {
+      done(false);
+      throw error;
     }
   };
 }

@@ -1,4 +1,5 @@
 import type { Context, SQSRecord } from 'aws-lambda';
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { createStewardHandler } from '../../lambdas/steward/handler';
 import { messageGroupId } from '../../src/runtime/memory/update';
@@ -13,7 +14,7 @@ function record(namespace: string, key: string, value: unknown): SQSRecord {
   return sqsFifoRecord(JSON.stringify(update({ namespace, key, op: 'append', value: [value] })), messageGroupId(namespace, key));
 }
 
-describe('steward handler (Powertools FIFO processor)', () => {
+describe('steward handler (Powertools batch processor, ordered per message group)', () => {
   it('applies a batch and reports no failures', async () => {
     const { steward, reader } = memory(dynamo);
     const handler = createStewardHandler(() => steward);
@@ -64,5 +65,58 @@ describe('steward handler (Powertools FIFO processor)', () => {
     const rejections = (await reader.rejections()).filter((r) => r.body.startsWith(tag));
     expect(rejections).toHaveLength(20);
     expect(rejections.every((r) => r.reason === 'unparseable')).toBe(true);
+  });
+
+  it('applies different groups at the same time and one group in order', async () => {
+    const { steward, reader, client } = memory(dynamo);
+    const handler = createStewardHandler(() => steward);
+    const namespace = freshNamespace();
+    const send = client.send.bind(client);
+    let inFlight = 0;
+    let most = 0;
+    vi.spyOn(client, 'send').mockImplementation(async (command) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await send(command);
+      } finally {
+        inFlight--;
+      }
+    });
+    const records = Array.from({ length: 10 }, (_, i) => record(namespace, `k${i % 5}`, i));
+    expect(await handler(sqsEvent(records), context)).toEqual({ batchItemFailures: [] });
+    vi.restoreAllMocks();
+    expect(most).toBeGreaterThan(1);
+    for (let k = 0; k < 5; k++) expect((await reader.get(namespace, `k${k}`))?.value).toEqual([k, k + 5]);
+  });
+
+  it('applies, per group, exactly the records before its first failure and fails the rest (property)', async () => {
+    const { steward, reader, client } = memory(dynamo);
+    const handler = createStewardHandler(() => steward);
+    const send = client.send.bind(client);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ group: fc.integer({ min: 0, max: 3 }), fails: fc.boolean() }), { minLength: 1, maxLength: 10 }),
+        async (batch) => {
+          const namespace = freshNamespace();
+          const records = batch.map((b, i) => record(namespace, `g${b.group}`, b.fails ? -i - 1 : i));
+          vi.spyOn(client, 'send').mockImplementation(async (command) => {
+            if (/":items":\[-\d+\]/.test(JSON.stringify(command.input))) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+            return send(command);
+          });
+          const response = await handler(sqsEvent(records), context);
+          vi.restoreAllMocks();
+          const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+          for (let group = 0; group < 4; group++) {
+            const mine = batch.map((b, i) => ({ ...b, i })).filter((b) => b.group === group);
+            const firstFailure = mine.findIndex((b) => b.fails);
+            const applied = firstFailure === -1 ? mine : mine.slice(0, firstFailure);
+            const value = (await reader.get(namespace, `g${group}`))?.value;
+            expect(value ?? []).toEqual(applied.map((b) => b.i));
+            for (const b of mine) expect(failed.has(records[b.i]!.messageId)).toBe(firstFailure !== -1 && mine.indexOf(b) >= firstFailure);
+          }
+        },
+      ),
+      { numRuns: 40, seed: 3 },
+    );
   });
 });
