@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 import { Command } from 'commander';
+import { type CommandResult, memoryResult, renderStatus } from '../src/cli/render';
 
 /** The `nightshift` CLI: run the pipeline locally, and operate a local run or a deployed stack. */
 // The SDK warns on every process that Node 20 support ends in 2027; the README's limits say so once.
@@ -41,31 +42,46 @@ interface TargetOptions {
   json?: boolean;
 }
 
-/** Adds the options every ops command shares and runs it against the chosen target. */
-type Run = (
-  target: import('../src/cli/target').Target,
-  args: string[],
-  options: Record<string, unknown>,
-) => Promise<import('../src/cli/ops').CommandResult>;
+type Target = import('../src/cli/target').Target;
+type Snapshot = import('../src/cli/snapshot').Snapshot;
 
-function opsCommand(command: Command, run: Run) {
+interface Ops {
+  /** Checks the arguments before anything starts; throws naming what is wrong. */
+  check?: (args: string[], options: Record<string, unknown>, local: boolean) => void;
+  /** Reads from a local run's snapshot (no DynamoDB Local started); read commands only. */
+  fromSnapshot?: (snapshot: Snapshot, args: string[]) => CommandResult;
+  run: (target: Target, args: string[], options: Record<string, unknown>) => Promise<CommandResult>;
+  /** Says, for a local target, what it starts before it starts it (mutations). */
+  starts?: string;
+}
+
+/** Adds the options every ops command shares and runs it against the chosen target. */
+function opsCommand(command: Command, ops: Ops) {
   return command
     .option('--local', 'operate on the state of the last `nightshift local` run')
     .option('--stage <stage>', 'operate on the deployed stack <pipeline>-<stage> (AWS credentials from the environment)')
     .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
     .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON only')
     .action(async (...args: unknown[]) => {
       const options = args.at(-2) as TargetOptions;
       const positional = args.slice(0, -2) as string[];
       if (Boolean(options.local) === Boolean(options.stage)) throw new Error('choose one target: --local or --stage <stage>');
+      ops.check?.(positional, options as unknown as Record<string, unknown>, Boolean(options.local));
+      const print = (result: CommandResult) => process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
+      if (options.local && ops.fromSnapshot) {
+        const { readSnapshot } = await import('../src/cli/snapshot');
+        print(ops.fromSnapshot(readSnapshot(options.stateDir), positional));
+        return;
+      }
       const { loadPipeline } = await import('../src/config/load');
       const { localTarget, deployedTarget } = await import('../src/cli/target');
       const pipeline = await loadPipeline(options.config);
+      if (options.local) process.stderr.write(`nightshift: starting DynamoDB Local on ${options.stateDir} to ${ops.starts ?? 'read it'}\n`);
       const target = options.local ? await localTarget(pipeline, options.stateDir) : await deployedTarget(pipeline, options.stage!);
       try {
-        const result = await run(target, positional, options as unknown as Record<string, unknown>);
-        process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
+        print(await ops.run(target, positional, options as unknown as Record<string, unknown>));
+        if (options.local) await (await import('../src/cli/ops')).saveSnapshot(target, options.stateDir);
       } finally {
         await target.close();
       }
@@ -73,21 +89,37 @@ function opsCommand(command: Command, run: Run) {
 }
 
 const ops = () => import('../src/cli/ops');
-opsCommand(
-  program.command('status').description('breaker state, heartbeats, held locks, queue and DLQ depth, rejected updates'),
-  async (t) => (await ops()).status(t),
-);
+opsCommand(program.command('status').description('breaker state, heartbeats, held locks, queue and DLQ depth, rejected updates'), {
+  fromSnapshot: (snapshot) => ({ data: snapshot.status, text: renderStatus(snapshot.status) }),
+  run: async (t) => (await ops()).status(t),
+});
 const breaker = program.command('breaker').description('circuit breaker');
-opsCommand(breaker.command('reset').description('close the breaker and re-enable exactly the schedules its trip disabled'), async (t) => (await ops()).breakerReset(t));
+opsCommand(breaker.command('reset').description('close the breaker and re-enable exactly the schedules its trip disabled'), {
+  starts: 'close the breaker',
+  run: async (t) => (await ops()).breakerReset(t),
+});
 const locks = program.command('locks').description('task locks');
-opsCommand(
-  locks.command('release <task>').description('evict the holder of a task lock (keeps the fencing token)').option('--force', 'really evict'),
-  async (t, [task], options) => (await ops()).locksRelease(t, task!, options.force === true),
-);
+opsCommand(locks.command('release <task>').description('evict the holder of a task lock (keeps the fencing token)').option('--force', 'really evict'), {
+  check: ([task], options) => {
+    if (options.force !== true) {
+      throw new Error(`Releasing ${task} evicts whoever holds it; if that run is still alive it will lose its lock. Add --force to do it.`);
+    }
+  },
+  starts: 'evict the lock holder',
+  run: async (t, [task]) => (await ops()).locksRelease(t, task!, true),
+});
 const dlq = program.command('dlq').description('memory dead-letter queue');
-opsCommand(dlq.command('redrive').description('move dead-lettered memory updates back to the queue, in order'), async (t) => (await ops()).dlqRedrive(t));
+opsCommand(dlq.command('redrive').description('move dead-lettered memory updates back to the queue, in order'), {
+  check: (_args, _options, local) => {
+    if (local) throw new Error('The local queues exist only while `nightshift local` runs; redrive works against a deployed stack (--stage)');
+  },
+  run: async (t) => (await ops()).dlqRedrive(t),
+});
 const memory = program.command('memory').description('shared memory');
-opsCommand(memory.command('get <namespace> <key>').description('read one memory entry with its sequence'), async (t, [ns, key]) => (await ops()).memoryGet(t, ns!, key!));
+opsCommand(memory.command('get <namespace> <key>').description('read one memory entry with its sequence'), {
+  fromSnapshot: (snapshot, [ns, key]) => memoryResult(ns!, key!, snapshot.memory[ns!]?.find((e) => e.key === key)),
+  run: async (t, [ns, key]) => (await ops()).memoryGet(t, ns!, key!),
+});
 
 program.parseAsync().catch((error: unknown) => {
   console.error(`nightshift: ${error instanceof Error ? error.message : String(error)}`);

@@ -40,6 +40,11 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
     stateDir: options.stateDir,
     print: options.json ? undefined : log,
     progress: options.json ? undefined : log,
+    // The read commands (`status --local`, `memory get --local`) read this snapshot and start nothing.
+    onFinished: async ({ dynamoEndpoint, result }) => {
+      const [{ localTargetOn }, { saveSnapshot }] = await Promise.all([import('./target'), import('./ops')]);
+      await saveSnapshot(localTargetOn(pipeline, options.stateDir, dynamoEndpoint, result), options.stateDir);
+    },
   });
   const seconds = (performance.now() - started) / 1000;
   writeFileSync(join(options.stateDir, 'run.json'), JSON.stringify({ ...result, wallClockSeconds: seconds }, null, 2));

@@ -1,15 +1,13 @@
+import type { MemoryEntry } from '../runtime/memory/reader';
 import { redriveDeadLetters } from '../runtime/memory/redrive';
+import { type CommandResult, type StatusData, memoryResult, renderStatus } from './render';
+import { writeSnapshot } from './snapshot';
 import type { Target } from './target';
 
-/** The ops commands: each returns a plain object (printed as JSON with `--json`) and a human rendering. */
-export interface CommandResult {
-  readonly data: unknown;
-  readonly text: string;
-}
+export type { CommandResult };
 
-const minutes = (ms: number) => `${Math.round(ms / 6_000) / 10} min`;
-
-export async function status(target: Target): Promise<CommandResult> {
+/** The status of the target's stores now. */
+export async function statusData(target: Target): Promise<StatusData> {
   const now = target.clock.now();
   const breaker = await target.breaker.state();
   const heartbeats = await Promise.all(
@@ -26,23 +24,29 @@ export async function status(target: Target): Promise<CommandResult> {
   const byReason: Record<string, number> = {};
   for (const r of rejected) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
   const latest = rejected.slice(-5).map((r) => ({ at: new Date(r.rejectedAt).toISOString(), reason: r.reason, detail: r.detail, messageId: r.messageId }));
-  const data = { target: target.label, at: new Date(now).toISOString(), breaker, heartbeats, locks, queues, rejectedUpdates: rejected.length, rejectedByReason: byReason, latestRejections: latest };
-  const lines = [
-    `${target.label} at ${data.at}`,
-    '',
-    `breaker: ${breaker.status}${breaker.since ? ` since ${new Date(breaker.since).toISOString()}` : ''}${breaker.detail ? ` (${breaker.reason}: ${breaker.detail})` : ''}`,
-    '',
-    'heartbeats:',
-    ...heartbeats.map((h) => `  ${h.agentId.padEnd(12)} ${String(h.status).padEnd(10)} ${h.ageMs === null ? '' : `${minutes(h.ageMs)} ago`}${'detail' in h && h.detail ? `  ${h.detail}` : ''}`),
-    '',
-    `locks held: ${locks.length === 0 ? 'none' : ''}`,
-    ...locks.map((l) => `  ${l.taskId}  owner ${l.owner}  token ${l.fencingToken}  expires ${new Date(l.leaseExpiresAt).toISOString()}`),
-    `memory queue: ${queues.queue} waiting, ${queues.inFlight} in flight; dead letters: ${queues.deadLetters}; rejected updates: ${rejected.length}` +
-      (rejected.length ? ` (${Object.entries(byReason).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${n} ${reason}`).join(', ')})` : ''),
-    // Rejections include writes outside an agent's namespaces and impersonation: shown like any other.
-    ...latest.map((r) => `  ${r.at}  ${r.reason}: ${r.detail}`),
-  ];
-  return { data, text: lines.join('\n') };
+  return { target: target.label, at: new Date(now).toISOString(), breaker, heartbeats, locks, queues, rejectedUpdates: rejected.length, rejectedByReason: byReason, latestRejections: latest };
+}
+
+export async function status(target: Target): Promise<CommandResult> {
+  const data = await statusData(target);
+  return { data, text: renderStatus(data) };
+}
+
+/** Every live entry of each namespace the pipeline's agents write, for the local snapshot. */
+export async function memoryEntries(target: Target): Promise<Record<string, MemoryEntry[]>> {
+  const namespaces = [...new Set(target.pipeline.agents.flatMap((a) => a.memory.writes))].sort();
+  const memory: Record<string, MemoryEntry[]> = {};
+  for (const namespace of namespaces) {
+    const entries: MemoryEntry[] = [];
+    let startAfterKey: string | undefined;
+    do {
+      const page = await target.reader.query(namespace, startAfterKey === undefined ? {} : { startAfterKey });
+      entries.push(...page.entries);
+      startAfterKey = page.nextKey;
+    } while (startAfterKey !== undefined);
+    memory[namespace] = entries;
+  }
+  return memory;
 }
 
 export async function breakerReset(target: Target): Promise<CommandResult> {
@@ -75,7 +79,10 @@ export async function dlqRedrive(target: Target): Promise<CommandResult> {
 }
 
 export async function memoryGet(target: Target, namespace: string, key: string): Promise<CommandResult> {
-  const entry = await target.reader.get(namespace, key);
-  if (!entry) throw new Error(`No memory entry ${namespace}/${key}`);
-  return { data: entry, text: JSON.stringify(entry, null, 2) };
+  return memoryResult(namespace, key, await target.reader.get(namespace, key));
+}
+
+/** Writes the snapshot the local read commands read: the target's status and memory as they are now. */
+export async function saveSnapshot(target: Target, stateDir: string): Promise<void> {
+  writeSnapshot(stateDir, { status: await statusData(target), memory: await memoryEntries(target) });
 }

@@ -42,15 +42,27 @@ export interface Target {
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** What a finished local run recorded about itself (`run.json`). */
+export interface LocalRun {
+  readonly end: number;
+  readonly memory: { readonly queued: number; readonly deadLetters: number };
+}
+
+/** The state a finished local run left, served by a DynamoDB Local started on it (for commands that change it). */
 export async function localTarget(pipeline: PipelineConfig, stateDir: string): Promise<Target> {
   const runFile = join(stateDir, 'run.json');
   if (!existsSync(runFile)) {
     throw new Error(`No finished local run in ${stateDir}: run \`npm start\` (nightshift local) first`);
   }
-  const run = JSON.parse(readFileSync(runFile, 'utf8')) as { end: number; memory: { queued: number; deadLetters: number } };
+  const run = JSON.parse(readFileSync(runFile, 'utf8')) as LocalRun;
   const dynamo: DynamoDbLocal = await startDynamoDbLocal({ dbPath: join(stateDir, 'dynamodb') });
+  return localTargetOn(pipeline, stateDir, dynamo.endpoint, run, () => dynamo.stop());
+}
+
+/** A local run's state on a DynamoDB Local that is already running at `endpoint`. */
+export function localTargetOn(pipeline: PipelineConfig, stateDir: string, endpoint: string, run: LocalRun, close: () => Promise<void> = async () => undefined): Target {
   const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS }),
+    new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS }),
   );
   const clock: Clock = { now: () => run.end, every: () => () => undefined };
   return assemble({
@@ -62,7 +74,7 @@ export async function localTarget(pipeline: PipelineConfig, stateDir: string): P
     schedules: new LocalSchedules(breakerSpec(pipeline).scheduleNames),
     alerts: async (alert) => void process.stderr.write(`(local alert) ${alert.subject}\n`),
     queueDepths: async () => ({ queue: run.memory.queued, inFlight: 0, deadLetters: run.memory.deadLetters }),
-    close: () => dynamo.stop(),
+    close,
   });
 }
 

@@ -217,6 +217,11 @@ export class LocalPipeline {
     return { queue: queue.visible, inFlight: queue.inFlight, deadLetters: dlq.visible + dlq.inFlight };
   }
 
+  /** Where this pipeline's DynamoDB Local listens. */
+  get dynamoEndpoint(): string {
+    return this.dynamo.endpoint;
+  }
+
   async stop(): Promise<void> {
     await this.sqs.stop();
     await this.dynamo.process?.stop();

@@ -32,6 +32,8 @@ export interface SimulationOptions {
   readonly tablePrefix?: string;
   readonly print?: (line: string) => void;
   readonly progress?: (line: string) => void;
+  /** Called with the finished run while its DynamoDB Local still runs (the CLI snapshots the state then). */
+  readonly onFinished?: (finished: { dynamoEndpoint: string; result: SimulationResult }) => Promise<void>;
 }
 
 const MINUTE = 60_000;
@@ -59,7 +61,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     ...(options.print ? { print: options.print } : {}),
   });
   try {
-    return await new Simulation(options, faults, local, clock, start, end).run();
+    const result = await new Simulation(options, faults, local, clock, start, end).run();
+    await options.onFinished?.({ dynamoEndpoint: local.dynamoEndpoint, result });
+    return result;
   } finally {
     await local.stop();
   }

@@ -35,8 +35,15 @@ describe('nightshift CLI', () => {
     expect(data.heartbeats.map((h: { agentId: string }) => h.agentId)).toEqual(['planner', 'writer', 'seo', 'community', 'analyst']);
     expect(data.heartbeats.find((h: { agentId: string }) => h.agentId === 'planner').status).toBe('failed');
 
+    const draft = await nightshift('memory', 'get', 'drafts', 'index', '--local', '--state-dir', stateDir, '--json');
+    expect(JSON.parse(draft.stdout)).toMatchObject({ namespace: 'drafts', key: 'index', updatedBy: 'writer' });
+    // Reads come from the snapshot the run left: nothing is started for them.
+    expect(status.stderr + draft.stderr).not.toContain('starting');
+
     const reset = await nightshift('breaker', 'reset', '--local', '--state-dir', stateDir);
+    expect(reset.stderr).toContain(`nightshift: starting DynamoDB Local on ${stateDir} to close the breaker`);
     expect(reset.stdout).toMatch(/^Breaker closed\. Schedules re-enabled: planner-0, .*analyst-0\.$/m);
+    // The mutation wrote the snapshot again: the next read shows its effect.
     const after = await nightshift('status', '--local', '--state-dir', stateDir);
     expect(after.stdout).toContain('breaker: CLOSED');
   });
@@ -58,5 +65,13 @@ describe('nightshift CLI', () => {
     const result = await nightshift('locks', 'release', 'writer@2026-11-25T02:15:00.000Z', '--local', '--state-dir', stateDir);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('Add --force to do it.');
+    expect(result.stderr).not.toContain('starting');
+  });
+
+  it('says there is no local run to read instead of starting anything', async () => {
+    const empty = join(mkdtempSync(join(tmpdir(), 'nightshift-cli-')), 'none');
+    const result = await nightshift('status', '--local', '--state-dir', empty);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`No local run in ${empty} (no snapshot.json): run \`npm start\` (nightshift local) first`);
   });
 });

@@ -1,0 +1,50 @@
+import type { BreakerState } from '../runtime/breaker/breaker';
+import type { MemoryEntry } from '../runtime/memory/reader';
+
+/** What a CLI command returns: a plain object (printed as JSON with `--json`) and its human rendering. */
+export interface CommandResult {
+  readonly data: unknown;
+  readonly text: string;
+}
+
+/** What `nightshift status` reports, as JSON (`--json`) and as text; read from a snapshot or from the stores. */
+export interface StatusData {
+  readonly target: string;
+  readonly at: string;
+  readonly breaker: BreakerState;
+  readonly heartbeats: readonly ({ agentId: string; status: string; ageMs: number | null; runId?: string; detail?: string })[];
+  readonly locks: readonly { taskId: string; owner: string; fencingToken: number; leaseExpiresAt: number }[];
+  readonly queues: { queue: number; inFlight: number; deadLetters: number };
+  readonly rejectedUpdates: number;
+  readonly rejectedByReason: Readonly<Record<string, number>>;
+  readonly latestRejections: readonly { at: string; reason: string; detail: string; messageId: string }[];
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 6_000) / 10} min`;
+
+export function renderStatus(data: StatusData): string {
+  const { breaker, heartbeats, locks, queues, rejectedByReason } = data;
+  return [
+    `${data.target} at ${data.at}`,
+    '',
+    `breaker: ${breaker.status}${breaker.since ? ` since ${new Date(breaker.since).toISOString()}` : ''}${breaker.detail ? ` (${breaker.reason}: ${breaker.detail})` : ''}`,
+    '',
+    'heartbeats:',
+    ...heartbeats.map((h) => `  ${h.agentId.padEnd(12)} ${h.status.padEnd(10)} ${h.ageMs === null ? '' : `${minutes(h.ageMs)} ago`}${h.detail ? `  ${h.detail}` : ''}`),
+    '',
+    `locks held: ${locks.length === 0 ? 'none' : ''}`,
+    ...locks.map((l) => `  ${l.taskId}  owner ${l.owner}  token ${l.fencingToken}  expires ${new Date(l.leaseExpiresAt).toISOString()}`),
+    `memory queue: ${queues.queue} waiting, ${queues.inFlight} in flight; dead letters: ${queues.deadLetters}; rejected updates: ${data.rejectedUpdates}` +
+      (data.rejectedUpdates
+        ? ` (${Object.entries(rejectedByReason).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${n} ${reason}`).join(', ')})`
+        : ''),
+    // Rejections include writes outside an agent's namespaces and impersonation: shown like any other.
+    ...data.latestRejections.map((r) => `  ${r.at}  ${r.reason}: ${r.detail}`),
+  ].join('\n');
+}
+
+/** `memory get`: the entry, or an error naming what is missing. */
+export function memoryResult(namespace: string, key: string, entry: MemoryEntry | undefined): CommandResult {
+  if (!entry) throw new Error(`No memory entry ${namespace}/${key}`);
+  return { data: entry, text: JSON.stringify(entry, null, 2) };
+}

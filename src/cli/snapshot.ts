@@ -1,0 +1,40 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MemoryEntry } from '../runtime/memory/reader';
+import type { StatusData } from './render';
+
+/**
+ * What a local run leaves for the read commands: the status as the state stood when the run (or the last local
+ * mutation, such as `breaker reset --local`) finished, and every memory entry. Read commands on `--local` read
+ * this file and start nothing: no JVM, no DynamoDB Local. Only mutations start DynamoDB Local, and they write the
+ * snapshot again before it stops, so a read after them shows their effect.
+ *
+ * This module imports no AWS SDK and no runtime code: a read command loads only it and the renderer.
+ */
+export interface Snapshot {
+  readonly version: 1;
+  /** ISO time the snapshot was written (wall clock). */
+  readonly writtenAt: string;
+  readonly status: StatusData;
+  /** Live entries by namespace, in key order. */
+  readonly memory: Readonly<Record<string, readonly MemoryEntry[]>>;
+}
+
+const FILE = 'snapshot.json';
+
+export function writeSnapshot(stateDir: string, snapshot: Omit<Snapshot, 'version' | 'writtenAt'>): void {
+  const file = join(stateDir, FILE);
+  // Written whole, then renamed over the old one: a reader never sees half a snapshot.
+  writeFileSync(`${file}.tmp`, JSON.stringify({ version: 1, writtenAt: new Date().toISOString(), ...snapshot }));
+  renameSync(`${file}.tmp`, file);
+}
+
+export function readSnapshot(stateDir: string): Snapshot {
+  const file = join(stateDir, FILE);
+  if (!existsSync(file)) {
+    throw new Error(`No local run in ${stateDir} (no ${FILE}): run \`npm start\` (nightshift local) first, or pass --state-dir`);
+  }
+  const snapshot = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  if (snapshot.version !== 1) throw new Error(`${file} was written by another version of nightshift: run \`nightshift local\` again`);
+  return snapshot;
+}
