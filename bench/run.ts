@@ -1,35 +1,33 @@
 /**
- * `npm run bench`: speed figures, each as a ratio against a baseline measured in the same run on the same
- * DynamoDB Local, so the numbers mean something on any machine.
+ * `npm run bench`: every figure as a ratio against a baseline measured in the same run on this machine, printed as
+ * `name key=value` lines and written to `bench/results/latest.json`.
  *
- *   1. a simulated day of the reference pipeline, against real time (a day is 86,400 s);
- *   2. the steward applying N memory updates, against N bare PutItems (one store call each is the target);
- *   3. ctx.emit's breaker accounting for N outputs, against N bare UpdateItems;
- *   4. retrieval quality: recall of the entries tasks need, the token cut against injecting everything, and store
- *      calls per retrieval, on a workload file or the seeded generator.
+ *   bundle <function> <bytes>         what each deployed function loads at cold start (and lazily, on first use)
+ *   cold_load ratio_vs_bare=<x>       slowest agent's module load / a bare DynamoDB document client handler's
+ *   emit store_calls_per_output=<n>   ctx.emit's accounting, and its time against bare UpdateItems
+ *   steward ratio_vs_raw=<x>          steward throughput (batches of 10, 20 groups) / raw conditional writes'
+ *   cli_status ratio_vs_help=<x>      `status --local` / `--help`, fresh processes
+ *   simulate week=<s>                 a simulated week of the reference pipeline (`nightshift local --hours 168`)
+ *   context recall=… cut=…            retrieval quality on a workload file or the seeded generator
  *
- * `npm run bench -- context [--workload <file.json>] [--seed <n>]` runs only the fourth.
+ * `npm run bench -- context [--workload <file.json>] [--seed <n>]` runs only the last.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import reference from '../nightshift.config';
-import { agentSpec } from '../src/config/agent-spec';
 import { startDynamoDbLocal } from '../src/local/dynamodb-local';
-import { simulate } from '../src/local/runner';
 import { createTables } from '../src/local/tables';
-import { Breaker } from '../src/runtime/breaker/breaker';
-import { OutputGuard } from '../src/runtime/breaker/output-guard';
-import { OutputWindows } from '../src/runtime/breaker/output-window';
-import { ManualClock } from '../src/runtime/clock';
-import { MemorySteward } from '../src/runtime/memory/steward';
-import { messageGroupId } from '../src/runtime/memory/update';
+import { runBundleBench } from './bundles/run';
 import { contextLine, runContextBench } from './context/run';
 import { generateWorkload, parseWorkload } from './context/workload';
-
-const N = Number(process.env.BENCH_N ?? 300);
+import { runCliBench } from './hot-paths/cli';
+import { runEmitBench } from './hot-paths/emit';
+import { runStewardBench } from './hot-paths/steward';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -55,15 +53,53 @@ const workload = (() => {
   }
 })();
 
-const time = async (fn: () => Promise<unknown>) => {
-  const start = performance.now();
-  await fn();
-  return (performance.now() - start) / 1000;
+const results: Record<string, unknown> = {
+  measuredAt: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
 };
+const fixed = (n: number, digits = 2) => n.toFixed(digits);
+
+if (only !== 'context') {
+  const bundles = runBundleBench(reference);
+  for (const f of bundles.functions) {
+    console.log(`bundle ${f.function} ${f.coldStart} lazy=${f.lazy} cold_load_ms=${fixed(f.coldLoadMs, 1)} ratio_vs_bare=${fixed(f.ratioVsBare)}`);
+  }
+  const agents = bundles.functions.filter((f) => f.function.startsWith('Agent-'));
+  const worst = agents.reduce((a, b) => (b.ratioVsBare > a.ratioVsBare ? b : a));
+  console.log(`cold_load ratio_vs_bare=${fixed(worst.ratioVsBare)} (slowest agent ${worst.function}: ${fixed(worst.coldLoadMs, 1)} ms; bare DynamoDB handler ${fixed(bundles.bareColdLoadMs, 1)} ms, ${bundles.bareBytes} bytes)`);
+  results.bundles = bundles;
+}
 
 const dynamo = await startDynamoDbLocal();
 try {
-  if (only !== 'context') await speed();
+  if (only !== 'context') {
+    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
+    const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+    const tables = (label: string) => createTables(raw, `bench-${label}-${randomUUID().slice(0, 8)}`);
+
+    const emit = await runEmitBench(client, async (label) => (await tables(label)).counters);
+    console.log(
+      `emit store_calls_per_output=${fixed(emit.storeCallsPerOutput)} ratio_vs_update=${fixed(emit.ratioVsUpdate)} ` +
+        `(${emit.outputs} outputs in ${fixed(emit.emitSeconds)} s, bare UpdateItem ${fixed(emit.updateSeconds)} s; ` +
+        `${emit.concurrent.emits} concurrent emits, limit ${emit.concurrent.limit}: ${emit.concurrent.published} published)`,
+    );
+    results.emit = emit;
+
+    const steward = await runStewardBench(client, (await tables('steward')).memory);
+    console.log(`steward ratio_vs_raw=${fixed(steward.ratioVsRaw)} (${steward.updates} updates in ${fixed(steward.stewardSeconds)} s; raw conditional PutItem ${fixed(steward.rawSeconds)} s)`);
+    results.steward = steward;
+
+    const stateDir = join(mkdtempSync(join(tmpdir(), 'nightshift-bench-')), 'state');
+    try {
+      const cli = runCliBench(stateDir);
+      console.log(`simulate week=${fixed(cli.weekSeconds, 1)}s ratio_vs_realtime=${Math.round((7 * 86_400) / cli.weekSeconds)} (nightshift local --hours 168, process included)`);
+      console.log(`cli_status ratio_vs_help=${fixed(cli.ratioVsHelp)} (status --local ${fixed(cli.statusSeconds)} s, --help ${fixed(cli.helpSeconds)} s)`);
+      results.cli = cli;
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }
+
   const source = values.workload ?? `generated workload, seed ${seed}`;
   console.log(`retrieval on ${source}: ${workload.items.length} items, ${workload.tasks.length} tasks`);
   const figures = await runContextBench(workload, dynamo.endpoint);
@@ -73,66 +109,12 @@ try {
   }
   for (const miss of figures.worst.slice(0, 5)) console.log(`  ${miss.task} missed ${miss.missed.join(', ')}`);
   console.log(contextLine(figures));
+  results.context = { source, ...figures };
 } finally {
   await dynamo.stop();
 }
 
-async function speed() {
-  const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
-  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
-  const names = await createTables(raw, `bench-${randomUUID().slice(0, 8)}`);
-  const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const rows: [string, string, string, string][] = [];
-
-  const day = await time(() => simulate({ pipeline: reference, scenario: 'normal', hours: 24, dynamoEndpoint: dynamo.endpoint, tablePrefix: `bench-day-${randomUUID().slice(0, 8)}` }));
-  rows.push(['simulated day (normal)', `${day.toFixed(1)} s`, '86400 s (real time)', `${Math.round(86_400 / day)}x faster`]);
-
-  // Warm up the connection so the first timing does not pay for it.
-  for (let i = 0; i < 20; i++) await client.send(new PutCommand({ TableName: names.memory, Item: { pk: 'warm', sk: String(i) } }));
-
-  const puts = await time(async () => {
-    for (let i = 0; i < N; i++) await client.send(new PutCommand({ TableName: names.memory, Item: { pk: 'baseline', sk: String(i), value: i } }));
-  });
-  const steward = new MemorySteward({ client, tableName: names.memory, clock });
-  const applies = await time(async () => {
-    for (let i = 0; i < N; i++) {
-      const update = { idempotencyId: `b-${i}`, agentId: 'bench', runId: 'bench', namespace: 'bench', key: `k${i % 20}`, op: 'put' as const, value: { i } };
-      await steward.handle({
-        messageId: `m${i}`,
-        body: JSON.stringify(update),
-        messageGroupId: messageGroupId('bench', `k${i % 20}`),
-        sequenceNumber: String(1_000_000 + i),
-        sentAt: clock.now(),
-        receiveCount: 1,
-      });
-    }
-  });
-  rows.push([`steward apply x${N}`, `${applies.toFixed(2)} s`, `${puts.toFixed(2)} s (bare PutItem)`, `${(applies / puts).toFixed(2)}x`]);
-
-  const updates = await time(async () => {
-    for (let i = 0; i < N; i++) {
-      await client.send(new UpdateCommand({ TableName: names.counters, Key: { pk: 'baseline', sk: 'c' }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': 1 } }));
-    }
-  });
-  const breaker = new Breaker({
-    client,
-    tableName: names.counters,
-    clock,
-    alerts: { publish: async () => undefined },
-    schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
-    pipelineLabel: 'bench',
-    resetCommand: 'n/a',
-  });
-  const outputs = new OutputGuard({ breaker, windows: new OutputWindows({ client, tableName: names.counters, clock }), pipelineLimit: { maxOutputs: 1e9, windowMinutes: 60 } });
-  const spec = { ...agentSpec(reference, 'writer'), breaker: { maxOutputs: 1e9, windowMinutes: 60 } };
-  const emits = await time(async () => {
-    for (let i = 0; i < N; i++) {
-      await outputs.emit(spec, 'bench', `o${i}`, { i });
-      if (i % 10 === 0) await clock.advance(60_000);
-    }
-  });
-  rows.push([`breaker emit x${N}`, `${emits.toFixed(2)} s`, `${updates.toFixed(2)} s (bare UpdateItem)`, `${(emits / updates).toFixed(2)}x`]);
-
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...[['measure', 'time', 'baseline', 'ratio'], ...rows].map((r) => r[i]!.length)));
-  for (const row of [['measure', 'time', 'baseline', 'ratio'], ...rows]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-}
+mkdirSync('bench/results', { recursive: true });
+const file = only === 'context' ? 'bench/results/context.json' : 'bench/results/latest.json';
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`figures written to ${file}`);

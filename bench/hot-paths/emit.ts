@@ -1,0 +1,74 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { AgentSpec } from '../../src/config/agent-spec';
+import { Breaker } from '../../src/runtime/breaker/breaker';
+import { OutputGuard } from '../../src/runtime/breaker/output-guard';
+import { OutputWindows } from '../../src/runtime/breaker/output-window';
+import { ManualClock } from '../../src/runtime/clock';
+
+export interface EmitFigures {
+  readonly outputs: number;
+  /** DynamoDB requests per `emit`, averaged over every output (prunes included). */
+  readonly storeCallsPerOutput: number;
+  readonly emitSeconds: number;
+  readonly updateSeconds: number;
+  readonly ratioVsUpdate: number;
+  /** 100 concurrent emits against a limit of `limit`: how many were published (must not exceed the limit). */
+  readonly concurrent: { readonly emits: number; readonly limit: number; readonly published: number };
+}
+
+/**
+ * `ctx.emit`'s accounting (breaker check, both windows, the duplicate claim) for `n` outputs, a tenth of them
+ * repeats, with the clock moving a minute every ten outputs: store calls counted at the client, time against `n`
+ * bare UpdateItems. Then 100 concurrent emits against N = 10 on a fresh breaker, to show the count stays exact.
+ */
+export async function runEmitBench(client: DynamoDBDocumentClient, countersTable: (label: string) => Promise<string>, n = 300): Promise<EmitFigures> {
+  const table = await countersTable('emit');
+  const clock = new ManualClock(Date.UTC(2026, 10, 25));
+  const guard = outputGuard(client, table, clock);
+  const spec = agent({ maxOutputs: 1e9, windowMinutes: 60 });
+  await guard.emit(spec, 'bench', 'warm', { warm: true });
+  let calls = 0;
+  const counting = ((next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
+    calls++;
+    return next(args);
+  }) as never;
+  client.middlewareStack.add(counting, { step: 'initialize', name: 'benchCallCounter' });
+  const emitStart = performance.now();
+  for (let i = 0; i < n; i++) {
+    await guard.emit(spec, 'bench', `o${i}`, { text: `post ${i % Math.ceil(n * 0.9)}` });
+    if (i % 10 === 9) await clock.advance(60_000);
+  }
+  const emitSeconds = (performance.now() - emitStart) / 1000;
+  client.middlewareStack.remove('benchCallCounter');
+  const storeCallsPerOutput = calls / n;
+
+  const updateStart = performance.now();
+  for (let i = 0; i < n; i++) {
+    await client.send(new UpdateCommand({ TableName: table, Key: { pk: 'baseline', sk: 'c' }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': 1 } }));
+  }
+  const updateSeconds = (performance.now() - updateStart) / 1000;
+
+  const limit = 10;
+  const fresh = outputGuard(client, await countersTable('emit-race'), new ManualClock(Date.UTC(2026, 10, 25)));
+  const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => fresh.emit(agent({ maxOutputs: limit, windowMinutes: 10 }), `run-${i}`, `c${i}`, { i })));
+  const published = results.filter((r) => r.status === 'fulfilled' && r.value.published).length;
+  return { outputs: n, storeCallsPerOutput, emitSeconds, updateSeconds, ratioVsUpdate: emitSeconds / updateSeconds, concurrent: { emits: 100, limit, published } };
+}
+
+function agent(breaker: AgentSpec['breaker']): AgentSpec {
+  return { id: 'bench', leaseMinutes: 10, heartbeatIntervalMinutes: 5, upstream: [], breaker, duplicateWindowMinutes: 60 };
+}
+
+function outputGuard(client: DynamoDBDocumentClient, tableName: string, clock: ManualClock): OutputGuard {
+  const breaker = new Breaker({
+    client,
+    tableName,
+    clock,
+    alerts: { publish: async () => undefined },
+    schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
+    pipelineLabel: 'bench',
+    resetCommand: 'n/a',
+  });
+  return new OutputGuard({ breaker, windows: new OutputWindows({ client, tableName, clock }), pipelineLimit: { maxOutputs: 1e9, windowMinutes: 60 } });
+}

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSRecord } from 'aws-lambda';
+import { createStewardHandler } from '../../lambdas/steward/handler';
+import { ManualClock } from '../../src/runtime/clock';
+import { contextAttributes } from '../../src/runtime/memory/context-index';
+import { entryKey, padSequence, provenance, valueAttributes } from '../../src/runtime/memory/items';
+import { MemorySteward } from '../../src/runtime/memory/steward';
+import { type MemoryUpdate, messageGroupId } from '../../src/runtime/memory/update';
+import { tokenCounter } from '../../src/runtime/tokens';
+
+const GROUPS = 20;
+const BATCH = 10;
+const context = { functionName: 'steward', awsRequestId: 'bench', getRemainingTimeInMillis: () => 30_000 } as Context;
+
+export interface StewardFigures {
+  readonly updates: number;
+  readonly stewardSeconds: number;
+  readonly rawSeconds: number;
+  /** Steward throughput over raw conditional writes' throughput. */
+  readonly ratioVsRaw: number;
+}
+
+/**
+ * The steward's handler applying `perGroup` puts to each of 20 message groups, delivered as SQS FIFO batches of 10
+ * with two batches in flight at once (as two concurrent invocations get them: SQS never hands one group to both),
+ * against raw conditional PutItems of the very items the steward writes (built beforehand, with the steward's own
+ * ordering condition) with the same 20 in flight, on the same table: the ratio is what the steward's parsing,
+ * validation, ordering and indexing cost over the writes themselves.
+ */
+export async function runStewardBench(client: DynamoDBDocumentClient, tableName: string, perGroup = 40, rounds = 4): Promise<StewardFigures> {
+  const clock = new ManualClock(Date.UTC(2026, 10, 25));
+  const handler = createStewardHandler(() => new MemorySteward({ client, tableName, clock }));
+  const countTokens = await tokenCounter();
+  const total = GROUPS * perGroup;
+  let stewardSeconds = 0;
+  let rawSeconds = 0;
+  // Round 0 warms both paths (connections, JIT, DynamoDB Local's JVM) and is not counted; later rounds alternate
+  // which path goes first, so neither always meets a store the other just warmed.
+  for (let round = 0; round <= rounds; round++) {
+    const run = randomUUID().slice(0, 8);
+    // Message i belongs to group i mod 20: batch b holds ten different groups, and batches 2k and 2k+1 are disjoint.
+    const records = Array.from({ length: total }, (_, i) => record(run, i, clock.now()));
+    const rawItems = records.map((r) => rawItem(r, clock.now(), countTokens));
+    const timeSteward = async () => {
+      const start = performance.now();
+      for (let b = 0; b < total / BATCH; b += 2) {
+        const pair = [records.slice(b * BATCH, (b + 1) * BATCH), records.slice((b + 1) * BATCH, (b + 2) * BATCH)];
+        const responses = await Promise.all(pair.map((batch) => handler({ Records: batch }, context)));
+        const failed = responses.flatMap((r) => r.batchItemFailures);
+        if (failed.length > 0) throw new Error(`the steward failed ${failed.length} record(s) in the benchmark`);
+      }
+      return (performance.now() - start) / 1000;
+    };
+    const timeRaw = async () => {
+      const start = performance.now();
+      for (let i = 0; i < total; i += 2 * BATCH) await Promise.all(rawItems.slice(i, i + 2 * BATCH).map((raw) => rawPut(client, tableName, raw)));
+      return (performance.now() - start) / 1000;
+    };
+    let steward: number;
+    let raw: number;
+    if (round % 2 === 0) {
+      steward = await timeSteward();
+      raw = await timeRaw();
+    } else {
+      raw = await timeRaw();
+      steward = await timeSteward();
+    }
+    if (round === 0) continue;
+    stewardSeconds += steward;
+    rawSeconds += raw;
+  }
+  return { updates: total * rounds, stewardSeconds, rawSeconds, ratioVsRaw: rawSeconds / stewardSeconds };
+}
+
+/** The item the steward writes for a record's put, built beforehand (its token count included). */
+function rawItem(r: SQSRecord, appliedAt: number, countTokens: (text: string) => number) {
+  const update = JSON.parse(r.body) as MemoryUpdate & { op: 'put' };
+  const sequence = padSequence(r.attributes.SequenceNumber!);
+  const key = `raw-${update.key}`;
+  const item = {
+    ...entryKey(update.namespace, key),
+    kind: 'object',
+    ...valueAttributes(update.value),
+    tags: [],
+    pinned: false,
+    ...contextAttributes(update.namespace, key, update.value, sequence, countTokens),
+    ...provenance(update, sequence, appliedAt),
+  };
+  return { item, sequence };
+}
+
+function record(run: string, i: number, sentAt: number): SQSRecord {
+  const namespace = 'bench';
+  const key = `${run}-g${i % GROUPS}`;
+  const update = { idempotencyId: `${run}-${i}`, agentId: 'bench', runId: run, namespace, key, op: 'put', value: { i, note: `update ${i} of the benchmark` } };
+  return {
+    messageId: `${run}-${i}`,
+    receiptHandle: `h-${i}`,
+    body: JSON.stringify(update),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(sentAt),
+      SenderId: 'AROAEXAMPLE:bench',
+      ApproximateFirstReceiveTimestamp: String(sentAt),
+      SequenceNumber: String(18_000_000_000_000_000_000n + BigInt(i)),
+      MessageGroupId: messageGroupId(namespace, key),
+      MessageDeduplicationId: `${run}-${i}`,
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:bench.fifo',
+    awsRegion: 'us-east-1',
+  };
+}
+
+/** One raw conditional write: the steward's item and ordering condition, nothing else. */
+function rawPut(client: DynamoDBDocumentClient, tableName: string, raw: { item: Record<string, unknown>; sequence: string }) {
+  return client.send(
+    new PutCommand({
+      TableName: tableName,
+      Item: raw.item,
+      ConditionExpression: 'attribute_not_exists(lastSequence) OR lastSequence < :seq',
+      ExpressionAttributeValues: { ':seq': raw.sequence },
+    }),
+  );
+}
