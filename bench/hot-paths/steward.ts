@@ -31,7 +31,8 @@ export interface StewardFigures {
  */
 export async function runStewardBench(client: DynamoDBDocumentClient, tableName: string, perGroup = 40, rounds = 4): Promise<StewardFigures> {
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const handler = createStewardHandler(() => new MemorySteward({ client, tableName, clock }));
+  const memorySteward = new MemorySteward({ client, tableName, clock });
+  const handler = createStewardHandler(() => memorySteward);
   const countTokens = await tokenCounter();
   const total = GROUPS * perGroup;
   let stewardSeconds = 0;
