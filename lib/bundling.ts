@@ -6,6 +6,8 @@ export interface BundleSize {
   readonly coldStart: number;
   /** Chunks imported on first use only (rare-path clients, the tokenizer). */
   readonly lazy: number;
+  /** Source files (relative to the project) compiled into what loads at cold start. */
+  readonly coldStartInputs: readonly string[];
 }
 
 /** The file Lambda loads: `index.mjs`, whose `handler` export is the entry point. */
@@ -55,9 +57,14 @@ function bundleSize(metafile: Metafile): BundleSize {
   visit(entry);
   let coldStart = 0;
   let lazy = 0;
+  const inputs = new Set<string>();
   for (const [file, output] of Object.entries(outputs)) {
-    if (cold.has(file)) coldStart += output.bytes;
-    else lazy += output.bytes;
+    if (!cold.has(file)) {
+      lazy += output.bytes;
+      continue;
+    }
+    coldStart += output.bytes;
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) if (bytesInOutput > 0) inputs.add(input);
   }
-  return { coldStart, lazy };
+  return { coldStart, lazy, coldStartInputs: [...inputs].sort() };
 }
