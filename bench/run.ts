@@ -67,7 +67,7 @@ if (only !== 'context') {
   const agents = bundles.functions.filter((f) => f.function.startsWith('Agent-'));
   const worst = agents.reduce((a, b) => (b.ratioVsBare > a.ratioVsBare ? b : a));
   console.log(`cold_load ratio_vs_bare=${fixed(worst.ratioVsBare)} (slowest agent ${worst.function}: ${fixed(worst.coldLoadMs, 1)} ms; bare DynamoDB handler ${fixed(bundles.bareColdLoadMs, 1)} ms, ${bundles.bareBytes} bytes)`);
-  results.bundles = bundles;
+  results.bundles = { ...bundles, functions: bundles.functions.map(({ coldStartInputs: _, ...figures }) => figures) };
 }
 
 const dynamo = await startDynamoDbLocal();

@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from '../clock';
 import type { MetricsSink } from '../metrics';
 import type { AlertSink } from './alerts';
-import { type WindowCount, bucketNames, minuteOf, pruneStale, staleBuckets, windowOf } from './output-window';
+import { REMOVE_AT_MOST, type WindowCount, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window';
 import type { ScheduleSwitch } from './schedules';
 
 /**
@@ -75,6 +75,8 @@ export class BreakerOpenError extends Error {
 export class Breaker {
   /** The counting epoch last seen: outputs are counted in its buckets, and a stale guess costs one retry. */
   private epoch = 0;
+  /** Pipeline buckets the last count saw as stale: the next count removes them. */
+  private staleBuckets: string[] = [];
 
   constructor(private readonly options: BreakerOptions) {}
 
@@ -89,7 +91,8 @@ export class Breaker {
   /**
    * Counts one output of `runId` in the pipeline's window of `windowMinutes`, in the same conditional update that
    * checks the breaker admits it (CLOSED, or HALF_OPEN with this run as the probe) and that the counting epoch is
-   * the one counted in. Returns the window including this output, or the state that refused it.
+   * the one counted in; the same update removes the buckets the last count saw fall out of the window. Returns the
+ * window including this output, or the state that refused it.
    */
   async countOutput(runId: string, outputId: string, windowMinutes: number): Promise<PipelineCount> {
     const { client, tableName, clock } = this.options;
@@ -97,22 +100,23 @@ export class Breaker {
       const epoch = this.epoch;
       const minute = minuteOf(clock.now());
       const bucket = bucketNames(epoch, minute);
+      const remove = removeClause(this.staleBuckets.filter((name) => name !== bucket.count && name !== bucket.ids).slice(0, REMOVE_AT_MOST));
       try {
         const { Attributes: item = {} } = await client.send(
           new UpdateCommand({
             TableName: tableName,
             Key: KEY,
-            UpdateExpression: 'ADD #n :one, #i :id',
+            UpdateExpression: `ADD #n :one, #i :id${remove.clause}`,
             ConditionExpression:
               '(attribute_not_exists(#status) OR #status = :closed OR (#status = :halfOpen AND probeRunId = :run)) AND ' +
               (epoch === 0 ? '(attribute_not_exists(epoch) OR epoch = :epoch)' : 'epoch = :epoch'),
-            ExpressionAttributeNames: { '#status': 'status', '#n': bucket.count, '#i': bucket.ids },
+            ExpressionAttributeNames: { '#status': 'status', '#n': bucket.count, '#i': bucket.ids, ...remove.names },
             ExpressionAttributeValues: { ':one': 1, ':id': new Set([outputId]), ':closed': 'CLOSED', ':halfOpen': 'HALF_OPEN', ':run': runId, ':epoch': epoch },
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
-        await pruneStale(client, { TableName: tableName, Key: KEY }, staleBuckets(item, epoch, minute, windowMinutes));
+        this.staleBuckets = staleBuckets(item, epoch, minute, windowMinutes);
         return { admitted: true, epoch, ...windowOf(item, epoch, minute, windowMinutes) };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;

@@ -17,20 +17,18 @@ import type { Clock } from '../clock';
  * a reset starts every window empty. Each update returns the whole item as it left it, and updates to one item are
  * applied one at a time, so concurrent emitters each see a distinct total: exactly N of them are within a limit N.
  *
- * Buckets that left their window and expired claims are removed once enough of them have piled up (one more call,
- * every few dozen minutes of activity), which keeps the item far below DynamoDB's 400 KB: an agent may hold at most
- * {@link MAX_LIVE_CLAIMS} distinct published contents within its duplicate window.
+ * Buckets that left their window and expired claims are removed by the next counting update itself (each process
+ * remembers what the last response showed as stale), so clean-up costs no call and the item holds little more than
+ * what is live: the window's buckets and ids, and a claim (about 100 bytes) per distinct content published within
+ * the duplicate window. DynamoDB bills a write by the item's size, so outputs per window and distinct contents per
+ * duplicate window set what an output costs.
  */
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
-/** Stale attributes tolerated on an item before one update removes them. */
-const PRUNE_AT = 24;
-/** Attributes one prune removes at most (the expression stays small). */
-const PRUNE_BATCH = 100;
-/** Distinct contents an agent can have claimed within its duplicate window (about 100 bytes each, 400 KB item). */
-export const MAX_LIVE_CLAIMS = 3_000;
+/** Stale attributes one update removes at most (the expression stays small; the rest go with the next). */
+export const REMOVE_AT_MOST = 40;
 
 export interface WindowCount {
   readonly count: number;
@@ -72,35 +70,10 @@ export function staleBuckets(item: Record<string, unknown>, epoch: number, minut
   });
 }
 
-/** Removes stale attributes once {@link PRUNE_AT} have piled up; `guards` are the ones to remove only if unchanged. */
-export async function pruneStale(
-  client: DynamoDBDocumentClient,
-  target: { TableName: string; Key: Record<string, unknown> },
-  stale: readonly string[],
-  guards: ReadonlyMap<string, unknown> = new Map(),
-): Promise<void> {
-  const names = [...stale, ...guards.keys()].slice(0, PRUNE_BATCH);
-  if (names.length < PRUNE_AT) return;
-  const conditions: string[] = [];
-  const values: Record<string, unknown> = {};
-  names.forEach((name, i) => {
-    if (!guards.has(name)) return;
-    conditions.push(`#a${i} = :v${i}`);
-    values[`:v${i}`] = guards.get(name);
-  });
-  try {
-    await client.send(
-      new UpdateCommand({
-        ...target,
-        UpdateExpression: `REMOVE ${names.map((_, i) => `#a${i}`).join(', ')}`,
-        ExpressionAttributeNames: Object.fromEntries(names.map((name, i) => [`#a${i}`, name])),
-        ...(conditions.length ? { ConditionExpression: conditions.join(' AND '), ExpressionAttributeValues: values } : {}),
-      }),
-    );
-  } catch (error) {
-    // A claim was taken again in between: leave everything for the next prune.
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
+/** A `REMOVE` clause for `names` (as `#r0, #r1, …`), or nothing. */
+export function removeClause(names: readonly string[]): { clause: string; names: Record<string, string> } {
+  if (names.length === 0) return { clause: '', names: {} };
+  return { clause: ` REMOVE ${names.map((_, i) => `#r${i}`).join(', ')}`, names: Object.fromEntries(names.map((name, i) => [`#r${i}`, name])) };
 }
 
 /** What counting one output in an agent's window found. */
@@ -112,12 +85,16 @@ export interface AgentCount extends WindowCount {
 }
 
 export class OutputWindows {
+  /** Per agent, what its item's last response showed as stale: removed by the next count. */
+  private readonly stale = new Map<string, { buckets: string[]; claims: Map<string, string> }>();
+
   constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string; clock: Clock }) {}
 
   /**
    * Counts one output in the agent's window of epoch `epoch` and, in the same update, claims its content hash
-   * unless the agent published the same content within `duplicateWindowMinutes`. One store call; a second only
-   * when the content's earlier claim has expired and must be taken over (conditionally, so one emitter wins).
+   * unless the agent published the same content within `duplicateWindowMinutes`, and removes what was stale. One
+   * store call; a second only when the content's earlier claim has expired and must be taken over (conditionally,
+   * so one emitter wins), or when a claim it meant to remove was taken again meanwhile.
    */
   async count(
     agentId: string,
@@ -133,25 +110,48 @@ export class OutputWindows {
     const claimName = `c_${content.hash.slice(0, 32)}`;
     const mine = `${now}|${randomUUID()}`;
     const target = { TableName: tableName, Key: { pk: `outputs#${agentId}`, sk: 'window' } };
-    const { Attributes: item = {} } = await client.send(
-      new UpdateCommand({
-        ...target,
-        UpdateExpression: 'ADD #n :one, #i :id SET #c = if_not_exists(#c, :mine)',
-        ExpressionAttributeNames: { '#n': bucket.count, '#i': bucket.ids, '#c': claimName },
-        ExpressionAttributeValues: { ':one': 1, ':id': new Set([outputId]), ':mine': mine },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
+    const update = async (prune: boolean) => {
+      const stale = prune ? this.stale.get(agentId) : undefined;
+      const buckets = (stale?.buckets ?? []).filter((name) => name !== bucket.count && name !== bucket.ids);
+      const claims = [...(stale?.claims ?? [])].filter(([name]) => name !== claimName);
+      const remove = removeClause([...buckets, ...claims.map(([name]) => name)].slice(0, REMOVE_AT_MOST));
+      // An expired claim is removed only if it is still the one seen: another emitter may have taken it again.
+      const guarded = claims.filter(([name]) => Object.values(remove.names).includes(name));
+      const { Attributes } = await client.send(
+        new UpdateCommand({
+          ...target,
+          UpdateExpression: `ADD #n :one, #i :id SET #c = if_not_exists(#c, :mine)${remove.clause}`,
+          ExpressionAttributeNames: { '#n': bucket.count, '#i': bucket.ids, '#c': claimName, ...remove.names },
+          ExpressionAttributeValues: { ':one': 1, ':id': new Set([outputId]), ':mine': mine, ...Object.fromEntries(guarded.map(([, value], i) => [`:g${i}`, value])) },
+          ...(guarded.length
+            ? { ConditionExpression: guarded.map(([name], i) => `#r${Object.values(remove.names).indexOf(name)} = :g${i}`).join(' AND ') }
+            : {}),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ?? {};
+    };
+    let item: Record<string, unknown>;
+    try {
+      item = await update(true);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      item = await update(false);
+    }
     const cutoff = now - content.duplicateWindowMinutes * MINUTE;
     let claim = item[claimName] as string;
     if (claim !== mine && claimedAt(claim) <= cutoff) {
       // The same content was published, but before the window: take the expired claim over, one emitter wins.
       claim = (await this.replaceClaim(target, claimName, claim, mine)) ? mine : claim;
     }
-    const expired = new Map(
-      Object.entries(item).filter(([name, value]) => name.startsWith('c_') && name !== claimName && claimedAt(value as string) <= cutoff),
-    );
-    await pruneStale(client, target, staleBuckets(item, epoch, minute, windowMinutes), expired);
+    this.stale.set(agentId, {
+      buckets: staleBuckets(item, epoch, minute, windowMinutes),
+      claims: new Map(
+        Object.entries(item).filter(
+          (entry): entry is [string, string] => entry[0].startsWith('c_') && entry[0] !== claimName && claimedAt(entry[1] as string) <= cutoff,
+        ),
+      ),
+    });
     const claimed = claim === mine;
     return {
       ...windowOf(item, epoch, minute, windowMinutes),
