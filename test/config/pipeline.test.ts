@@ -78,6 +78,19 @@ describe('pipeline config', () => {
     ]);
   });
 
+  it('rejects limits the breaker could not count on one item, naming the agent and what to change', () => {
+    const error = errorOf(
+      pipeline([agent('a', { breaker: { maxOutputs: 100, windowMinutes: 10 }, duplicateWindowMinutes: 24 * 60 }), agent('b', { breaker: { maxOutputs: 2_001, windowMinutes: 60 } })]),
+    );
+    expect(error.issues).toEqual([
+      { path: 'agents[1].breaker.maxOutputs', message: expect.stringMatching(/^at most 2000/) },
+      {
+        path: 'agents[0].duplicateWindowMinutes',
+        message: "'a' may publish up to 14400 outputs within its 1440-minute duplicate window; the breaker's window item holds at most 2000: shorten duplicateWindowMinutes or lower breaker.maxOutputs",
+      },
+    ]);
+  });
+
   it('rejects duplicate agent ids', () => {
     const error = errorOf(pipeline([agent('a'), agent('b'), agent('a')]));
     expect(error.message).toBe("Invalid pipeline config: agents[2].id: duplicate agent id 'a' (also agents[0])");
