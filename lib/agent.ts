@@ -5,6 +5,7 @@ import {
   Stack,
   TimeZone,
   Validations,
+  aws_cloudwatch as cloudwatch,
   aws_iam as iam,
   aws_scheduler as scheduler,
   aws_scheduler_targets as targets,
@@ -12,6 +13,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseCron, toEventBridgeCron } from '../src/config/cron';
+import { longestGapMs } from '../src/config/schedule-times';
 import { agentSpec, scheduleName } from '../src/config/agent-spec';
 import { DESTINATION_REGIONS, parseModelId } from '../src/config/models';
 import type { PipelineConfig } from '../src/config/pipeline';
@@ -53,12 +55,21 @@ export class Agent extends Construct {
   readonly schedules: readonly scheduler.Schedule[];
   /** What the function may invoke on Bedrock: the configured model (and, for a profile, its destinations). */
   readonly modelArns: readonly string[] = [];
+  /** The longest wait between two of its scheduled runs, over a year of its cron entries. */
+  readonly longestGap: Duration;
+  /** How long one run may hold its task lock. */
+  readonly lease: Duration;
+  /** Whether another agent's run depends on this one's heartbeat (it has upstreams of its own, when true). */
+  readonly hasUpstream: boolean;
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
     const config = props.pipeline.agents.find((a) => a.id === props.agentId);
     if (!config) throw new Error(`Agent '${props.agentId}' is not in pipeline '${props.pipeline.name}'`);
     this.agentId = config.id;
+    this.longestGap = Duration.millis(longestGapMs(config.schedules));
+    this.lease = Duration.minutes(config.lock.leaseMinutes);
+    this.hasUpstream = config.upstream.length > 0;
     this.function = new NightshiftFunction(this, 'Function', {
       entry: config.entry,
       timeout: Duration.seconds(config.timeoutSeconds),
@@ -104,6 +115,32 @@ export class Agent extends Construct {
       id: `AwsSolutions-IAM5[Resource::<${functionLogicalId}.Arn>:*]`,
       reason: 'aws-scheduler-targets.LambdaInvoke grants invoke on the function and its versions (`:*`); actions are exact',
     });
+  }
+
+  /**
+   * A metric the agent's runtime publishes (namespace `Nightshift`, dimension `service` = the agent id), e.g.
+   * `RunsCompleted`, `DegradedRuns`, `OutputsPublished`.
+   * @default statistic Sum, period 5 minutes
+   */
+  metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'Nightshift',
+      metricName,
+      dimensionsMap: { service: this.agentId },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /** Runs that completed (degraded ones included): what the dead-man's switch watches. */
+  metricRunsCompleted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RunsCompleted', props);
+  }
+
+  /** Runs that went ahead degraded because an upstream's heartbeat was stale or its last run failed. */
+  metricDegradedRuns(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('DegradedRuns', props);
   }
 
   /**

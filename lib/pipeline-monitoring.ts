@@ -22,6 +22,11 @@ export interface PipelineMonitoringProps {
   readonly maxUpdateAge?: Duration;
 }
 
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const hours = (ms: number) => (ms % HOUR === 0 ? `${ms / HOUR} h` : `${Math.round(ms / MINUTE)} min`);
+
 /** Namespace of the metrics the runtime emits through Powertools (EMF), dimension `service` = agent id or `steward`. */
 const NAMESPACE = 'Nightshift';
 
@@ -40,14 +45,22 @@ export class PipelineMonitoring extends Construct {
     const agentIds = agents.map((a) => a.agentId);
     const fiveMinutes = { period: Duration.minutes(5) };
 
-    const alarms = [
+    const alarms: cloudwatch.Alarm[] = [
       this.alarm('MemoryDeadLetters', memory.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...fiveMinutes, statistic: 'Maximum' }), 1, 'Memory updates failed maxReceiveCount times and are in the DLQ: fix the cause, then `nightshift dlq redrive`'),
       this.alarm('StewardStuck', memory.queue.metricApproximateAgeOfOldestMessage({ ...fiveMinutes, statistic: 'Maximum' }), (props.maxUpdateAge ?? Duration.minutes(15)).toSeconds(), 'Memory updates are waiting too long: the steward is failing or throttled'),
       this.alarm('UpdatesRejected', runtimeMetric('UpdatesRejected', 'steward'), 1, 'The steward rejected memory updates (reasons and bodies: `nightshift status`, memory table pk=rejected)'),
       this.alarm('InvocationsDeadLettered', props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...fiveMinutes, statistic: 'Maximum' }), 1, 'EventBridge Scheduler gave up invoking an agent'),
       this.alarm('AgentErrors', sumOf(agents.map((a) => a.function.metricErrors(fiveMinutes)), 'Agent errors'), 3, 'Agents are failing (3 or more errors in 5 minutes)'),
     ];
-    for (const alarm of alarms) alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+    for (const agent of agents) {
+      alarms.push(this.deadMan(agent));
+      if (agent.hasUpstream) alarms.push(this.staleUpstream(agent));
+    }
+    // Notified when an alarm goes off and again when it clears: on state changes only, never repeated.
+    for (const alarm of alarms) {
+      alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+      alarm.addOkAction(new actions.SnsAction(props.alarmTopic));
+    }
     this.alarms = alarms;
 
     const perAgent = (name: string) => agentIds.map((agentId) => runtimeMetric(name, agentId, agentId));
@@ -105,6 +118,41 @@ export class PipelineMonitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 }));
+  }
+
+  /**
+   * The dead-man's switch: no run of the agent completed within its longest scheduled gap plus a grace (its lease,
+   * at least 15 minutes). Missing data breaches, so a pipeline that has gone silent — schedules disabled and never
+   * restored, a deleted schedule, a role that can no longer invoke, every run failing — pages.
+   */
+  private deadMan(agent: Agent): cloudwatch.Alarm {
+    const grace = Math.max(15 * MINUTE, agent.lease.toMilliseconds());
+    const window = agent.longestGap.toMilliseconds() + grace;
+    // CloudWatch evaluates at most a day of periods under an hour, and at most 7 days of longer ones.
+    const period = window <= DAY ? Duration.minutes(5) : Duration.hours(1);
+    const periods = Math.min(window <= DAY ? DAY / (5 * MINUTE) : (7 * DAY) / HOUR, Math.ceil(window / period.toMilliseconds()));
+    return new cloudwatch.Alarm(this, `DeadMan-${agent.agentId}`, {
+      metric: agent.metricRunsCompleted({ period }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      alarmDescription:
+        `${agent.agentId} has completed no run in ${hours(periods * period.toMilliseconds())} (its longest scheduled gap, ${hours(agent.longestGap.toMilliseconds())}, plus ${hours(grace)}): ` +
+        'check `nightshift status` (breaker, heartbeats) and `nightshift schedules` (disabled?), then `nightshift invoke ' +
+        `${agent.agentId}\` to run it now`,
+    });
+  }
+
+  /** The agent ran degraded: an upstream's heartbeat was stale (it died mid-run) or its last run failed. */
+  private staleUpstream(agent: Agent): cloudwatch.Alarm {
+    return this.alarm(
+      `StaleUpstream-${agent.agentId}`,
+      agent.metricDegradedRuns(),
+      1,
+      `${agent.agentId} ran degraded: an upstream agent's heartbeat was stale or its last run failed (\`nightshift status\` shows whose)`,
+    );
   }
 
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string): cloudwatch.Alarm {

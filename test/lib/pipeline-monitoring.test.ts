@@ -9,10 +9,46 @@ const template = Template.fromStack(stack);
 const topic = { Ref: logicalId(stack.breaker.topic) };
 
 describe('PipelineMonitoring', () => {
-  it('sends every alarm to the alert topic', () => {
+  it('sends every alarm to the alert topic when it goes off and when it clears', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(5);
-    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topic]);
+    expect(alarms.length).toBeGreaterThan(10);
+    for (const alarm of alarms) {
+      expect(alarm.Properties.AlarmActions).toEqual([topic]);
+      expect(alarm.Properties.OKActions).toEqual([topic]);
+    }
+  });
+
+  it('has a dead-man\'s switch per agent: no completed run within its longest gap plus a grace pages, missing data included', () => {
+    const deadMen = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === 'RunsCompleted');
+    expect(deadMen.map((a) => a.Properties.Dimensions[0].Value).sort()).toEqual(['analyst', 'community', 'planner', 'seo', 'writer']);
+    for (const alarm of deadMen) {
+      expect(alarm.Properties).toMatchObject({
+        Namespace: 'Nightshift',
+        Statistic: 'Sum',
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 1,
+        TreatMissingData: 'breaching',
+        AlarmActions: [topic],
+      });
+      expect(alarm.Properties.DatapointsToAlarm).toBe(alarm.Properties.EvaluationPeriods);
+    }
+    const window = (agentId: string) => {
+      const alarm = deadMen.find((a) => a.Properties.Dimensions[0].Value === agentId)!;
+      return (alarm.Properties.Period * alarm.Properties.EvaluationPeriods) / 3600;
+    };
+    // The analyst runs once a day: 24 h plus 15 minutes of grace, in whole hours (a window over a day evaluates
+    // hourly periods). The writer every 6 h, with a 15-minute lease, in 5-minute periods.
+    expect(window('analyst')).toBe(25);
+    expect(window('writer')).toBeCloseTo(6.25, 5);
+    // Community's weekday 09:00 New York run never widens its 12-hour gap; the window stays within a day.
+    expect(window('community')).toBeLessThanOrEqual(24);
+  });
+
+  it('pages when an agent runs degraded because an upstream heartbeat went stale', () => {
+    const stale = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === 'DegradedRuns');
+    // Every agent but the planner has an upstream.
+    expect(stale.map((a) => a.Properties.Dimensions[0].Value).sort()).toEqual(['analyst', 'community', 'seo', 'writer']);
+    for (const alarm of stale) expect(alarm.Properties.TreatMissingData).toBe('notBreaching');
   });
 
   it('pages on a single dead-lettered memory update', () => {
