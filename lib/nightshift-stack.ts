@@ -135,6 +135,11 @@ export class NightshiftStack extends Stack {
       scheduleGroup: this.scheduleGroup,
       scheduleDeadLetterQueue: this.scheduleDeadLetterQueue,
       alarmTopic: this.breaker.topic,
+      otherFunctions: {
+        ...(this.breaker.pagerForwarder ? { PagerForwarder: this.breaker.pagerForwarder } : {}),
+        ...(this.breakerWatchdog ? { BreakerWatchdog: this.breakerWatchdog } : {}),
+      },
+      tables: { CoordinationTable: this.coordination.table, MemoryTable: this.memory.table, CounterTable: this.breaker.table },
     });
 
     const outputs: Record<string, string> = {

@@ -2,10 +2,13 @@ import {
   Duration,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as actions,
+  type aws_dynamodb as dynamodb,
+  type aws_lambda as lambda,
   type aws_scheduler as scheduler,
   type aws_sns as sns,
   type aws_sqs as sqs,
 } from 'aws-cdk-lib';
+import { DynamicDashboardFactory, MonitoringFacade, SnsAlarmActionStrategy } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
 import type { Agent } from './agent';
 import type { MemoryStore } from './memory-store';
@@ -20,6 +23,10 @@ export interface PipelineMonitoringProps {
   readonly alarmTopic: sns.ITopic;
   /** How long updates may wait before the steward counts as stuck. @default Duration.minutes(15) */
   readonly maxUpdateAge?: Duration;
+  /** Functions besides the agents and the steward to watch for faults and throttles, by alarm name. @default - none */
+  readonly otherFunctions?: Readonly<Record<string, lambda.IFunction>>;
+  /** Tables to watch for throttled requests and system errors, by alarm name. @default - the memory table */
+  readonly tables?: Readonly<Record<string, dynamodb.ITable>>;
 }
 
 const MINUTE = 60_000;
@@ -37,21 +44,23 @@ const NAMESPACE = 'Nightshift';
  */
 export class PipelineMonitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
+  /** The alarms Nightshift defines: dead-man's switches, stale upstreams, rejected updates. */
   readonly alarms: readonly cloudwatch.Alarm[];
+  /** The standard Lambda, SQS and DynamoDB alarms, from cdk-monitoring-constructs. */
+  readonly standard: MonitoringFacade;
+  private readonly prefix: string;
 
   constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
     super(scope, id);
     const { agents, memory } = props;
+    this.prefix = props.dashboardName;
     const agentIds = agents.map((a) => a.agentId);
     const fiveMinutes = { period: Duration.minutes(5) };
 
     const alarms: cloudwatch.Alarm[] = [
-      this.alarm('MemoryDeadLetters', memory.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...fiveMinutes, statistic: 'Maximum' }), 1, 'Memory updates failed maxReceiveCount times and are in the DLQ: fix the cause, then `nightshift dlq redrive`'),
-      this.alarm('StewardStuck', memory.queue.metricApproximateAgeOfOldestMessage({ ...fiveMinutes, statistic: 'Maximum' }), (props.maxUpdateAge ?? Duration.minutes(15)).toSeconds(), 'Memory updates are waiting too long: the steward is failing or throttled'),
       this.alarm('UpdatesRejected', runtimeMetric('UpdatesRejected', 'steward'), 1, 'The steward rejected memory updates (reasons and bodies: `nightshift status`, memory table pk=rejected)'),
-      this.alarm('InvocationsDeadLettered', props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...fiveMinutes, statistic: 'Maximum' }), 1, 'EventBridge Scheduler gave up invoking an agent'),
-      this.alarm('AgentErrors', sumOf(agents.map((a) => a.function.metricErrors(fiveMinutes)), 'Agent errors'), 3, 'Agents are failing (3 or more errors in 5 minutes)'),
     ];
+    this.standard = this.standardAlarms(props);
     for (const agent of agents) {
       alarms.push(this.deadMan(agent));
       if (agent.hasUpstream) alarms.push(this.staleUpstream(agent));
@@ -117,7 +126,62 @@ export class PipelineMonitoring extends Construct {
         width: 12,
       }),
     );
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 }));
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [...alarms, ...this.standard.createdAlarms().map((a) => a.alarm)], width: 24 }),
+    );
+  }
+
+  /**
+   * The alarms every serverless stack needs, as cdk-monitoring-constructs defines them, to the alert topic on ALARM
+   * and OK: any dead-lettered memory update or Scheduler invocation, memory updates waiting too long, functions
+   * failing or throttled, tables throttling or erroring. (Its dashboards are not created: ours draws the pipeline.)
+   */
+  private standardAlarms(props: PipelineMonitoringProps): MonitoringFacade {
+    const { memory, alarmTopic } = props;
+    const facade = new MonitoringFacade(this, 'Standard', {
+      alarmFactoryDefaults: {
+        alarmNamePrefix: props.dashboardName,
+        actionsEnabled: true,
+        action: new SnsAlarmActionStrategy({ onAlarmTopic: alarmTopic, onOkTopic: alarmTopic }),
+      },
+      dashboardFactory: new DynamicDashboardFactory(this, 'NoDashboards', { dashboardNamePrefix: props.dashboardName, dashboardConfigs: [] }),
+    });
+    facade
+      .monitorSqsQueueWithDlq({
+        queue: memory.queue,
+        deadLetterQueue: memory.deadLetterQueue,
+        alarmFriendlyName: 'MemoryQueue',
+        addQueueMaxMessageAgeAlarm: { Critical: { maxAgeInSeconds: (props.maxUpdateAge ?? Duration.minutes(15)).toSeconds() } },
+        addDeadLetterQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } },
+      })
+      .monitorSqsQueue({
+        queue: props.scheduleDeadLetterQueue,
+        alarmFriendlyName: 'ScheduleDeadLetters',
+        addQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } },
+      });
+    const functions: [string, lambda.IFunction][] = [
+      ...props.agents.map((a) => [`Agent-${a.agentId}`, a.function] as [string, lambda.IFunction]),
+      ['Steward', memory.steward],
+      ...Object.entries(props.otherFunctions ?? {}),
+    ];
+    for (const [name, lambdaFunction] of functions) {
+      facade.monitorLambdaFunction({
+        lambdaFunction,
+        alarmFriendlyName: name,
+        addFaultCountAlarm: { Critical: { maxErrorCount: 2 } },
+        addThrottlesCountAlarm: { Critical: { maxErrorCount: 0 } },
+      });
+    }
+    for (const [name, table] of Object.entries(props.tables ?? { MemoryTable: memory.table })) {
+      facade.monitorDynamoTable({
+        table,
+        alarmFriendlyName: name,
+        addReadThrottledEventsCountAlarm: { Critical: { maxThrottledEventsThreshold: 0 } },
+        addWriteThrottledEventsCountAlarm: { Critical: { maxThrottledEventsThreshold: 0 } },
+        addSystemErrorCountAlarm: { Critical: { maxErrorCount: 0 } },
+      });
+    }
+    return facade;
   }
 
   /**
@@ -132,6 +196,7 @@ export class PipelineMonitoring extends Construct {
     const period = window <= DAY ? Duration.minutes(5) : Duration.hours(1);
     const periods = Math.min(window <= DAY ? DAY / (5 * MINUTE) : (7 * DAY) / HOUR, Math.ceil(window / period.toMilliseconds()));
     return new cloudwatch.Alarm(this, `DeadMan-${agent.agentId}`, {
+      alarmName: `${this.prefix}-${agent.agentId}-no-run`,
       metric: agent.metricRunsCompleted({ period }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,

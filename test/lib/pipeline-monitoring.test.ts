@@ -51,18 +51,26 @@ describe('PipelineMonitoring', () => {
     for (const alarm of stale) expect(alarm.Properties.TreatMissingData).toBe('notBreaching');
   });
 
-  it('pages on a single dead-lettered memory update', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Namespace: 'AWS/SQS',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack.memory.deadLetterQueue), 'QueueName'] } }],
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    });
+  const named = (suffix: string) => {
+    const found = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => String(a.Properties.AlarmName).endsWith(suffix));
+    expect(found, suffix).toHaveLength(1);
+    return found[0]!.Properties;
+  };
+  const metricNames = (alarm: { Metrics: { MetricStat?: { Metric: { MetricName: string; Namespace: string } } }[] }) =>
+    alarm.Metrics.flatMap((m) => (m.MetricStat ? [`${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`] : []));
+
+  it('pages on a single dead-lettered memory update or Scheduler invocation (cdk-monitoring-constructs)', () => {
+    for (const suffix of ['MemoryQueue-DLQ-Queue-Message-Count-Max-Critical', 'ScheduleDeadLetters-Queue-Message-Count-Max-Critical']) {
+      const alarm = named(suffix);
+      expect(metricNames(alarm)).toEqual(['AWS/SQS/ApproximateNumberOfMessagesVisible']);
+      expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', Threshold: 0, AlarmActions: [topic], OKActions: [topic] });
+    }
   });
 
   it('pages when updates wait more than 15 minutes for the steward', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 900 });
+    const alarm = named('MemoryQueue-Queue-Message-Age-Max-Critical');
+    expect(metricNames(alarm)).toEqual(['AWS/SQS/ApproximateAgeOfOldestMessage']);
+    expect(alarm.Threshold).toBe(900);
   });
 
   it('watches the runtime metrics the steward emits', () => {
@@ -73,12 +81,16 @@ describe('PipelineMonitoring', () => {
     });
   });
 
-  it('sums errors across every agent function', () => {
-    const errors = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find((a) =>
-      JSON.stringify(a.Properties.Metrics ?? []).includes('Errors'),
-    );
-    expect(errors?.Properties.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat)).toHaveLength(5);
-    expect(errors?.Properties.Threshold).toBe(3);
+  it('watches every function for faults and throttles, and every table for throttling and errors', () => {
+    for (const fn of ['Agent-planner', 'Agent-writer', 'Agent-seo', 'Agent-community', 'Agent-analyst', 'Steward', 'PagerForwarder']) {
+      expect(metricNames(named(`${fn}-Fault-Count-Critical`))).toEqual(['AWS/Lambda/Errors']);
+      expect(metricNames(named(`${fn}-Throttled-Count-Critical`))).toEqual(['AWS/Lambda/Throttles']);
+    }
+    for (const table of ['CoordinationTable', 'MemoryTable', 'CounterTable']) {
+      named(`${table}-Read-Throttled-Events-Critical`);
+      named(`${table}-Write-Throttled-Events-Critical`);
+      named(`${table}-SystemError-Count-Critical`);
+    }
   });
 
   it('graphs the model tokens every agent metered, and the calls its budget refused', () => {
