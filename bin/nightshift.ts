@@ -1,4 +1,5 @@
 #!/usr/bin/env -S npx tsx
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { type CommandResult, memoryResult, renderStatus } from '../src/cli/render';
 
@@ -6,9 +7,12 @@ import { type CommandResult, memoryResult, renderStatus } from '../src/cli/rende
 // The SDK warns on every process that Node 20 support ends in 2027; the README's limits say so once.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('nightshift')
   .description('Run and operate a Nightshift agent pipeline')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError();
 
 program
@@ -49,7 +53,7 @@ interface Ops {
   /** Checks the arguments before anything starts; throws naming what is wrong. */
   check?: (args: string[], options: Record<string, unknown>, local: boolean) => void;
   /** Reads from a local run's snapshot (no DynamoDB Local started); read commands only. */
-  fromSnapshot?: (snapshot: Snapshot, args: string[]) => CommandResult;
+  fromSnapshot?: (snapshot: Snapshot, args: string[], options: Record<string, unknown>) => CommandResult | Promise<CommandResult>;
   run: (target: Target, args: string[], options: Record<string, unknown>) => Promise<CommandResult>;
   /** Says, for a local target, what it starts before it starts it (mutations). */
   starts?: string;
@@ -71,7 +75,7 @@ function opsCommand(command: Command, ops: Ops) {
       const print = (result: CommandResult) => process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
       if (options.local && ops.fromSnapshot) {
         const { readSnapshot } = await import('../src/cli/snapshot');
-        print(ops.fromSnapshot(readSnapshot(options.stateDir), positional));
+        print(await ops.fromSnapshot(readSnapshot(options.stateDir), positional, options as unknown as Record<string, unknown>));
         return;
       }
       const { loadPipeline } = await import('../src/config/load');
@@ -89,6 +93,14 @@ function opsCommand(command: Command, ops: Ops) {
 }
 
 const ops = () => import('../src/cli/ops');
+const views = () => import('../src/cli/views');
+
+/** `--limit`: a whole number from 1 to 1000. */
+function limitOf(options: Record<string, unknown>): number {
+  const limit = Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Error(`--limit must be a whole number from 1 to 1000; got '${String(options.limit)}'`);
+  return limit;
+}
 opsCommand(program.command('status').description('breaker state, heartbeats, held locks, queue and DLQ depth, rejected updates'), {
   fromSnapshot: (snapshot) => ({ data: snapshot.status, text: renderStatus(snapshot.status) }),
   run: async (t) => (await ops()).status(t),
@@ -115,7 +127,32 @@ opsCommand(dlq.command('redrive').description('move dead-lettered memory updates
   },
   run: async (t) => (await ops()).dlqRedrive(t),
 });
+opsCommand(program.command('schedules').description("each schedule's next fire times in its time zone, its cron in words, enabled or disabled"), {
+  fromSnapshot: async (snapshot) => (await views()).schedulesView(snapshot.schedules, snapshot.now),
+  run: async (t) => (await ops()).schedules(t),
+});
+opsCommand(
+  program
+    .command('runs')
+    .description('past runs, newest first: outcome, degraded or failure reason, outputs, model tokens, task id')
+    .option('--agent <id>', 'only this agent')
+    .option('--limit <n>', 'how many', '20'),
+  {
+    check: (_args, options) => void limitOf(options),
+    fromSnapshot: async (snapshot, _args, options) => {
+      const agent = options.agent as string | undefined;
+      if (agent !== undefined) (await ops()).checkAgent(agent, snapshot.status.heartbeats.map((h) => h.agentId));
+      const runs = snapshot.runs.filter((r) => agent === undefined || r.agentId === agent).slice(0, limitOf(options));
+      return (await views()).runsView(runs, snapshot.now);
+    },
+    run: async (t, _args, options) => (await ops()).runs(t, options.agent as string | undefined, limitOf(options)),
+  },
+);
 const memory = program.command('memory').description('shared memory');
+opsCommand(memory.command('list <namespace>').description("a namespace's entries: key, writer, when"), {
+  fromSnapshot: async (snapshot, [ns]) => (await views()).memoryListView(ns!, snapshot.memory[ns!], snapshot.now),
+  run: async (t, [ns]) => (await ops()).memoryList(t, ns!),
+});
 opsCommand(memory.command('get <namespace> <key>').description('read one memory entry with its sequence'), {
   fromSnapshot: (snapshot, [ns, key]) => memoryResult(ns!, key!, snapshot.memory[ns!]?.find((e) => e.key === key)),
   run: async (t, [ns, key]) => (await ops()).memoryGet(t, ns!, key!),

@@ -6,7 +6,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { AgentSpec } from '../../src/config/agent-spec';
 import { systemClock } from '../../src/runtime/clock';
-import { type AgentContext, type GuardDeps, type RunOutcome, runAgent } from '../../src/runtime/guard';
+import { type AgentContext, type GuardDeps, type RunOutcome, runAgent, slotTaskId } from '../../src/runtime/guard';
+import { RunHistory } from '../../src/runtime/run-history';
 import { Heartbeats } from '../../src/runtime/heartbeats';
 import { parseInvocation } from '../../src/runtime/invocation';
 import { TaskLocks } from '../../src/runtime/locks';
@@ -30,6 +31,8 @@ export type AgentWork<R> = (context: AgentContext) => Promise<R>;
 export interface Runtime {
   readonly deps: GuardDeps;
   readonly spec: AgentSpec;
+  /** Where each run's outcome is recorded for `nightshift runs`. @default - not recorded */
+  readonly history?: RunHistory;
 }
 
 /** Clients and config from the environment, built on first use and kept for the sandbox's lifetime. */
@@ -49,6 +52,7 @@ function runtimeFromEnvironment(agentId: string): Runtime {
   });
   return {
     spec: env.NIGHTSHIFT_AGENT_SPEC,
+    history: new RunHistory({ client, tableName, clock: systemClock }),
     deps: {
       locks: new TaskLocks({ client, tableName, clock: systemClock, metrics: metricsSink }),
       heartbeats: new Heartbeats({ client, tableName, clock: systemClock }),
@@ -92,10 +96,21 @@ export function agentHandler<R>(agentId: string, work: AgentWork<R>, runtimeFact
     logger.appendKeys({ agentId });
     runtime ??= runtimeFactory();
     const invocation = parseInvocation(event, agentId);
+    const { deps, spec, history } = runtime;
+    const startedAt = deps.clock.now();
+    const record = async (result: { outcome: RunOutcome<R> } | { error: unknown }) => {
+      const entry = RunHistory.entry(agentId, slotTaskId(agentId, invocation.scheduledTime), startedAt, deps.clock.now(), result);
+      // The run's outcome stands whether or not its history could be written.
+      await history?.record(entry).catch((error: unknown) => logger.warn('could not record the run', { error: String(error) }));
+    };
     try {
-      const outcome = await runAgent(runtime.deps, runtime.spec, invocation, work);
+      const outcome = await runAgent(deps, spec, invocation, work);
       logger.info('run finished', { status: outcome.status, taskId: outcome.taskId });
+      await record({ outcome });
       return outcome;
+    } catch (error) {
+      await record({ error });
+      throw error;
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }

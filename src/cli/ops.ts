@@ -2,6 +2,8 @@ import type { MemoryEntry } from '../runtime/memory/reader';
 import { redriveDeadLetters } from '../runtime/memory/redrive';
 import { type CommandResult, type StatusData, memoryResult, renderStatus } from './render';
 import { writeSnapshot } from './snapshot';
+import { type ScheduleRow, memoryListView, runsView, schedulesView } from './views';
+import { scheduleName } from '../config/agent-spec';
 import type { Target } from './target';
 
 export type { CommandResult };
@@ -82,7 +84,45 @@ export async function memoryGet(target: Target, namespace: string, key: string):
   return memoryResult(namespace, key, await target.reader.get(namespace, key));
 }
 
-/** Writes the snapshot the local read commands read: the target's status and memory as they are now. */
+/** Writes the snapshot the local read commands read: the target's status, memory, schedules and runs now. */
 export async function saveSnapshot(target: Target, stateDir: string): Promise<void> {
-  writeSnapshot(stateDir, { status: await statusData(target), memory: await memoryEntries(target) });
+  writeSnapshot(stateDir, {
+    now: target.clock.now(),
+    status: await statusData(target),
+    memory: await memoryEntries(target),
+    schedules: await scheduleRows(target),
+    runs: await target.history.list(target.pipeline.agents.map((a) => a.id), 200),
+  });
+}
+
+/** The pipeline's schedules with their state now. */
+export async function scheduleRows(target: Target): Promise<ScheduleRow[]> {
+  const states = await target.scheduleStates();
+  return target.pipeline.agents.flatMap((agent) =>
+    agent.schedules.map((entry, i) => {
+      const name = scheduleName(agent.id, i);
+      return { name, agentId: agent.id, cron: entry.cron, timeZone: entry.timeZone, enabled: states[name] ?? false };
+    }),
+  );
+}
+
+export async function schedules(target: Target): Promise<CommandResult> {
+  return schedulesView(await scheduleRows(target), target.clock.now());
+}
+
+/** The newest runs of one agent (`agentId`) or all, newest first. */
+export async function runs(target: Target, agentId: string | undefined, limit: number): Promise<CommandResult> {
+  const agents = target.pipeline.agents.map((a) => a.id);
+  if (agentId !== undefined) checkAgent(agentId, agents);
+  return runsView(await target.history.list(agentId === undefined ? agents : [agentId], limit), target.clock.now());
+}
+
+export async function memoryList(target: Target, namespace: string): Promise<CommandResult> {
+  const all = await memoryEntries(target);
+  return memoryListView(namespace, all[namespace], target.clock.now());
+}
+
+/** Throws naming the agent and the pipeline's agents when `agentId` is not one of them. */
+export function checkAgent(agentId: string, agents: readonly string[]): void {
+  if (!agents.includes(agentId)) throw new Error(`No agent '${agentId}' in this pipeline (agents: ${agents.join(', ')})`);
 }

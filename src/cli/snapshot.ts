@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemoryEntry } from '../runtime/memory/reader';
+import type { RunEntry } from '../runtime/run-history';
 import type { StatusData } from './render';
+import type { ScheduleRow } from './views';
 
 /**
  * What a local run leaves for the read commands: the status as the state stood when the run (or the last local
@@ -15,9 +17,14 @@ export interface Snapshot {
   readonly version: 1;
   /** ISO time the snapshot was written (wall clock). */
   readonly writtenAt: string;
+  /** "Now" of the state: the end of the simulated run (epoch ms). */
+  readonly now: number;
   readonly status: StatusData;
   /** Live entries by namespace, in key order. */
   readonly memory: Readonly<Record<string, readonly MemoryEntry[]>>;
+  readonly schedules: readonly ScheduleRow[];
+  /** The newest runs, newest first. */
+  readonly runs: readonly RunEntry[];
 }
 
 const FILE = 'snapshot.json';
@@ -27,6 +34,11 @@ export function writeSnapshot(stateDir: string, snapshot: Omit<Snapshot, 'versio
   // Written whole, then renamed over the old one: a reader never sees half a snapshot.
   writeFileSync(`${file}.tmp`, JSON.stringify({ version: 1, writtenAt: new Date().toISOString(), ...snapshot }));
   renameSync(`${file}.tmp`, file);
+}
+
+/** The snapshot, or undefined when the state directory has none (a run that ended before this version). */
+export function readSnapshotIfAny(stateDir: string): Snapshot | undefined {
+  return existsSync(join(stateDir, FILE)) ? readSnapshot(stateDir) : undefined;
 }
 
 export function readSnapshot(stateDir: string): Snapshot {

@@ -12,7 +12,9 @@ import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local'
 import { LocalSchedules } from '../local/pipeline';
 import { type TableNames, tableNames } from '../local/tables';
 import { Breaker } from '../runtime/breaker/breaker';
-import { EventBridgeSchedules } from '../runtime/breaker/schedules';
+import { EventBridgeSchedules, type ScheduleSwitch } from '../runtime/breaker/schedules';
+import { RunHistory } from '../runtime/run-history';
+import { readSnapshotIfAny } from './snapshot';
 import { type Alert, SnsAlerts } from '../runtime/breaker/alerts';
 import { type Clock, systemClock } from '../runtime/clock';
 import { Heartbeats } from '../runtime/heartbeats';
@@ -34,6 +36,10 @@ export interface Target {
   readonly heartbeats: Heartbeats;
   readonly reader: MemoryReader;
   readonly breaker: Breaker;
+  /** Each run's outcome, newest first. */
+  readonly history: RunHistory;
+  /** Whether each of the pipeline's schedules is enabled now. */
+  scheduleStates(): Promise<Record<string, boolean>>;
   queueDepths(): Promise<{ queue: number; inFlight: number; deadLetters: number }>;
   /** Deployed only: the SQS client and queue URLs redrive needs. */
   readonly queues?: { sqs: SQSClient; queueUrl: string; deadLetterQueueUrl: string };
@@ -46,6 +52,8 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export interface LocalRun {
   readonly end: number;
   readonly memory: { readonly queued: number; readonly deadLetters: number };
+  /** Each schedule's state when the run (or the last local command) ended. */
+  readonly schedules?: Readonly<Record<string, boolean>>;
 }
 
 /** The state a finished local run left, served by a DynamoDB Local started on it (for commands that change it). */
@@ -55,6 +63,9 @@ export async function localTarget(pipeline: PipelineConfig, stateDir: string): P
     throw new Error(`No finished local run in ${stateDir}: run \`npm start\` (nightshift local) first`);
   }
   const run = JSON.parse(readFileSync(runFile, 'utf8')) as LocalRun;
+  // Schedules as the last local command left them (a reset re-enables them), else as the run did.
+  const snapshot = readSnapshotIfAny(stateDir);
+  if (snapshot) Object.assign(run, { schedules: Object.fromEntries(snapshot.schedules.map((s) => [s.name, s.enabled])) });
   const dynamo: DynamoDbLocal = await startDynamoDbLocal({ dbPath: join(stateDir, 'dynamodb') });
   return localTargetOn(pipeline, stateDir, dynamo.endpoint, run, () => dynamo.stop());
 }
@@ -71,7 +82,7 @@ export function localTargetOn(pipeline: PipelineConfig, stateDir: string, endpoi
     names: tableNames(`${pipeline.name}-${pipeline.stage}`),
     clock,
     client,
-    schedules: new LocalSchedules(breakerSpec(pipeline).scheduleNames),
+    schedules: localSchedules(pipeline, run),
     alerts: async (alert) => void process.stderr.write(`(local alert) ${alert.subject}\n`),
     queueDepths: async () => ({ queue: run.memory.queued, inFlight: 0, deadLetters: run.memory.deadLetters }),
     close,
@@ -124,7 +135,7 @@ interface Parts {
   names: TableNames;
   clock: Clock;
   client: DynamoDBDocumentClient;
-  schedules: ConstructorParameters<typeof Breaker>[0]['schedules'];
+  schedules: ScheduleSwitch;
   alerts: (alert: Alert) => Promise<void>;
   queueDepths: Target['queueDepths'];
   queues?: Target['queues'];
@@ -143,6 +154,11 @@ function assemble(parts: Parts): Target {
     locks: new TaskLocks({ client, tableName: names.coordination, clock }),
     heartbeats: new Heartbeats({ client, tableName: names.coordination, clock }),
     reader: new MemoryReader({ client, tableName: names.memory }),
+    history: new RunHistory({ client, tableName: names.coordination, clock }),
+    scheduleStates: async () => {
+      const enabled = new Set(await parts.schedules.enabled());
+      return Object.fromEntries(spec.scheduleNames.map((name) => [name, enabled.has(name)]));
+    },
     breaker: new Breaker({
       client,
       tableName: names.counters,
@@ -157,4 +173,11 @@ function assemble(parts: Parts): Target {
     ...(parts.queues ? { queues: parts.queues } : {}),
     close: parts.close,
   };
+}
+
+/** The local schedules as the run left them (all enabled if it recorded none). */
+function localSchedules(pipeline: PipelineConfig, run: LocalRun): LocalSchedules {
+  const schedules = new LocalSchedules(breakerSpec(pipeline).scheduleNames);
+  for (const [name, enabled] of Object.entries(run.schedules ?? {})) schedules.state.set(name, enabled);
+  return schedules;
 }

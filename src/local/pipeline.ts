@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { agentHandler, type AgentWork, type Runtime } from '../../lambdas/shared/agent-handler';
+import { RunHistory } from '../runtime/run-history';
 import { createStewardHandler } from '../../lambdas/steward/handler';
 import { agentSpec, breakerSpec } from '../config/agent-spec';
 import type { PipelineConfig } from '../config/pipeline';
@@ -183,6 +184,7 @@ export class LocalPipeline {
   runtime(agentId: string, clock: Clock = this.options.clock): Runtime {
     return {
       spec: agentSpec(this.options.pipeline, agentId),
+      history: new RunHistory({ client: this.client, tableName: this.names.coordination, clock }),
       deps: {
         locks: new TaskLocks({ client: this.client, tableName: this.names.coordination, clock, metrics: this.metrics }),
         heartbeats: new Heartbeats({ client: this.client, tableName: this.names.coordination, clock }),

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,31 @@ describe('nightshift CLI', () => {
     expect(data.heartbeats.map((h: { agentId: string }) => h.agentId)).toEqual(['planner', 'writer', 'seo', 'community', 'analyst']);
     expect(data.heartbeats.find((h: { agentId: string }) => h.agentId === 'planner').status).toBe('failed');
 
+    // The halt disabled every schedule: `schedules` says so, with each next fire time in its own zone.
+    const schedules = JSON.parse((await nightshift('schedules', '--local', '--state-dir', stateDir, '--json')).stdout);
+    expect(schedules).toHaveLength(12);
+    expect(schedules.every((s: { enabled: boolean }) => !s.enabled)).toBe(true);
+    const newYork = schedules.find((s: { timeZone: string }) => s.timeZone === 'America/New_York');
+    expect(newYork.description).toMatch(/09:00.*Monday through Friday.*America\/New_York/);
+    // The run ended at 06:00 UTC on Wednesday 2026-11-25: the next 09:00 New York is 14:00 UTC that day.
+    expect(newYork.next[0]).toEqual({ at: '2026-11-25T14:00:00.000Z', local: '2026-11-25 09:00 America/New_York', in: 'in 8 h' });
+
+    // Runs, newest first: the looping planner's refused runs, with task ids and the breaker's reason.
+    const runs = JSON.parse((await nightshift('runs', '--agent', 'planner', '--limit', '50', '--local', '--state-dir', stateDir, '--json')).stdout);
+    expect(runs.length).toBeGreaterThan(10);
+    expect(runs.every((r: { agentId: string }) => r.agentId === 'planner')).toBe(true);
+    expect(runs[0]).toMatchObject({ status: 'halted', taskId: expect.stringMatching(/^planner@2026-11-25T0\d:/), detail: expect.stringContaining('breaker OPEN') });
+    expect(runs.some((r: { status: string; published: number }) => r.status === 'completed' && r.published > 0)).toBe(true);
+    const startedAt = runs.map((r: { startedAt: string }) => r.startedAt);
+    expect([...startedAt].sort().reverse()).toEqual(startedAt);
+    const text = await nightshift('runs', '--limit', '2', '--local', '--state-dir', stateDir);
+    expect(text.stdout).toMatch(/^2026-11-25T\S+ \(\d+ h \d+ min ago\)\s+planner\s+halted\s+task planner@/m);
+    const badLimit = await nightshift('runs', '--limit', '0', '--local', '--state-dir', stateDir);
+    expect(badLimit.stderr).toContain("--limit must be a whole number from 1 to 1000; got '0'");
+
+    const list = JSON.parse((await nightshift('memory', 'list', 'drafts', '--local', '--state-dir', stateDir, '--json')).stdout);
+    expect(list.map((e: { key: string }) => e.key)).toContain('index');
+
     const draft = await nightshift('memory', 'get', 'drafts', 'index', '--local', '--state-dir', stateDir, '--json');
     expect(JSON.parse(draft.stdout)).toMatchObject({ namespace: 'drafts', key: 'index', updatedBy: 'writer' });
     // Reads come from the snapshot the run left: nothing is started for them.
@@ -46,6 +71,13 @@ describe('nightshift CLI', () => {
     // The mutation wrote the snapshot again: the next read shows its effect.
     const after = await nightshift('status', '--local', '--state-dir', stateDir);
     expect(after.stdout).toContain('breaker: CLOSED');
+    const restored = JSON.parse((await nightshift('schedules', '--local', '--state-dir', stateDir, '--json')).stdout);
+    expect(restored.every((s: { enabled: boolean }) => s.enabled)).toBe(true);
+  });
+
+  it('prints its version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect((await nightshift('--version')).stdout.trim()).toBe(version);
   });
 
   it('names a bad option and exits non-zero', async () => {
