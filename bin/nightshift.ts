@@ -148,6 +148,29 @@ opsCommand(
     run: async (t, _args, options) => (await ops()).runs(t, options.agent as string | undefined, limitOf(options)),
   },
 );
+program
+  .command('invoke <agent>')
+  .description("run one agent now with a Scheduler-shaped event: locally on the last run's state, or the deployed function")
+  .option('--at <time>', 'the slot to run for: an ISO time with a zone, or relative to now (+30m, -2h, +1d)')
+  .option('--local', "run it on the last `nightshift local` run's state")
+  .option('--stage <stage>', 'invoke the deployed function of stack <pipeline>-<stage> (AWS credentials from the environment)')
+  .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
+  .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
+  .option('--json', 'print JSON only')
+  .action(async (agent: string, options: TargetOptions & { at?: string }) => {
+    if (Boolean(options.local) === Boolean(options.stage)) throw new Error('choose one target: --local or --stage <stage>');
+    // The handler logs and emits metrics for CloudWatch; here the outcome says what matters (set before it loads).
+    process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    const { parseAt, invokeLocal, invokeDeployed } = await import('../src/cli/invoke');
+    parseAt(options.at, Date.now()); // a bad --at is refused before anything starts
+    const { loadPipeline } = await import('../src/config/load');
+    const pipeline = await loadPipeline(options.config);
+    const result = options.local
+      ? await invokeLocal(pipeline, options.stateDir, agent, options.at)
+      : await invokeDeployed(pipeline, options.stage!, agent, options.at);
+    process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
+  });
 const memory = program.command('memory').description('shared memory');
 opsCommand(memory.command('list <namespace>').description("a namespace's entries: key, writer, when"), {
   fromSnapshot: async (snapshot, [ns]) => (await views()).memoryListView(ns!, snapshot.memory[ns!], snapshot.now),

@@ -150,6 +150,8 @@ export class NightshiftStack extends Stack {
       CounterTableName: this.breaker.table.tableName,
       AlertTopicArn: this.breaker.topic.topicArn,
       ScheduleGroupName: this.scheduleGroup.scheduleGroupName,
+      // `nightshift invoke <agent> --stage` finds the function to invoke here.
+      AgentFunctionNames: this.toJsonString(Object.fromEntries(this.agents.map((a) => [a.agentId, a.function.functionName]))),
     };
     for (const [name, value] of Object.entries(outputs)) new CfnOutput(this, name, { value });
   }

@@ -1,8 +1,10 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import reference from '../../nightshift.config';
+import { invokeDeployed } from '../../src/cli/invoke';
 import { dlqRedrive, locksRelease, status } from '../../src/cli/ops';
 import { type Target, deployedTarget } from '../../src/cli/target';
 import { memoryQueueForTest } from '../support/agent-env';
@@ -36,6 +38,7 @@ beforeAll(async () => {
           MemoryDeadLetterQueueUrl: memory.sqs.queueUrl('memory-dlq.fifo'),
           AlertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
           ScheduleGroupName: 'nightshift-dev',
+          AgentFunctionNames: JSON.stringify({ writer: 'nightshift-dev-writer-fn' }),
         }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
       },
     ],
@@ -84,5 +87,25 @@ describe('ops CLI against a deployed stack', () => {
     await expect(deployedTarget(reference, 'old')).rejects.toThrow(
       'Stack nightshift-old has no output MemoryQueueUrl: deploy it with this version of Nightshift',
     );
+  });
+
+  it('invokes the deployed function with a Scheduler-shaped event for the slot asked, and reports the outcome', async () => {
+    const lambda = mockClient(LambdaClient);
+    const outcome = { status: 'completed', taskId: 'writer@2026-11-25T09:00:00.000Z', outputs: [{ published: true }] };
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(outcome)) as never });
+    const result = await invokeDeployed(reference, 'dev', 'writer', '2026-11-25T09:00:00Z');
+    const sent = lambda.commandCalls(InvokeCommand)[0]!.args[0].input;
+    expect(sent.FunctionName).toBe('nightshift-dev-writer-fn');
+    expect(JSON.parse(new TextDecoder().decode(sent.Payload as Uint8Array))).toEqual({
+      agentId: 'writer',
+      scheduledTime: '2026-11-25T09:00:00.000Z',
+      scheduleArn: 'manual:nightshift-invoke',
+      attemptNumber: '0',
+    });
+    expect(result.text).toBe('completed (task writer@2026-11-25T09:00:00.000Z)\n1 output(s) published');
+
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorType":"InvocationError","errorMessage":"bad"}') as never });
+    await expect(invokeDeployed(reference, 'dev', 'writer', undefined)).rejects.toThrow('writer failed (InvocationError): bad');
+    lambda.restore();
   });
 });

@@ -21,7 +21,8 @@ async function nightshift(...args: string[]) {
 describe('nightshift CLI', () => {
   const stateDir = join(mkdtempSync(join(tmpdir(), 'nightshift-cli-')), 'state');
 
-  it('runs the 3am scenario, prints the summary and exits 0 when the guardrails held; status reads the state it left', async () => {
+  // A hang guard that holds on a fully loaded 2-core machine: the steps below take about 40 s idle.
+  it('runs the 3am scenario, prints the summary and exits 0 when the guardrails held; status reads the state it left', { timeout: 240_000 }, async () => {
     const local = await nightshift('local', '--scenario', '3am', '--hours', '6', '--state-dir', stateDir);
     expect(local.code).toBe(0);
     expect(local.stdout).toContain("Scenario '3am': 6 simulated hours");
@@ -73,6 +74,25 @@ describe('nightshift CLI', () => {
     expect(after.stdout).toContain('breaker: CLOSED');
     const restored = JSON.parse((await nightshift('schedules', '--local', '--state-dir', stateDir, '--json')).stdout);
     expect(restored.every((s: { enabled: boolean }) => s.enabled)).toBe(true);
+
+    // Run the writer by hand an hour after the run ended: its real handler, through the guard, on this state.
+    const invoked = await nightshift('invoke', 'writer', '--at', '+1h', '--local', '--state-dir', stateDir, '--json');
+    expect(invoked.stderr).toContain('starting DynamoDB Local and the local SQS');
+    const outcome = JSON.parse(invoked.stdout);
+    expect(outcome).toMatchObject({ status: 'completed', taskId: 'writer@2026-11-25T07:00:00.000Z' });
+    // The planner's last run was halted: the writer ran degraded, and its run is in the history with the reason.
+    expect(outcome.degraded.reasons[0]).toMatch(/^planner's last run failed/);
+    const latest = JSON.parse((await nightshift('runs', '--agent', 'writer', '--limit', '1', '--local', '--state-dir', stateDir, '--json')).stdout);
+    expect(latest).toEqual([expect.objectContaining({ taskId: 'writer@2026-11-25T07:00:00.000Z', status: 'completed', degraded: true, published: 1 })]);
+  });
+
+  it('refuses to invoke with a bad --at or an unknown agent, before starting anything', async () => {
+    const badAt = await nightshift('invoke', 'writer', '--at', 'tomorrow', '--local', '--state-dir', stateDir);
+    expect(badAt.code).toBe(2);
+    expect(badAt.stderr).toContain("--at must be an ISO time with a zone (2026-11-25T09:00:00Z) or relative to now (+30m, -2h, +1d); got 'tomorrow'");
+    const unknown = await nightshift('invoke', 'nobody', '--local', '--state-dir', stateDir);
+    expect(unknown.stderr).toContain("No agent 'nobody' in this pipeline (agents: planner, writer, seo, community, analyst)");
+    expect(badAt.stderr + unknown.stderr).not.toContain('starting');
   });
 
   it('prints its version', async () => {

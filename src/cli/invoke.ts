@@ -1,0 +1,95 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { PipelineConfig } from '../config/pipeline';
+import { LocalPipeline } from '../local/pipeline';
+import { ManualClock } from '../runtime/clock';
+import type { AgentContext } from '../runtime/guard';
+import { checkAgent, saveSnapshot } from './ops';
+import type { CommandResult } from './render';
+import { readSnapshot } from './snapshot';
+import { localTargetOn } from './target';
+
+/** The event `invoke` sends: what EventBridge Scheduler sends, marked as a manual run. */
+export function manualInvocation(agentId: string, at: number) {
+  return { agentId, scheduledTime: new Date(at).toISOString(), scheduleArn: 'manual:nightshift-invoke', attemptNumber: '0' };
+}
+
+/**
+ * `--at`: an ISO 8601 time with a zone (`2026-11-25T09:00:00Z`), or a time relative to now (`+30m`, `-2h`, `+1d`).
+ * Returns epoch ms; throws naming the accepted forms.
+ */
+export function parseAt(text: string | undefined, now: number): number {
+  if (text === undefined) return now;
+  const relative = /^([+-])(\d+)(m|h|d)$/.exec(text);
+  if (relative) return now + (relative[1] === '-' ? -1 : 1) * Number(relative[2]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[3] as 'm' | 'h' | 'd'];
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text))) return Date.parse(text);
+  throw new Error(`--at must be an ISO time with a zone (2026-11-25T09:00:00Z) or relative to now (+30m, -2h, +1d); got '${text}'`);
+}
+
+/**
+ * Runs one agent by hand on a local run's state: its real handler over the local runtime (the guard, its lock,
+ * heartbeats, breaker and memory), at the run's end or `at`; the memory it submits is applied by the steward before
+ * the state is saved again. The slot is `at` itself, so the task id is `<agent>@<at>`.
+ */
+export async function invokeLocal(pipeline: PipelineConfig, stateDir: string, agentId: string, atText: string | undefined): Promise<CommandResult> {
+  checkAgent(agentId, pipeline.agents.map((a) => a.id));
+  const snapshot = readSnapshot(stateDir);
+  const at = parseAt(atText, snapshot.now);
+  const agent = pipeline.agents.find((a) => a.id === agentId)!;
+  const module = (await import(pathToFileURL(resolve(agent.entry)).href)) as { work?: (ctx: AgentContext) => Promise<unknown> };
+  if (typeof module.work !== 'function') throw new Error(`${agent.entry} must export its work function as \`work\` for local mode`);
+  process.stderr.write(`nightshift: starting DynamoDB Local and the local SQS on ${stateDir} to run ${agentId}\n`);
+  const clock = new ManualClock(Math.max(at, snapshot.now));
+  const local = await LocalPipeline.start({ pipeline, clock, stateDir });
+  try {
+    for (const row of snapshot.schedules) local.schedules.state.set(row.name, row.enabled);
+    const outcome = await local.handler(agentId, module.work)(manualInvocation(agentId, at));
+    await local.eventSource.drain();
+    const depths = await local.queueDepths();
+    await saveSnapshot(
+      localTargetOn(pipeline, stateDir, local.dynamoEndpoint, {
+        end: clock.now(),
+        memory: { queued: depths.queue + depths.inFlight, deadLetters: depths.deadLetters },
+        schedules: Object.fromEntries(local.schedules.state),
+      }),
+      stateDir,
+    );
+    return { data: outcome, text: describeOutcome(outcome as { status: string; taskId: string }) };
+  } finally {
+    await local.stop();
+  }
+}
+
+/** Invokes the deployed function with a Scheduler-shaped event and returns what the run returned. */
+export async function invokeDeployed(pipeline: PipelineConfig, stage: string, agentId: string, atText: string | undefined): Promise<CommandResult> {
+  checkAgent(agentId, pipeline.agents.map((a) => a.id));
+  const at = parseAt(atText, Date.now());
+  const [{ CloudFormationClient, DescribeStacksCommand }, { LambdaClient, InvokeCommand }] = await Promise.all([
+    import('@aws-sdk/client-cloudformation'),
+    import('@aws-sdk/client-lambda'),
+  ]);
+  const stackName = `${pipeline.name}-${stage}`;
+  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
+  const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === 'AgentFunctionNames')?.OutputValue;
+  const functionName = names ? (JSON.parse(names) as Record<string, string>)[agentId] : undefined;
+  if (!functionName) throw new Error(`Stack ${stackName} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
+  const response = await new LambdaClient({}).send(
+    new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(manualInvocation(agentId, at))) }),
+  );
+  const payload = response.Payload ? (JSON.parse(new TextDecoder().decode(response.Payload)) as unknown) : undefined;
+  if (response.FunctionError) {
+    const error = payload as { errorType?: string; errorMessage?: string } | undefined;
+    throw new Error(`${agentId} failed (${error?.errorType ?? response.FunctionError}): ${error?.errorMessage ?? 'no message'}`);
+  }
+  return { data: payload, text: describeOutcome(payload as { status: string; taskId: string }) };
+}
+
+function describeOutcome(outcome: { status: string; taskId: string; reason?: string; detail?: string; outputs?: readonly { published: boolean }[] }): string {
+  const published = outcome.outputs?.filter((o) => o.published).length;
+  return [
+    `${outcome.status} (task ${outcome.taskId})`,
+    ...(published === undefined ? [] : [`${published} output(s) published`]),
+    ...(outcome.reason ? [outcome.reason] : []),
+    ...(outcome.detail ? [outcome.detail] : []),
+  ].join('\n');
+}
