@@ -12,7 +12,9 @@ import { NAMESPACE, NAMESPACE_RULE } from './namespaces';
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(readonly issues: readonly { path: string; message: string }[]) {
-    super(`Invalid pipeline config: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+    const lines = issues.map((i) => `${i.path}: ${i.message}`);
+    // One problem on the line; several, one per line.
+    super(`Invalid pipeline config:${lines.length === 1 ? ` ${lines[0]}` : lines.map((line) => `\n  ${line}`).join('')}`);
   }
 }
 
@@ -183,7 +185,7 @@ const pipelineSchema = z
         ctx.addIssue({
           code: 'custom',
           path: ['agents', i, 'id'],
-          message: `duplicate agent id '${agent.id}' (also agents[${indexById.get(agent.id)}])`,
+          message: `duplicate agent id '${agent.id}' (agents[${indexById.get(agent.id)}] and agents[${i}])`,
         });
       } else {
         indexById.set(agent.id, i);
@@ -251,14 +253,68 @@ export type AgentConfig = PipelineConfig['agents'][number];
 export function definePipeline(input: PipelineInput): PipelineConfig {
   const result = pipelineSchema.safeParse(input);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        path: formatPath(issue.path, input),
+        message: issue.code === 'unrecognized_keys' ? unknownKeys(issue.keys, keysAt(pipelineSchema, issue.path)) : issue.message,
+      })),
+    );
   }
   return result.data;
 }
 
-function formatPath(path: readonly PropertyKey[]): string {
-  const text = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+/** `agents[writer].schedules[0].cron`: an agent is named by its id when it has one. */
+function formatPath(path: readonly PropertyKey[], input: unknown): string {
+  const text = path
+    .map((p, i) => {
+      if (typeof p !== 'number') return `.${String(p)}`;
+      const agentId = i === 1 && path[0] === 'agents' ? (input as { agents?: { id?: unknown }[] })?.agents?.[p]?.id : undefined;
+      return typeof agentId === 'string' && agentId ? `[${agentId}]` : `[${p}]`;
+    })
+    .join('');
   return text.startsWith('.') ? text.slice(1) : text || '(root)';
+}
+
+/** "unknown key 'schedule' (did you mean 'schedules'?)" for each key the object does not have. */
+function unknownKeys(keys: readonly string[], known: readonly string[]): string {
+  return keys
+    .map((key) => {
+      const near = known
+        .map((candidate) => ({ candidate, distance: editDistance(key.toLowerCase(), candidate.toLowerCase()) }))
+        .filter(({ distance, candidate }) => distance <= Math.max(2, Math.floor(candidate.length / 3)))
+        .sort((a, b) => a.distance - b.distance)[0];
+      return `unknown key '${key}'${near ? ` (did you mean '${near.candidate}'?)` : known.length ? ` (known: ${known.join(', ')})` : ''}`;
+    })
+    .join('; ');
+}
+
+/** The keys the object schema at `path` accepts (through arrays, optionals, defaults and pipes). */
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  type Def = { type: string; shape?: Record<string, z.ZodType>; element?: z.ZodType; innerType?: z.ZodType; in?: z.ZodType };
+  const unwrap = (s: z.ZodType | undefined): z.ZodType | undefined => {
+    let current = s;
+    for (let def = current?.def as Def | undefined; def && ['optional', 'default', 'prefault', 'nullable', 'pipe'].includes(def.type); def = current?.def as Def | undefined) {
+      current = def.innerType ?? def.in;
+    }
+    return current;
+  };
+  let current = unwrap(schema);
+  for (const key of path) {
+    const def = current?.def as Def | undefined;
+    current = unwrap(def?.type === 'array' ? def.element : def?.type === 'object' ? def.shape?.[String(key)] : undefined);
+  }
+  const def = current?.def as Def | undefined;
+  return def?.type === 'object' ? Object.keys(def.shape ?? {}) : [];
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 /** Returns one dependency cycle as agent ids (first id repeated at the end), or undefined. */

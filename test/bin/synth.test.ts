@@ -62,7 +62,7 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     const { code, stderr } = await synth('test/fixtures/bad-cron.config.ts');
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(
-      "test/fixtures/bad-cron.config.ts: Invalid pipeline config: agents[1].schedules[0].cron: hour '25' is out of range 0-23",
+      "test/fixtures/bad-cron.config.ts: Invalid pipeline config: agents[writer].schedules[0].cron: hour '25' is out of range 0-23",
     );
   });
 

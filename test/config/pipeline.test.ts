@@ -49,32 +49,32 @@ describe('pipeline config', () => {
   it('names the schedule of a bad cron in one line', () => {
     const error = errorOf(pipeline([agent('a'), agent('b', { schedules: [{ cron: '0 25 * * *' }] })]));
     expect(error.message).toBe(
-      "Invalid pipeline config: agents[1].schedules[0].cron: hour '25' is out of range 0-23",
+      "Invalid pipeline config: agents[b].schedules[0].cron: hour '25' is out of range 0-23",
     );
     expect(error.message).not.toContain('\n');
   });
 
   it('rejects an unknown upstream id', () => {
     const error = errorOf(pipeline([agent('a', { upstream: ['ghost'] })]));
-    expect(error.message).toBe("Invalid pipeline config: agents[0].upstream[0]: unknown agent id 'ghost'");
+    expect(error.message).toBe("Invalid pipeline config: agents[a].upstream[0]: unknown agent id 'ghost'");
   });
 
   it('rejects a dependency cycle and names it', () => {
     const error = errorOf(
       pipeline([agent('a', { upstream: ['c'] }), agent('b', { upstream: ['a'] }), agent('c', { upstream: ['b'] })]),
     );
-    expect(error.message).toBe('Invalid pipeline config: agents[0].upstream: dependency cycle a → c → b → a');
+    expect(error.message).toBe('Invalid pipeline config: agents[a].upstream: dependency cycle a → c → b → a');
   });
 
   it('rejects an agent that depends on itself', () => {
     const error = errorOf(pipeline([agent('a', { upstream: ['a'] })]));
-    expect(error.message).toBe('Invalid pipeline config: agents[0].upstream[0]: an agent cannot depend on itself');
+    expect(error.message).toBe('Invalid pipeline config: agents[a].upstream[0]: an agent cannot depend on itself');
   });
 
   it.each([0, -3])('rejects maxOutputs %i', (maxOutputs) => {
     const error = errorOf(pipeline([agent('a', { breaker: { maxOutputs, windowMinutes: 10 } })]));
     expect(error.issues).toEqual([
-      { path: 'agents[0].breaker.maxOutputs', message: 'Too small: expected number to be >0' },
+      { path: 'agents[a].breaker.maxOutputs', message: 'Too small: expected number to be >0' },
     ]);
   });
 
@@ -83,9 +83,9 @@ describe('pipeline config', () => {
       pipeline([agent('a', { breaker: { maxOutputs: 100, windowMinutes: 10 }, duplicateWindowMinutes: 24 * 60 }), agent('b', { breaker: { maxOutputs: 2_001, windowMinutes: 60 } })]),
     );
     expect(error.issues).toEqual([
-      { path: 'agents[1].breaker.maxOutputs', message: expect.stringMatching(/^at most 2000/) },
+      { path: 'agents[b].breaker.maxOutputs', message: expect.stringMatching(/^at most 2000/) },
       {
-        path: 'agents[0].duplicateWindowMinutes',
+        path: 'agents[a].duplicateWindowMinutes',
         message: "'a' may publish up to 14400 outputs within its 1440-minute duplicate window; the breaker's window item holds at most 2000: shorten duplicateWindowMinutes or lower breaker.maxOutputs",
       },
     ]);
@@ -93,13 +93,13 @@ describe('pipeline config', () => {
 
   it('rejects duplicate agent ids', () => {
     const error = errorOf(pipeline([agent('a'), agent('b'), agent('a')]));
-    expect(error.message).toBe("Invalid pipeline config: agents[2].id: duplicate agent id 'a' (also agents[0])");
+    expect(error.message).toBe("Invalid pipeline config: agents[a].id: duplicate agent id 'a' (agents[0] and agents[2])");
   });
 
   it('rejects an unknown time zone', () => {
     const error = errorOf(pipeline([agent('a', { schedules: [{ cron: '0 3 * * *', timeZone: 'Mars/Olympus' }] })]));
     expect(error.message).toBe(
-      "Invalid pipeline config: agents[0].schedules[0].timeZone: 'Mars/Olympus' is not an IANA time zone",
+      "Invalid pipeline config: agents[a].schedules[0].timeZone: 'Mars/Olympus' is not an IANA time zone",
     );
   });
 
@@ -111,7 +111,7 @@ describe('pipeline config', () => {
 
   it('rejects a lock lease shorter than the function timeout', () => {
     const error = errorOf(pipeline([agent('a', { timeoutSeconds: 900, lock: { leaseMinutes: 5 } })]));
-    expect(error.issues[0]?.path).toBe('agents[0].lock.leaseMinutes');
+    expect(error.issues[0]?.path).toBe('agents[a].lock.leaseMinutes');
   });
 
   it('rejects a lease the heartbeat timer cannot renew in time', () => {
@@ -119,20 +119,33 @@ describe('pipeline config', () => {
       pipeline([agent('a', { timeoutSeconds: 60, lock: { leaseMinutes: 5 }, heartbeat: { intervalMinutes: 5, staleAfterMinutes: 15 } })]),
     );
     expect(error.message).toBe(
-      'Invalid pipeline config: agents[0].lock.leaseMinutes: leaseMinutes must be longer than heartbeat.intervalMinutes, which is how often the lease is renewed',
+      'Invalid pipeline config: agents[a].lock.leaseMinutes: leaseMinutes must be longer than heartbeat.intervalMinutes, which is how often the lease is renewed',
     );
   });
 
   it('rejects misspelt fields instead of ignoring them', () => {
     const input = pipeline([{ ...agent('a'), schedule: [] } as AgentInput]);
-    expect(errorOf(input).message).toBe('Invalid pipeline config: agents[0]: Unrecognized key: "schedule"');
+    expect(errorOf(input).message).toBe("Invalid pipeline config: agents[a]: unknown key 'schedule' (did you mean 'schedules'?)");
+  });
+
+  it('suggests the key a misspelt one was meant to be, at any depth', () => {
+    const input = pipeline([{ ...agent('a'), heartbeat: { intervalMinute: 5 } } as unknown as AgentInput], { breakr: {} } as never);
+    expect(errorOf(input).issues).toEqual([
+      { path: 'agents[a].heartbeat', message: "unknown key 'intervalMinute' (did you mean 'intervalMinutes'?)" },
+      { path: '(root)', message: "unknown key 'breakr' (did you mean 'breaker'?)" },
+    ]);
   });
 
   it('reports every problem at once', () => {
     const error = errorOf(
       pipeline([agent('Bad Id'), agent('b', { upstream: ['nobody'], schedules: [{ cron: 'nope' }] })]),
     );
-    expect(error.issues.map((i) => i.path)).toEqual(['agents[0].id', 'agents[1].schedules[0].cron', 'agents[1].upstream[0]']);
+    expect(error.issues.map((i) => i.path)).toEqual(['agents[Bad Id].id', 'agents[b].schedules[0].cron', 'agents[b].upstream[0]']);
+    // Several problems: one per line under the heading.
+    expect(error.message.split('\n')).toEqual([
+      'Invalid pipeline config:',
+      ...error.issues.map((i) => `  ${i.path}: ${i.message}`),
+    ]);
   });
 
   describe('model', () => {
@@ -157,7 +170,7 @@ describe('pipeline config', () => {
       ['global.anthropic.claude-sonnet-4-20250514-v1:0', /global inference profiles .* cannot be granted narrowly/],
     ])('rejects the model id %s, saying why', (id, message) => {
       const error = errorOf(pipeline([agent('a', { model: { id } })]));
-      expect(error.issues).toEqual([{ path: 'agents[0].model.id', message: expect.stringMatching(message) }]);
+      expect(error.issues).toEqual([{ path: 'agents[a].model.id', message: expect.stringMatching(message) }]);
     });
 
     it('rejects a maxTokens no daily budget could ever pay for, and destination regions on a foundation model', () => {
@@ -168,8 +181,8 @@ describe('pipeline config', () => {
         ]),
       );
       expect(error.issues).toEqual([
-        { path: 'agents[0].model.maxTokens', message: 'maxTokens must be below tokenBudgetPerDay, or no call could ever fit the budget' },
-        { path: 'agents[1].model.destinationRegions', message: expect.stringMatching(/applies only to an inference profile/) },
+        { path: 'agents[a].model.maxTokens', message: 'maxTokens must be below tokenBudgetPerDay, or no call could ever fit the budget' },
+        { path: 'agents[b].model.destinationRegions', message: expect.stringMatching(/applies only to an inference profile/) },
       ]);
     });
   });
@@ -184,12 +197,12 @@ describe('pipeline config', () => {
         ]),
       );
       expect(error.issues).toEqual([
-        { path: 'agents[1].memory.reads[1]', message: expect.stringMatching(/^must be 1-63 lowercase letters/) },
-        { path: 'agents[0].memory.reads[0]', message: "'a' reads namespace 'notes', which no agent writes (written: drafts)" },
-        { path: 'agents[1].memory.reads[1]', message: "'b' reads namespace 'Bad Name', which no agent writes (written: drafts)" },
+        { path: 'agents[b].memory.reads[1]', message: expect.stringMatching(/^must be 1-63 lowercase letters/) },
+        { path: 'agents[a].memory.reads[0]', message: "'a' reads namespace 'notes', which no agent writes (written: drafts)" },
+        { path: 'agents[b].memory.reads[1]', message: "'b' reads namespace 'Bad Name', which no agent writes (written: drafts)" },
       ]);
       expect(errorOf(pipeline([agent('a', { memory: { reads: ['notes'], writes: ['drafts'] } })])).issues).toEqual([
-        { path: 'agents[0].memory.reads[0]', message: "'a' reads namespace 'notes', which no agent writes (written: drafts)" },
+        { path: 'agents[a].memory.reads[0]', message: "'a' reads namespace 'notes', which no agent writes (written: drafts)" },
       ]);
     });
   });
