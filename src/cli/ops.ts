@@ -11,16 +11,17 @@ export type { CommandResult };
 /** The status of the target's stores now. */
 export async function statusData(target: Target): Promise<StatusData> {
   const now = target.clock.now();
-  const breaker = await target.breaker.state();
+  const { since, ...breakerState } = await target.breaker.state();
+  const breaker = { ...breakerState, ...(since === undefined ? {} : { since: new Date(since).toISOString() }) };
   const heartbeats = await Promise.all(
     target.pipeline.agents.map(async (agent) => {
       const beat = await target.heartbeats.last(agent.id);
       return beat
-        ? { agentId: agent.id, status: beat.status, runId: beat.runId, ageMs: now - beat.beatAt, ...(beat.detail ? { detail: beat.detail } : {}) }
-        : { agentId: agent.id, status: 'never', ageMs: null };
+        ? { agentId: agent.id, status: beat.status, runId: beat.runId, beatAt: new Date(beat.beatAt).toISOString(), ageMs: now - beat.beatAt, ...(beat.detail ? { detail: beat.detail } : {}) }
+        : { agentId: agent.id, status: 'never', beatAt: null, ageMs: null };
     }),
   );
-  const locks = await target.locks.held();
+  const locks = (await target.locks.held()).map((l) => ({ ...l, leaseExpiresAt: new Date(l.leaseExpiresAt).toISOString() }));
   const queues = await target.queueDepths();
   const rejected = await target.reader.rejections();
   const byReason: Record<string, number> = {};

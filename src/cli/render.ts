@@ -11,9 +11,11 @@ export interface CommandResult {
 export interface StatusData {
   readonly target: string;
   readonly at: string;
-  readonly breaker: BreakerState;
-  readonly heartbeats: readonly ({ agentId: string; status: string; ageMs: number | null; runId?: string; detail?: string })[];
-  readonly locks: readonly { taskId: string; owner: string; fencingToken: number; leaseExpiresAt: number }[];
+  /** The breaker's state, its `since` as an ISO time. */
+  readonly breaker: Omit<BreakerState, 'since'> & { readonly since?: string };
+  /** Each agent's last heartbeat: when (ISO), how long ago, and the run it came from. */
+  readonly heartbeats: readonly ({ agentId: string; status: string; beatAt: string | null; ageMs: number | null; runId?: string; detail?: string })[];
+  readonly locks: readonly { taskId: string; owner: string; fencingToken: number; leaseExpiresAt: string }[];
   readonly queues: { queue: number; inFlight: number; deadLetters: number };
   readonly rejectedUpdates: number;
   readonly rejectedByReason: Readonly<Record<string, number>>;
@@ -27,13 +29,13 @@ export function renderStatus(data: StatusData): string {
   return [
     `${data.target} at ${data.at}`,
     '',
-    `breaker: ${breaker.status}${breaker.since ? ` since ${new Date(breaker.since).toISOString()}` : ''}${breaker.detail ? ` (${breaker.reason}: ${breaker.detail})` : ''}`,
+    `breaker: ${breaker.status}${breaker.since ? ` since ${breaker.since}` : ''}${breaker.detail ? ` (${breaker.reason}: ${breaker.detail})` : ''}`,
     '',
     'heartbeats:',
     ...heartbeats.map((h) => `  ${h.agentId.padEnd(12)} ${h.status.padEnd(10)} ${h.ageMs === null ? '' : `${minutes(h.ageMs)} ago`}${h.detail ? `  ${h.detail}` : ''}`),
     '',
     `locks held: ${locks.length === 0 ? 'none' : ''}`,
-    ...locks.map((l) => `  ${l.taskId}  owner ${l.owner}  token ${l.fencingToken}  expires ${new Date(l.leaseExpiresAt).toISOString()}`),
+    ...locks.map((l) => `  ${l.taskId}  owner ${l.owner}  token ${l.fencingToken}  expires ${l.leaseExpiresAt}`),
     `memory queue: ${queues.queue} waiting, ${queues.inFlight} in flight; dead letters: ${queues.deadLetters}; rejected updates: ${data.rejectedUpdates}` +
       (data.rejectedUpdates
         ? ` (${Object.entries(rejectedByReason).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${n} ${reason}`).join(', ')})`
@@ -46,5 +48,11 @@ export function renderStatus(data: StatusData): string {
 /** `memory get`: the entry, or an error naming what is missing. */
 export function memoryResult(namespace: string, key: string, entry: MemoryEntry | undefined): CommandResult {
   if (!entry) throw new Error(`No memory entry ${namespace}/${key}`);
-  return { data: entry, text: JSON.stringify(entry, null, 2) };
+  const data = withIsoTime(entry);
+  return { data, text: JSON.stringify(data, null, 2) };
+}
+
+/** A memory entry as the CLI prints it: `updatedAt` as an ISO time. */
+export function withIsoTime(entry: MemoryEntry): Omit<MemoryEntry, 'updatedAt'> & { updatedAt: string } {
+  return { ...entry, updatedAt: new Date(entry.updatedAt).toISOString() };
 }

@@ -2,7 +2,7 @@ import cronstrue from 'cronstrue';
 import { nextFireTimes } from '../config/schedule-times';
 import type { MemoryEntry } from '../runtime/memory/reader';
 import type { RunEntry } from '../runtime/run-history';
-import type { CommandResult } from './render';
+import { type CommandResult, withIsoTime } from './render';
 
 /** One schedule as `nightshift schedules` shows it. */
 export interface ScheduleRow {
@@ -73,5 +73,5 @@ export function memoryListView(namespace: string, entries: readonly MemoryEntry[
         .map((e) => `${e.key.padEnd(32)} by ${e.updatedBy.padEnd(12)} ${new Date(e.updatedAt).toISOString()} (${relative(e.updatedAt, now)})  seq ${e.sequence}${e.pinned ? '  pinned' : ''}`)
         .join('\n')
     : `Namespace '${namespace}' has no entries.`;
-  return { data: entries, text };
+  return { data: entries.map(withIsoTime), text };
 }
