@@ -26,6 +26,8 @@ program
     [] as string[],
   )
   .option('--hours <n>', 'simulated hours to run', '24')
+  .option('--start <date>', 'simulated start: a date (midnight UTC) or an ISO time with a zone, e.g. a daylight-saving day (default: 2026-11-25)')
+  .option('--resume', 'continue the last run from where it ended, with its state (e.g. after `breaker reset --local`)')
   .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
   .option('--state-dir <dir>', 'where local state is kept for `nightshift status --local`', '.nightshift/local')
   .option('--report <file>', 'write a self-contained HTML report')

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPipeline } from '../config/load';
 import { SIMULATION_START, simulate } from '../local/runner';
@@ -10,10 +10,18 @@ export interface LocalCommandOptions {
   readonly scenario: string;
   readonly inject?: readonly string[];
   readonly hours: string;
+  readonly start?: string;
+  readonly resume?: boolean;
   readonly stateDir: string;
   readonly report?: string;
   readonly json?: boolean;
 }
+
+/** Marks a directory `nightshift local` created: the only kind it will ever empty. */
+const MARKER = '.nightshift-state';
+
+/** Keys of the result that hold times: printed as ISO with `--json`, never as epoch milliseconds. */
+const TIME_KEYS = new Set(['start', 'end', 'at', 'slot', 'since', 'beatAt']);
 
 /** `nightshift local`: runs the pipeline on this machine and exits 0 when the scenario's guardrails held. */
 export async function localCommand(options: LocalCommandOptions): Promise<number> {
@@ -21,23 +29,33 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
     throw new Error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}; got '${options.scenario}'`);
   }
   const hours = Number(options.hours);
-  if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 14) throw new Error(`--hours must be a number from 1 to 336; got '${options.hours}'`);
+  if (!Number.isFinite(hours) || hours < 1 || hours > 24 * 14) throw new Error(`--hours must be a number from 1 to 336; got '${options.hours}'`);
+  if (options.resume && (options.start !== undefined || options.scenario !== 'normal')) {
+    throw new Error('--resume continues the last run from where it ended: it takes no --start and no --scenario (use --inject for faults)');
+  }
+  const resumed = options.resume ? previousRun(options.stateDir) : undefined;
+  const start = resumed ? new Date(resumed.end) : parseStart(options.start);
   const pipeline = await loadPipeline(options.config);
   const scenario = SCENARIOS[options.scenario as ScenarioName];
   const inject = options.inject ?? [];
   // Faults are checked against the pipeline before anything starts (the runner reads them again with the same start).
-  runFaults(scenario.name, inject, pipeline, SIMULATION_START.getTime());
-  // Each run starts from empty state; the state stays afterwards for `nightshift status --local`.
-  rmSync(options.stateDir, { recursive: true, force: true });
+  runFaults(resumed ? 'normal' : scenario.name, inject, pipeline, start.getTime());
+  if (!resumed) emptyStateDir(options.stateDir);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  if (!options.json) log(`nightshift local: ${inject.length ? `${scenario.description} Injected: ${inject.join(', ')}.` : scenario.description}`);
+  if (!options.json) {
+    const what = resumed ? `Resuming the run in ${options.stateDir} from ${start.toISOString()}.` : scenario.description;
+    log(`nightshift local: ${what}${inject.length ? ` Injected: ${inject.join(', ')}.` : ''}`);
+    log(`starting DynamoDB Local (Java) and the local SQS${resumed ? ' on the existing state' : ''}…`);
+  }
   const started = performance.now();
   const result = await simulate({
     pipeline,
-    scenario: scenario.name,
+    scenario: resumed ? 'normal' : scenario.name,
     inject,
     hours,
+    start,
     stateDir: options.stateDir,
+    ...(resumed ? { resume: { schedules: resumed.schedules } } : {}),
     print: options.json ? undefined : log,
     progress: options.json ? undefined : log,
     // The read commands (`status --local`, `memory get --local`) read this snapshot and start nothing.
@@ -53,10 +71,40 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
     writeReport(options.report, result);
   }
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ...result, timeline: undefined, events: undefined, wallClockSeconds: seconds })}\n`);
+    const printed = { ...result, timeline: undefined, events: undefined, wallClockSeconds: seconds };
+    process.stdout.write(`${JSON.stringify(printed, (key, value) => (TIME_KEYS.has(key) && typeof value === 'number' ? new Date(value).toISOString() : value))}\n`);
   } else {
     process.stdout.write(`${formatSummary(result)}\n`);
     log(`(${hours} simulated hours in ${seconds.toFixed(1)} s; state kept in ${options.stateDir}${options.report ? `; report: ${options.report}` : ''})`);
   }
   return result.passed ? 0 : 1;
+}
+
+/** `--start`: a date (midnight UTC) or an ISO time with a zone. */
+function parseStart(text: string | undefined): Date {
+  if (text === undefined) return SIMULATION_START;
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? new Date(`${text}T00:00:00Z`) : /[zZ]|[+-]\d{2}:\d{2}$/.test(text) ? new Date(text) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) throw new Error(`--start must be a date (2026-03-08) or an ISO time with a zone (2026-03-08T06:00:00Z); got '${text}'`);
+  return date;
+}
+
+/** The finished run `--resume` continues: where it ended and its schedules as the last local command left them. */
+function previousRun(stateDir: string): { end: number; schedules: Record<string, boolean> } {
+  const runFile = join(stateDir, 'run.json');
+  const snapshotFile = join(stateDir, 'snapshot.json');
+  if (!existsSync(runFile) || !existsSync(snapshotFile)) throw new Error(`Nothing to resume in ${stateDir}: run \`nightshift local\` first`);
+  const snapshot = JSON.parse(readFileSync(snapshotFile, 'utf8')) as { now: number; schedules: { name: string; enabled: boolean }[] };
+  return { end: snapshot.now, schedules: Object.fromEntries(snapshot.schedules.map((s) => [s.name, s.enabled])) };
+}
+
+/** Empties a state directory `nightshift local` made before; refuses any other non-empty directory. */
+function emptyStateDir(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    if (!existsSync(join(dir, MARKER))) {
+      throw new Error(`--state-dir ${dir} is not empty and was not made by nightshift local: choose an empty or new directory`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, MARKER), 'made by nightshift local, which empties this directory at its next run\n');
 }

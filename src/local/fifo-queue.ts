@@ -50,7 +50,9 @@ export interface FifoQueueOptions {
   readonly deadLetter?: { readonly queue: FifoQueue; readonly maxReceiveCount: number };
 }
 
-let sequenceCounter = 10_000_000_000_000_000_000n;
+const SEQUENCE_BASE = 10_000_000_000_000_000_000n;
+let sequenceCounter = SEQUENCE_BASE;
+const bigMax = (a: bigint, b: bigint) => (a > b ? a : b);
 
 export class FifoQueue {
   private readonly messages: QueueMessage[] = [];
@@ -86,7 +88,9 @@ export class FifoQueue {
     if (seen && now - seen.at < DEDUPLICATION_WINDOW_MS) {
       return { messageId: seen.messageId, sequenceNumber: seen.sequenceNumber, md5OfBody };
     }
-    sequenceCounter += 1n;
+    // Like SQS's, sequence numbers grow with time: a run resumed on the same state (and a fresh queue) continues
+    // above every number the steward has already applied.
+    sequenceCounter = bigMax(sequenceCounter + 1n, SEQUENCE_BASE + BigInt(now) * 1_000n);
     const message: QueueMessage = {
       messageId: randomUUID(),
       body: input.body,

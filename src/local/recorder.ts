@@ -190,15 +190,28 @@ export class RunRecorder {
     this.timeline.contextTokens.full.push(this.contextTokens.full);
   }
 
+  /**
+   * An hourly progress line. While the breaker stays open and nothing happens, the hours pass quietly: one line
+   * says so, and the next line comes when something changes.
+   */
   async progress(t: number): Promise<void> {
     const totals = Object.values(this.tallies);
     const sum = (k: keyof AgentTally) => totals.reduce((s, a) => s + a[k], 0);
     const state = (await this.local.breaker.state()).status;
-    this.onProgress?.(
-      `[${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}] runs ${sum('completed')}  outputs ${sum('published')}  ` +
-        `degraded ${sum('degraded')}  halted ${sum('halted')}  alerts ${this.local.alerts.alerts.length}  breaker ${state}`,
-    );
+    const counts = `runs ${sum('completed')}  outputs ${sum('published')}  degraded ${sum('degraded')}  halted ${sum('halted')}  alerts ${this.local.alerts.alerts.length}  breaker ${state}`;
+    const unchanged = counts === this.lastProgress;
+    this.lastProgress = counts;
+    if (unchanged && state === 'OPEN') {
+      if (!this.quiet) this.onProgress?.('  (breaker OPEN: nothing runs until `nightshift breaker reset --local`; quiet until something changes)');
+      this.quiet = true;
+      return;
+    }
+    this.quiet = false;
+    this.onProgress?.(`[${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}Z] ${counts}`);
   }
+
+  private lastProgress: string | undefined;
+  private quiet = false;
 
   async result(slotCount: number, faults: readonly string[]): Promise<SimulationResult> {
     for (const alert of this.local.alerts.alerts) this.events.push({ at: alert.at, kind: 'alert', detail: alert.subject });

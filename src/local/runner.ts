@@ -32,6 +32,11 @@ export interface SimulationOptions {
   readonly tablePrefix?: string;
   readonly print?: (line: string) => void;
   readonly progress?: (line: string) => void;
+  /**
+   * Continue the state already in `stateDir` (a finished run, perhaps changed by an operator since) instead of
+   * starting empty: the schedules start as they were left; no scenario faults are injected.
+   */
+  readonly resume?: { readonly schedules: Readonly<Record<string, boolean>> };
   /** Called with the finished run while its DynamoDB Local still runs (the CLI snapshots the state then). */
   readonly onFinished?: (finished: { dynamoEndpoint: string; result: SimulationResult }) => Promise<void>;
 }
@@ -50,7 +55,7 @@ interface Slot {
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
   const start = (options.start ?? SIMULATION_START).getTime();
   const end = start + options.hours * 60 * MINUTE;
-  const faults = runFaults(options.scenario, options.inject ?? [], options.pipeline, start);
+  const faults = runFaults(options.resume ? 'normal' : options.scenario, options.inject ?? [], options.pipeline, start);
   const clock = new ManualClock(start);
   const local = await LocalPipeline.start({
     pipeline: options.pipeline,
@@ -100,6 +105,7 @@ class Simulation {
       if (typeof module.work !== 'function') throw new Error(`${agent.entry} must export its work function as \`work\` for local mode`);
       this.works.set(agent.id, module.work);
     }
+    for (const [name, enabled] of Object.entries(this.options.resume?.schedules ?? {})) this.local.schedules.state.set(name, enabled);
     const slots = this.slots();
     this.plan(slots);
     let next = 0;
@@ -126,7 +132,7 @@ class Simulation {
     }
     await this.local.eventSource.drain();
     const result = await this.recorder.result(slots.length, this.faults.map((f) => f.label));
-    result.checks = runChecks(this.options.scenario, this.options.pipeline, this.faults, result);
+    result.checks = runChecks(this.options.scenario, this.options.pipeline, this.faults, result, this.options.resume !== undefined);
     result.passed = result.checks.every((c) => c.ok);
     return result;
   }

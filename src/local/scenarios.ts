@@ -65,6 +65,21 @@ export function runFaults(scenario: ScenarioName, injected: readonly string[], p
 }
 
 /** Every check of a finished run. */
-export function runChecks(scenario: ScenarioName, pipeline: PipelineConfig, faults: readonly Fault[], result: SimulationResult): Check[] {
+export function runChecks(scenario: ScenarioName, pipeline: PipelineConfig, faults: readonly Fault[], result: SimulationResult, resumed = false): Check[] {
+  if (resumed && faults.length === 0) return recoveryChecks(result);
   return [...faultChecks(pipeline, faults, result), ...SCENARIOS[scenario].check(result)];
+}
+
+/**
+ * What a resumed run (after an operator's action, e.g. `breaker reset --local`) must show: the pipeline recovered.
+ * Runs right after a failure may be degraded: that is the guard doing its job, not a failed check.
+ */
+function recoveryChecks(r: SimulationResult): Check[] {
+  return [
+    check('every scheduled slot ran', r.totals.completed === r.totals.slots, `${r.totals.completed} of ${r.totals.slots} slots completed`),
+    check('no alert', r.alerts.length === 0, `${r.alerts.length} alerts`),
+    check('the breaker is CLOSED', r.breaker === 'CLOSED', `breaker ${r.breaker}`),
+    check('every schedule is enabled', Object.values(r.schedules).every(Boolean), `${Object.values(r.schedules).filter((on) => !on).length} disabled`),
+    check('every submitted update was applied', r.memory.applied === r.memory.submitted, `${r.memory.applied} applied of ${r.memory.submitted} submitted`),
+  ];
 }

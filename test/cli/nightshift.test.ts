@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -84,6 +84,15 @@ describe('nightshift CLI', () => {
     expect(outcome.degraded.reasons[0]).toMatch(/^planner's last run failed/);
     const latest = JSON.parse((await nightshift('runs', '--agent', 'writer', '--limit', '1', '--local', '--state-dir', stateDir, '--json')).stdout);
     expect(latest).toEqual([expect.objectContaining({ taskId: 'writer@2026-11-25T07:00:00.000Z', status: 'completed', degraded: true, published: 1 })]);
+
+    // Trip, reset, resume: the pipeline recovers on the same state. `--json` prints only JSON, times as ISO.
+    const resumed = await nightshift('local', '--resume', '--hours', '12', '--state-dir', stateDir, '--json');
+    expect(resumed.code).toBe(0);
+    const recovery = JSON.parse(resumed.stdout);
+    expect(recovery).toMatchObject({ start: '2026-11-25T07:00:00.000Z', end: '2026-11-25T19:00:00.000Z', breaker: 'CLOSED', passed: true });
+    expect(recovery.checks.map((c: { name: string }) => c.name)).toContain('every scheduled slot ran');
+    expect(recovery.memory.applied).toBe(recovery.memory.submitted);
+    expect(resumed.stdout).not.toMatch(/"(start|end|at|since)":\d/);
   });
 
   it('refuses to invoke with a bad --at or an unknown agent, before starting anything', async () => {
@@ -93,6 +102,21 @@ describe('nightshift CLI', () => {
     const unknown = await nightshift('invoke', 'nobody', '--local', '--state-dir', stateDir);
     expect(unknown.stderr).toContain("No agent 'nobody' in this pipeline (agents: planner, writer, seo, community, analyst)");
     expect(badAt.stderr + unknown.stderr).not.toContain('starting');
+  });
+
+  it('never empties a directory it did not make, and checks --start and --resume before starting anything', async () => {
+    const mine = mkdtempSync(join(tmpdir(), 'nightshift-not-state-'));
+    writeFileSync(join(mine, 'thesis.md'), 'irreplaceable');
+    const refused = await nightshift('local', '--state-dir', mine);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`--state-dir ${mine} is not empty and was not made by nightshift local: choose an empty or new directory`);
+    expect(readFileSync(join(mine, 'thesis.md'), 'utf8')).toBe('irreplaceable');
+
+    const badStart = await nightshift('local', '--start', 'next tuesday', '--state-dir', join(mine, 'state'));
+    expect(badStart.stderr).toContain("--start must be a date (2026-03-08) or an ISO time with a zone (2026-03-08T06:00:00Z); got 'next tuesday'");
+    const nothing = await nightshift('local', '--resume', '--state-dir', join(mine, 'none'));
+    expect(nothing.stderr).toContain(`Nothing to resume in ${join(mine, 'none')}: run \`nightshift local\` first`);
+    expect(refused.stderr + badStart.stderr + nothing.stderr).not.toContain('starting DynamoDB Local');
   });
 
   it('prints its version', async () => {
