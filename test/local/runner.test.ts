@@ -45,4 +45,22 @@ describe('local pipeline run', () => {
     expect(result.events.some((e) => e.kind === 'crash' && e.agentId === 'writer')).toBe(true);
     expect(result.passed).toBe(true);
   });
+
+  it('starts where --start says: a New York 09:00 schedule fires at 14:00 UTC before the daylight-saving change, 13:00 after', async () => {
+    // US clocks sprang forward on Sunday 2026-03-08; Friday the 6th and Monday the 9th are weekdays.
+    const newYorkSlot = async (start: string) => {
+      const result = await simulate({
+        pipeline: reference,
+        scenario: 'normal',
+        hours: 3,
+        start: new Date(start),
+        dynamoEndpoint: inject('dynamoEndpoint'),
+        tablePrefix: `sim-dst-${randomUUID().slice(0, 8)}`,
+      });
+      expect(result.start).toBe(Date.parse(start));
+      return result.runs.filter((r) => r.agentId === 'community').map((r) => new Date(r.slot).toISOString());
+    };
+    expect(await newYorkSlot('2026-03-06T12:00:00Z')).toEqual(['2026-03-06T14:00:00.000Z']);
+    expect(await newYorkSlot('2026-03-09T12:00:00Z')).toEqual(['2026-03-09T13:00:00.000Z']);
+  });
 });
