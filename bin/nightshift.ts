@@ -173,6 +173,28 @@ program
       : await invokeDeployed(pipeline, options.stage!, agent, options.at);
     process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
   });
+program
+  .command('cost')
+  .description("the pipeline's monthly AWS bill: schedules, measured calls per run on a simulated day, a dated price table")
+  .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
+  .option('--json', 'print JSON only')
+  .action(async (options: { config: string; json?: boolean }) => {
+    process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    const { loadPipeline } = await import('../src/config/load');
+    const pipeline = await loadPipeline(options.config);
+    const [{ mkdtempSync, rmSync }, { tmpdir }, { join }] = await Promise.all([import('node:fs'), import('node:os'), import('node:path')]);
+    const stateDir = mkdtempSync(join(tmpdir(), 'nightshift-cost-'));
+    process.stderr.write(`nightshift: measuring a simulated day of ${pipeline.name} locally (DynamoDB Local, local SQS)…\n`);
+    try {
+      const [{ simulate }, { costView }] = await Promise.all([import('../src/local/runner'), import('../src/cli/cost')]);
+      const day = await simulate({ pipeline, scenario: 'normal', hours: 24, stateDir });
+      const result = costView(pipeline, day);
+      process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
 const memory = program.command('memory').description('shared memory');
 opsCommand(memory.command('list <namespace>').description("a namespace's entries: key, writer, when"), {
   fromSnapshot: async (snapshot, [ns]) => (await views()).memoryListView(ns!, snapshot.memory[ns!], snapshot.now),

@@ -1,4 +1,5 @@
 import {
+  Annotations,
   Duration,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as actions,
@@ -62,7 +63,8 @@ export class PipelineMonitoring extends Construct {
     ];
     this.standard = this.standardAlarms(props);
     for (const agent of agents) {
-      alarms.push(this.deadMan(agent));
+      const deadMan = this.deadMan(agent);
+      if (deadMan) alarms.push(deadMan);
       if (agent.hasUpstream) alarms.push(this.staleUpstream(agent));
     }
     // Notified when an alarm goes off and again when it clears: on state changes only, never repeated.
@@ -189,9 +191,16 @@ export class PipelineMonitoring extends Construct {
    * at least 15 minutes). Missing data breaches, so a pipeline that has gone silent — schedules disabled and never
    * restored, a deleted schedule, a role that can no longer invoke, every run failing — pages.
    */
-  private deadMan(agent: Agent): cloudwatch.Alarm {
+  private deadMan(agent: Agent): cloudwatch.Alarm | undefined {
     const grace = Math.max(15 * MINUTE, agent.lease.toMilliseconds());
     const window = agent.longestGap.toMilliseconds() + grace;
+    if (window > 7 * DAY) {
+      Annotations.of(this).addWarningV2(
+        'nightshift:dead-man-too-long',
+        `${agent.agentId} can go ${hours(window)} without a run; CloudWatch evaluates an alarm over at most 7 days, so it has no dead-man's switch`,
+      );
+      return undefined;
+    }
     // CloudWatch evaluates at most a day of periods under an hour, and at most 7 days of longer ones.
     const period = window <= DAY ? Duration.minutes(5) : Duration.hours(1);
     const periods = Math.min(window <= DAY ? DAY / (5 * MINUTE) : (7 * DAY) / HOUR, Math.ceil(window / period.toMilliseconds()));

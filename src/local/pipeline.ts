@@ -23,6 +23,7 @@ import { ContextRetriever } from '../runtime/memory/retrieval';
 import { OfflineProvider } from '../runtime/model/offline';
 import { MemorySteward } from '../runtime/memory/steward';
 import { CountingMetrics } from '../runtime/metrics';
+import { UsageMeter } from './usage';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { SqsEventSource } from './event-source';
 import { LocalSqs } from './sqs-server';
@@ -93,6 +94,8 @@ export interface LocalPipelineOptions {
 
 export class LocalPipeline {
   readonly metrics = new CountingMetrics();
+  /** Requests and capacity the run used: what `nightshift cost` prices. */
+  readonly usage = new UsageMeter();
   readonly schedules: LocalSchedules;
   readonly alerts: RecordedAlerts;
   readonly memoryQueue: string;
@@ -130,6 +133,8 @@ export class LocalPipeline {
         deadLetter: { name: this.deadLetterQueue, maxReceiveCount: pipeline.steward.maxReceiveCount },
       },
     ]);
+    this.usage.meter(client);
+    sqs.onRequest = (action) => this.usage.countSqs(action);
     this.sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
     this.reader = new MemoryReader({ client, tableName: names.memory });
     this.retriever = new ContextRetriever({ client, tableName: names.memory });
@@ -162,7 +167,10 @@ export class LocalPipeline {
       queueUrl: sqs.queueUrl(this.memoryQueue),
       queueArn: `arn:aws:sqs:local:000000000000:${this.memoryQueue}`,
       batchSize: pipeline.steward.batchSize,
-      handler: (event: SQSEvent, context: Context) => stewardHandler(event, context) as Promise<SQSBatchResponse>,
+      handler: (event: SQSEvent, context: Context) => {
+        this.usage.stewardInvocations++;
+        return stewardHandler(event, context) as Promise<SQSBatchResponse>;
+      },
     });
   }
 

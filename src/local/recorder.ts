@@ -1,3 +1,4 @@
+import type { UsageMeter } from './usage';
 import type { PipelineConfig } from '../config/pipeline';
 import type { BreakerStatus } from '../runtime/breaker/breaker';
 import type { Clock } from '../runtime/clock';
@@ -87,6 +88,10 @@ export interface SimulationResult {
   readonly published: readonly { readonly agentId: string; readonly at: number }[];
   /** Each schedule's state at the end: enabled or not. */
   readonly schedules: Readonly<Record<string, boolean>>;
+  /** How often each runtime metric was emitted, by name. */
+  readonly metrics: Readonly<Record<string, number>>;
+  /** Requests and capacity used (DynamoDB units, SQS requests by action, steward invocations). */
+  readonly usage: ReturnType<UsageMeter['toJSON']>;
   readonly timeline: Timeline;
   checks: Check[];
   passed: boolean;
@@ -226,6 +231,8 @@ export class RunRecorder {
       faults,
       start: this.start,
       end: this.end,
+      usage: this.local.usage.toJSON(),
+      metrics: Object.fromEntries(this.local.metrics.counts),
       agents: this.tallies,
       limits: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.breaker.maxOutputs])),
       windowMinutes: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.breaker.windowMinutes])),

@@ -29,6 +29,8 @@ export interface LocalQueueSpec {
 export class LocalSqs {
   private readonly queues = new Map<string, FifoQueue>();
   private server: Server | undefined;
+  /** Called with each request's action, e.g. to meter usage. */
+  onRequest?: (action: string) => void;
   private baseUrl = '';
 
   constructor(private readonly clock: Clock) {}
@@ -79,6 +81,7 @@ export class LocalSqs {
       const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
       // SQS's SenderId is the caller's identity; locally, the access key id its requests are signed with.
       const sender = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ''))?.[1] ?? 'anonymous';
+      this.onRequest?.(action);
       this.reply(response, 200, this.handle(action, input, sender));
     } catch (error) {
       const code = error instanceof QueueError ? error.code : 'InternalError';

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, inject, it } from 'vitest';
+import reference from '../../nightshift.config';
+import { ASSUMPTIONS, PRICES, costView, monthlyCost } from '../../src/cli/cost';
+import { definePipeline } from '../../src/config/pipeline';
+import { runsPerMonth } from '../../src/config/schedule-times';
+import { simulate } from '../../src/local/runner';
+
+/** `nightshift cost` on the reference pipeline, from a simulated day measured on DynamoDB Local. */
+const day = await simulate({
+  pipeline: reference,
+  scenario: 'normal',
+  hours: 24,
+  dynamoEndpoint: inject('dynamoEndpoint'),
+  tablePrefix: `cost-${randomUUID().slice(0, 8)}`,
+});
+
+describe('nightshift cost', () => {
+  it('prints a per-service table and a monthly total for the reference pipeline', () => {
+    const { text, data } = costView(reference, day);
+    const services = ['Lambda requests', 'Lambda compute (arm64)', 'DynamoDB on-demand', 'SQS FIFO', 'EventBridge Scheduler', 'SNS', 'CloudWatch dashboards', 'CloudWatch alarms', 'CloudWatch custom metrics', 'CloudWatch Logs', 'KMS', 'Bedrock (model tokens)'];
+    for (const service of services) expect(text).toMatch(new RegExp(`^${service.replace(/[()]/g, '\\$&')}\\s+\\$\\d+\\.\\d\\d  `, 'm'));
+    const { lines, total } = data as { lines: { usd: number }[]; total: number };
+    expect(total).toBeCloseTo(lines.reduce((sum, l) => sum + l.usd, 0), 9);
+    expect(text).toMatch(new RegExp(`^total\\s+\\$${total.toFixed(2)}  per month$`, 'm'));
+    expect(text).toContain(`list prices of ${PRICES.date}`);
+  });
+
+  it('prices what it measured: units and requests from the simulated day, runs from the schedules', () => {
+    const { lines } = monthlyCost(reference, day);
+    const line = (service: string) => lines.find((l) => l.service === service)!;
+    // 12 slots a day on the reference schedules, one weekday-only: 351 runs in a 30-day month of a 365-day year.
+    expect(line('EventBridge Scheduler').usage).toBe('351 invocations');
+    expect(day.usage.dynamo.writeUnits).toBeGreaterThan(0);
+    expect(day.usage.dynamo.readUnits).toBeGreaterThan(0);
+    const runsPerDay = Object.values(day.agents).reduce((sum, a) => sum + a.completed + a.failed + a.halted + a.skipped, 0);
+    const monthlyRuns = reference.agents.reduce((sum, a) => sum + runsPerMonth(a.schedules), 0);
+    expect(monthlyRuns).toBeCloseTo(351.43, 2);
+    const expectedWrites = Math.round((day.usage.dynamo.writeUnits * monthlyRuns) / runsPerDay);
+    expect(line('DynamoDB on-demand').usage).toContain(`${expectedWrites.toLocaleString('en-US')} write units`);
+    expect(line('SQS FIFO').usage).toContain(`${ASSUMPTIONS.eventSourcePollsPerMonth.toLocaleString('en-US')} of them event-source polls`);
+    // Every model the reference pipeline calls is in the price table.
+    expect(monthlyCost(reference, day).unpricedModels).toEqual([]);
+    expect(line('Bedrock (model tokens)').usd).toBeGreaterThan(0);
+  });
+
+  it('scales with the schedules: twice the runs, twice the requests', () => {
+    const doubled = definePipeline({
+      ...reference,
+      agents: reference.agents.map((a) => ({ ...a, schedules: a.schedules.flatMap((s) => [s, { ...s, cron: s.cron.replace(/^(\d+)/, (m) => String((Number(m) + 1) % 60)) }]) })),
+    });
+    const usd = (pipeline: typeof reference, service: string) => monthlyCost(pipeline, day).lines.find((l) => l.service === service)!.usd;
+    expect(usd(doubled, 'Lambda requests')).toBeCloseTo(2 * usd(reference, 'Lambda requests'), 9);
+    expect(usd(doubled, 'DynamoDB on-demand')).toBeCloseTo(2 * usd(reference, 'DynamoDB on-demand'), 9);
+  });
+});
