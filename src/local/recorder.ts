@@ -42,8 +42,10 @@ export interface Timeline {
   /** Sample times (epoch ms), every 5 simulated minutes. */
   readonly at: number[];
   readonly outputs: Record<string, number[]>;
+  /** Minutes since each agent's last heartbeat at each sample (never negative), null before its first. */
   readonly heartbeatAgeMinutes: Record<string, (number | null)[]>;
-  readonly queueDepth: number[];
+  /** Memory updates agents submitted, and the steward applied, in each 5-minute sample. */
+  readonly updates: { readonly submitted: number[]; readonly applied: number[] };
   readonly breaker: BreakerStatus[];
   /** Cumulative context tokens: loaded lazily, and what injecting all memory looked at would have cost. */
   readonly contextTokens: { loaded: number[]; full: number[] };
@@ -70,6 +72,8 @@ export interface SimulationResult {
   /** Each agent's breaker limit N and window M. */
   readonly limits: Record<string, number>;
   readonly windowMinutes: Record<string, number>;
+  /** Each agent's heartbeat staleness threshold (`heartbeat.staleAfterMinutes`). */
+  readonly staleAfterMinutes: Record<string, number>;
   readonly totals: AgentTally & { slots: number };
   readonly alerts: readonly { subject: string; message: string; at: number }[];
   readonly breaker: BreakerStatus;
@@ -103,7 +107,8 @@ export class RunRecorder {
   private readonly tallies: Record<string, AgentTally> = {};
   private readonly events: TimelineEvent[] = [];
   private readonly outputsThisSample: Record<string, number> = {};
-  private readonly timeline: Timeline = { at: [], outputs: {}, heartbeatAgeMinutes: {}, queueDepth: [], breaker: [], contextTokens: { loaded: [], full: [] } };
+  private readonly timeline: Timeline = { at: [], outputs: {}, heartbeatAgeMinutes: {}, updates: { submitted: [], applied: [] }, breaker: [], contextTokens: { loaded: [], full: [] } };
+  private readonly updatesSoFar = { submitted: 0, applied: 0 };
   private readonly contextTokens = { loaded: 0, full: 0 };
   private readonly postsPublished: string[] = [];
   private readonly models: Record<string, ModelTally> = {};
@@ -166,7 +171,11 @@ export class RunRecorder {
     if (outcome.degraded) {
       tally.degraded++;
       this.event(agentId, 'degraded', outcome.degraded.reasons.join('; '));
-    } else this.event(agentId, 'run', `completed with ${outcome.outputs.length} output(s)`);
+    } else {
+      const published = outcome.outputs.filter((o) => o.published).length;
+      const suppressed = outcome.outputs.length - published;
+      this.event(agentId, 'run', `completed: ${published} published${suppressed ? `, ${suppressed} suppressed as duplicate${suppressed > 1 ? 's' : ''}` : ''}`);
+    }
   }
 
   /** A run that crashed or threw: it has no outcome. */
@@ -186,10 +195,16 @@ export class RunRecorder {
       this.timeline.outputs[agent.id]!.push(this.outputsThisSample[agent.id]!);
       this.outputsThisSample[agent.id] = 0;
       const beat = await this.local.heartbeats.last(agent.id);
-      this.timeline.heartbeatAgeMinutes[agent.id]!.push(beat ? Math.round((t - beat.beatAt) / MINUTE) : null);
+      // Ages are measured at the later of the sample and the clock (runs within the minute may have moved it on);
+      // a beat is never younger than zero.
+      const now = Math.max(t, this.clock.now());
+      this.timeline.heartbeatAgeMinutes[agent.id]!.push(beat ? Math.max(0, Math.round((now - beat.beatAt) / MINUTE)) : null);
     }
-    const depths = await this.local.queueDepths();
-    this.timeline.queueDepth.push(depths.queue + depths.inFlight);
+    const submitted = this.local.sqs.queue(this.local.memoryQueue).sentCount;
+    const applied = this.local.metrics.get('UpdatesApplied');
+    this.timeline.updates.submitted.push(submitted - this.updatesSoFar.submitted);
+    this.timeline.updates.applied.push(applied - this.updatesSoFar.applied);
+    Object.assign(this.updatesSoFar, { submitted, applied });
     this.timeline.breaker.push((await this.local.breaker.state()).status);
     this.timeline.contextTokens.loaded.push(this.contextTokens.loaded);
     this.timeline.contextTokens.full.push(this.contextTokens.full);
@@ -236,6 +251,7 @@ export class RunRecorder {
       agents: this.tallies,
       limits: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.breaker.maxOutputs])),
       windowMinutes: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.breaker.windowMinutes])),
+      staleAfterMinutes: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.heartbeat.staleAfterMinutes])),
       totals: { ...totals, slots: slotCount },
       alerts: this.local.alerts.alerts,
       breaker: (await this.local.breaker.state()).status,

@@ -36,14 +36,20 @@ describe('local run report', () => {
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(pathToFileURL(file).href);
-    type PageCharts = { nightshiftCharts?: { canvas: { id: string; width: number }; data: { datasets: { label: string; data: number[] }[] } }[] };
+    type PageCharts = { nightshiftCharts?: { canvas: { id: string; width: number }; data: { labels: string[]; datasets: { label: string; data: (number | null)[] }[] } }[] };
     await page.waitForFunction(() => (globalThis as PageCharts).nightshiftCharts?.length === 5);
     const charts = await page.evaluate(() =>
-      (globalThis as PageCharts).nightshiftCharts!.map(
-        (c) => ({ id: c.canvas.id, width: c.canvas.width, datasets: c.data.datasets.map((d) => ({ label: d.label, max: Math.max(...d.data.filter((v) => v !== null)) })) }),
-      ),
+      (globalThis as PageCharts).nightshiftCharts!.map((c) => ({
+        id: c.canvas.id,
+        width: c.canvas.width,
+        labels: c.data.labels,
+        datasets: c.data.datasets.map((d) => {
+          const values = d.data.filter((v): v is number => v !== null);
+          return { label: d.label, max: Math.max(...values), min: Math.min(...values), at: d.data.findIndex((v) => v !== null) };
+        }),
+      })),
     );
-    expect(charts.map((c) => c.id)).toEqual(['outputs', 'heartbeats', 'queue', 'tokens', 'breaker']);
+    expect(charts.map((c) => c.id)).toEqual(['outputs', 'heartbeats', 'updates', 'tokens', 'breaker']);
     expect(charts.every((c) => c.width > 0)).toBe(true);
     const planner = charts[0]!.datasets.find((d) => d.label.startsWith('planner (outputs'))!;
     expect(planner.max).toBeGreaterThanOrEqual(10); // the burst reached the planner's limit
@@ -52,6 +58,26 @@ describe('local run report', () => {
     expect(full!.max).toBeGreaterThan(0); // context tokens were recorded, lazily loaded ≤ everything
     expect(lazy!.max).toBeLessThanOrEqual(full!.max);
     expect(await page.locator('#timeline tr.alert').count()).toBe(1);
+
+    // Every axis is UTC; no heartbeat age is negative, and each is drawn against its agent's staleness threshold.
+    expect(charts[0]!.labels.every((l) => /^\d\d:\d\dZ$/.test(l))).toBe(true);
+    const ages = charts[1]!.datasets.filter((d) => !d.label.includes('stale after'));
+    expect(ages.map((d) => d.min).every((m) => m >= 0)).toBe(true);
+    expect(charts[1]!.datasets.map((d) => d.label)).toContain('planner stale after 15 min');
+    // The trip is marked where the breaker opened, and the alert is shown as sent: schedules and reset command.
+    const tripBar = charts[0]!.datasets.find((d) => d.label.startsWith('breaker tripped'))!;
+    expect(tripBar.label).toBe(`breaker tripped ${new Date(result.alerts[0]!.at).toISOString().slice(11, 19)}Z`);
+    expect(charts[0]!.labels[tripBar.at]).toBe(`${new Date(result.timeline.at[result.timeline.breaker.indexOf('OPEN')]!).toISOString().slice(11, 16)}Z`);
+    expect(await page.locator('#trip').textContent()).toMatch(/^Breaker tripped at 2026-11-25T03:\d\d:\d\d\.\d{3}Z: \[nightshift \(dev, local\)\] circuit breaker OPEN: planner/);
+    const alert = await page.locator('#alerts pre').textContent();
+    expect(alert).toContain('Schedules disabled: planner-0');
+    expect(alert).toContain('resume with: npx nightshift breaker reset --local');
+    // Updates: submitted and applied per five minutes, so the chart moves when the pipeline writes.
+    const [submitted, applied] = charts[2]!.datasets;
+    expect(submitted!.max).toBeGreaterThan(0);
+    expect(applied!.max).toBeGreaterThan(0);
+    // A run whose output was a suppressed duplicate says so.
+    expect(await page.locator('#timeline').textContent()).toMatch(/completed: 0 published, 1 suppressed as duplicate/);
     // The injected fault is named at the top and marked on the timeline.
     expect(await page.locator('#faults').textContent()).toBe('Faults injected: loop:planner@03:00');
     expect(await page.locator('#timeline tr.fault').count()).toBe(1);
