@@ -74,6 +74,7 @@ export class Agent extends Construct {
       entry: config.entry,
       timeout: Duration.seconds(config.timeoutSeconds),
       memorySize: config.memoryMb,
+      tracing: props.pipeline.tracing,
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME: config.id,

@@ -22,6 +22,8 @@ export interface CircuitBreakerProps {
    * a template. Create the parameter before deploying. @default - no pager
    */
   readonly pagerWebhookParameter?: string;
+  /** X-Ray tracing of the pager forwarder. @default false */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -66,6 +68,7 @@ export class CircuitBreaker extends Construct {
         timeout: Duration.seconds(30),
         memorySize: 256,
         environment: { PAGER_WEBHOOK_PARAMETER: parameter, POWERTOOLS_SERVICE_NAME: 'pager-forwarder' },
+        tracing: props.tracing ?? false,
       });
       iam.Grant.addToPrincipal({
         grantee: this.pagerForwarder,

@@ -25,6 +25,8 @@ export interface MemoryStoreProps {
   readonly stewardTimeout?: Duration;
   /** Extra environment for the steward. @default - none */
   readonly environment?: Record<string, string>;
+  /** X-Ray tracing of the steward. @default false */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -89,6 +91,7 @@ export class MemoryStore extends Construct {
       entry: props.stewardEntry ?? 'lambdas/steward/handler.ts',
       timeout: stewardTimeout,
       environment: { MEMORY_TABLE: this.table.tableName, POWERTOOLS_SERVICE_NAME: 'steward', ...props.environment },
+      tracing: props.tracing ?? false,
     });
     // Who may write what, by the role each agent sends with: SQS stamps it on every message as SenderId.
     this.steward.addEnvironment('NIGHTSHIFT_WRITERS', Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }));

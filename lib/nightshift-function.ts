@@ -1,4 +1,4 @@
-import { AssetHashType, DockerImage, Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, Validations, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
 import { dirname } from 'node:path';
 import type { Construct } from 'constructs';
 import { HANDLER, bundle } from './bundling';
@@ -14,6 +14,11 @@ export interface NightshiftFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * X-Ray active tracing; the handler then also traces its AWS SDK calls with Powertools Tracer
+   * (`NIGHTSHIFT_TRACING=true`). @default false
+   */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -53,9 +58,27 @@ export class NightshiftFunction extends lambda.Function {
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 512,
-      ...(props.environment ? { environment: props.environment } : {}),
+      environment: { ...props.environment, ...(props.tracing ? { NIGHTSHIFT_TRACING: 'true' } : {}) },
       logGroup,
     });
     this.entry = props.entry;
+    if (props.tracing) this.traceWithXRay(role);
+  }
+
+  /**
+   * Lambda's active tracing, with the X-Ray write permission in a policy of its own: X-Ray's write actions support
+   * no resource-level permissions, so the `*` is acknowledged for that policy alone, never for the function's
+   * other grants.
+   */
+  private traceWithXRay(role: iam.Role): void {
+    (this.node.defaultChild as lambda.CfnFunction).tracingConfig = { mode: lambda.Tracing.ACTIVE };
+    const policy = new iam.Policy(this, 'XRayPolicy', {
+      statements: [new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] })],
+    });
+    policy.attachToRole(role);
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; this policy holds only them',
+    });
   }
 }

@@ -50,6 +50,7 @@ export class NightshiftStack extends Stack {
     this.coordination = new CoordinationTable(this, 'Coordination');
     this.breaker = new CircuitBreaker(this, 'Breaker', {
       alertEmails: pipeline.alerts.emails,
+      tracing: pipeline.tracing,
       ...(pipeline.alerts.pagerWebhookParameter ? { pagerWebhookParameter: pipeline.alerts.pagerWebhookParameter } : {}),
     });
     const shared = { NIGHTSHIFT_PIPELINE: pipeline.name, NIGHTSHIFT_STAGE: pipeline.stage };
@@ -58,6 +59,7 @@ export class NightshiftStack extends Stack {
       maxReceiveCount: pipeline.steward.maxReceiveCount,
       stewardTimeout: Duration.seconds(pipeline.steward.timeoutSeconds),
       environment: shared,
+      tracing: pipeline.tracing,
     });
     this.scheduleGroupName = `${pipeline.name}-${pipeline.stage}`;
     this.scheduleNames = breakerSpec(pipeline).scheduleNames;
@@ -113,6 +115,7 @@ export class NightshiftStack extends Stack {
       this.breakerWatchdog = new NightshiftFunction(this, 'BreakerWatchdog', {
         entry: 'lambdas/breaker-watchdog/handler.ts',
         environment: { ...breakerEnvironment, POWERTOOLS_SERVICE_NAME: 'breaker-watchdog' },
+        tracing: pipeline.tracing,
       });
       this.breaker.grantCount(this.breakerWatchdog);
       this.grantHalt(this.breakerWatchdog);

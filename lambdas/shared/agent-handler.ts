@@ -20,6 +20,7 @@ import { OutputWindows } from '../../src/runtime/breaker/output-window';
 import { breakerFromEnvironment } from './breaker-from-environment';
 import { agentEnvironment } from './environment';
 import { once } from '../../src/runtime/once';
+import { type Capture, tracingFromEnvironment } from './tracing';
 
 const logger = new Logger();
 const metrics = new Metrics({ namespace: 'Nightshift' });
@@ -36,12 +37,12 @@ export interface Runtime {
 }
 
 /** Clients and config from the environment, built on first use and kept for the sandbox's lifetime. */
-function runtimeFromEnvironment(agentId: string): Runtime {
+function runtimeFromEnvironment(agentId: string, capture: Capture): Runtime {
   const env = agentEnvironment();
   if (env.NIGHTSHIFT_AGENT_SPEC.id !== agentId) {
     throw new Error(`Handler for '${agentId}' was deployed with the spec of '${env.NIGHTSHIFT_AGENT_SPEC.id}'`);
   }
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const client = DynamoDBDocumentClient.from(capture(new DynamoDBClient({})), { marshallOptions: { removeUndefinedValues: true } });
   const tableName = env.COORDINATION_TABLE;
   const breakerSpec = env.NIGHTSHIFT_BREAKER_SPEC;
   const outputs = new OutputGuard({
@@ -60,7 +61,7 @@ function runtimeFromEnvironment(agentId: string): Runtime {
       metrics: metricsSink,
       outputs,
       memory: {
-        client: new MemoryClient({ sqs: new SQSClient({}), queueUrl: env.MEMORY_QUEUE_URL }),
+        client: new MemoryClient({ sqs: capture(new SQSClient({})), queueUrl: env.MEMORY_QUEUE_URL }),
         reader: new MemoryReader({ client, tableName: env.MEMORY_TABLE }),
         retriever: new ContextRetriever({ client, tableName: env.MEMORY_TABLE }),
       },
@@ -89,12 +90,16 @@ function modelProvider(kind: 'bedrock' | 'offline'): ModelProvider {
  * heartbeats, degraded mode, breaker), publish metrics. Agents differ only in their work function. The local runner
  * builds the same handler over its own runtime (local endpoints, accelerated clock).
  */
-export function agentHandler<R>(agentId: string, work: AgentWork<R>, runtimeFactory: () => Runtime = () => runtimeFromEnvironment(agentId)) {
+export function agentHandler<R>(
+  agentId: string,
+  work: AgentWork<R>,
+  runtimeFactory: () => Runtime | Promise<Runtime> = async () => runtimeFromEnvironment(agentId, await tracingFromEnvironment()),
+) {
   let runtime: Runtime | undefined;
   return async (event: unknown, context?: Context): Promise<RunOutcome<R>> => {
     if (context) logger.addContext(context);
     logger.appendKeys({ agentId });
-    runtime ??= runtimeFactory();
+    runtime ??= await runtimeFactory();
     const invocation = parseInvocation(event, agentId);
     const { deps, spec, history } = runtime;
     const startedAt = deps.clock.now();

@@ -8,6 +8,7 @@ import * as z from 'zod/mini';
 import { describeIssues, jsonText } from '../../src/runtime/schema';
 import { systemClock } from '../../src/runtime/clock';
 import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
+import { tracingFromEnvironment } from '../shared/tracing';
 
 const logger = new Logger({ serviceName: 'steward' });
 const metrics = new Metrics({ namespace: 'Nightshift', serviceName: 'steward' });
@@ -101,12 +102,15 @@ let steward: MemorySteward | undefined;
 const nonEmpty = () => z.string().check(z.minLength(1));
 const writersSchema = z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()) })));
 
+/** X-Ray subsegments for the steward's DynamoDB calls when the stack turned tracing on. */
+const capture = await tracingFromEnvironment();
+
 function stewardFromEnvironment(): MemorySteward {
   const env = z.object({ MEMORY_TABLE: nonEmpty(), NIGHTSHIFT_WRITERS: writersSchema }).safeParse(process.env);
   if (!env.success) {
     throw new Error(`Steward environment is incomplete: ${describeIssues(env.error, '(environment)')}`);
   }
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const client = DynamoDBDocumentClient.from(capture(new DynamoDBClient({})), { marshallOptions: { removeUndefinedValues: true } });
   return new MemorySteward({
     client,
     tableName: env.data.MEMORY_TABLE,

@@ -157,6 +157,11 @@ const pipelineSchema = z
         timeoutSeconds: positiveInt.max(900).default(30),
       })
       .default({ batchSize: 10, maxReceiveCount: 5, timeoutSeconds: 30 }),
+    /**
+     * AWS X-Ray tracing of every function (Lambda active tracing, and Powertools Tracer around the AWS SDK clients,
+     * loaded only when this is on). @default false
+     */
+    tracing: z.boolean().default(false),
     alerts: z
       .strictObject({
         emails: z.array(z.email()).default([]),

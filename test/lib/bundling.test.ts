@@ -14,8 +14,9 @@ describe('function bundles', () => {
   it('loads the DynamoDB and SQS clients and the guard at cold start, and nothing only a rare path needs', () => {
     expect(packages).toEqual(expect.arrayContaining(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', '@aws-lambda-powertools/logger']));
     expect(size.coldStartInputs).toContain('src/runtime/guard.ts');
-    // The breaker's trip path, model calls, the tokenizer and the search engine are chunks imported on first use.
-    for (const lazy of ['@aws-sdk/client-sns', '@aws-sdk/client-scheduler', '@aws-sdk/client-bedrock-runtime', 'gpt-tokenizer', 'minisearch']) {
+    // The breaker's trip path, model calls, the tokenizer, the search engine and tracing (when it is switched on)
+    // are chunks imported on first use.
+    for (const lazy of ['@aws-sdk/client-sns', '@aws-sdk/client-scheduler', '@aws-sdk/client-bedrock-runtime', 'gpt-tokenizer', 'minisearch', '@aws-lambda-powertools/tracer', 'aws-xray-sdk-core']) {
       expect(packages).not.toContain(lazy);
     }
     // zod's mini build with its English messages only: not the classic build, not every locale.

@@ -201,4 +201,27 @@ describe('cdk-nag AwsSolutions checks', () => {
       ['us-east-1', 'us-east-2', 'us-west-2'].map((region) => haiku(region).replace('anthropic.claude-3-5-haiku-20241022-v1:0', 'anthropic.claude-3-7-sonnet-20250219-v1:0')),
     );
   });
+
+  it('traces with X-Ray only when the config asks: active tracing and the Powertools Tracer switch on every function', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    for (const fn of functions) {
+      expect(fn.Properties.TracingConfig).toBeUndefined();
+      expect(fn.Properties.Environment.Variables.NIGHTSHIFT_TRACING).toBeUndefined();
+    }
+    const traced = Template.fromStack(addNightshiftPipeline(testApp(), { ...reference, stage: 'traced', tracing: true }));
+    const tracedFunctions = Object.values(traced.findResources('AWS::Lambda::Function'));
+    expect(tracedFunctions).toHaveLength(functions.length);
+    for (const fn of tracedFunctions) {
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Environment.Variables.NIGHTSHIFT_TRACING).toBe('true');
+    }
+    // The X-Ray grant (which cannot name a resource) is a policy of its own per function, holding nothing else.
+    const xray = Object.values(traced.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('xray:'));
+    expect(xray).toHaveLength(functions.length);
+    for (const policy of xray) {
+      expect(policy.Properties.PolicyDocument.Statement).toEqual([
+        { Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' },
+      ]);
+    }
+  });
 });
