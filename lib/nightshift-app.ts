@@ -8,8 +8,14 @@ import { NightshiftStack } from './nightshift-stack';
  * pack at synth (a finding fails the synth unless acknowledged with a reason).
  */
 export function addNightshiftPipeline(app: App, pipeline: PipelineConfig): NightshiftStack {
+  // `-c modelProvider=offline`: agents answer without calling Bedrock (`npm run deploy:localstack` sets it).
+  const modelProvider = app.node.tryGetContext('modelProvider') as string | undefined;
+  if (modelProvider !== undefined && modelProvider !== 'bedrock' && modelProvider !== 'offline') {
+    throw new Error(`context modelProvider must be 'bedrock' or 'offline'; got '${modelProvider}'`);
+  }
   const stack = new NightshiftStack(app, `${pipeline.name}-${pipeline.stage}`, {
     pipeline,
+    ...(modelProvider ? { modelProvider } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -23,6 +23,11 @@ import { PipelineMonitoring } from './pipeline-monitoring';
 export interface NightshiftStackProps extends StackProps {
   /** The validated pipeline config (see `definePipeline`). */
   readonly pipeline: PipelineConfig;
+  /**
+   * Where `ctx.model` calls go. `offline` answers without a model (for stacks emulated without Bedrock, such as
+   * LocalStack's). @default 'bedrock'
+   */
+  readonly modelProvider?: 'bedrock' | 'offline';
 }
 
 /** The whole pipeline: coordination, memory steward, circuit breaker, and one scheduled function per agent. */
@@ -100,7 +105,7 @@ export class NightshiftStack extends Stack {
         scheduleGroup: this.scheduleGroup,
         scheduleDeadLetterQueue: this.scheduleDeadLetterQueue,
         scheduleRole: this.scheduleRole,
-        environment,
+        environment: { ...environment, ...(props.modelProvider === 'offline' ? { NIGHTSHIFT_MODEL_PROVIDER: 'offline' } : {}) },
       });
       this.coordination.grantReadWrite(agent.function);
       this.memory.grantRead(agent.function, config.memory.reads);
