@@ -22,7 +22,10 @@ export interface RejectedUpdate {
   readonly messageId: string;
   readonly reason: RejectionReason;
   readonly detail: string;
+  /** The body as sent, or its first 16 KB when longer (`bodyBytes` and `bodySha256` describe the whole). */
   readonly body: string;
+  readonly bodyBytes?: number;
+  readonly bodySha256?: string;
   readonly rejectedAt: number;
 }
 
@@ -81,6 +84,7 @@ export class MemoryReader {
       reason: i.reason as RejectionReason,
       detail: i.detail as string,
       body: i.body as string,
+      ...(i.bodyBytes === undefined ? {} : { bodyBytes: i.bodyBytes as number, bodySha256: i.bodySha256 as string }),
       rejectedAt: i.rejectedAt as number,
     }));
   }

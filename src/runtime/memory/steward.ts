@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
   type CancellationReason,
@@ -67,6 +68,7 @@ export type RejectionReason =
   | 'type-mismatch'
   | 'superseded'
   | 'too-large'
+  | 'invalid-item'
   | 'unknown-sender'
   | 'impersonation'
   | 'namespace-not-writable';
@@ -197,6 +199,9 @@ export class MemorySteward {
         if (result.outcome === 'duplicate' && entry) await this.refreshContextIndex(namespace, key, unmarshall(entry));
       } else if (isItemTooLarge(error)) {
         return { outcome: 'rejected', reason: 'too-large', detail: `${namespace}/${key} would exceed DynamoDB's 400 KB item limit` };
+      } else if (isValidation(error)) {
+        // DynamoDB refuses the item itself (a retry would be refused the same way): a rejection, never a throw.
+        return { outcome: 'rejected', reason: 'invalid-item', detail: `${namespace}/${key}: DynamoDB refused the write: ${(error as Error).message}` };
       } else {
         throw error;
       }
@@ -340,6 +345,17 @@ export class MemorySteward {
   ): StewardResult {
     const [fence, entry] = error.CancellationReasons ?? [];
     if (entry?.Code === 'ConditionalCheckFailed') return this.entryConflict(update, sequence, entry.Item, redriven);
+    const invalid = [fence, entry].find((reason) => reason?.Code === 'ValidationError');
+    if (invalid) {
+      const tooLarge = /item size.*exceeded/i.test(invalid.Message ?? '');
+      return {
+        outcome: 'rejected',
+        reason: tooLarge ? 'too-large' : 'invalid-item',
+        detail: tooLarge
+          ? `${update.namespace}/${update.key} would exceed DynamoDB's 400 KB item limit`
+          : `${update.namespace}/${update.key}: DynamoDB refused the write: ${invalid.Message ?? 'ValidationError'}`,
+      };
+    }
     if (fence?.Code === 'ConditionalCheckFailed') {
       const highest = fence.Item ? unmarshall(fence.Item).highestToken : 'unknown';
       return {
@@ -359,8 +375,11 @@ export class MemorySteward {
           Item: {
             ...rejectionKey(message.sentAt, message.messageId),
             reason: result.reason,
-            detail: result.detail,
-            body: message.body,
+            // Bounded, so the record itself always fits an item: the body's first 16 KB, its size and its hash.
+            detail: result.detail.slice(0, 2_000),
+            body: truncateUtf8(message.body, REJECTED_BODY_BYTES),
+            bodyBytes: Buffer.byteLength(message.body, 'utf8'),
+            bodySha256: createHash('sha256').update(message.body).digest('hex'),
             messageId: message.messageId,
             messageGroupId: message.messageGroupId,
             sequenceNumber: message.sequenceNumber,
@@ -375,6 +394,18 @@ export class MemorySteward {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
+}
+
+/** The body prefix a rejection record keeps. */
+export const REJECTED_BODY_BYTES = 16 * 1024;
+
+function truncateUtf8(text: string, bytes: number): string {
+  const buffer = Buffer.from(text, 'utf8');
+  return buffer.length <= bytes ? text : buffer.subarray(0, bytes).toString('utf8').replace(/\uFFFD$/, '');
+}
+
+function isValidation(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ValidationException';
 }
 
 function isItemTooLarge(error: unknown): boolean {

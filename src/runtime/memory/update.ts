@@ -19,6 +19,42 @@ const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,254}$/;
 // SQS deduplication ids: up to 128 characters, alphanumerics and punctuation.
 const IDEMPOTENCY_ID = /^[A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]{1,128}$/;
 
+/** DynamoDB's limits on what a value may hold: nesting depth and the range of its numbers. */
+export const MAX_VALUE_DEPTH = 31;
+const DYNAMODB_MAX_NUMBER = 9.9999999999999999999999999999999999999e125;
+const DYNAMODB_MIN_NUMBER = 1e-130;
+
+/**
+ * What in a JSON value DynamoDB or this runtime cannot hold exactly, by path: nesting past DynamoDB's limit, an
+ * integer JSON cannot carry exactly (past 2^53) or a number outside DynamoDB's range, and a `__proto__` key, which
+ * JavaScript would turn into the object's prototype instead of storing. At most five.
+ */
+export function valueProblems(value: unknown, path = 'value'): string[] {
+  const problems: string[] = [];
+  const visit = (v: unknown, at: string, depth: number): void => {
+    if (problems.length >= 5) return;
+    if (typeof v === 'number') {
+      if (Math.abs(v) > DYNAMODB_MAX_NUMBER || (v !== 0 && Math.abs(v) < DYNAMODB_MIN_NUMBER)) problems.push(`${at}: ${v} is outside the numbers DynamoDB stores (1e-130 to 9.99e125)`);
+      else if (Number.isInteger(v) && !Number.isSafeInteger(v)) problems.push(`${at}: ${v} is an integer past 2^53 that cannot be kept exactly; send it as a string`);
+      return;
+    }
+    if (v === null || typeof v !== 'object') return;
+    if (depth > MAX_VALUE_DEPTH) {
+      problems.push(`${at}: nests deeper than ${MAX_VALUE_DEPTH} levels, which DynamoDB cannot store`);
+      return;
+    }
+    if (Array.isArray(v)) v.forEach((item, i) => visit(item, `${at}[${i}]`, depth + 1));
+    else {
+      for (const key of Object.keys(v)) {
+        if (key === '__proto__') problems.push(`${at}: the key '__proto__' cannot be stored (JavaScript makes it the object's prototype); rename it`);
+        else visit((v as Record<string, unknown>)[key], `${at}.${key}`, depth + 1);
+      }
+    }
+  };
+  visit(value, path, 1);
+  return problems;
+}
+
 const json: z.ZodMiniType<unknown> = z.json();
 const text = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
 
@@ -71,11 +107,12 @@ export class InvalidUpdateError extends Error {
 
 /** Validates an update; throws {@link InvalidUpdateError} naming each bad field. */
 export function parseUpdate(input: unknown): MemoryUpdate {
+  // Checked on the input as it came, before parsing rebuilds it (and would drop a `__proto__` key on the way).
+  const value = input !== null && typeof input === 'object' && 'value' in input ? (input as { value: unknown }).value : undefined;
+  const problems = valueProblems(value);
   const result = memoryUpdateSchema.safeParse(input);
-  if (!result.success) {
-    throw new InvalidUpdateError(
-      describeIssues(result.error, '(update)'),
-    );
+  if (!result.success || problems.length > 0) {
+    throw new InvalidUpdateError([...(result.success ? [] : [describeIssues(result.error, '(update)')]), ...problems].join('; '));
   }
   return result.data;
 }
