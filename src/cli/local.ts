@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { loadPipeline } from '../config/load';
 import { SIMULATION_START, simulate } from '../local/runner';
 import { SCENARIOS, type ScenarioName, runFaults } from '../local/scenarios';
@@ -39,7 +39,17 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
   const scenario = SCENARIOS[options.scenario as ScenarioName];
   const inject = options.inject ?? [];
   // Faults are checked against the pipeline before anything starts (the runner reads them again with the same start).
-  runFaults(resumed ? 'normal' : scenario.name, inject, pipeline, start.getTime());
+  const faults = runFaults(resumed ? 'normal' : scenario.name, inject, pipeline, start.getTime());
+  const end = start.getTime() + hours * 3_600_000;
+  const late = faults.filter((f) => f.at >= end);
+  if (late.length > 0) {
+    const hoursNeeded = Math.ceil((Math.max(...late.map((f) => f.at)) - start.getTime()) / 3_600_000) + 1;
+    throw new Error(
+      `--hours ${options.hours} ends the run at ${new Date(end).toISOString()}, before ${late.map((f) => `${f.label} (${new Date(f.at).toISOString()})`).join(', ')}: ` +
+        `its checks could not mean anything; run at least --hours ${hoursNeeded}`,
+    );
+  }
+  if (options.report !== undefined) checkWritable(options.report, '--report');
   if (!resumed) emptyStateDir(options.stateDir);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (!options.json) {
@@ -78,6 +88,18 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
     log(`(${hours} simulated hours in ${seconds.toFixed(1)} s; state kept in ${options.stateDir}${options.report ? `; report: ${options.report}` : ''})`);
   }
   return result.passed ? 0 : 1;
+}
+
+/** Throws naming the option when `file` could not be written: its directory is missing or read-only, or it is one. */
+function checkWritable(file: string, option: string): void {
+  const dir = dirname(resolve(file));
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, constants.W_OK);
+    if (existsSync(file) && statSync(file).isDirectory()) throw new Error(`${file} is a directory`);
+  } catch (error) {
+    throw new Error(`${option} ${file} cannot be written (${(error as Error).message}): choose a file in an existing, writable directory`);
+  }
 }
 
 /** `--start`: a date (midnight UTC) or an ISO time with a zone. */

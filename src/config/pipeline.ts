@@ -197,6 +197,18 @@ const pipelineSchema = z
       }
     });
     pipeline.agents.forEach((agent, i) => {
+      // Repeats the runtime would silently fold into one: name them instead.
+      const repeated = (list: readonly string[]) => list.findIndex((item, j) => list.indexOf(item) !== j);
+      const checks: [readonly string[], (string | number)[], string][] = [
+        [agent.upstream, ['upstream'], 'upstream agent'],
+        [agent.schedules.map((s) => `${s.cron} (${s.timeZone})`), ['schedules'], 'schedule'],
+        [agent.memory.reads, ['memory', 'reads'], 'namespace'],
+        [agent.memory.writes, ['memory', 'writes'], 'namespace'],
+      ];
+      for (const [list, path, what] of checks) {
+        const j = repeated(list);
+        if (j >= 0) ctx.addIssue({ code: 'custom', path: ['agents', i, ...path, j], message: `'${agent.id}' lists ${what} '${list[j]}' twice` });
+      }
       agent.upstream.forEach((upstreamId, j) => {
         if (upstreamId === agent.id) {
           ctx.addIssue({ code: 'custom', path: ['agents', i, 'upstream', j], message: 'an agent cannot depend on itself' });

@@ -104,7 +104,7 @@ describe('nightshift CLI', () => {
     expect(badAt.stderr + unknown.stderr).not.toContain('starting');
   });
 
-  it('never empties a directory it did not make, and checks --start and --resume before starting anything', async () => {
+  it('never empties a directory it did not make, and checks --start, --resume, --hours against the faults and --report before starting anything', async () => {
     const mine = mkdtempSync(join(tmpdir(), 'nightshift-not-state-'));
     writeFileSync(join(mine, 'thesis.md'), 'irreplaceable');
     const refused = await nightshift('local', '--state-dir', mine);
@@ -116,7 +116,12 @@ describe('nightshift CLI', () => {
     expect(badStart.stderr).toContain("--start must be a date (2026-03-08) or an ISO time with a zone (2026-03-08T06:00:00Z); got 'next tuesday'");
     const nothing = await nightshift('local', '--resume', '--state-dir', join(mine, 'none'));
     expect(nothing.stderr).toContain(`Nothing to resume in ${join(mine, 'none')}: run \`nightshift local\` first`);
-    expect(refused.stderr + badStart.stderr + nothing.stderr).not.toContain('starting DynamoDB Local');
+    const short = await nightshift('local', '--scenario', '3am', '--hours', '2', '--state-dir', join(mine, 'short'));
+    expect(short.stderr).toContain('--hours 2 ends the run at 2026-11-25T02:00:00.000Z, before loop:planner@03:00 (2026-11-25T03:00:00.000Z)');
+    expect(short.stderr).toContain('run at least --hours 4');
+    const report = await nightshift('local', '--report', join(mine, 'missing', 'r.html'), '--state-dir', join(mine, 'state'));
+    expect(report.stderr).toContain(`--report ${join(mine, 'missing', 'r.html')} cannot be written`);
+    expect(refused.stderr + badStart.stderr + nothing.stderr + short.stderr + report.stderr).not.toContain('starting DynamoDB Local');
   });
 
   it('prints its version', async () => {

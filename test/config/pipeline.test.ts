@@ -91,6 +91,21 @@ describe('pipeline config', () => {
     ]);
   });
 
+  it('rejects a repeated upstream, schedule or namespace, naming the agent', () => {
+    const error = errorOf(
+      pipeline([
+        agent('a', { memory: { writes: ['drafts', 'drafts'] } }),
+        agent('b', { upstream: ['a', 'a'], schedules: [{ cron: '0 3 * * *' }, { cron: '0 3 * * *', timeZone: 'UTC' }], memory: { reads: ['drafts', 'drafts'] } }),
+      ]),
+    );
+    expect(error.issues).toEqual([
+      { path: 'agents[a].memory.writes[1]', message: "'a' lists namespace 'drafts' twice" },
+      { path: 'agents[b].upstream[1]', message: "'b' lists upstream agent 'a' twice" },
+      { path: 'agents[b].schedules[1]', message: "'b' lists schedule '0 3 * * * (UTC)' twice" },
+      { path: 'agents[b].memory.reads[1]', message: "'b' lists namespace 'drafts' twice" },
+    ]);
+  });
+
   it('rejects duplicate agent ids', () => {
     const error = errorOf(pipeline([agent('a'), agent('b'), agent('a')]));
     expect(error.message).toBe("Invalid pipeline config: agents[a].id: duplicate agent id 'a' (agents[0] and agents[2])");
