@@ -56,7 +56,7 @@ function runtimeFromEnvironment(agentId: string, capture: Capture): Runtime {
     history: new RunHistory({ client, tableName, clock: systemClock }),
     deps: {
       locks: new TaskLocks({ client, tableName, clock: systemClock, metrics: metricsSink }),
-      heartbeats: new Heartbeats({ client, tableName, clock: systemClock }),
+      heartbeats: new Heartbeats({ client, tableName, clock: systemClock, metrics: metricsSink }),
       clock: systemClock,
       metrics: metricsSink,
       outputs,

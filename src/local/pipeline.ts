@@ -195,7 +195,7 @@ export class LocalPipeline {
       history: new RunHistory({ client: this.client, tableName: this.names.coordination, clock }),
       deps: {
         locks: new TaskLocks({ client: this.client, tableName: this.names.coordination, clock, metrics: this.metrics }),
-        heartbeats: new Heartbeats({ client: this.client, tableName: this.names.coordination, clock }),
+        heartbeats: new Heartbeats({ client: this.client, tableName: this.names.coordination, clock, metrics: this.metrics }),
         clock,
         metrics: this.metrics,
         outputs: this.outputs,

@@ -177,11 +177,13 @@ export async function runAgent<R>(
     return { status: 'halted', taskId, reason: admission.reason, outputs: [] };
   }
   const probe = admission?.admitted === true && admission.probe;
+  // Beats order by run: this slot, and the fencing token this run's lock carries (a retry of the slot holds a higher).
+  const order = { slot: new Date(invocation.scheduledTime).toISOString(), fencingToken: lease.fencingToken };
 
   let upstream: Record<string, UpstreamHealth>;
   try {
     upstream = await checkUpstreams(heartbeats, spec);
-    await heartbeats.beat(spec.id, { runId, status: 'running' });
+    await heartbeats.beat(spec.id, { runId, order, status: 'running' });
   } catch (error) {
     await releaseQuietly(locks, lease, log);
     if (probe) await deps.outputs?.probeFinished(runId, false);
@@ -196,7 +198,7 @@ export async function runAgent<R>(
     log?.warn('upstream unhealthy; running degraded', { taskId, reasons: degraded.reasons });
   }
 
-  const keeper = new LeaseKeeper(deps, spec, lease, runId);
+  const keeper = new LeaseKeeper(deps, spec, lease, runId, order.slot);
   const outputs: EmittedOutput[] = [];
   let memory: RunMemory | undefined;
   const contextTokens = { loaded: 0, full: 0 };
@@ -260,7 +262,7 @@ export async function runAgent<R>(
     if (error instanceof BreakerOpenError) {
       metrics?.count('RunsHalted');
       await heartbeats
-        .beat(spec.id, { runId, status: 'failed', detail: `halted: ${error.message}` })
+        .beat(spec.id, { runId, order, status: 'failed', detail: `halted: ${error.message}` })
         .catch((beatError: unknown) => log?.warn('could not record the halt heartbeat', { error: String(beatError) }));
       await releaseQuietly(locks, keeper.lease, log);
       return { status: 'halted', taskId, reason: error.message, outputs, modelUsage: model.usage };
@@ -268,7 +270,7 @@ export async function runAgent<R>(
     metrics?.count('RunsFailed');
     if (probe) await deps.outputs?.probeFinished(runId, false);
     await heartbeats
-      .beat(spec.id, { runId, status: 'failed', detail: error instanceof Error ? error.message : String(error) })
+      .beat(spec.id, { runId, order, status: 'failed', detail: error instanceof Error ? error.message : String(error) })
       .catch((beatError: unknown) => log?.warn('could not record the failure heartbeat', { error: String(beatError) }));
     await releaseQuietly(locks, keeper.lease, log);
     throw error;
@@ -278,12 +280,13 @@ export async function runAgent<R>(
     metrics?.count('RunsFailed');
     if (probe) await deps.outputs?.probeFinished(runId, false);
     await heartbeats
-      .beat(spec.id, { runId, status: 'failed', detail: keeper.lost.message })
+      .beat(spec.id, { runId, order, status: 'failed', detail: keeper.lost.message })
       .catch((beatError: unknown) => log?.warn('could not record the failure heartbeat', { error: String(beatError) }));
     throw keeper.lost;
   }
   await heartbeats.beat(spec.id, {
     runId,
+    order,
     status: 'succeeded',
     ...(degraded ? { detail: `degraded: ${degraded.reasons.join('; ')}` } : {}),
   });

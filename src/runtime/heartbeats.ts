@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './clock';
+import type { MetricsSink } from './metrics';
 
 /**
  * Agent heartbeats on the coordination table: the field report's `status/{agent_id}.heartbeat`. An agent beats
@@ -33,17 +34,33 @@ export interface HeartbeatsOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly clock: Clock;
+  /** Counts `HeartbeatsSuperseded`: beats dropped because a later run had beaten already. @default - none */
+  readonly metrics?: MetricsSink;
+}
+
+/** Which run a beat belongs to: its slot (the scheduled time) and the fencing token its lock carried. */
+export interface RunOrder {
+  readonly slot: string;
+  readonly fencingToken: number;
 }
 
 export class Heartbeats {
   constructor(private readonly options: HeartbeatsOptions) {}
 
+  private readonly beatsOfRun = new Map<string, number>();
+
   /**
-   * Records a beat. A beat older than the one stored (a late write from an earlier run) is dropped and `false`
-   * returned: the stored state is newer. Store errors are thrown.
+   * Records a beat. Beats are ordered by run, not by the writer's clock: a later slot's run (or, for one slot, the
+   * retry holding a higher fencing token) beats an earlier one's whatever the clocks say, and within a run a later
+   * beat wins over one sent earlier. A beat of an earlier run is dropped, counted, and `false` returned. Without
+   * `order` a beat is ordered by its own time. Store errors are thrown.
    */
-  async beat(agentId: string, beat: { runId: string; status: RunStatus; detail?: string }): Promise<boolean> {
+  async beat(agentId: string, beat: { runId: string; status: RunStatus; detail?: string; order?: RunOrder }): Promise<boolean> {
     const beatAt = this.options.clock.now();
+    const runOrder = `${beat.order?.slot ?? new Date(beatAt).toISOString()}#${String(beat.order?.fencingToken ?? 0).padStart(16, '0')}`;
+    const seq = (this.beatsOfRun.get(beat.runId) ?? 0) + 1;
+    this.beatsOfRun.set(beat.runId, seq);
+    if (this.beatsOfRun.size > 1000) this.beatsOfRun.delete(this.beatsOfRun.keys().next().value!);
     try {
       await this.options.client.send(
         new PutCommand({
@@ -54,17 +71,21 @@ export class Heartbeats {
             runId: beat.runId,
             status: beat.status,
             beatAt,
+            runOrder,
+            seq,
             ...(beat.detail === undefined ? {} : { detail: beat.detail }),
             ttl: Math.ceil((beatAt + HEARTBEAT_RETENTION_MS) / 1000),
           },
-          ConditionExpression: 'attribute_not_exists(beatAt) OR beatAt <= :beatAt',
-          ExpressionAttributeValues: { ':beatAt': beatAt },
+          ConditionExpression:
+            '(attribute_not_exists(runOrder) AND (attribute_not_exists(beatAt) OR beatAt <= :beatAt)) OR runOrder < :order OR (runOrder = :order AND (runId <> :run OR seq < :seq))',
+          ExpressionAttributeValues: { ':beatAt': beatAt, ':order': runOrder, ':run': beat.runId, ':seq': seq },
         }),
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      this.options.metrics?.count('HeartbeatsSuperseded');
+      return false;
     }
   }
 

@@ -16,6 +16,8 @@ export class LeaseKeeper {
     private readonly spec: AgentSpec,
     public lease: Lease,
     private readonly runId: string,
+    /** The run's slot (its scheduled time, ISO), by which its beats are ordered. */
+    private readonly slot: string,
   ) {
     this.stopTimer = deps.clock.every(spec.heartbeatIntervalMinutes * MINUTE, () => {
       this.inFlight = this.inFlight.then(() => this.tick());
@@ -47,7 +49,7 @@ export class LeaseKeeper {
       return;
     }
     await heartbeats
-      .beat(this.spec.id, { runId: this.runId, status: 'running' })
+      .beat(this.spec.id, { runId: this.runId, status: 'running', order: { slot: this.slot, fencingToken: this.lease.fencingToken } })
       .catch((error: unknown) => log?.warn('heartbeat failed; retrying on the next beat', { error: String(error) }));
     metrics?.count('LeaseRenewals');
   }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/runtime/clock';
+import { CountingMetrics } from '../../src/runtime/metrics';
 import { Heartbeats } from '../../src/runtime/heartbeats';
 import { MINUTE, coordination } from '../support/coordination';
 import { dynamoForTest } from '../support/dynamo';
@@ -71,6 +73,42 @@ describe('heartbeats', () => {
     const late = new Heartbeats({ client, tableName, clock: lagging });
     expect(await late.beat(id, { runId: 'old', status: 'failed' })).toBe(false);
     expect(await heartbeats.last(id)).toMatchObject({ runId: 'new', status: 'running' });
+  });
+
+  it('orders beats by run, not by the writers\' clocks (property over skews up to ±2 minutes)', async () => {
+    const { client, clock, tableName } = coordination(dynamo);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ slotHour: fc.integer({ min: 0, max: 5 }), token: fc.integer({ min: 1, max: 3 }), skewMs: fc.integer({ min: -2 * MINUTE, max: 2 * MINUTE }) }), { minLength: 1, maxLength: 8 }),
+        async (beats) => {
+          const id = agent();
+          const metrics = new CountingMetrics();
+          for (const [i, b] of beats.entries()) {
+            const writer = new Heartbeats({ client, tableName, clock: new ManualClock(clock.now() + b.skewMs), metrics });
+            const slot = new Date(Date.UTC(2026, 10, 25, b.slotHour)).toISOString();
+            await writer.beat(id, { runId: `run-${b.slotHour}-${b.token}-${i}`, status: 'running', order: { slot, fencingToken: b.token } });
+          }
+          // The stored beat is the one of the latest run (slot, then token); of equals, the last written.
+          const later = (a: (typeof beats)[number], b: (typeof beats)[number]) => a.slotHour > b.slotHour || (a.slotHour === b.slotHour && a.token > b.token);
+          const latest = beats.reduce((best, b, i) => (later(best.b, b) ? best : { b, i }), { b: beats[0]!, i: 0 });
+          expect((await new Heartbeats({ client, tableName, clock }).last(id))?.runId).toBe(`run-${latest.b.slotHour}-${latest.b.token}-${latest.i}`);
+          const lost = beats.filter((b, i) => beats.slice(0, i).some((a) => later(a, b))).length;
+          expect(metrics.get('HeartbeatsSuperseded')).toBe(lost);
+        },
+      ),
+      { numRuns: 40, seed: 5 },
+    );
+  });
+
+  it('lets a run\'s last beat win over a late timer beat of the same run', async () => {
+    const { heartbeats } = coordination(dynamo);
+    const id = agent();
+    const order = { slot: '2026-11-25T09:00:00.000Z', fencingToken: 1 };
+    await heartbeats.beat(id, { runId: 'r', order, status: 'running' });
+    const timer = heartbeats.beat(id, { runId: 'r', order, status: 'running' }); // numbered before the final beat...
+    await heartbeats.beat(id, { runId: 'r', order, status: 'succeeded' });
+    await timer; // ...whenever it lands
+    expect(await heartbeats.last(id)).toMatchObject({ status: 'succeeded' });
   });
 
   it('throws a store error instead of calling the upstream stale', async () => {
