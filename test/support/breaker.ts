@@ -39,12 +39,15 @@ export function fakeSchedules(states: Record<string, 'ENABLED' | 'DISABLED'>) {
   );
   schedulerMock.reset();
   schedulerMock.on(GetScheduleCommand).callsFake((input) => ({ ...schedules.get(input.Name)! }));
-  schedulerMock.on(UpdateScheduleCommand).callsFake((input) => {
-    schedules.set(input.Name, { $metadata: {}, ...input });
+  const apply = (input: { Name?: string }) => {
+    schedules.set(input.Name!, { $metadata: {}, ...input });
     return {};
-  });
+  };
+  schedulerMock.on(UpdateScheduleCommand).callsFake(apply);
   return {
     names: Object.keys(states),
+    /** What UpdateSchedule does to the fake's state (for a test that wraps it). */
+    apply,
     state: (name: string) => schedules.get(name)?.State,
     updates: () => schedulerMock.commandCalls(UpdateScheduleCommand).map((c) => c.args[0].input),
   };

@@ -200,7 +200,7 @@ export class Breaker {
     let haltError: unknown;
     let halted: string[] = [];
     try {
-      halted = await this.halt();
+      halted = await this.halt(now);
     } catch (error) {
       haltError = error;
     }
@@ -210,19 +210,22 @@ export class Breaker {
   }
 
   /**
-   * After the cool-down, moves OPEN to HALF_OPEN and re-enables the schedules so the next run probes. Called by the
-   * breaker watchdog (and the local runner's clock). Returns whether this call made the transition.
+   * After the cool-down, moves OPEN to HALF_OPEN and re-enables the schedules so the next run probes. The move
+   * starts a new counting epoch, so the probe is judged on its own outputs, not refused for the burst that tripped
+   * the breaker (whatever the cool-down against the window). Called by the breaker watchdog (and the local runner's
+   * clock). Returns whether this call made the transition.
    */
   async coolDown(): Promise<boolean> {
     const { coolDownMinutes, clock } = this.options;
     if (coolDownMinutes === undefined) return false;
     const state = await this.state();
     if (state.status !== 'OPEN' || state.since === undefined || clock.now() < state.since + coolDownMinutes * 60_000) return false;
-    const moved = await this.transition('SET #status = :halfOpen, since = :now', '#status = :open AND since = :since', {
+    const moved = await this.transition('SET #status = :halfOpen, since = :now, epoch = :nextEpoch', '#status = :open AND since = :since', {
       ':halfOpen': 'HALF_OPEN',
       ':open': 'OPEN',
       ':since': state.since,
       ':now': clock.now(),
+      ':nextEpoch': state.epoch + 1,
     });
     if (moved) await this.options.schedules.enable(state.restoreSchedules);
     return moved;
@@ -230,7 +233,8 @@ export class Breaker {
 
   /** Ends a probe: a clean run closes the breaker; a failed one opens it again (no new alert) for another cool-down. */
   async probeFinished(runId: string, clean: boolean): Promise<void> {
-    const values = { ':halfOpen': 'HALF_OPEN', ':run': runId, ':now': this.options.clock.now() };
+    const now = this.options.clock.now();
+    const values = { ':halfOpen': 'HALF_OPEN', ':run': runId, ':now': now };
     const condition = '#status = :halfOpen AND probeRunId = :run';
     if (clean) {
       await this.transition('SET #status = :closed, since = :now REMOVE probeRunId, restoreSchedules', condition, {
@@ -238,7 +242,7 @@ export class Breaker {
         ':closed': 'CLOSED',
       });
     } else if (await this.transition('SET #status = :open, since = :now REMOVE probeRunId', condition, { ...values, ':open': 'OPEN' })) {
-      await this.halt();
+      await this.halt(now);
     }
   }
 
@@ -258,14 +262,26 @@ export class Breaker {
     return { wasOpen: true, enabled: state.restoreSchedules };
   }
 
-  /** Records the enabled schedules, then disables them: a crash in between leaves reset a list to restore. */
-  private async halt(): Promise<string[]> {
-    const enabled = await this.options.schedules.enabled();
-    if (enabled.length > 0) {
-      const state = await this.state();
-      const restore = [...new Set([...state.restoreSchedules, ...enabled])];
-      await this.transition('SET restoreSchedules = :restore', '#status = :open', { ':restore': restore, ':open': 'OPEN' });
-      await this.options.schedules.disable(enabled);
+  /**
+   * The halt of the trip that opened the breaker at `since`: records the enabled schedules, then disables them, so
+   * a crash in between leaves reset a list to restore. Every step is tied to that trip: nothing is disabled unless
+   * the list was recorded while the breaker was still OPEN from it, and if a reset (or anything else) moved the
+   * breaker on while the schedules were being disabled, they are enabled again — the breaker is never left CLOSED
+   * with schedules off and nothing recorded to restore.
+   */
+  private async halt(since: number): Promise<string[]> {
+    const { schedules } = this.options;
+    const enabled = await schedules.enabled();
+    if (enabled.length === 0) return enabled;
+    const state = await this.state();
+    const restore = [...new Set([...state.restoreSchedules, ...enabled])];
+    const ofThisTrip = '#status = :open AND since = :since';
+    if (!(await this.transition('SET restoreSchedules = :restore', ofThisTrip, { ':restore': restore, ':open': 'OPEN', ':since': since }))) return [];
+    await schedules.disable(enabled);
+    const after = await this.state();
+    if (after.status !== 'OPEN' || after.since !== since) {
+      await schedules.enable(enabled);
+      return [];
     }
     return enabled;
   }

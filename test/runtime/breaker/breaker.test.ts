@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import type { AgentSpec } from '../../../src/config/agent-spec';
 import { BreakerOpenError } from '../../../src/runtime/breaker/breaker';
 import { runAgent } from '../../../src/runtime/guard';
-import { alertsPublished, freshBreaker } from '../../support/breaker';
+import { alertsPublished, freshBreaker, schedulerMock } from '../../support/breaker';
 import { MINUTE } from '../../support/coordination';
 
 function spec(overrides: Partial<AgentSpec> = {}): AgentSpec {
@@ -213,5 +215,43 @@ describe('circuit breaker: cool-down and half-open', () => {
     expect(schedules.state('planner-0')).toBe('DISABLED');
     expect(alertsPublished()).toHaveLength(1);
     expect(await breaker.coolDown()).toBe(false); // the cool-down starts again
+  });
+
+  it('lets a probe close the breaker whatever the cool-down against the window: the burst that tripped it is not counted again (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 5 }), async (coolDownMinutes, probeOutputs) => {
+        const { breaker, deps, clock } = await freshBreaker({ coolDownMinutes });
+        const limited = spec({ breaker: { maxOutputs: 5, windowMinutes: 60 } });
+        const burst = await runAgent(deps, limited, { agentId: 'community', scheduledTime: new Date(clock.now()).toISOString(), scheduleArn: 'local', attemptNumber: 0 }, async (ctx) => {
+          for (let i = 0; i < 10; i++) await ctx.emit(post());
+        });
+        expect(burst.status).toBe('halted');
+        await clock.advance(coolDownMinutes * MINUTE);
+        expect(await breaker.coolDown()).toBe(true);
+        const probe = await runAgent(deps, limited, { agentId: 'community', scheduledTime: new Date(clock.now()).toISOString(), scheduleArn: 'local', attemptNumber: 0 }, async (ctx) => {
+          for (let i = 0; i < probeOutputs; i++) await ctx.emit(post());
+        });
+        expect(probe.status).toBe('completed');
+        expect((await breaker.state()).status).toBe('CLOSED');
+      }),
+      { numRuns: 8, seed: 2 },
+    );
+  });
+});
+
+describe('circuit breaker: transitions against their side effects', () => {
+  it('never leaves the breaker CLOSED with schedules disabled when a reset lands while the halt is disabling them', async () => {
+    const { breaker, schedules } = await freshBreaker({ schedules: { 'planner-0': 'ENABLED', 'writer-0': 'ENABLED' } });
+    // The reset runs right after the halt recorded what to restore, before it disabled anything.
+    let reset: Promise<unknown> | undefined;
+    schedulerMock.on(UpdateScheduleCommand).callsFake(async (input) => {
+      reset ??= breaker.reset();
+      await reset;
+      return schedules.apply(input);
+    });
+    await breaker.trip({ reason: 'outputs', agentId: 'planner', detail: 'loop' });
+    await reset;
+    expect((await breaker.state()).status).toBe('CLOSED');
+    expect([schedules.state('planner-0'), schedules.state('writer-0')]).toEqual(['ENABLED', 'ENABLED']);
   });
 });
