@@ -23,6 +23,7 @@ import { ContextRetriever } from '../runtime/memory/retrieval';
 import { OfflineProvider } from '../runtime/model/offline';
 import { MemorySteward } from '../runtime/memory/steward';
 import { CountingMetrics } from '../runtime/metrics';
+import { MessageLedger } from './ledger';
 import { UsageMeter } from './usage';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { SqsEventSource } from './event-source';
@@ -94,6 +95,8 @@ export interface LocalPipelineOptions {
 
 export class LocalPipeline {
   readonly metrics = new CountingMetrics();
+  /** Memory updates by message (each counted once however often it was delivered). */
+  readonly ledger = new MessageLedger();
   /** Requests and capacity the run used: what `nightshift cost` prices. */
   readonly usage = new UsageMeter();
   readonly schedules: LocalSchedules;
@@ -160,7 +163,14 @@ export class LocalPipeline {
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
-    const steward = new MemorySteward({ client, tableName: names.memory, clock, metrics: this.metrics, writers });
+    const steward = new MemorySteward({
+      client,
+      tableName: names.memory,
+      clock,
+      metrics: this.metrics,
+      writers,
+      onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome),
+    });
     const stewardHandler = createStewardHandler(() => steward);
     this.eventSource = new SqsEventSource({
       sqs: this.sqsClient,

@@ -77,7 +77,8 @@ export interface SimulationResult {
   readonly totals: AgentTally & { slots: number };
   readonly alerts: readonly { subject: string; message: string; at: number }[];
   readonly breaker: BreakerStatus;
-  readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number };
+  /** By message: submitted = applied + duplicates + rejected + deadLetters + queued; redeliveries counted apart. */
+  readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number; redeliveries: number };
   readonly takeovers: number;
   /** Which model provider the agents called (`offline` locally). */
   readonly modelProvider: string;
@@ -257,9 +258,7 @@ export class RunRecorder {
       breaker: (await this.local.breaker.state()).status,
       memory: {
         submitted: this.local.sqs.queue(this.local.memoryQueue).sentCount,
-        applied: m.get('UpdatesApplied'),
-        duplicates: m.get('UpdatesDuplicate'),
-        rejected: m.get('UpdatesRejected'),
+        ...this.local.ledger.totals(),
         deadLetters: depths.deadLetters,
         queued: depths.queue + depths.inFlight,
       },

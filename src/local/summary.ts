@@ -24,6 +24,7 @@ export function formatSummary(result: SimulationResult): string {
   lines.push(
     '',
     `memory updates: ${m.submitted} submitted, ${m.applied} applied, ${m.duplicates} duplicates ignored, ${m.rejected} rejected, ${m.deadLetters} dead-lettered, ${m.queued} still queued`,
+    `  (messages, each counted once; ${m.redeliveries} redelivery(ies) of messages already counted)`,
     `locks: ${result.takeovers} expired-lease takeovers    breaker: ${result.breaker}    alerts: ${result.alerts.length}`,
   );
   const { loaded, full } = result.contextTokens;

@@ -89,6 +89,8 @@ export interface MemoryStewardOptions {
    * namespace is one that agent writes. @default - every sender may write every namespace
    */
   readonly writers?: ReadonlyMap<string, Writer>;
+  /** Told each delivery's outcome (local mode keeps its ledger by message with it). @default - none */
+  readonly onOutcome?: (message: StewardMessage, result: StewardResult) => void;
 }
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -101,6 +103,7 @@ export class MemorySteward {
   async handle(message: StewardMessage): Promise<StewardResult> {
     const result = await this.decide(message);
     if (result.outcome === 'rejected') await this.recordRejection(message, result);
+    this.options.onOutcome?.(message, result);
     this.options.metrics?.count(
       result.outcome === 'applied' ? 'UpdatesApplied' : result.outcome === 'duplicate' ? 'UpdatesDuplicate' : 'UpdatesRejected',
     );
