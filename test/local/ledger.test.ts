@@ -20,7 +20,7 @@ describe('the memory ledger counts messages, not deliveries', () => {
           let lastId: string | undefined;
           const sent = messages.map(({ kind }, i) => {
             if (kind === 'garbage') return delivered('{"not":"an update"}');
-            const u = update({ namespace, key: `${kind === 'append' ? 'list' : 'value'}${i % 3}`, op: kind === 'append' ? 'append' : 'put', value: kind === 'append' ? [i] : i });
+            const u = update({ namespace, key: `${kind === 'append' ? 'list' : 'value'}${i % 3}`, op: kind === 'append' ? 'append' : 'put', value: kind === 'append' ? [i] : i } as Parameters<typeof update>[0]);
             // A message re-sent with an idempotency id already applied: a duplicate, not a second effect.
             const withId = kind === 'repeat-id' && lastId ? { ...u, idempotencyId: lastId } : u;
             lastId = withId.idempotencyId;

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
-  type CancellationReason,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -29,6 +28,7 @@ import {
 } from './items';
 import { type TokenCounter, tokenCounter } from '../tokens';
 import { contextAttributes } from './context-index';
+import { type EntryIds, EntryIdsCache, RECENT_IDS_HORIZON_MS, RECENT_IDS_KEPT, entryIds, idAttribute, keepRecent } from './recent-ids';
 import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update';
 
 /**
@@ -97,6 +97,9 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
 type Write = { readonly Put: NonNullable<TransactItem['Put']> } | { readonly Update: NonNullable<TransactItem['Update']> };
 
 export class MemorySteward {
+  /** Per entry, the sequence and recent idempotency ids its last write here left (see `recent-ids.ts`). */
+  private readonly known = new EntryIdsCache();
+
   constructor(private readonly options: MemoryStewardOptions) {}
 
   /** Parses, validates and applies one message; records a rejection. Throws only what is worth retrying. */
@@ -176,40 +179,80 @@ export class MemorySteward {
    */
   async apply(update: MemoryUpdate, sequenceNumber: string, options: { redriven?: boolean } = {}): Promise<StewardResult> {
     const sequence = padSequence(sequenceNumber);
-    const write = this.writeFor(update, sequence, await tokenCounter());
+    const countTokens = await tokenCounter();
     const { namespace, key } = update;
-    let result: StewardResult;
+    const entry = `${namespace}\u0000${key}`;
+    for (let attempt = 1; ; attempt++) {
+      const now = this.options.clock.now();
+      const known = this.known.get(entry);
+      const write = this.writeFor(update, sequence, countTokens, known, now);
+      const outcome = await this.send(update, sequence, write, options.redriven, attempt);
+      if (outcome.retryWith) {
+        // Another steward wrote this entry since this one last saw it: send the put again with what is there.
+        this.known.set(entry, entryIds(outcome.retryWith));
+        continue;
+      }
+      if (outcome.seen) this.known.set(entry, entryIds(outcome.seen));
+      else this.known.forget(entry);
+      if (outcome.result.outcome === 'applied') return { outcome: 'applied', namespace, key, sequence: sequenceNumber };
+      return outcome.result;
+    }
+  }
+
+  /**
+   * Sends one entry write (in a transaction with the fence for a fenced update) and classifies what came back:
+   * the result, the entry as the write left or found it (`seen`, for what this steward remembers), or an entry to
+   * retry a put against (it moved on since this steward last saw it, but not past this update).
+   */
+  private async send(
+    update: MemoryUpdate,
+    sequence: string,
+    write: Write,
+    redriven: boolean | undefined,
+    attempt: number,
+  ): Promise<{ result: StewardResult; seen?: Record<string, unknown>; retryWith?: Record<string, unknown> }> {
+    const { namespace, key } = update;
+    const applied: StewardResult = { outcome: 'applied', namespace, key, sequence };
+    let result: StewardResult | typeof STALE_KNOWLEDGE;
+    let found: Record<string, unknown> | undefined;
     try {
       if (update.taskId !== undefined && update.fencingToken !== undefined) {
         await this.options.client.send(
           new TransactWriteCommand({ TransactItems: [this.fenceWrite(update.taskId, update.fencingToken), write] }),
         );
-        if (update.op === 'merge' || update.op === 'append') await this.refreshContextIndex(namespace, key);
-      } else if ('Put' in write) {
-        await this.options.client.send(new PutCommand(write.Put));
-      } else {
-        const { Attributes } = await this.options.client.send(new UpdateCommand({ ...write.Update, ReturnValues: 'ALL_NEW' }));
-        await this.refreshContextIndex(namespace, key, Attributes);
+        const seen = update.op === 'merge' || update.op === 'append' ? await this.refreshContextIndex(namespace, key) : 'Put' in write ? write.Put.Item : undefined;
+        return { result: applied, ...(seen ? { seen } : {}) };
       }
-      return { outcome: 'applied', namespace, key, sequence: sequenceNumber };
+      if ('Put' in write) {
+        await this.options.client.send(new PutCommand(write.Put));
+        return { result: applied, seen: write.Put.Item };
+      }
+      const { Attributes } = await this.options.client.send(new UpdateCommand({ ...write.Update, ReturnValues: 'ALL_NEW' }));
+      await this.refreshContextIndex(namespace, key, Attributes);
+      return { result: applied, ...(Attributes ? { seen: Attributes } : {}) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        result = this.entryConflict(update, sequence, error.Item, options.redriven);
-        if (result.outcome === 'duplicate' && error.Item) await this.refreshContextIndex(namespace, key, unmarshall(error.Item));
+        found = error.Item ? unmarshall(error.Item) : undefined;
+        result = this.entryConflict(update, sequence, found, redriven);
       } else if (error instanceof TransactionCanceledException) {
-        result = this.transactionConflict(update, sequence, error, options.redriven);
         const entry = error.CancellationReasons?.[1]?.Item;
-        if (result.outcome === 'duplicate' && entry) await this.refreshContextIndex(namespace, key, unmarshall(entry));
+        found = entry ? unmarshall(entry) : undefined;
+        result = this.transactionConflict(update, sequence, error, redriven);
       } else if (isItemTooLarge(error)) {
-        return { outcome: 'rejected', reason: 'too-large', detail: `${namespace}/${key} would exceed DynamoDB's 400 KB item limit` };
+        return { result: { outcome: 'rejected', reason: 'too-large', detail: `${namespace}/${key} would exceed DynamoDB's 400 KB item limit` } };
       } else if (isValidation(error)) {
         // DynamoDB refuses the item itself (a retry would be refused the same way): a rejection, never a throw.
-        return { outcome: 'rejected', reason: 'invalid-item', detail: `${namespace}/${key}: DynamoDB refused the write: ${(error as Error).message}` };
+        return { result: { outcome: 'rejected', reason: 'invalid-item', detail: `${namespace}/${key}: DynamoDB refused the write: ${(error as Error).message}` } };
       } else {
         throw error;
       }
     }
-    return result;
+    if (result === STALE_KNOWLEDGE) {
+      if (attempt > 1) throw new Error(`${namespace}/${key} kept changing under this update; it is retried through the queue`);
+      return { result: applied, retryWith: found ?? {} };
+    }
+    if (result.outcome === 'duplicate' && found) await this.refreshContextIndex(namespace, key, found);
+    return { result, ...(found ? { seen: found } : {}) };
   }
 
   /**
@@ -217,12 +260,12 @@ export class MemorySteward {
    * Conditional on the entry still being at the sequence it was read at: a newer update stamps its own. A duplicate
    * delivery calls this too, so a steward that died between the write and the stamp is healed by the redelivery.
    */
-  private async refreshContextIndex(namespace: string, key: string, item?: Record<string, unknown>): Promise<void> {
+  private async refreshContextIndex(namespace: string, key: string, item?: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
     const current =
       item ??
       (await this.options.client.send(new GetCommand({ TableName: this.options.tableName, Key: entryKey(namespace, key), ConsistentRead: true })))
         .Item;
-    if (!current || current.kind === 'deleted' || current.ctxSequence === current.lastSequence) return;
+    if (!current || current.kind === 'deleted' || current.ctxSequence === current.lastSequence) return current;
     const { ctxNamespace, ctxText, ctxTokens, ctxSequence } = contextAttributes(namespace, key, valueOf(current), current.lastSequence as string, await tokenCounter());
     try {
       await this.options.client.send(
@@ -237,14 +280,23 @@ export class MemorySteward {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+    return current;
   }
 
-  private writeFor(update: MemoryUpdate, sequence: string, countTokens: TokenCounter): Write {
+  /**
+   * The entry write for an update: ordered by sequence, and recording the update's idempotency id, conditional on
+   * its not being there yet (exactly one effect per id, see `recent-ids.ts`). A put or delete replaces the item, so
+   * it carries the recent ids `known` and is conditional on the entry being as known.
+   */
+  private writeFor(update: MemoryUpdate, sequence: string, countTokens: TokenCounter, known: EntryIds | undefined, now: number): Write {
     const TableName = this.options.tableName;
     const Key = entryKey(update.namespace, update.key);
-    const stamp = provenance(update, sequence, this.options.clock.now());
-    const ordered = 'attribute_not_exists(lastSequence) OR lastSequence < :seq';
+    const stamp = provenance(update, sequence, now);
+    // The id must not be there, or be older than the horizon (an expired id not yet cleaned up is not a duplicate).
+    const ordered = '(attribute_not_exists(lastSequence) OR lastSequence < :seq) AND (attribute_not_exists(#id) OR #id < :horizon)';
     const base = { TableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+    const id = idAttribute(update.idempotencyId);
+    const { keep, drop } = keepRecent(known?.ids ?? new Map(), now, RECENT_IDS_KEPT - 1);
 
     if (update.op === 'put' || update.op === 'delete') {
       const value =
@@ -257,12 +309,23 @@ export class MemorySteward {
               ...contextAttributes(update.namespace, update.key, update.value, sequence, countTokens),
             }
           : { kind: 'deleted' };
+      const asKnown = known?.lastSequence === undefined ? 'attribute_not_exists(lastSequence)' : 'lastSequence = :known';
       return {
-        Put: { ...base, Item: { ...Key, ...value, ...stamp }, ConditionExpression: ordered, ExpressionAttributeValues: { ':seq': sequence } },
+        Put: {
+          ...base,
+          Item: { ...Key, ...value, ...stamp, ...Object.fromEntries(keep), [id]: now },
+          ConditionExpression: `${ordered} AND ${asKnown}`,
+          ExpressionAttributeNames: { '#id': id },
+          ExpressionAttributeValues: { ':seq': sequence, ':horizon': now - RECENT_IDS_HORIZON_MS, ...(known?.lastSequence === undefined ? {} : { ':known': known.lastSequence }) },
+        },
       };
     }
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':seq': sequence };
+    const names: Record<string, string> = { '#id': id };
+    const values: Record<string, unknown> = { ':seq': sequence, ':now': now, ':horizon': now - RECENT_IDS_HORIZON_MS };
+    const removes = drop.filter((name) => name !== id).slice(0, 32).map((name, i) => {
+      names[`#drop${i}`] = name;
+      return `#drop${i}`;
+    });
     const sets = Object.entries(stamp).map(([attribute, value]) => {
       names[`#${attribute}`] = attribute;
       values[`:${attribute}`] = value;
@@ -294,9 +357,9 @@ export class MemorySteward {
       Update: {
         ...base,
         Key,
-        UpdateExpression: `SET #kind = :kind, ${sets.join(', ')}`,
+        UpdateExpression: `SET #kind = :kind, #id = :now, ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
         // A merge needs an object (or nothing) there, an append a list: anything else can never apply.
-        ConditionExpression: `(${ordered}) AND (attribute_not_exists(#kind) OR #kind IN (:kind, :deleted))`,
+        ConditionExpression: `${ordered} AND (attribute_not_exists(#kind) OR #kind IN (:kind, :deleted))`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       },
@@ -316,15 +379,21 @@ export class MemorySteward {
     };
   }
 
-  /** The entry's condition failed: already applied (or superseded, for a redriven update), or the wrong kind. */
+  /**
+   * The entry's condition failed: this idempotency id was applied already (a duplicate, however late it came), the
+   * entry is past this sequence (a duplicate, or superseded for a redriven update), the entry moved on since this
+   * steward last saw it (a put to send again), or it holds the wrong kind.
+   */
   private entryConflict(
     update: MemoryUpdate,
     sequence: string,
-    rawItem: CancellationReason['Item'],
+    found: Record<string, unknown> | undefined,
     redriven = false,
-  ): StewardResult {
-    const current = rawItem ? unmarshall(rawItem) : {};
+  ): StewardResult | typeof STALE_KNOWLEDGE {
+    const current = found ?? {};
     const { namespace, key } = update;
+    const appliedAt = current[idAttribute(update.idempotencyId)];
+    if (typeof appliedAt === 'number' && appliedAt >= this.options.clock.now() - RECENT_IDS_HORIZON_MS) return { outcome: 'duplicate', namespace, key };
     if (typeof current.lastSequence === 'string' && current.lastSequence >= sequence) {
       if (!redriven || current.lastSequence === sequence) return { outcome: 'duplicate', namespace, key };
       return {
@@ -333,6 +402,7 @@ export class MemorySteward {
         detail: `${namespace}/${key} moved on to sequence ${unpadSequence(current.lastSequence)} while this update (${unpadSequence(sequence)}) was dead-lettered`,
       };
     }
+    if (update.op === 'put' || update.op === 'delete') return STALE_KNOWLEDGE;
     return {
       outcome: 'rejected',
       reason: 'type-mismatch',
@@ -345,9 +415,9 @@ export class MemorySteward {
     sequence: string,
     error: TransactionCanceledException,
     redriven?: boolean,
-  ): StewardResult {
+  ): StewardResult | typeof STALE_KNOWLEDGE {
     const [fence, entry] = error.CancellationReasons ?? [];
-    if (entry?.Code === 'ConditionalCheckFailed') return this.entryConflict(update, sequence, entry.Item, redriven);
+    if (entry?.Code === 'ConditionalCheckFailed') return this.entryConflict(update, sequence, entry.Item ? unmarshall(entry.Item) : undefined, redriven);
     const invalid = [fence, entry].find((reason) => reason?.Code === 'ValidationError');
     if (invalid) {
       const tooLarge = /item size.*exceeded/i.test(invalid.Message ?? '');
@@ -398,6 +468,9 @@ export class MemorySteward {
     }
   }
 }
+
+/** An entry condition failed only because this steward's knowledge of it was stale: send the put again. */
+const STALE_KNOWLEDGE = Symbol('stale knowledge');
 
 /** The body prefix a rejection record keeps. */
 export const REJECTED_BODY_BYTES = 16 * 1024;
