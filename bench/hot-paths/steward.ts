@@ -6,6 +6,7 @@ import { createStewardHandler } from '../../lambdas/steward/handler';
 import { ManualClock } from '../../src/runtime/clock';
 import { contextAttributes } from '../../src/runtime/memory/context-index';
 import { entryKey, padSequence, provenance, valueAttributes } from '../../src/runtime/memory/items';
+import { RECENT_IDS_KEPT, idAttribute } from '../../src/runtime/memory/recent-ids';
 import { MemorySteward } from '../../src/runtime/memory/steward';
 import { type MemoryUpdate, messageGroupId } from '../../src/runtime/memory/update';
 import { tokenCounter } from '../../src/runtime/tokens';
@@ -25,8 +26,8 @@ export interface StewardFigures {
 /**
  * The steward's handler applying `perGroup` puts to each of 20 message groups, delivered as SQS FIFO batches of 10
  * with two batches in flight at once (as two concurrent invocations get them: SQS never hands one group to both),
- * against raw conditional PutItems of the very items the steward writes (built beforehand, with the steward's own
- * ordering condition) with the same 20 in flight, on the same table: the ratio is what the steward's parsing,
+ * against raw conditional PutItems of the very items the steward writes (built beforehand, with the idempotency ids
+ * they carry, and the steward's own ordering condition) with the same 20 in flight, on the same table: the ratio is what the steward's parsing,
  * validation, ordering and indexing cost over the writes themselves.
  */
 export async function runStewardBench(client: DynamoDBDocumentClient, tableName: string, perGroup = 40, rounds = 4): Promise<StewardFigures> {
@@ -43,7 +44,8 @@ export async function runStewardBench(client: DynamoDBDocumentClient, tableName:
     const run = randomUUID().slice(0, 8);
     // Message i belongs to group i mod 20: batch b holds ten different groups, and batches 2k and 2k+1 are disjoint.
     const records = Array.from({ length: total }, (_, i) => record(run, i, clock.now()));
-    const rawItems = records.map((r) => rawItem(r, clock.now(), countTokens));
+    const carried = new Map<string, string[]>();
+    const rawItems = records.map((r) => rawItem(r, clock.now(), countTokens, carried));
     const timeSteward = async () => {
       const start = performance.now();
       for (let b = 0; b < total / BATCH; b += 2) {
@@ -75,8 +77,11 @@ export async function runStewardBench(client: DynamoDBDocumentClient, tableName:
   return { updates: total * rounds, stewardSeconds, rawSeconds, ratioVsRaw: rawSeconds / stewardSeconds };
 }
 
-/** The item the steward writes for a record's put, built beforehand (its token count included). */
-function rawItem(r: SQSRecord, appliedAt: number, countTokens: (text: string) => number) {
+/**
+ * The item the steward writes for a record's put, built beforehand: its token count, and the idempotency ids of the
+ * key's earlier updates it carries (`carried`, per key, newest last).
+ */
+function rawItem(r: SQSRecord, appliedAt: number, countTokens: (text: string) => number, carried: Map<string, string[]>) {
   const update = JSON.parse(r.body) as MemoryUpdate & { op: 'put' };
   const sequence = padSequence(r.attributes.SequenceNumber!);
   const key = `raw-${update.key}`;
@@ -89,7 +94,9 @@ function rawItem(r: SQSRecord, appliedAt: number, countTokens: (text: string) =>
     ...contextAttributes(update.namespace, key, update.value, sequence, countTokens),
     ...provenance(update, sequence, appliedAt),
   };
-  return { item, sequence };
+  const ids = [...(carried.get(key) ?? []), idAttribute(update.idempotencyId)].slice(-RECENT_IDS_KEPT);
+  carried.set(key, ids);
+  return { item: { ...item, ...Object.fromEntries(ids.map((id) => [id, appliedAt])) }, sequence };
 }
 
 function record(run: string, i: number, sentAt: number): SQSRecord {

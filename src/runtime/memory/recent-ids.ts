@@ -6,14 +6,15 @@
  *
  * Bounded: an entry keeps the ids of the last {@link RECENT_IDS_KEPT} updates applied to it within
  * {@link RECENT_IDS_HORIZON_MS}; older ones are dropped by the next write. That is the horizon: an update re-sent
- * within 24 hours, with fewer than 256 newer updates to its key in between, has no second effect.
+ * within 24 hours, with fewer than 64 newer updates to its key in between, has no second effect. (Each id kept
+ * costs about 50 bytes on the item, which DynamoDB bills writes by: 64 is a few hundred bytes to 3 KB.)
  *
  * A put replaces the whole item, so it must carry the ids already there. The steward remembers, per entry, the ids
  * and sequence its last write left (from that write's returned item); the put is conditional on the entry still
  * being at that sequence. When another steward instance wrote in between, the condition fails, the failed write
  * returns the item as it is, and the put is sent again with its ids: two calls, only then.
  */
-export const RECENT_IDS_KEPT = 256;
+export const RECENT_IDS_KEPT = 64;
 export const RECENT_IDS_HORIZON_MS = 24 * 60 * 60 * 1000;
 export const ID_PREFIX = 'i:';
 
