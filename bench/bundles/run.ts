@@ -36,7 +36,7 @@ export function stackFunctions(pipeline: PipelineConfig): { name: string; entry:
     .map((fn) => ({ name: fn.node.path.replace(/^Bench\//, '').replace(/\/Function$/, ''), entry: fn.entry }));
 }
 
-export function runBundleBench(pipeline: PipelineConfig, samples = 15): BundleFigures {
+export function runBundleBench(pipeline: PipelineConfig, samples = 25): BundleFigures {
   const dir = mkdtempSync(join(tmpdir(), 'nightshift-bundles-'));
   try {
     const bareDir = join(dir, 'bare');
