@@ -48,14 +48,18 @@ export function bucketNames(epoch: number, minute: number): { count: string; ids
 
 const BUCKET = /^([ni])_(\d+)_(\d+)$/;
 
-/** The window of `windowMinutes` ending at `minute`, summed from an item's buckets of `epoch`. */
+/**
+ * The window of `windowMinutes` ending at `minute`, summed from an item's buckets of `epoch`, with any bucket ahead
+ * of `minute` (written by an emitter whose clock runs ahead), so skewed clocks never let an output past N.
+ */
 export function windowOf(item: Record<string, unknown>, epoch: number, minute: number, windowMinutes: number): WindowCount {
   const buckets: { minute: number; count: number; ids: string[] }[] = [];
   for (const [name, value] of Object.entries(item)) {
     const match = BUCKET.exec(name);
     if (match?.[1] !== 'n' || Number(match[2]) !== epoch) continue;
     const at = Number(match[3]);
-    if (at <= minute - windowMinutes || at > minute) continue;
+    // A bucket ahead of this clock was written by an emitter whose clock runs ahead: its outputs count too.
+    if (at <= minute - windowMinutes) continue;
     buckets.push({ minute: at, count: value as number, ids: [...((item[`i_${epoch}_${at}`] as Set<string> | undefined) ?? [])] });
   }
   buckets.sort((a, b) => a.minute - b.minute);

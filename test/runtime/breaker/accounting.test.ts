@@ -5,6 +5,7 @@ import type { AgentSpec } from '../../../src/config/agent-spec';
 import { Breaker, BreakerOpenError } from '../../../src/runtime/breaker/breaker';
 import { OutputGuard } from '../../../src/runtime/breaker/output-guard';
 import { OutputWindows } from '../../../src/runtime/breaker/output-window';
+import { ManualClock } from '../../../src/runtime/clock';
 import { freshBreaker } from '../../support/breaker';
 import { MINUTE } from '../../support/coordination';
 
@@ -152,5 +153,20 @@ describe('output accounting', () => {
       }),
       { numRuns: 12, seed: 7 },
     );
+  });
+
+  it('never publishes past N when the emitters\' clocks disagree by minutes', async () => {
+    const b = await freshBreaker();
+    const ahead = new OutputGuard({
+      breaker: new Breaker({ ...breakerOptions(b), clock: new ManualClock(b.clock.now() + 2 * MINUTE) }),
+      windows: new OutputWindows({ client: b.client, tableName: b.countersTable, clock: new ManualClock(b.clock.now() + 2 * MINUTE) }),
+      pipelineLimit: { maxOutputs: 1000, windowMinutes: 60 },
+    });
+    const limited = spec({ breaker: { maxOutputs: 4, windowMinutes: 60 } });
+    // The emitter two minutes ahead counts first; the one behind must still see those outputs.
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await ahead.emit(limited, 'a', `a${i}`, { i }).catch(() => ({ published: false })));
+    for (let i = 0; i < 4; i++) results.push(await b.outputs.emit(limited, 'b', `b${i}`, { i: 10 + i }).catch(() => ({ published: false })));
+    expect(results.filter((r) => r.published)).toHaveLength(4);
   });
 });
