@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { AgentSpec } from '../../src/config/agent-spec';
 import { SnsAlerts } from '../../src/runtime/breaker/alerts';
 import { Breaker } from '../../src/runtime/breaker/breaker';
 import { OutputGuard } from '../../src/runtime/breaker/output-guard';
@@ -89,4 +90,17 @@ export async function freshBreaker(
     metrics: c.metrics,
   });
   return { ...c, countersTable: tableName, breaker, windows, outputs, schedules, deps: { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, metrics: c.metrics, outputs } };
+}
+
+/** An agent spec for breaker tests: N=5 in 10 minutes, a 60-minute duplicate window, unless overridden. */
+export function breakerSpec(overrides: Partial<AgentSpec> = {}): AgentSpec {
+  return {
+    id: 'community',
+    leaseMinutes: 10,
+    heartbeatIntervalMinutes: 5,
+    upstream: [],
+    breaker: { maxOutputs: 5, windowMinutes: 10 },
+    duplicateWindowMinutes: 60,
+    ...overrides,
+  };
 }

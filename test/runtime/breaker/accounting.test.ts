@@ -6,24 +6,14 @@ import { Breaker, BreakerOpenError } from '../../../src/runtime/breaker/breaker'
 import { OutputGuard } from '../../../src/runtime/breaker/output-guard';
 import { OutputWindows } from '../../../src/runtime/breaker/output-window';
 import { ManualClock } from '../../../src/runtime/clock';
-import { freshBreaker } from '../../support/breaker';
+import { breakerSpec, freshBreaker } from '../../support/breaker';
 import { MINUTE } from '../../support/coordination';
 
 /**
  * The breaker's output accounting: two store calls per output on the normal path, exact under concurrency, bounded
  * items, and claims and epochs that stay right across expiry and resets.
  */
-function spec(overrides: Partial<AgentSpec> = {}): AgentSpec {
-  return {
-    id: 'community',
-    leaseMinutes: 10,
-    heartbeatIntervalMinutes: 5,
-    upstream: [],
-    breaker: { maxOutputs: 5, windowMinutes: 10 },
-    duplicateWindowMinutes: 30,
-    ...overrides,
-  };
-}
+const spec = (overrides: Partial<AgentSpec> = {}) => breakerSpec({ duplicateWindowMinutes: 30, ...overrides });
 
 function breakerOptions(b: Awaited<ReturnType<typeof freshBreaker>>) {
   return {

@@ -2,23 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import type { AgentSpec } from '../../../src/config/agent-spec';
 import { BreakerOpenError } from '../../../src/runtime/breaker/breaker';
 import { runAgent } from '../../../src/runtime/guard';
-import { alertsPublished, freshBreaker, schedulerMock } from '../../support/breaker';
+import { alertsPublished, breakerSpec, freshBreaker, schedulerMock } from '../../support/breaker';
 import { MINUTE } from '../../support/coordination';
 
-function spec(overrides: Partial<AgentSpec> = {}): AgentSpec {
-  return {
-    id: 'community',
-    leaseMinutes: 10,
-    heartbeatIntervalMinutes: 5,
-    upstream: [],
-    breaker: { maxOutputs: 5, windowMinutes: 10 },
-    duplicateWindowMinutes: 60,
-    ...overrides,
-  };
-}
+const spec = breakerSpec;
 
 let outputNumber = 0;
 const post = () => ({ text: `post ${++outputNumber}` });
