@@ -4,8 +4,11 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    // Synthesizing stacks and talking to DynamoDB Local are slow on a 2-core machine; these are hang guards, not budgets.
-    testTimeout: 60_000,
+    // Synthesizing stacks and talking to DynamoDB Local are slow on a 2-core machine; these are hang guards, not budgets
+    // (at least 4x the slowest test of its kind here, with two files running at once).
+    testTimeout: 120_000,
+    // Most of a test's time is spent waiting on DynamoDB Local or a CLI subprocess: two files at once on two cores.
+    maxWorkers: 2,
     hookTimeout: 120_000,
     env: {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
