@@ -38,18 +38,19 @@ export async function status(target: Target): Promise<CommandResult> {
 /** Every live entry of each namespace the pipeline's agents write, for the local snapshot. */
 export async function memoryEntries(target: Target): Promise<Record<string, MemoryEntry[]>> {
   const namespaces = [...new Set(target.pipeline.agents.flatMap((a) => a.memory.writes))].sort();
-  const memory: Record<string, MemoryEntry[]> = {};
-  for (const namespace of namespaces) {
-    const entries: MemoryEntry[] = [];
-    let startAfterKey: string | undefined;
-    do {
-      const page = await target.reader.query(namespace, startAfterKey === undefined ? {} : { startAfterKey });
-      entries.push(...page.entries);
-      startAfterKey = page.nextKey;
-    } while (startAfterKey !== undefined);
-    memory[namespace] = entries;
-  }
-  return memory;
+  return Object.fromEntries(await Promise.all(namespaces.map(async (namespace) => [namespace, await namespaceEntries(target, namespace)] as const)));
+}
+
+/** One namespace's live entries, in key order, every page. */
+async function namespaceEntries(target: Target, namespace: string): Promise<MemoryEntry[]> {
+  const entries: MemoryEntry[] = [];
+  let startAfterKey: string | undefined;
+  do {
+    const page = await target.reader.query(namespace, startAfterKey === undefined ? {} : { startAfterKey });
+    entries.push(...page.entries);
+    startAfterKey = page.nextKey;
+  } while (startAfterKey !== undefined);
+  return entries;
 }
 
 export async function breakerReset(target: Target): Promise<CommandResult> {
@@ -119,8 +120,8 @@ export async function runs(target: Target, agentId: string | undefined, limit: n
 }
 
 export async function memoryList(target: Target, namespace: string): Promise<CommandResult> {
-  const all = await memoryEntries(target);
-  return memoryListView(namespace, all[namespace], target.clock.now());
+  const written = target.pipeline.agents.some((a) => a.memory.writes.includes(namespace));
+  return memoryListView(namespace, written ? await namespaceEntries(target, namespace) : undefined, target.clock.now());
 }
 
 /** Throws naming the agent and the pipeline's agents when `agentId` is not one of them. */
