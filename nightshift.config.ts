@@ -1,4 +1,4 @@
-import { definePipeline } from './src/config/pipeline';
+import { definePipeline } from 'nightshift';
 
 /**
  * The reference pipeline from the field report: five agents, twelve cron schedules, a content pipeline that runs

@@ -40,6 +40,28 @@ program
     process.exitCode = await localCommand(options);
   });
 
+program
+  .command('new')
+  .description('scaffold part of a pipeline')
+  .command('agent <id>')
+  .description("an agent: its module (exports `work`), its entry in the config (created if missing), and a passing test")
+  .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
+  .option('--dir <dir>', 'folder of agent modules', 'agents')
+  .option('--test-dir <dir>', 'folder of tests', 'test')
+  .action(async (id: string, options: { config: string; dir: string; testDir: string }) => {
+    const { newAgent } = await import('../src/cli/scaffold');
+    const { loadPipeline } = await import('../src/config/load');
+    const scaffold = newAgent({ id, config: options.config, dir: options.dir, testDir: options.testDir });
+    // The new entry must make a valid pipeline (e.g. its namespace and schedule): checked now, undone if not.
+    try {
+      await loadPipeline(options.config);
+    } catch (error) {
+      scaffold.undo();
+      throw new Error(`the scaffolded config did not validate, so nothing was written: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    process.stdout.write(`${scaffold.written.map((f) => `wrote ${f}`).join('\n')}\nnext: edit the agent's work and schedule, then run its test (npx vitest run ${scaffold.written[2]})\n`);
+  });
+
 interface TargetOptions {
   local?: boolean;
   stage?: string;

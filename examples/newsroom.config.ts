@@ -1,4 +1,4 @@
-import { definePipeline } from '../src/config/pipeline';
+import { definePipeline } from 'nightshift';
 
 /**
  * A small pipeline that is not the reference one, for rehearsing faults: a scout in Berlin feeds an editor on UTC,

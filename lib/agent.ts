@@ -14,16 +14,18 @@ import {
 import { Construct } from 'constructs';
 import { parseCron, toEventBridgeCron } from '../src/config/cron';
 import { longestGapMs } from '../src/config/schedule-times';
-import { agentSpec, scheduleName } from '../src/config/agent-spec';
+import { scheduleName } from '../src/config/agent-spec';
+import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics';
+import { commonVariables } from '../src/contract/environment';
 import { DESTINATION_REGIONS, parseModelId } from '../src/config/models';
-import type { PipelineConfig } from '../src/config/pipeline';
+import type { AgentConfig } from '../src/config/pipeline';
 import { NightshiftFunction } from './nightshift-function';
 
 export interface AgentProps {
-  /** The validated pipeline config. */
-  readonly pipeline: PipelineConfig;
-  /** Which of the pipeline's agents this is. */
-  readonly agentId: string;
+  /** The agent's entry in the validated pipeline config (`definePipeline(...).agents[i]`). */
+  readonly config: AgentConfig;
+  /** X-Ray active tracing of the function. @default false */
+  readonly tracing?: boolean;
   /** Group the agent's schedules are created in (one per pipeline, so a halt can find them all). */
   readonly scheduleGroup: scheduler.IScheduleGroup;
   /** Where EventBridge Scheduler sends invocations it gave up on. */
@@ -64,23 +66,18 @@ export class Agent extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
-    const config = props.pipeline.agents.find((a) => a.id === props.agentId);
-    if (!config) throw new Error(`Agent '${props.agentId}' is not in pipeline '${props.pipeline.name}'`);
+    const { config } = props;
     this.agentId = config.id;
     this.longestGap = Duration.millis(longestGapMs(config.schedules));
     this.lease = Duration.minutes(config.lock.leaseMinutes);
     this.hasUpstream = config.upstream.length > 0;
     this.function = new NightshiftFunction(this, 'Function', {
       entry: config.entry,
+      kind: 'agent',
       timeout: Duration.seconds(config.timeoutSeconds),
       memorySize: config.memoryMb,
-      tracing: props.pipeline.tracing,
-      environment: {
-        ...props.environment,
-        POWERTOOLS_SERVICE_NAME: config.id,
-        NIGHTSHIFT_AGENT_ID: config.id,
-        NIGHTSHIFT_AGENT_SPEC: JSON.stringify(agentSpec(props.pipeline, config.id)),
-      },
+      tracing: props.tracing ?? false,
+      environment: { ...props.environment, ...commonVariables(config.id) },
     });
 
     this.schedules = config.schedules.map((entry, index) => {
@@ -123,11 +120,11 @@ export class Agent extends Construct {
    * `RunsCompleted`, `DegradedRuns`, `OutputsPublished`.
    * @default statistic Sum, period 5 minutes
    */
-  metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  metric(metricName: MetricName, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
-      namespace: 'Nightshift',
+      namespace: METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { service: this.agentId },
+      dimensionsMap: { [SERVICE_DIMENSION]: this.agentId },
       statistic: 'Sum',
       period: Duration.minutes(5),
       ...props,

@@ -1,4 +1,32 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildSync, type Metafile } from 'esbuild';
+
+/**
+ * A handler Nightshift ships (`steward`, `breaker-watchdog`, `pager-forwarder`, `shared/agent-handler`), by its
+ * absolute path: found wherever the package is installed, whatever the app's working directory.
+ */
+export function builtInHandler(name: string): string {
+  return fileURLToPath(new URL(`../lambdas/${name}${name.endsWith('.ts') ? '' : '/handler.ts'}`, import.meta.url));
+}
+
+/** The Lambda adapter every agent's work runs inside. */
+const AGENT_HANDLER = builtInHandler('shared/agent-handler.ts');
+
+/**
+ * The handler file of an agent: its module exports only `work` (the agent id lives in the config alone), and the
+ * handler around it is this generated two-liner, bundled in its place.
+ */
+export function agentEntry(workModule: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'nightshift-agent-')), 'index.ts');
+  writeFileSync(
+    file,
+    `import { work } from ${JSON.stringify(resolve(workModule))};\nimport { agentHandler } from ${JSON.stringify(AGENT_HANDLER)};\nexport const handler = agentHandler(work);\n`,
+  );
+  return file;
+}
 
 /** What a function loads when its sandbox starts, and what it can load later, in bytes. */
 export interface BundleSize {

@@ -9,7 +9,9 @@ import {
   aws_sns_subscriptions as subscriptions,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMAS } from '../src/config/tables';
+import { TABLE_SCHEMAS } from '../src/contract/tables';
+import { commonVariables, pagerVariables } from '../src/contract/environment';
+import { builtInHandler } from './bundling';
 import { NightshiftFunction } from './nightshift-function';
 import { tablePropsFromSchema } from './table-props';
 
@@ -64,10 +66,10 @@ export class CircuitBreaker extends Construct {
     }
     if (parameter) {
       this.pagerForwarder = new NightshiftFunction(this, 'PagerForwarder', {
-        entry: 'lambdas/pager-forwarder/handler.ts',
+        entry: builtInHandler('pager-forwarder'),
         timeout: Duration.seconds(30),
         memorySize: 256,
-        environment: { PAGER_WEBHOOK_PARAMETER: parameter, POWERTOOLS_SERVICE_NAME: 'pager-forwarder' },
+        environment: { ...pagerVariables(parameter), ...commonVariables('pager-forwarder') },
         tracing: props.tracing ?? false,
       });
       iam.Grant.addToPrincipal({
@@ -79,9 +81,12 @@ export class CircuitBreaker extends Construct {
     }
   }
 
-  /** Lets an agent count its outputs and read or trip the breaker. */
+  /**
+   * Lets an agent count its outputs and read, trip or probe the breaker (GetItem and conditional UpdateItem on the
+   * counter table: every write there is an update).
+   */
   grantCount(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grantReadWriteData(grantee);
+    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
   }
 
   /**

@@ -1,6 +1,6 @@
-import { RemovalPolicy, aws_dynamodb as dynamodb, type aws_iam as iam } from 'aws-cdk-lib';
+import { RemovalPolicy, aws_dynamodb as dynamodb, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMAS } from '../src/config/tables';
+import { TABLE_SCHEMAS } from '../src/contract/tables';
 import { tablePropsFromSchema } from './table-props';
 
 export interface CoordinationTableProps {
@@ -26,9 +26,12 @@ export class CoordinationTable extends Construct {
     });
   }
 
-  /** Lets an agent take and renew locks and write heartbeats. */
-  grantReadWrite(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grantReadWriteData(grantee);
+  /**
+   * Lets an agent take, renew and release task locks (conditional UpdateItem), beat and read heartbeats (PutItem,
+   * GetItem) and record its runs (PutItem): exactly the calls local mode records agents making.
+   */
+  grantAgent(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
   }
 
   /** Lets operators' tools read locks and heartbeats. */

@@ -3,19 +3,22 @@ import {
   Lazy,
   Stack,
   RemovalPolicy,
+  aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb,
   aws_iam as iam,
   aws_lambda_event_sources as sources,
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { namespacePartitionKey } from '../src/config/namespaces';
-import { CONTEXT_INDEX, TABLE_SCHEMAS } from '../src/config/tables';
+import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey } from '../src/contract/tables';
+import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics';
+import { type WriterGrant, commonVariables, stewardVariables } from '../src/contract/environment';
+import { builtInHandler } from './bundling';
 import { NightshiftFunction } from './nightshift-function';
 import { tablePropsFromSchema } from './table-props';
 
 export interface MemoryStoreProps {
-  /** Steward handler file. @default 'lambdas/steward/handler.ts' */
+  /** Steward handler file. @default - Nightshift's steward (`lambdas/steward/handler.ts` in the package) */
   readonly stewardEntry?: string;
   /** Messages per steward invocation (FIFO event sources allow 1-10). @default 10 */
   readonly batchSize?: number;
@@ -43,7 +46,7 @@ export class MemoryStore extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   /** The only function allowed to write the memory table. */
   readonly steward: NightshiftFunction;
-  private readonly writers: { principal: string; agentId: string; writes: readonly string[] }[] = [];
+  private readonly writers: WriterGrant[] = [];
 
   constructor(scope: Construct, id: string, props: MemoryStoreProps = {}) {
     super(scope, id);
@@ -88,13 +91,16 @@ export class MemoryStore extends Construct {
     });
 
     this.steward = new NightshiftFunction(this, 'Steward', {
-      entry: props.stewardEntry ?? 'lambdas/steward/handler.ts',
+      entry: props.stewardEntry ?? builtInHandler('steward'),
       timeout: stewardTimeout,
-      environment: { MEMORY_TABLE: this.table.tableName, POWERTOOLS_SERVICE_NAME: 'steward', ...props.environment },
+      environment: {
+        ...commonVariables('steward'),
+        ...props.environment,
+        // Who may write what, by the role each agent sends with: SQS stamps it on every message as SenderId.
+        ...stewardVariables({ memoryTable: this.table.tableName, writers: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }) }),
+      },
       tracing: props.tracing ?? false,
     });
-    // Who may write what, by the role each agent sends with: SQS stamps it on every message as SenderId.
-    this.steward.addEnvironment('NIGHTSHIFT_WRITERS', Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }));
     this.steward.addEventSource(new sources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
     // Exactly the calls the steward makes: conditional puts and updates (alone or in a transaction), and the read
     // back of a fenced merge to stamp its context index.
@@ -105,9 +111,12 @@ export class MemoryStore extends Construct {
     });
   }
 
-  /** Lets an agent submit memory updates (it can never write the table itself). */
+  /**
+   * Lets an agent submit memory updates (it can never write the table itself): `sqs:SendMessage` alone, which
+   * covers SendMessageBatch; `queue.grantSendMessages` would add GetQueueAttributes and GetQueueUrl, never called.
+   */
   grantSubmit(grantee: iam.IGrantable): iam.Grant {
-    return this.queue.grantSendMessages(grantee);
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [this.queue.queueArn] });
   }
 
   /**
@@ -141,5 +150,26 @@ export class MemoryStore extends Construct {
       });
     }
     return grant;
+  }
+
+  /**
+   * A metric the steward publishes (namespace `Nightshift`, dimension `service` = `steward`): `UpdatesApplied`,
+   * `UpdatesDuplicate`, `UpdatesRejected`, `UpdatesUnauthorized`.
+   * @default statistic Sum, period 5 minutes
+   */
+  metricSteward(metricName: MetricName, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { [SERVICE_DIMENSION]: 'steward' },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+      ...props,
+    });
+  }
+
+  /** Updates the steward rejected with a reason (recorded on the memory table, `nightshift status` shows them). */
+  metricUpdatesRejected(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricSteward('UpdatesRejected', props);
   }
 }

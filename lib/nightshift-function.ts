@@ -1,11 +1,17 @@
 import { AssetHashType, DockerImage, Duration, RemovalPolicy, Validations, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
-import { dirname } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import type { Construct } from 'constructs';
-import { HANDLER, bundle } from './bundling';
+import { tracingVariables } from '../src/contract/environment';
+import { HANDLER, agentEntry, bundle } from './bundling';
 
 export interface NightshiftFunctionProps {
-  /** Handler file; its `handler` export is the entry point. */
+  /** Handler file; its `handler` export is the entry point (for `kind: 'agent'`, its `work` export). */
   readonly entry: string;
+  /**
+   * `agent`: `entry` is an agent module exporting `work`, bundled inside Nightshift's agent handler.
+   * @default 'handler'
+   */
+  readonly kind?: 'handler' | 'agent';
   /** @default Duration.seconds(30) */
   readonly timeout?: Duration;
   /** @default 512 */
@@ -29,6 +35,8 @@ export interface NightshiftFunctionProps {
 export class NightshiftFunction extends lambda.Function {
   /** The handler file the bundle is built from. */
   readonly entry: string;
+  /** Whether `entry` is an agent's work module (bundled inside the agent handler). */
+  readonly kind: 'handler' | 'agent';
 
   constructor(scope: Construct, id: string, props: NightshiftFunctionProps) {
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
@@ -45,9 +53,12 @@ export class NightshiftFunction extends lambda.Function {
         bundling: {
           // Never used: local bundling always succeeds or throws. The property is required.
           image: DockerImage.fromRegistry('nightshift/no-docker'),
+          // Never run either, but part of the key CDK caches staged assets by (the source folder and these options):
+          // without the entry, two agents in one folder would share the first one's bundle.
+          command: ['nightshift-bundle', props.kind ?? 'handler', relative(process.cwd(), resolve(props.entry))],
           local: {
             tryBundle(outputDir) {
-              bundle(props.entry, outputDir);
+              bundle(props.kind === 'agent' ? agentEntry(props.entry) : props.entry, outputDir);
               return true;
             },
           },
@@ -58,10 +69,11 @@ export class NightshiftFunction extends lambda.Function {
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 512,
-      environment: { ...props.environment, ...(props.tracing ? { NIGHTSHIFT_TRACING: 'true' } : {}) },
+      environment: { ...props.environment, ...tracingVariables(props.tracing ?? false) },
       logGroup,
     });
     this.entry = props.entry;
+    this.kind = props.kind ?? 'handler';
     if (props.tracing) this.traceWithXRay(role);
   }
 

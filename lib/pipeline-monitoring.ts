@@ -11,6 +11,7 @@ import {
 } from 'aws-cdk-lib';
 import { DynamicDashboardFactory, MonitoringFacade, SnsAlarmActionStrategy } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
+import type { MetricName } from '../src/contract/metrics';
 import type { Agent } from './agent';
 import type { MemoryStore } from './memory-store';
 
@@ -35,8 +36,6 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const hours = (ms: number) => (ms % HOUR === 0 ? `${ms / HOUR} h` : `${Math.round(ms / MINUTE)} min`);
 
-/** Namespace of the metrics the runtime emits through Powertools (EMF), dimension `service` = agent id or `steward`. */
-const NAMESPACE = 'Nightshift';
 
 /**
  * The pipeline's CloudWatch dashboard and the alarms that page: what the breaker's own alert does not cover. A trip
@@ -55,11 +54,10 @@ export class PipelineMonitoring extends Construct {
     super(scope, id);
     const { agents, memory } = props;
     this.prefix = props.dashboardName;
-    const agentIds = agents.map((a) => a.agentId);
     const fiveMinutes = { period: Duration.minutes(5) };
 
     const alarms: cloudwatch.Alarm[] = [
-      this.alarm('UpdatesRejected', runtimeMetric('UpdatesRejected', 'steward'), 1, 'The steward rejected memory updates (reasons and bodies: `nightshift status`, memory table pk=rejected)'),
+      this.alarm('UpdatesRejected', memory.metricUpdatesRejected(), 1, 'The steward rejected memory updates (reasons and bodies: `nightshift status`, memory table pk=rejected)'),
     ];
     this.standard = this.standardAlarms(props);
     for (const agent of agents) {
@@ -74,7 +72,7 @@ export class PipelineMonitoring extends Construct {
     }
     this.alarms = alarms;
 
-    const perAgent = (name: string) => agentIds.map((agentId) => runtimeMetric(name, agentId, agentId));
+    const perAgent = (name: MetricName) => agents.map((agent) => agent.metric(name, { label: agent.agentId }));
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName, defaultInterval: Duration.hours(24) });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Outputs published (per agent)', left: perAgent('OutputsPublished'), width: 12 }),
@@ -96,7 +94,7 @@ export class PipelineMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Memory steward: applied, duplicates, rejected (unauthorized: wrong namespace, impersonation, unknown sender)',
-        left: ['UpdatesApplied', 'UpdatesDuplicate', 'UpdatesRejected', 'UpdatesUnauthorized'].map((name) => runtimeMetric(name, 'steward', name)),
+        left: (['UpdatesApplied', 'UpdatesDuplicate', 'UpdatesRejected', 'UpdatesUnauthorized'] as const).map((name) => memory.metricSteward(name, { label: name })),
         width: 8,
       }),
       new cloudwatch.GraphWidget({
@@ -114,10 +112,10 @@ export class PipelineMonitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Model tokens (as Bedrock reported them, per agent)',
-        left: agentIds.flatMap((agentId) => [
-          runtimeMetric('ModelInputTokens', agentId, `${agentId} input`),
-          runtimeMetric('ModelOutputTokens', agentId, `${agentId} output`),
-          runtimeMetric('ModelCacheReadTokens', agentId, `${agentId} cache read`),
+        left: agents.flatMap((agent) => [
+          agent.metric('ModelInputTokens', { label: `${agent.agentId} input` }),
+          agent.metric('ModelOutputTokens', { label: `${agent.agentId} output` }),
+          agent.metric('ModelCacheReadTokens', { label: `${agent.agentId} cache read` }),
         ]),
         width: 12,
       }),
@@ -239,17 +237,6 @@ export class PipelineMonitoring extends Construct {
       alarmDescription: description,
     });
   }
-}
-
-function runtimeMetric(name: string, service: string, label?: string): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: NAMESPACE,
-    metricName: name,
-    dimensionsMap: { service },
-    statistic: 'Sum',
-    period: Duration.minutes(5),
-    ...(label ? { label } : {}),
-  });
 }
 
 function sumOf(metrics: readonly cloudwatch.IMetric[], label: string): cloudwatch.MathExpression {

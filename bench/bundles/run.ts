@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
-import { type BundleSize, bundle } from '../../lib/bundling';
+import { type BundleSize, agentEntry, bundle } from '../../lib/bundling';
 import { NightshiftFunction } from '../../lib/nightshift-function';
 import { NightshiftStack } from '../../lib/nightshift-stack';
 import type { PipelineConfig } from '../../src/config/pipeline';
@@ -33,7 +33,7 @@ export function stackFunctions(pipeline: PipelineConfig): { name: string; entry:
   return stack.node
     .findAll()
     .filter((c): c is NightshiftFunction => c instanceof NightshiftFunction)
-    .map((fn) => ({ name: fn.node.path.replace(/^Bench\//, '').replace(/\/Function$/, ''), entry: fn.entry }));
+    .map((fn) => ({ name: fn.node.path.replace(/^Bench\//, '').replace(/\/Function$/, ''), entry: fn.kind === 'agent' ? agentEntry(fn.entry) : fn.entry }));
 }
 
 export function runBundleBench(pipeline: PipelineConfig, samples = 25): BundleFigures {

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import type { SNSEvent } from 'aws-lambda';
-import * as z from 'zod/mini';
+import { parsePagerEnvironment } from '../../src/contract/environment';
 
 const logger = new Logger({ serviceName: 'pager-forwarder' });
 
@@ -14,11 +14,10 @@ const CACHE_SECONDS = 300;
  * logs. A failed POST throws, so SNS retries the delivery.
  */
 export async function handler(event: SNSEvent): Promise<void> {
-  const env = z.object({ PAGER_WEBHOOK_PARAMETER: z.string().check(z.startsWith('/')) }).safeParse(process.env);
-  if (!env.success) throw new Error('Pager forwarder environment is incomplete: PAGER_WEBHOOK_PARAMETER is not set');
-  const url = await getParameter(env.data.PAGER_WEBHOOK_PARAMETER, { decrypt: true, maxAge: CACHE_SECONDS });
+  const parameter = parsePagerEnvironment();
+  const url = await getParameter(parameter, { decrypt: true, maxAge: CACHE_SECONDS });
   if (!url?.startsWith('https://')) {
-    throw new Error(`SSM parameter ${env.data.PAGER_WEBHOOK_PARAMETER} must hold an https:// webhook URL`);
+    throw new Error(`SSM parameter ${parameter} must hold an https:// webhook URL`);
   }
   for (const record of event.Records) {
     const { Subject, Message, TopicArn, Timestamp, MessageId } = record.Sns;

@@ -1,17 +1,17 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import * as z from 'zod/mini';
-import { describeIssues, jsonText } from '../../src/runtime/schema';
+import { parseStewardEnvironment } from '../../src/contract/environment';
+import { METRICS_NAMESPACE } from '../../src/contract/metrics';
+import { Wiring } from '../../src/runtime/wiring';
 import { systemClock } from '../../src/runtime/clock';
 import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
 import { tracingFromEnvironment } from '../shared/tracing';
+import { NightshiftError } from '../../src/errors';
 
 const logger = new Logger({ serviceName: 'steward' });
-const metrics = new Metrics({ namespace: 'Nightshift', serviceName: 'steward' });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'steward' });
 
 /** The steward's view of an SQS FIFO record. */
 export function stewardMessage(record: SQSRecord): StewardMessage {
@@ -31,7 +31,7 @@ export function stewardMessage(record: SQSRecord): StewardMessage {
 }
 
 /** Thrown for a record whose group had an earlier record fail in the same batch: it must wait its turn. */
-export class GroupBlockedError extends Error {
+export class GroupBlockedError extends NightshiftError {
   override readonly name = 'GroupBlockedError';
 }
 
@@ -99,25 +99,18 @@ function groupTurns(records: readonly SQSRecord[]) {
 
 let steward: MemorySteward | undefined;
 
-const nonEmpty = () => z.string().check(z.minLength(1));
-const writersSchema = z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()) })));
-
 /** X-Ray subsegments for the steward's DynamoDB calls when the stack turned tracing on. */
-const capture = await tracingFromEnvironment();
+const instrument = await tracingFromEnvironment();
 
 function stewardFromEnvironment(): MemorySteward {
-  const env = z.object({ MEMORY_TABLE: nonEmpty(), NIGHTSHIFT_WRITERS: writersSchema }).safeParse(process.env);
-  if (!env.success) {
-    throw new Error(`Steward environment is incomplete: ${describeIssues(env.error, '(environment)')}`);
-  }
-  const client = DynamoDBDocumentClient.from(capture(new DynamoDBClient({})), { marshallOptions: { removeUndefinedValues: true } });
-  return new MemorySteward({
-    client,
-    tableName: env.data.MEMORY_TABLE,
+  const env = parseStewardEnvironment();
+  const wiring = new Wiring({
+    tables: { coordination: '', memory: env.memoryTable, counters: '' },
     clock: systemClock,
-    writers: new Map(env.data.NIGHTSHIFT_WRITERS.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes }])),
     metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
+    instrument,
   });
+  return wiring.steward({ writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes }])) });
 }
 
 /** The memory steward: the only writer of shared memory. */

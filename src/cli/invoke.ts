@@ -1,9 +1,10 @@
+import { STACK_OUTPUT } from '../contract/outputs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PipelineConfig } from '../config/pipeline';
 import { LocalPipeline } from '../local/pipeline';
 import { ManualClock } from '../runtime/clock';
-import type { AgentContext } from '../runtime/guard';
+import type { AgentContext } from '../runtime/run-lifecycle';
 import { checkAgent, saveSnapshot } from './ops';
 import type { CommandResult } from './render';
 import { readSnapshot } from './snapshot';
@@ -70,7 +71,7 @@ export async function invokeDeployed(pipeline: PipelineConfig, stage: string, ag
   ]);
   const stackName = `${pipeline.name}-${stage}`;
   const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
-  const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === 'AgentFunctionNames')?.OutputValue;
+  const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === STACK_OUTPUT.agentFunctionNames)?.OutputValue;
   const functionName = names ? (JSON.parse(names) as Record<string, string>)[agentId] : undefined;
   if (!functionName) throw new Error(`Stack ${stackName} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
   const response = await new LambdaClient({}).send(

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -9,17 +8,19 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { breakerSpec } from '../config/agent-spec';
 import type { PipelineConfig } from '../config/pipeline';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
-import { LocalSchedules } from '../local/pipeline';
-import { type TableNames, tableNames } from '../local/tables';
-import { Breaker } from '../runtime/breaker/breaker';
+import { STACK_OUTPUT, type StackOutputKey, stackName as stackNameOf } from '../contract/outputs';
+import { type TableNames, tableNames } from '../contract/tables';
+import { LocalSchedules } from '../local/side-effects';
+import type { Breaker } from '../runtime/breaker/breaker';
 import { EventBridgeSchedules, type ScheduleSwitch } from '../runtime/breaker/schedules';
-import { RunHistory } from '../runtime/run-history';
+import type { RunHistory } from '../runtime/run-history';
+import { type BreakerWiring, type Endpoints, Wiring } from '../runtime/wiring';
 import { readSnapshotIfAny } from './snapshot';
 import { type Alert, SnsAlerts } from '../runtime/breaker/alerts';
 import { type Clock, systemClock } from '../runtime/clock';
-import { Heartbeats } from '../runtime/heartbeats';
-import { TaskLocks } from '../runtime/locks';
-import { MemoryReader } from '../runtime/memory/reader';
+import type { Heartbeats } from '../runtime/heartbeats';
+import type { TaskLocks } from '../runtime/locks';
+import type { MemoryReader } from '../runtime/memory/reader';
 
 /**
  * What the ops CLI operates on: the state a `nightshift local` run left in its state directory, or a deployed
@@ -72,16 +73,14 @@ export async function localTarget(pipeline: PipelineConfig, stateDir: string): P
 
 /** A local run's state on a DynamoDB Local that is already running at `endpoint`. */
 export function localTargetOn(pipeline: PipelineConfig, stateDir: string, endpoint: string, run: LocalRun, close: () => Promise<void> = async () => undefined): Target {
-  const client = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS }),
-  );
   const clock: Clock = { now: () => run.end, every: () => () => undefined };
   return assemble({
     label: `local run in ${stateDir}`,
     pipeline,
-    names: tableNames(`${pipeline.name}-${pipeline.stage}`),
+    names: tableNames(stackNameOf(pipeline.name, pipeline.stage)),
     clock,
-    client,
+    endpoints: { dynamodb: endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS },
+    reset: 'local',
     schedules: localSchedules(pipeline, run),
     alerts: async (alert) => void process.stderr.write(`(local alert) ${alert.subject}\n`),
     queueDepths: async () => ({ queue: run.memory.queued, inFlight: 0, deadLetters: run.memory.deadLetters }),
@@ -90,10 +89,11 @@ export function localTargetOn(pipeline: PipelineConfig, stateDir: string, endpoi
 }
 
 export async function deployedTarget(pipeline: PipelineConfig, stage: string): Promise<Target> {
-  const stackName = `${pipeline.name}-${stage}`;
+  const stackName = stackNameOf(pipeline.name, stage);
   const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
   const outputs = Object.fromEntries((Stacks[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
-  const need = (key: string) => {
+  const need = (output: StackOutputKey) => {
+    const key = STACK_OUTPUT[output];
     const value = outputs[key];
     if (!value) throw new Error(`Stack ${stackName} has no output ${key}: deploy it with this version of Nightshift`);
     return value;
@@ -105,18 +105,19 @@ export async function deployedTarget(pipeline: PipelineConfig, stage: string): P
     );
     return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
   };
-  const queueUrl = need('MemoryQueueUrl');
-  const deadLetterQueueUrl = need('MemoryDeadLetterQueueUrl');
-  const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: need('AlertTopicArn') });
+  const queueUrl = need('memoryQueueUrl');
+  const deadLetterQueueUrl = need('memoryDeadLetterQueueUrl');
+  const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: need('alertTopicArn') });
   return assemble({
     label: `stack ${stackName}`,
     pipeline: { ...pipeline, stage },
-    names: { coordination: need('CoordinationTableName'), memory: need('MemoryTableName'), counters: need('CounterTableName') },
+    names: { coordination: need('coordinationTable'), memory: need('memoryTable'), counters: need('counterTable') },
     clock: systemClock,
-    client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    endpoints: {},
+    reset: { stage },
     schedules: new EventBridgeSchedules({
       scheduler: new SchedulerClient({}),
-      groupName: need('ScheduleGroupName'),
+      groupName: need('scheduleGroup'),
       scheduleNames: breakerSpec(pipeline).scheduleNames,
     }),
     alerts: (alert) => sns.publish(alert),
@@ -134,41 +135,34 @@ interface Parts {
   pipeline: PipelineConfig;
   names: TableNames;
   clock: Clock;
-  client: DynamoDBDocumentClient;
+  endpoints: Endpoints;
   schedules: ScheduleSwitch;
   alerts: (alert: Alert) => Promise<void>;
+  reset: BreakerWiring['reset'];
   queueDepths: Target['queueDepths'];
   queues?: Target['queues'];
   close: () => Promise<void>;
 }
 
 function assemble(parts: Parts): Target {
-  const { client, names, clock, pipeline } = parts;
+  const { names, clock, pipeline } = parts;
   const spec = breakerSpec(pipeline);
+  const wiring = new Wiring({ tables: names, clock, endpoints: parts.endpoints });
   return {
     label: parts.label,
     pipeline,
     names,
     clock,
-    client,
-    locks: new TaskLocks({ client, tableName: names.coordination, clock }),
-    heartbeats: new Heartbeats({ client, tableName: names.coordination, clock }),
-    reader: new MemoryReader({ client, tableName: names.memory }),
-    history: new RunHistory({ client, tableName: names.coordination, clock }),
+    client: wiring.dynamo,
+    locks: wiring.locks(),
+    heartbeats: wiring.heartbeats(),
+    reader: wiring.reader(),
+    history: wiring.history(),
     scheduleStates: async () => {
       const enabled = new Set(await parts.schedules.enabled());
       return Object.fromEntries(spec.scheduleNames.map((name) => [name, enabled.has(name)]));
     },
-    breaker: new Breaker({
-      client,
-      tableName: names.counters,
-      clock,
-      alerts: { publish: parts.alerts },
-      schedules: parts.schedules,
-      pipelineLabel: `${pipeline.name} (${pipeline.stage})`,
-      resetCommand: `npx nightshift breaker reset --stage ${pipeline.stage}`,
-      ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
-    }),
+    breaker: wiring.breaker({ spec, alerts: { publish: parts.alerts }, schedules: parts.schedules, reset: parts.reset }),
     queueDepths: parts.queueDepths,
     ...(parts.queues ? { queues: parts.queues } : {}),
     close: parts.close,

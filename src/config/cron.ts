@@ -1,3 +1,5 @@
+import { NightshiftError } from '../errors';
+
 /**
  * Standard five-field cron (`minute hour day-of-month month day-of-week`), the form users already know from
  * crontab, validated here and translated to EventBridge Scheduler's six-field `cron()` form.
@@ -8,7 +10,7 @@
  */
 
 /** A cron expression that cannot be used, with a message naming the field and the reason. */
-export class CronError extends Error {
+export class CronError extends NightshiftError {
   override readonly name = 'CronError';
 }
 

@@ -2,8 +2,3 @@
 export const NAMESPACE = /^[a-z][a-z0-9_-]{0,62}$/;
 
 export const NAMESPACE_RULE = 'must be 1-63 lowercase letters, digits, dashes or underscores, starting with a letter';
-
-/** The partition key of a namespace's entries in the memory table, which IAM's `dynamodb:LeadingKeys` sees. */
-export function namespacePartitionKey(namespace: string): string {
-  return `mem#${namespace}`;
-}

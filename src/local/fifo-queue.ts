@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../runtime/clock';
+import { NightshiftError } from '../errors';
 
 /**
  * An SQS FIFO queue in memory, with the semantics the steward relies on, on an injected clock:
@@ -32,7 +33,7 @@ export interface QueueMessage {
   receiptHandle?: string;
 }
 
-export class QueueError extends Error {
+export class QueueError extends NightshiftError {
   constructor(
     readonly code: string,
     message: string,

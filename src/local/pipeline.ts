@@ -1,84 +1,55 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { agentHandler, type AgentWork, type Runtime } from '../../lambdas/shared/agent-handler';
-import { RunHistory } from '../runtime/run-history';
+import { agentHandler, type AgentWork } from '../../lambdas/shared/agent-handler';
 import { createStewardHandler } from '../../lambdas/steward/handler';
 import { agentSpec, breakerSpec } from '../config/agent-spec';
 import type { PipelineConfig } from '../config/pipeline';
-import type { Alert, AlertSink } from '../runtime/breaker/alerts';
-import { Breaker } from '../runtime/breaker/breaker';
-import { OutputGuard } from '../runtime/breaker/output-guard';
-import { OutputWindows } from '../runtime/breaker/output-window';
-import type { ScheduleSwitch } from '../runtime/breaker/schedules';
+import type { TableNames } from '../contract/tables';
+import { CallLog, recordCalls } from '../runtime/aws-calls';
+import type { Breaker } from '../runtime/breaker/breaker';
+import type { OutputGuard } from '../runtime/breaker/output-guard';
 import type { Clock, ManualClock } from '../runtime/clock';
-import { Heartbeats } from '../runtime/heartbeats';
-import { TaskLocks } from '../runtime/locks';
-import { MemoryClient } from '../runtime/memory/client';
-import { MemoryReader } from '../runtime/memory/reader';
-import { ContextRetriever } from '../runtime/memory/retrieval';
-import { OfflineProvider } from '../runtime/model/offline';
-import { MemorySteward } from '../runtime/memory/steward';
+import type { Heartbeats } from '../runtime/heartbeats';
+import type { TaskLocks } from '../runtime/locks';
+import type { MemoryClient } from '../runtime/memory/client';
+import type { MemoryReader } from '../runtime/memory/reader';
+import type { ContextRetriever } from '../runtime/memory/retrieval';
 import { CountingMetrics } from '../runtime/metrics';
-import { MessageLedger } from './ledger';
-import { UsageMeter } from './usage';
+import { OfflineProvider } from '../runtime/model/offline';
+import { type Runtime, Wiring } from '../runtime/wiring';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { SqsEventSource } from './event-source';
+import { MessageLedger } from './ledger';
+import { LocalSchedules, RecordedAlerts, declaringCalls } from './side-effects';
 import { LocalSqs } from './sqs-server';
-import { type TableNames, createTables } from './tables';
+import { createTables } from './tables';
+import { UsageMeter } from './usage';
+
+export { LocalSchedules, RecordedAlerts } from './side-effects';
 
 /**
  * The whole pipeline on this machine: DynamoDB Local with the stack's tables, the local SQS endpoint with the
  * memory queue and its DLQ, the steward handler fed by a Lambda-style event source, and each agent's real handler
- * over a runtime whose clock is the accelerated one. Alerts are recorded (console and file) instead of sent;
- * schedules are switched in memory.
+ * over a runtime whose clock is the accelerated one, every part built by the one {@link Wiring}. Alerts are
+ * recorded (console and file) instead of sent; schedules are switched in memory. Every AWS call each function
+ * makes is recorded in {@link LocalPipeline.calls}, by function (`agent/<id>`, `steward`).
  */
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const REGION = 'us-east-1';
 
 /** The identity an agent's local SQS requests are signed with, and so the SenderId the steward sees. */
 export function localSenderId(agentId: string): string {
   return `local-${agentId}`;
 }
 
-/** Records what SNS would have sent. */
-export class RecordedAlerts implements AlertSink {
-  readonly alerts: (Alert & { at: number })[] = [];
-  constructor(
-    private readonly clock: Clock,
-    private readonly file?: string,
-    private readonly print: (line: string) => void = () => undefined,
-  ) {}
-
-  async publish(alert: Alert): Promise<void> {
-    const at = this.clock.now();
-    this.alerts.push({ ...alert, at });
-    if (this.file) appendFileSync(this.file, `--- ${new Date(at).toISOString()} ${alert.subject}\n${alert.message}\n\n`);
-    this.print(`ALERT ${alert.subject}`);
-  }
-}
-
-/** The pipeline's schedules as enabled/disabled flags. */
-export class LocalSchedules implements ScheduleSwitch {
-  readonly state = new Map<string, boolean>();
-  constructor(names: readonly string[]) {
-    for (const name of names) this.state.set(name, true);
-  }
-  async enabled(): Promise<string[]> {
-    return [...this.state].filter(([, on]) => on).map(([name]) => name);
-  }
-  async disable(names: readonly string[]): Promise<void> {
-    for (const name of names) this.state.set(name, false);
-  }
-  async enable(names: readonly string[]): Promise<void> {
-    for (const name of names) this.state.set(name, true);
-  }
-  isEnabled(name: string): boolean {
-    return this.state.get(name) ?? false;
-  }
+/** The name local mode records an agent's calls under. */
+export function agentFunction(agentId: string): string {
+  return `agent/${agentId}`;
 }
 
 export interface LocalPipelineOptions {
@@ -99,26 +70,30 @@ export class LocalPipeline {
   readonly ledger = new MessageLedger();
   /** Requests and capacity the run used: what `nightshift cost` prices. */
   readonly usage = new UsageMeter();
+  /** Every AWS call each function made (the stand-ins declare theirs): held against the stack's IAM by the tests. */
+  readonly calls = new CallLog();
   readonly schedules: LocalSchedules;
   readonly alerts: RecordedAlerts;
   readonly memoryQueue: string;
   readonly deadLetterQueue: string;
+  /** The operator's view (not recorded as any function's calls). */
   readonly reader: MemoryReader;
   readonly retriever: ContextRetriever;
-  /** Every agent's model calls go here: offline, deterministic, metered like Bedrock. */
-  readonly model = new OfflineProvider();
   readonly breaker: Breaker;
   readonly heartbeats: Heartbeats;
   readonly locks: TaskLocks;
+  readonly client: DynamoDBDocumentClient;
+  /** Every agent's model calls go here: offline, deterministic, metered like Bedrock. */
+  readonly model = new OfflineProvider();
   readonly eventSource: SqsEventSource;
   readonly sqsClient: SQSClient;
-  private readonly outputs: OutputGuard;
+  private readonly operator: Wiring;
+  private readonly agentWirings = new Map<string, { wiring: Wiring; outputs: OutputGuard; model: OfflineProvider | ReturnType<typeof declaringCalls>['model'] }>();
   private readonly memoryClients = new Map<string, MemoryClient>();
 
   private constructor(
     readonly options: LocalPipelineOptions,
     readonly dynamo: { endpoint: string; process?: DynamoDbLocal },
-    readonly client: DynamoDBDocumentClient,
     readonly names: TableNames,
     readonly sqs: LocalSqs,
   ) {
@@ -136,44 +111,23 @@ export class LocalPipeline {
         deadLetter: { name: this.deadLetterQueue, maxReceiveCount: pipeline.steward.maxReceiveCount },
       },
     ]);
-    this.usage.meter(client);
     sqs.onRequest = (action) => this.usage.countSqs(action);
-    this.sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials: CREDENTIALS });
-    this.reader = new MemoryReader({ client, tableName: names.memory });
-    this.retriever = new ContextRetriever({ client, tableName: names.memory });
-    this.locks = new TaskLocks({ client, tableName: names.coordination, clock, metrics: this.metrics });
-    this.heartbeats = new Heartbeats({ client, tableName: names.coordination, clock });
-    this.breaker = new Breaker({
-      client,
-      tableName: names.counters,
-      clock,
-      alerts: this.alerts,
-      schedules: this.schedules,
-      pipelineLabel: `${pipeline.name} (${pipeline.stage}, local)`,
-      resetCommand: 'npx nightshift breaker reset --local',
-      metrics: this.metrics,
-      ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
-    });
-    this.outputs = new OutputGuard({
-      breaker: this.breaker,
-      windows: new OutputWindows({ client, tableName: names.counters, clock }),
-      pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
-      metrics: this.metrics,
-    });
+    this.sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: REGION, credentials: CREDENTIALS });
+    this.operator = this.wiring();
+    this.client = this.operator.dynamo;
+    this.reader = this.operator.reader();
+    this.retriever = this.operator.retriever();
+    this.locks = this.operator.locks();
+    this.heartbeats = this.operator.heartbeats();
+    this.breaker = this.operator.breaker({ spec, alerts: this.alerts, schedules: this.schedules, reset: 'local' });
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
-    const steward = new MemorySteward({
-      client,
-      tableName: names.memory,
-      clock,
-      metrics: this.metrics,
-      writers,
-      onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome),
-    });
+    const steward = this.wiring('steward').steward({ writers, onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome) });
     const stewardHandler = createStewardHandler(() => steward);
     this.eventSource = new SqsEventSource({
-      sqs: this.sqsClient,
+      // Lambda's event source mapping polls with the steward's role: its calls are the steward's.
+      sqs: recordCalls(new SQSClient({ endpoint: sqs.endpoint, region: REGION, credentials: CREDENTIALS }), (call) => this.calls.record('steward', call)),
       queueUrl: sqs.queueUrl(this.memoryQueue),
       queueArn: `arn:aws:sqs:local:000000000000:${this.memoryQueue}`,
       batchSize: pipeline.steward.batchSize,
@@ -184,51 +138,77 @@ export class LocalPipeline {
     });
   }
 
+  /** The runtime's parts for one function, its calls recorded under `functionName` (the operator's are not). */
+  private wiring(functionName?: string, clock: Clock = this.options.clock): Wiring {
+    return new Wiring({
+      tables: this.names,
+      clock,
+      endpoints: { dynamodb: this.dynamo.endpoint, sqs: this.sqs.endpoint, region: REGION, credentials: CREDENTIALS },
+      metrics: this.metrics,
+      instrument: (client) => {
+        if (client instanceof DynamoDBClient) this.usage.meter(client);
+        return functionName ? recordCalls(client, (call) => this.calls.record(functionName, call)) : client;
+      },
+    });
+  }
+
+  /** An agent function's parts, built once like a warm sandbox's: its breaker sees the shared alerts and schedules. */
+  private agentParts(agentId: string) {
+    let parts = this.agentWirings.get(agentId);
+    if (!parts) {
+      const functionName = agentFunction(agentId);
+      const wiring = this.wiring(functionName);
+      const spec = breakerSpec(this.options.pipeline);
+      const stand = declaringCalls(
+        { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}` },
+        (call) => this.calls.record(functionName, call),
+      );
+      const breaker = wiring.breaker({ spec, alerts: stand.alerts, schedules: stand.schedules, reset: 'local' });
+      parts = { wiring, outputs: wiring.outputs(breaker, spec), model: stand.model };
+      this.agentWirings.set(agentId, parts);
+    }
+    return parts;
+  }
+
   static async start(options: LocalPipelineOptions): Promise<LocalPipeline> {
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
     const process = options.dynamoEndpoint
       ? undefined
       : await startDynamoDbLocal(options.stateDir ? { dbPath: join(options.stateDir, 'dynamodb') } : {});
     const endpoint = options.dynamoEndpoint ?? process!.endpoint;
-    const raw = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: CREDENTIALS });
-    const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+    const raw = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
     const names = await createTables(raw, options.tablePrefix ?? `${options.pipeline.name}-${options.pipeline.stage}`);
+    raw.destroy();
     const sqs = new LocalSqs(options.clock);
     await sqs.start();
-    return new LocalPipeline(options, { endpoint, process }, client, names, sqs);
+    return new LocalPipeline(options, { endpoint, process }, names, sqs);
   }
 
   /** The runtime an agent's handler runs over; `clock` lets a scenario freeze one process (a crash). */
   runtime(agentId: string, clock: Clock = this.options.clock): Runtime {
+    const { wiring, outputs, model } = this.agentParts(agentId);
+    const own = clock === this.options.clock ? wiring : wiring.withClock(clock);
     return {
       spec: agentSpec(this.options.pipeline, agentId),
-      history: new RunHistory({ client: this.client, tableName: this.names.coordination, clock }),
-      deps: {
-        locks: new TaskLocks({ client: this.client, tableName: this.names.coordination, clock, metrics: this.metrics }),
-        heartbeats: new Heartbeats({ client: this.client, tableName: this.names.coordination, clock, metrics: this.metrics }),
-        clock,
-        metrics: this.metrics,
-        outputs: this.outputs,
-        memory: { client: this.memoryClientFor(agentId), reader: this.reader, retriever: this.retriever },
-        model: this.model,
-      },
+      history: own.history(),
+      deps: own.guardDeps({ outputs, model, queue: this.queueAccess(agentId) }),
     };
   }
 
   /** How an agent submits memory updates: SendMessageBatch to the local FIFO queue, signed as that agent. */
   memoryClientFor(agentId: string): MemoryClient {
     let client = this.memoryClients.get(agentId);
-    if (!client) {
-      const sqs = new SQSClient({ endpoint: this.sqs.endpoint, region: 'us-east-1', credentials: { accessKeyId: localSenderId(agentId), secretAccessKey: 'local' } });
-      client = new MemoryClient({ sqs, queueUrl: this.sqs.queueUrl(this.memoryQueue) });
-      this.memoryClients.set(agentId, client);
-    }
+    if (!client) this.memoryClients.set(agentId, (client = this.agentParts(agentId).wiring.memoryClient(this.queueAccess(agentId))));
     return client;
+  }
+
+  private queueAccess(agentId: string) {
+    return { queueUrl: this.sqs.queueUrl(this.memoryQueue), credentials: { accessKeyId: localSenderId(agentId), secretAccessKey: 'local' } };
   }
 
   /** The agent's real Lambda handler, over the local runtime. */
   handler<R>(agentId: string, work: AgentWork<R>, clock?: Clock) {
-    return agentHandler(agentId, work, () => this.runtime(agentId, clock));
+    return agentHandler(work, () => this.runtime(agentId, clock));
   }
 
   async queueDepths(): Promise<{ queue: number; inFlight: number; deadLetters: number }> {

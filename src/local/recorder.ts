@@ -2,7 +2,7 @@ import type { UsageMeter } from './usage';
 import type { PipelineConfig } from '../config/pipeline';
 import type { BreakerStatus } from '../runtime/breaker/breaker';
 import type { Clock } from '../runtime/clock';
-import type { RunOutcome } from '../runtime/guard';
+import type { RunOutcome } from '../runtime/run-lifecycle';
 import type { LocalPipeline } from './pipeline';
 import type { Check, ScenarioName } from './scenarios';
 

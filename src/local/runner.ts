@@ -3,8 +3,9 @@ import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
 import { scheduleName } from '../config/agent-spec';
 import type { PipelineConfig } from '../config/pipeline';
+import type { CallLog } from '../runtime/aws-calls';
 import { type Clock, ManualClock } from '../runtime/clock';
-import type { AgentContext, RunOutcome } from '../runtime/guard';
+import type { AgentContext, RunOutcome } from '../runtime/run-lifecycle';
 import { type Fault, redeliveryAt } from './faults';
 import { LocalPipeline } from './pipeline';
 import { RunRecorder, type SimulationResult } from './recorder';
@@ -38,7 +39,7 @@ export interface SimulationOptions {
    */
   readonly resume?: { readonly schedules: Readonly<Record<string, boolean>> };
   /** Called with the finished run while its DynamoDB Local still runs (the CLI snapshots the state then). */
-  readonly onFinished?: (finished: { dynamoEndpoint: string; result: SimulationResult }) => Promise<void>;
+  readonly onFinished?: (finished: { dynamoEndpoint: string; result: SimulationResult; calls: CallLog }) => Promise<void>;
 }
 
 const MINUTE = 60_000;
@@ -67,7 +68,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   });
   try {
     const result = await new Simulation(options, faults, local, clock, start, end).run();
-    await options.onFinished?.({ dynamoEndpoint: local.dynamoEndpoint, result });
+    await options.onFinished?.({ dynamoEndpoint: local.dynamoEndpoint, result, calls: local.calls });
     return result;
   } finally {
     await local.stop();

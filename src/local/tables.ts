@@ -4,15 +4,9 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMAS, type TableRole } from '../config/tables';
+import { TABLE_SCHEMAS, type TableNames, type TableRole, tableNames } from '../contract/tables';
 
-/** Physical table name of each Nightshift table. */
-export type TableNames = Readonly<Record<TableRole, string>>;
-
-/** Table names for a prefix: `<prefix>-coordination`, `<prefix>-memory`, `<prefix>-counters`. */
-export function tableNames(prefix: string): TableNames {
-  return { coordination: `${prefix}-coordination`, memory: `${prefix}-memory`, counters: `${prefix}-counters` };
-}
+export { type TableNames, tableNames };
 
 /**
  * Creates the Nightshift tables from {@link TABLE_SCHEMAS} (the definitions the CDK constructs deploy) with TTL

@@ -11,7 +11,7 @@ export class UsageMeter {
   stewardInvocations = 0;
 
   /** Counts every request `client` sends, asking DynamoDB for the capacity each consumed. */
-  meter(client: DynamoDBDocumentClient): void {
+  meter(client: { middlewareStack: DynamoDBDocumentClient["middlewareStack"] }): void {
     const middleware = ((next: (args: { input: Record<string, unknown> }) => Promise<{ output: { ConsumedCapacity?: unknown } }>, context: { commandName?: string }) =>
       async (args: { input: Record<string, unknown> }) => {
         args.input.ReturnConsumedCapacity ??= 'TOTAL';

@@ -1,4 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { conditionally } from './conditional';
+import { KEYS } from '../contract/tables';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './clock';
 import type { MetricsSink } from './metrics';
@@ -61,8 +62,8 @@ export class Heartbeats {
     const seq = (this.beatsOfRun.get(beat.runId) ?? 0) + 1;
     this.beatsOfRun.set(beat.runId, seq);
     if (this.beatsOfRun.size > 1000) this.beatsOfRun.delete(this.beatsOfRun.keys().next().value!);
-    try {
-      await this.options.client.send(
+    const result = await conditionally(
+      this.options.client.send(
         new PutCommand({
           TableName: this.options.tableName,
           Item: {
@@ -80,13 +81,11 @@ export class Heartbeats {
             '(attribute_not_exists(runOrder) AND (attribute_not_exists(beatAt) OR beatAt <= :beatAt)) OR runOrder < :order OR (runOrder = :order AND (runId <> :run OR seq < :seq))',
           ExpressionAttributeValues: { ':beatAt': beatAt, ':order': runOrder, ':run': beat.runId, ':seq': seq },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      this.options.metrics?.count('HeartbeatsSuperseded');
-      return false;
-    }
+      ),
+    );
+    // A later run's beat is already there: this one loses, counted.
+    if (!result.ok) this.options.metrics?.count('HeartbeatsSuperseded');
+    return result.ok;
   }
 
   /** The last beat of an agent, or undefined. Strongly consistent. */
@@ -121,9 +120,7 @@ export class Heartbeats {
   }
 }
 
-function heartbeatKey(agentId: string) {
-  return { pk: `heartbeat#${agentId}`, sk: 'heartbeat' };
-}
+const heartbeatKey = KEYS.coordination.heartbeat;
 
 function formatAge(ms: number): string {
   const minutes = ms / 60_000;

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { describeIssues } from './schema';
+import { NightshiftError } from '../errors';
 
 /**
  * What EventBridge Scheduler sends an agent (the target input set by the `Agent` construct, with Scheduler's
@@ -16,7 +17,7 @@ const invocationSchema = z.object({
 export type AgentInvocation = z.output<typeof invocationSchema>;
 
 /** An event that is not an agent invocation; names the field and what was wrong. */
-export class InvocationError extends Error {
+export class InvocationError extends NightshiftError {
   override readonly name = 'InvocationError';
 }
 

@@ -1,5 +1,5 @@
 import type { AgentSpec } from '../config/agent-spec';
-import type { GuardDeps } from './guard';
+import type { GuardDeps } from './run-context';
 import { type Lease, LockLostError } from './locks';
 
 const MINUTE = 60_000;
@@ -12,7 +12,7 @@ export class LeaseKeeper {
   lost: LockLostError | undefined;
 
   constructor(
-    private readonly deps: GuardDeps,
+    private readonly deps: Pick<GuardDeps, 'locks' | 'heartbeats' | 'clock' | 'metrics' | 'log'>,
     private readonly spec: AgentSpec,
     public lease: Lease,
     private readonly runId: string,

@@ -1,8 +1,9 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { conditionally } from './conditional';
+import { KEYS, LOCK_PK_PREFIX } from '../contract/tables';
 import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from './clock';
 import type { MetricsSink } from './metrics';
+import { NightshiftError } from '../errors';
 
 /**
  * Lease locks on the coordination table: the field report's `tasks/{task_id}.lock`, without the watchdog.
@@ -29,7 +30,12 @@ export interface Lease {
 }
 
 /** The lock is held by someone else whose lease has not expired. */
-export class LockHeldError extends Error {
+/** An operator asked to release a lock that does not exist. */
+export class NoSuchLockError extends NightshiftError {
+  override readonly name = 'NoSuchLockError';
+}
+
+export class LockHeldError extends NightshiftError {
   override readonly name = 'LockHeldError';
   constructor(
     readonly taskId: string,
@@ -41,7 +47,7 @@ export class LockHeldError extends Error {
 }
 
 /** The task was completed under an earlier lease and cannot be run again. */
-export class TaskCompletedError extends Error {
+export class TaskCompletedError extends NightshiftError {
   override readonly name = 'TaskCompletedError';
   constructor(
     readonly taskId: string,
@@ -53,7 +59,7 @@ export class TaskCompletedError extends Error {
 }
 
 /** The caller no longer holds the lock (another owner took over the expired lease, or it was released). */
-export class LockLostError extends Error {
+export class LockLostError extends NightshiftError {
   override readonly name = 'LockLostError';
   constructor(
     readonly lease: Lease,
@@ -93,9 +99,8 @@ export class TaskLocks {
     assertLeaseMs(leaseMs);
     const now = this.options.clock.now();
     const leaseExpiresAt = now + leaseMs;
-    let previous: LockItem | undefined;
-    try {
-      const result = await this.options.client.send(
+    const result = await conditionally(
+      this.options.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: lockKey(taskId),
@@ -115,16 +120,14 @@ export class TaskLocks {
           ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
-      );
-      previous = result.Attributes as LockItem | undefined;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = error.Item ? (unmarshall(error.Item) as LockItem) : {};
-      if (current.completedAt !== undefined) {
-        throw new TaskCompletedError(taskId, current.completedBy ?? 'unknown', current.completedAt);
-      }
+      ),
+    );
+    if (!result.ok) {
+      const current = (result.current ?? {}) as LockItem;
+      if (current.completedAt !== undefined) throw new TaskCompletedError(taskId, current.completedBy ?? 'unknown', current.completedAt);
       throw new LockHeldError(taskId, current.owner ?? 'unknown', current.leaseExpiresAt ?? 0);
     }
+    const previous = result.value.Attributes as LockItem | undefined;
     if (previous?.owner !== undefined) this.options.metrics?.count('LockTakeovers');
     return { taskId, owner, leaseExpiresAt, fencingToken: (previous?.fencingToken ?? now) + 1 };
   }
@@ -159,21 +162,21 @@ export class TaskLocks {
    */
   async forceRelease(taskId: string, operator: string): Promise<string | undefined> {
     const now = this.options.clock.now();
-    const { Attributes } = await this.options.client.send(
-      new UpdateCommand({
-        TableName: this.options.tableName,
-        Key: lockKey(taskId),
-        UpdateExpression: 'REMOVE #owner SET leaseExpiresAt = :now, releasedAt = :now, releasedBy = :operator',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#owner': 'owner' },
-        ExpressionAttributeValues: { ':now': now, ':operator': operator },
-        ReturnValues: 'ALL_OLD',
-      }),
-    ).catch((error: unknown) => {
-      if (error instanceof ConditionalCheckFailedException) throw new Error(`No lock exists for task ${taskId}`);
-      throw error;
-    });
-    return (Attributes as LockItem | undefined)?.owner;
+    const result = await conditionally(
+      this.options.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: lockKey(taskId),
+          UpdateExpression: 'REMOVE #owner SET leaseExpiresAt = :now, releasedAt = :now, releasedBy = :operator',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': now, ':operator': operator },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    if (!result.ok) throw new NoSuchLockError(`No lock exists for task ${taskId}`);
+    return (result.value.Attributes as LockItem | undefined)?.owner;
   }
 
   /** Locks held now (unexpired, not released): for operators. Scans the table. */
@@ -187,13 +190,13 @@ export class TaskLocks {
           TableName: this.options.tableName,
           FilterExpression: 'begins_with(pk, :lock) AND attribute_exists(#owner) AND leaseExpiresAt > :now',
           ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':lock': 'lock#', ':now': now },
+          ExpressionAttributeValues: { ':lock': LOCK_PK_PREFIX, ':now': now },
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of page.Items ?? []) {
         held.push({
-          taskId: String(item.pk).slice('lock#'.length),
+          taskId: String(item.pk).slice(LOCK_PK_PREFIX.length),
           owner: item.owner,
           fencingToken: item.fencingToken,
           leaseExpiresAt: item.leaseExpiresAt,
@@ -205,8 +208,8 @@ export class TaskLocks {
   }
 
   private async updateHeld(lease: Lease, updateExpression: string, values: Record<string, unknown>): Promise<void> {
-    try {
-      await this.options.client.send(
+    const result = await conditionally(
+      this.options.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: lockKey(lease.taskId),
@@ -217,18 +220,16 @@ export class TaskLocks {
           ExpressionAttributeValues: { ...values, ':owner': lease.owner, ':token': lease.fencingToken },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = error.Item ? (unmarshall(error.Item) as LockItem) : {};
+      ),
+    );
+    if (!result.ok) {
+      const current = (result.current ?? {}) as LockItem;
       throw new LockLostError(lease, current.owner, current.fencingToken);
     }
   }
 }
 
-function lockKey(taskId: string) {
-  return { pk: `lock#${taskId}`, sk: 'lock' };
-}
+const lockKey = KEYS.coordination.lock;
 
 function ttlSeconds(lastUseMs: number): number {
   return Math.ceil((lastUseMs + TOKEN_HORIZON_MS) / 1000);

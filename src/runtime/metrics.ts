@@ -1,20 +1,22 @@
+import type { MetricName } from '../contract/metrics';
+
 /**
  * Where the runtime counts what operators watch (lock takeovers, degraded runs, …). The Lambda adapters back it
  * with Powertools Metrics (CloudWatch EMF); the local runner and tests record into memory.
  */
 export interface MetricsSink {
-  count(name: string, value?: number): void;
+  count(name: MetricName, value?: number): void;
 }
 
 /** Records counts in memory: for tests and the local runner's summary. */
 export class CountingMetrics implements MetricsSink {
-  readonly counts = new Map<string, number>();
+  readonly counts = new Map<MetricName, number>();
 
-  count(name: string, value = 1): void {
+  count(name: MetricName, value = 1): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + value);
   }
 
-  get(name: string): number {
+  get(name: MetricName): number {
     return this.counts.get(name) ?? 0;
   }
 }

@@ -1,6 +1,7 @@
+import { KEYS } from '../contract/tables';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './clock';
-import type { RunOutcome } from './guard';
+import type { RunOutcome } from './run-lifecycle';
 
 /** One run of an agent as `nightshift runs` lists it. */
 export interface RunEntry {
@@ -22,7 +23,7 @@ export interface RunEntry {
 const DAY = 86_400_000;
 
 /**
- * Each run's outcome, kept on the coordination table (`pk = runs#<agent>`, `sk = <started at>#<task id>`) for
+ * Each run's outcome, kept on the coordination table (`KEYS.coordination.run`) for
  * `retentionDays` (a TTL attribute for clean-up; listing filters nothing out, it only shows the newest). One
  * PutItem per run, written by the Lambda adapter after the guard finished, so local mode records them the same way.
  */
@@ -57,7 +58,7 @@ export class RunHistory {
     await client.send(
       new PutCommand({
         TableName: tableName,
-        Item: { pk: `runs#${entry.agentId}`, sk: `${entry.startedAt}#${entry.taskId}`, ...entry, ttl: Math.ceil((clock.now() + retentionDays * DAY) / 1000) },
+        Item: { ...KEYS.coordination.run(entry.agentId, entry.startedAt, entry.taskId), ...entry, ttl: Math.ceil((clock.now() + retentionDays * DAY) / 1000) },
       }),
     );
   }
@@ -70,7 +71,7 @@ export class RunHistory {
           new QueryCommand({
             TableName: this.options.tableName,
             KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': `runs#${agentId}` },
+            ExpressionAttributeValues: { ':pk': KEYS.coordination.runsPartition(agentId) },
             ScanIndexForward: false,
             Limit: limit,
           }),

@@ -48,7 +48,7 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     // The planner's bundle is self-contained: load it from the cloud assembly and run it against DynamoDB Local.
     type FunctionResource = { Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, unknown> } } };
     const planner = Object.values(template.Resources).find(
-      (r) => (r as FunctionResource).Properties?.Environment?.Variables?.NIGHTSHIFT_AGENT_ID === 'planner',
+      (r) => (r as FunctionResource).Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'planner',
     ) as FunctionResource;
     const assetDir = join(outdir, `asset.${planner.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
     expect(readdirSync(assetDir)).toContain('index.mjs');

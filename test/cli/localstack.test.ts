@@ -25,7 +25,7 @@ describe('the LocalStack path', () => {
       new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [], ...(modelProvider ? { modelProvider } : {}) } });
     const providers = (modelProvider?: string) =>
       Object.values(Template.fromStack(addNightshiftPipeline(app(modelProvider), reference)).findResources('AWS::Lambda::Function'))
-        .filter((fn) => fn.Properties.Environment.Variables.NIGHTSHIFT_AGENT_ID)
+        .filter((fn) => fn.Properties.Environment.Variables.NIGHTSHIFT_AGENT_SPEC)
         .map((fn) => fn.Properties.Environment.Variables.NIGHTSHIFT_MODEL_PROVIDER);
     expect(providers('offline')).toEqual(['offline', 'offline', 'offline', 'offline', 'offline']);
     expect(providers()).toEqual([undefined, undefined, undefined, undefined, undefined]);

@@ -6,7 +6,7 @@ import {
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { TABLE_SCHEMAS, type TableRole } from '../../src/config/tables';
+import { TABLE_SCHEMAS, type TableRole } from '../../src/contract/tables';
 import { createTables } from '../../src/local/tables';
 import { dynamoForTest } from '../support/dynamo';
 

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { handler as analyst } from '../../lambdas/agents/analyst/handler';
-import { handler as community } from '../../lambdas/agents/community/handler';
-import { handler as planner } from '../../lambdas/agents/planner/handler';
-import { handler as seo } from '../../lambdas/agents/seo/handler';
-import { handler as writer } from '../../lambdas/agents/writer/handler';
-import { agentEnvironment } from '../../lambdas/shared/environment';
+import * as analystAgent from '../../lambdas/agents/analyst/handler';
+import * as communityAgent from '../../lambdas/agents/community/handler';
+import * as plannerAgent from '../../lambdas/agents/planner/handler';
+import * as seoAgent from '../../lambdas/agents/seo/handler';
+import * as writerAgent from '../../lambdas/agents/writer/handler';
+import { agentHandler } from '../../lambdas/shared/agent-handler';
+import { parseAgentEnvironment as agentEnvironment } from '../../src/contract/environment';
 import reference from '../../nightshift.config';
 import { memoryQueueForTest, agentEnvironment as testEnvironment } from '../support/agent-env';
 import { dynamoForTest } from '../support/dynamo';
@@ -12,7 +13,9 @@ import { schedulerInvocation } from '../support/events';
 
 const { names } = await dynamoForTest('agents');
 const memory = await memoryQueueForTest();
-const handlers = { planner, writer, seo, community, analyst };
+// What the Agent construct bundles around each agent's work: the handler over the function's environment.
+const [planner, writer, seo, community, analyst] = [plannerAgent, writerAgent, seoAgent, communityAgent, analystAgent].map((m) => agentHandler(m.work));
+const handlers = { planner: planner!, writer: writer!, seo: seo!, community: community!, analyst: analyst! };
 
 afterEach(() => vi.unstubAllEnvs());
 
@@ -44,8 +47,8 @@ describe('reference agent handlers', () => {
   it('skips a slot Scheduler delivers again', async () => {
     stubEnvironment('planner');
     const slot = '2026-11-25T13:00:00Z';
-    await expect(planner(schedulerInvocation('planner', slot))).resolves.toMatchObject({ status: 'completed' });
-    await expect(planner(schedulerInvocation('planner', slot, 1))).resolves.toMatchObject({
+    await expect(handlers.planner(schedulerInvocation('planner', slot))).resolves.toMatchObject({ status: 'completed' });
+    await expect(handlers.planner(schedulerInvocation('planner', slot, 1))).resolves.toMatchObject({
       status: 'skipped',
       reason: 'already-completed',
     });
@@ -53,7 +56,7 @@ describe('reference agent handlers', () => {
 
   it('rejects an event that is not an invocation', async () => {
     stubEnvironment('writer');
-    await expect(writer({ 'detail-type': 'Scheduled Event' })).rejects.toThrow(/Not an agent invocation/);
+    await expect(handlers.writer({ 'detail-type': 'Scheduled Event' })).rejects.toThrow(/Not an agent invocation/);
   });
 });
 

@@ -3,7 +3,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../lib/agent';
 import { definePipeline } from '../../src/config/pipeline';
-import { logicalId, testStack } from '../support/template';
+import { NightshiftStack } from '../../lib/nightshift-stack';
+import { logicalId, testApp, testStack } from '../support/template';
 
 const pipeline = definePipeline({
   name: 'test',
@@ -28,7 +29,7 @@ function agentStack() {
   const stack = testStack();
   const scheduleGroup = new scheduler.ScheduleGroup(stack, 'Group', { scheduleGroupName: 'test-dev' });
   const scheduleDeadLetterQueue = new sqs.Queue(stack, 'Dlq');
-  const agent = new Agent(stack, 'Community', { pipeline, agentId: 'community', scheduleGroup, scheduleDeadLetterQueue });
+  const agent = new Agent(stack, 'Community', { config: pipeline.agents[0]!, scheduleGroup, scheduleDeadLetterQueue });
   return { stack, agent, scheduleGroup, scheduleDeadLetterQueue, template: Template.fromStack(stack) };
 }
 
@@ -40,13 +41,13 @@ describe('Agent', () => {
       Architectures: ['arm64'],
       Timeout: 120,
       MemorySize: 256,
-      Environment: { Variables: Match.objectLike({ NIGHTSHIFT_AGENT_ID: 'community' }) },
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'community' }) },
     });
   });
 
-  it('hands the runtime its spec: lease, heartbeat interval, upstream limits, breaker', () => {
-    const { template } = agentStack();
-    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0]!;
+  it('hands the runtime its spec in the stack: lease, heartbeat interval, upstream limits, breaker', () => {
+    const template = Template.fromStack(new NightshiftStack(testApp(), 'Spec', { pipeline }));
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === 'community')!;
     expect(JSON.parse(fn.Properties.Environment.Variables.NIGHTSHIFT_AGENT_SPEC)).toEqual({
       id: 'community',
       leaseMinutes: 30,
@@ -55,15 +56,6 @@ describe('Agent', () => {
       breaker: { maxOutputs: 5, windowMinutes: 60 },
       duplicateWindowMinutes: 1440,
     });
-  });
-
-  it('refuses an agent id the pipeline does not have', () => {
-    const stack = testStack();
-    const scheduleGroup = new scheduler.ScheduleGroup(stack, 'Group');
-    const scheduleDeadLetterQueue = new sqs.Queue(stack, 'Dlq');
-    expect(() => new Agent(stack, 'X', { pipeline, agentId: 'ghost', scheduleGroup, scheduleDeadLetterQueue })).toThrow(
-      "Agent 'ghost' is not in pipeline 'test'",
-    );
   });
 
   it('creates one schedule per cron entry, translated and in its time zone, in the pipeline group', () => {

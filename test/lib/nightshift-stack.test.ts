@@ -117,10 +117,39 @@ describe('NightshiftStack for the reference pipeline', () => {
         'COUNTER_TABLE',
         'ALERT_TOPIC_ARN',
         'SCHEDULE_GROUP',
-        'NIGHTSHIFT_AGENT_ID',
+        'NIGHTSHIFT_AGENT_SPEC',
       ]),
     );
     expect(variables.MEMORY_TABLE).toEqual({ Ref: logicalId(stack.memory.table) });
+  });
+
+  it('keeps the logical id of every stateful resource: a changed id makes CloudFormation replace it, losing its data', () => {
+    const stateful = /^AWS::(DynamoDB::Table|SQS::Queue|SNS::Topic|KMS::Key|Scheduler::ScheduleGroup|Logs::LogGroup)$/;
+    const ids = Object.entries(template.toJSON().Resources as Record<string, { Type: string }>)
+      .filter(([, r]) => stateful.test(r.Type))
+      .map(([id, r]) => `${r.Type} ${id}`)
+      .sort();
+    // Copied from the template as of 2026-11-26. Change it only together with a migration note in the README.
+    expect(ids).toEqual(
+      [
+        'AWS::DynamoDB::Table BreakerTable68DCABCD',
+        'AWS::DynamoDB::Table CoordinationTableB8240530',
+        'AWS::DynamoDB::Table MemoryTable2F605A68',
+        'AWS::KMS::Key BreakerTopicKeyDF7A0505',
+        'AWS::Logs::LogGroup AgentanalystFunctionLogsE8F877A8',
+        'AWS::Logs::LogGroup AgentcommunityFunctionLogs19099DED',
+        'AWS::Logs::LogGroup AgentplannerFunctionLogsA766710A',
+        'AWS::Logs::LogGroup AgentseoFunctionLogs00DFEADB',
+        'AWS::Logs::LogGroup AgentwriterFunctionLogs3FD87048',
+        'AWS::Logs::LogGroup BreakerPagerForwarderLogs481E3ABA',
+        'AWS::Logs::LogGroup MemoryStewardLogs14B7FC1C',
+        'AWS::SNS::Topic BreakerAlertTopic67DED1FF',
+        'AWS::SQS::Queue MemoryDeadLetterQueueBFA0708D',
+        'AWS::SQS::Queue MemoryQueueF0F60D00',
+        'AWS::SQS::Queue ScheduleDeadLetterQueue0D6B48D2',
+        'AWS::Scheduler::ScheduleGroup ScheduleGroup4D377372',
+      ].sort(),
+    );
   });
 
   it('exports what the ops CLI needs as stack outputs', () => {
@@ -142,7 +171,7 @@ describe('NightshiftStack breaker permissions', () => {
     expect(JSON.stringify(schedules.Resource)).toContain(':schedule/nightshift-dev/community-2"');
     const passRole = statements.find((s) => s.Action === 'iam:PassRole');
     expect(passRole).toMatchObject({
-      Resource: { 'Fn::GetAtt': [logicalId(stack.scheduleRole), 'Arn'] },
+      Resource: { 'Fn::GetAtt': [logicalId(stack.schedules.role), 'Arn'] },
       Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
     });
   });
@@ -150,7 +179,7 @@ describe('NightshiftStack breaker permissions', () => {
   it('invokes every agent through the one schedule role', () => {
     template.resourcePropertiesCountIs(
       'AWS::Scheduler::Schedule',
-      { Target: Match.objectLike({ RoleArn: { 'Fn::GetAtt': [logicalId(stack.scheduleRole), 'Arn'] } }) },
+      { Target: Match.objectLike({ RoleArn: { 'Fn::GetAtt': [logicalId(stack.schedules.role), 'Arn'] } }) },
       12,
     );
   });

@@ -1,18 +1,39 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, inject, it } from 'vitest';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { NightshiftStack } from '../../lib/nightshift-stack';
 import reference from '../../nightshift.config';
-import { simulate } from '../../src/local/runner';
+import { tableNames } from '../../src/contract/tables';
+import { agentFunction } from '../../src/local/pipeline';
+import { type SimulationResult, simulate } from '../../src/local/runner';
 import type { ScenarioName } from '../../src/local/scenarios';
+import type { AwsCall } from '../../src/runtime/aws-calls';
+import { checkCalls } from '../support/iam';
+import { logicalId, testApp } from '../support/template';
 
 /** The local runner end to end: DynamoDB Local, local SQS, real handlers and steward, accelerated clock. */
-const run = (scenario: ScenarioName, hours = 24) =>
-  simulate({
-    pipeline: reference,
-    scenario,
-    hours,
-    dynamoEndpoint: inject('dynamoEndpoint'),
-    tablePrefix: `sim-${scenario}-${randomUUID().slice(0, 8)}`,
-  });
+const runs = new Map<ScenarioName, { result: SimulationResult; calls: ReadonlyMap<string, readonly AwsCall[]>; prefix: string }>();
+
+/** The field report's three stories, each run once for this file (they are the slow part), all at once. */
+beforeAll(async () => {
+  await Promise.all(
+    (['normal', '3am', 'crash'] as const).map(async (scenario) => {
+      const prefix = `sim-${scenario}-${randomUUID().slice(0, 8)}`;
+      let calls: ReadonlyMap<string, readonly AwsCall[]> = new Map();
+      const result = await simulate({
+        pipeline: reference,
+        scenario,
+        hours: 24,
+        dynamoEndpoint: inject('dynamoEndpoint'),
+        tablePrefix: prefix,
+        onFinished: async (finished) => void (calls = finished.calls.byFunction()),
+      });
+      runs.set(scenario, { result, calls, prefix });
+    }),
+  );
+});
+
+const run = async (scenario: ScenarioName) => runs.get(scenario)!.result;
 
 describe('local pipeline run', () => {
   it('runs a calm day: all 12 slots, every update applied, no alert', async () => {
@@ -62,5 +83,56 @@ describe('local pipeline run', () => {
     };
     expect(await newYorkSlot('2026-03-06T12:00:00Z')).toEqual(['2026-03-06T14:00:00.000Z']);
     expect(await newYorkSlot('2026-03-09T12:00:00Z')).toEqual(['2026-03-09T13:00:00.000Z']);
+  });
+});
+
+/**
+ * IAM by evidence: every AWS call each function made in the three scenarios (DynamoDB and SQS through the SDK; SNS,
+ * Scheduler and Bedrock as their local stand-ins declare them) is allowed by the policy the synthesized stack
+ * attaches to that function's role, action and resource ARN both, and for memory reads the namespaces' keys.
+ */
+describe('IAM by evidence', () => {
+  const stack = new NightshiftStack(testApp(), 'nightshift-dev', { pipeline: reference });
+  const template = Template.fromStack(stack);
+  const roles = Object.fromEntries([
+    ...stack.agents.map((a) => [agentFunction(a.agentId), logicalId(a.function.role!)] as const),
+    ['steward', logicalId(stack.memory.steward.role!)] as const,
+  ]);
+  const mapFor = (prefix: string) => ({
+    tables: tableNames(prefix),
+    tableIds: { coordination: logicalId(stack.coordination.table), memory: logicalId(stack.memory.table), counters: logicalId(stack.breaker.table) },
+    queues: { 'nightshift-dev-memory.fifo': logicalId(stack.memory.queue), 'nightshift-dev-memory-dlq.fifo': logicalId(stack.memory.deadLetterQueue) },
+    topicId: logicalId(stack.breaker.topic),
+    topicKeyId: logicalId(stack.breaker.topicKey),
+    scheduleRoleId: logicalId(stack.schedules.role),
+  });
+
+  it.each(['normal', '3am', 'crash'] as const)('allows every call the %s scenario made, to the function that made it', (scenario) => {
+    const { calls, prefix } = runs.get(scenario)!;
+    expect([...calls.keys()].sort()).toEqual([...Object.keys(roles)].sort());
+    expect(checkCalls(template, roles, calls, mapFor(prefix)).denied).toEqual([]);
+  });
+
+  it('would catch a missing grant: a call outside the policy is denied', () => {
+    const { calls, prefix } = runs.get('normal')!;
+    const forged = new Map(calls);
+    forged.set(agentFunction('writer'), [...(calls.get(agentFunction('writer')) ?? []), { service: 'dynamodb', action: 'GetItem', resource: `table/${prefix}-memory`, leadingKeys: ['mem#community'] }]);
+    forged.set('steward', [...(calls.get('steward') ?? []), { service: 'dynamodb', action: 'DeleteItem', resource: `table/${prefix}-memory` }]);
+    expect(checkCalls(template, roles, forged, mapFor(prefix)).denied).toEqual([
+      expect.stringMatching(/^agent\/writer: dynamodb:GetItem on <Memory.*\.Arn> \(keys mem#community\)$/),
+      expect.stringMatching(/^steward: dynamodb:DeleteItem on <Memory.*\.Arn>$/),
+    ]);
+  });
+
+  it('lists the grants no scenario exercised', () => {
+    const all = new Map<string, AwsCall[]>();
+    for (const { calls, prefix } of runs.values()) {
+      // Tables are named per run: map each run's names onto the normal run's before merging.
+      const base = runs.get('normal')!.prefix;
+      for (const [fn, list] of calls) all.set(fn, [...(all.get(fn) ?? []), ...list.map((c) => ({ ...c, resource: c.resource.replace(prefix, base) }))]);
+    }
+    const { denied, unexercised } = checkCalls(template, roles, all, mapFor(runs.get('normal')!.prefix));
+    expect(denied).toEqual([]);
+    console.info(Object.entries(unexercised).map(([fn, grants]) => `${fn}: ${grants.join('; ')}`).join('\n'));
   });
 });

@@ -2,7 +2,8 @@ import { afterAll, inject } from 'vitest';
 import { agentSpec, breakerSpec } from '../../src/config/agent-spec';
 import type { PipelineConfig } from '../../src/config/pipeline';
 import { LocalSqs } from '../../src/local/sqs-server';
-import type { TableNames } from '../../src/local/tables';
+import type { TableNames } from '../../src/contract/tables';
+import { agentVariables } from '../../src/contract/environment';
 import { systemClock } from '../../src/runtime/clock';
 
 /** A local SQS endpoint with a memory queue, on wall-clock time (what deployed handlers see), for this test file. */
@@ -25,19 +26,22 @@ export function agentEnvironment(
   memory: { sqs: LocalSqs; queueUrl: string },
 ): Record<string, string> {
   return {
-    COORDINATION_TABLE: names.coordination,
-    MEMORY_TABLE: names.memory,
-    MEMORY_QUEUE_URL: memory.queueUrl,
-    NIGHTSHIFT_AGENT_SPEC: JSON.stringify(agentSpec(pipeline, agentId)),
-    COUNTER_TABLE: names.counters,
-    ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:123456789012:alerts-not-reached-in-these-tests',
-    SCHEDULE_GROUP: `${pipeline.name}-${pipeline.stage}`,
-    NIGHTSHIFT_BREAKER_SPEC: JSON.stringify(breakerSpec(pipeline)),
+    // What the stack writes, with the contract's builder.
+    ...agentVariables({
+      coordinationTable: names.coordination,
+      memoryTable: names.memory,
+      memoryQueueUrl: memory.queueUrl,
+      agentSpec: agentSpec(pipeline, agentId),
+      counterTable: names.counters,
+      alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts-not-reached-in-these-tests',
+      scheduleGroup: `${pipeline.name}-${pipeline.stage}`,
+      breakerSpec: breakerSpec(pipeline),
+      modelProvider: 'offline',
+    }),
     AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
     AWS_ENDPOINT_URL_SQS: memory.sqs.endpoint,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_REGION: 'us-east-1',
-    NIGHTSHIFT_MODEL_PROVIDER: 'offline',
   };
 }

@@ -17,7 +17,8 @@ export function testStack(): Stack {
 
 export function logicalId(construct: IConstruct): string {
   const element = (construct.node.defaultChild ?? construct) as CfnElement;
-  return Stack.of(construct).getLogicalId(element);
+  // Resolved, so an id kept with overrideLogicalId is the one returned.
+  return Stack.of(construct).resolve(element.logicalId) as string;
 }
 
 /** Every IAM action the role may perform on the resource with the given logical id (as granted by its policies). */

@@ -1,5 +1,5 @@
-import type { AgentContext } from '../../../src/runtime/guard';
-import { agentHandler } from '../../shared/agent-handler';
+import type { AgentContext } from 'nightshift';
+import { draft, draftIndex } from '../shared/memory-shapes';
 
 /**
  * The community agent (the report's Discord poster): announces the latest draft. The announcement is the output
@@ -8,10 +8,9 @@ import { agentHandler } from '../../shared/agent-handler';
  * the model only writes the teaser kept with the post.
  */
 export async function work(ctx: AgentContext): Promise<string> {
-  const index = (await ctx.memory.get('drafts', 'index'))?.value;
-  const latest = Array.isArray(index) ? (index.at(-1) as string | undefined) : undefined;
-  const draft = latest ? ((await ctx.memory.get('drafts', latest))?.value as { title?: string } | undefined) : undefined;
-  const text = draft?.title ? `New on the blog: ${draft.title}` : 'Nothing new today: see you tomorrow';
+  const latest = (await ctx.memory.read('drafts', 'index', draftIndex))?.at(-1);
+  const current = latest ? await ctx.memory.read('drafts', latest, draft) : undefined;
+  const text = current?.title ? `New on the blog: ${current.title}` : 'Nothing new today: see you tomorrow';
   const result = await ctx.emit({ channel: 'discord', text }, async (output) => {
     const teaser = await ctx.model.converse({ system: 'You write one-line teasers for a Discord channel.', task: `Tease: ${text}`, maxTokens: 60 });
     await ctx.memory.append('community', 'posts', { text, teaser: teaser.text, outputId: output.id, degraded: output.degraded });
@@ -19,4 +18,3 @@ export async function work(ctx: AgentContext): Promise<string> {
   return result.published ? `posted '${text}'` : `suppressed a duplicate of '${text}'`;
 }
 
-export const handler = agentHandler('community', work);

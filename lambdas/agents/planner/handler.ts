@@ -1,5 +1,5 @@
-import type { AgentContext } from '../../../src/runtime/guard';
-import { agentHandler } from '../../shared/agent-handler';
+import type { AgentContext } from 'nightshift';
+import { plan as planShape } from '../shared/memory-shapes';
 
 const TOPICS = ['production patterns at 3am', 'memory stewards', 'fencing tokens', 'circuit breakers', 'lazy context'];
 
@@ -15,8 +15,8 @@ const HOUSE_RULES = {
  */
 export async function work(ctx: AgentContext): Promise<string> {
   const day = ctx.invocation.scheduledTime.slice(0, 10);
-  const previous = await ctx.memory.get('plans', 'current');
-  const index = ((previous?.value as { index?: number } | undefined)?.index ?? -1) + 1;
+  const previous = await ctx.memory.read('plans', 'current', planShape);
+  const index = (previous?.index ?? -1) + 1;
   const topic = TOPICS[index % TOPICS.length]!;
   if (!(await ctx.memory.get('rules', 'house-style'))) {
     await ctx.memory.submit(
@@ -36,4 +36,3 @@ export async function work(ctx: AgentContext): Promise<string> {
   return `planned '${plan.topic}'`;
 }
 
-export const handler = agentHandler('planner', work);

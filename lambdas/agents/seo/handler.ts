@@ -1,16 +1,15 @@
-import type { AgentContext } from '../../../src/runtime/guard';
-import { agentHandler } from '../../shared/agent-handler';
+import type { AgentContext } from 'nightshift';
+import { draft, draftIndex } from '../shared/memory-shapes';
 
 /** The SEO agent: has its model review the latest draft against the house rules and merges the review into it. */
 export async function work(ctx: AgentContext): Promise<string> {
-  const index = (await ctx.memory.get('drafts', 'index'))?.value;
-  const latest = Array.isArray(index) ? (index.at(-1) as string | undefined) : undefined;
+  const latest = (await ctx.memory.read('drafts', 'index', draftIndex))?.at(-1);
   if (!latest) return 'no draft to review';
-  const draft = (await ctx.memory.get('drafts', latest))?.value as { title?: string } | undefined;
+  const current = await ctx.memory.read('drafts', latest, draft);
   const rules = await ctx.retrieve({ namespaces: ['rules'], query: 'style search titles', budgetTokens: 300 });
   const review = await ctx.model.converse({
     system: 'You review article titles for search. Answer with a score from 0 to 100 and one suggestion.',
-    task: `Review the title '${draft?.title ?? latest}'.`,
+    task: `Review the title '${current?.title ?? latest}'.`,
     context: rules,
     maxTokens: 200,
   });
@@ -19,4 +18,3 @@ export async function work(ctx: AgentContext): Promise<string> {
   return `reviewed ${latest}`;
 }
 
-export const handler = agentHandler('seo', work);

@@ -1,3 +1,5 @@
+import { conditionally } from '../conditional';
+import { KEYS } from '../../contract/tables';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -6,6 +8,7 @@ import type { MetricsSink } from '../metrics';
 import type { AlertSink } from './alerts';
 import { REMOVE_AT_MOST, type WindowCount, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window';
 import type { ScheduleSwitch } from './schedules';
+import { NightshiftError } from '../../errors';
 
 /**
  * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).
@@ -65,10 +68,10 @@ export interface BreakerOptions {
   readonly metrics?: MetricsSink;
 }
 
-const KEY = { pk: 'breaker', sk: 'state' };
+const KEY = KEYS.counters.breaker;
 
 /** Thrown into an agent's work when the breaker is open: the run stops, nothing more is published. */
-export class BreakerOpenError extends Error {
+export class BreakerOpenError extends NightshiftError {
   override readonly name = 'BreakerOpenError';
 }
 
@@ -287,8 +290,8 @@ export class Breaker {
   }
 
   private async transition(update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
-    try {
-      await this.options.client.send(
+    const result = await conditionally(
+      this.options.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: KEY,
@@ -297,12 +300,9 @@ export class Breaker {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: values,
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
+    return result.ok;
   }
 
   private alert(trip: Trip, at: number, reopened: boolean, halted: readonly string[], haltError: unknown) {

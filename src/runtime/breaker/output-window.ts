@@ -1,3 +1,5 @@
+import { conditionally } from '../conditional';
+import { KEYS } from '../../contract/tables';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -113,7 +115,7 @@ export class OutputWindows {
     const bucket = bucketNames(epoch, minute);
     const claimName = `c_${content.hash.slice(0, 32)}`;
     const mine = `${now}|${randomUUID()}`;
-    const target = { TableName: tableName, Key: { pk: `outputs#${agentId}`, sk: 'window' } };
+    const target = { TableName: tableName, Key: KEYS.counters.outputs(agentId) };
     const update = async (prune: boolean) => {
       const stale = prune ? this.stale.get(agentId) : undefined;
       const buckets = (stale?.buckets ?? []).filter((name) => name !== bucket.count && name !== bucket.ids);
@@ -167,8 +169,8 @@ export class OutputWindows {
   }
 
   private async replaceClaim(target: { TableName: string; Key: Record<string, unknown> }, name: string, old: string, mine: string): Promise<boolean> {
-    try {
-      await this.options.client.send(
+    const result = await conditionally(
+      this.options.client.send(
         new UpdateCommand({
           ...target,
           UpdateExpression: 'SET #c = :mine',
@@ -176,17 +178,15 @@ export class OutputWindows {
           ExpressionAttributeNames: { '#c': name },
           ExpressionAttributeValues: { ':mine': mine, ':old': old },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
+    return result.ok;
   }
 
   private async releaseClaim(target: { TableName: string; Key: Record<string, unknown> }, name: string, mine: string): Promise<void> {
-    try {
-      await this.options.client.send(
+    // Not ours any more (taken over after it expired): nothing to release.
+    await conditionally(
+      this.options.client.send(
         new UpdateCommand({
           ...target,
           UpdateExpression: 'REMOVE #c',
@@ -194,10 +194,8 @@ export class OutputWindows {
           ExpressionAttributeNames: { '#c': name },
           ExpressionAttributeValues: { ':mine': mine },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   /**
@@ -254,9 +252,7 @@ export class OutputWindows {
   }
 }
 
-function tokensKey(agentId: string, day: string) {
-  return { pk: `tokens#${agentId}`, sk: day };
-}
+const tokensKey = KEYS.counters.tokens;
 
 /** When a content claim (`<epoch ms>|<uuid>`) was taken. */
 function claimedAt(claim: string): number {

@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { MAX_MESSAGE_BYTES, type MemoryUpdate, encodeUpdate, messageGroupId, parseUpdate } from './update';
+import { NightshiftError } from '../../errors';
 
 /**
  * How agents submit memory updates: `SendMessageBatch` to the steward's FIFO queue, 10 a call.
@@ -16,7 +17,7 @@ export interface SentUpdate {
   readonly sequenceNumber?: string;
 }
 
-export class SubmitError extends Error {
+export class SubmitError extends NightshiftError {
   override readonly name = 'SubmitError';
   constructor(
     readonly sent: readonly SentUpdate[],

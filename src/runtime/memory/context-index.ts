@@ -3,7 +3,7 @@ import type { TokenCounter } from '../tokens';
 /**
  * What the steward stamps on a live memory entry so retrieval can rank and pack it without reading it: the text
  * it is searched by, the tokens it costs in a prompt, and the sequence they were computed from. The memory table's
- * `context` index (`CONTEXT_INDEX` in `src/config/tables.ts`) projects these with the entry's `tags`, `pinned` and `updatedAt`.
+ * `context` index (`CONTEXT_INDEX` in `src/contract/tables.ts`) projects these with the entry's `tags`, `pinned` and `updatedAt`.
  */
 
 /** Searchable text kept per entry; longer values are searched by their first this-many characters. */

@@ -1,4 +1,4 @@
-import { namespacePartitionKey } from '../../config/namespaces';
+import { KEYS, REJECTED_PK } from '../../contract/tables';
 import type { MemoryUpdate } from './update';
 
 /**
@@ -17,19 +17,8 @@ export type EntryKind = 'object' | 'list' | 'scalar' | 'deleted';
 
 export const FIELD_PREFIX = 'v:';
 
-export function entryKey(namespace: string, key: string) {
-  return { pk: namespacePartitionKey(namespace), sk: key };
-}
-
-export function fenceKey(taskId: string) {
-  return { pk: `fence#${taskId}`, sk: 'fence' };
-}
-
-export const REJECTED_PK = 'rejected';
-
-export function rejectionKey(sentAt: number, messageId: string) {
-  return { pk: REJECTED_PK, sk: `${new Date(sentAt).toISOString()}#${messageId}` };
-}
+export const { entry: entryKey, fence: fenceKey, rejection: rejectionKey } = KEYS.memory;
+export { REJECTED_PK };
 
 /** Pads an SQS sequence number so DynamoDB's string comparison orders it numerically. */
 export function padSequence(sequenceNumber: string): string {

@@ -3,10 +3,10 @@ import { REJECTED_PK, entryKey, unpadSequence, valueOf } from './items';
 import type { RejectionReason } from './steward';
 
 /** A memory entry as a reader sees it, with the sequence of the update that produced it. */
-export interface MemoryEntry {
+export interface MemoryEntry<T = unknown> {
   readonly namespace: string;
   readonly key: string;
-  readonly value: unknown;
+  readonly value: T;
   /** SQS sequence number of the last applied update; compare two reads of a key to tell which is newer. */
   readonly sequence: string;
   readonly updatedAt: number;

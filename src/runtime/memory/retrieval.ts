@@ -1,5 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { CONTEXT_INDEX } from '../../config/tables';
+import { CONTEXT_INDEX } from '../../contract/tables';
 import { once } from '../once';
 import { tokenCounter } from '../tokens';
 import { renderEntry } from './context-index';

@@ -1,6 +1,22 @@
 import type { MemoryClient, SentUpdate } from './client';
 import type { MemoryEntry, MemoryReader } from './reader';
 import type { MemoryUpdate } from './update';
+import { NightshiftError } from '../../errors';
+
+/**
+ * A schema a read value is checked against: any Standard Schema (zod 4, valibot, arktype), e.g. `z.object({…})`.
+ * Only its `~standard.validate` is used, so no schema library is loaded by this module.
+ */
+export interface ValueSchema<T> {
+  readonly '~standard': {
+    validate(value: unknown): { readonly value: T; readonly issues?: undefined } | { readonly issues: readonly { readonly message: string; readonly path?: readonly unknown[] }[] } | Promise<unknown>;
+  };
+}
+
+/** A memory value that does not match the schema its reader expected: names the entry and each problem. */
+export class MemoryValueError extends NightshiftError {
+  override readonly name = 'MemoryValueError';
+}
 
 /** How retrieval treats an entry: searched by its `tags` too; `pinned` (a house rule) always loaded first. */
 export interface EntryOptions {
@@ -62,11 +78,31 @@ export class RunMemory {
     return this.submit([{ op: 'delete', namespace, key }]);
   }
 
-  get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
-    return this.reader.get(namespace, key);
+  /**
+   * One entry, its value typed as `T`; given a schema, the value is checked against it and a mismatch throws
+   * {@link MemoryValueError} (another agent wrote something this one does not understand).
+   */
+  async get<T = unknown>(namespace: string, key: string, schema?: ValueSchema<T>): Promise<MemoryEntry<T> | undefined> {
+    const entry = await this.reader.get(namespace, key);
+    if (!entry || !schema) return entry as MemoryEntry<T> | undefined;
+    return { ...entry, value: await checkValue(schema, entry.value, `${namespace}/${key}`) };
+  }
+
+  /** Just the value of an entry (see {@link get}), or undefined when there is none. */
+  async read<T = unknown>(namespace: string, key: string, schema?: ValueSchema<T>): Promise<T | undefined> {
+    return (await this.get(namespace, key, schema))?.value;
   }
 
   query(namespace: string, options?: { limit?: number; startAfterKey?: string }) {
     return this.reader.query(namespace, options);
   }
+}
+
+async function checkValue<T>(schema: ValueSchema<T>, value: unknown, where: string): Promise<T> {
+  const result = (await schema['~standard'].validate(value)) as { value: T; issues?: undefined } | { issues: readonly { message: string; path?: readonly unknown[] }[] };
+  if (result.issues) {
+    const problems = result.issues.map((i) => `${i.path?.length ? `${i.path.map((p) => (typeof p === 'object' && p !== null && 'key' in p ? String(p.key) : String(p))).join('.')}: ` : ''}${i.message}`);
+    throw new MemoryValueError(`memory ${where} does not match the expected schema: ${problems.join('; ')}`);
+  }
+  return result.value;
 }

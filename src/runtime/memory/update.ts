@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { describeIssues } from '../schema';
 import { NAMESPACE, NAMESPACE_RULE } from '../../config/namespaces';
+import { NightshiftError } from '../../errors';
 
 /**
  * A memory update: what an agent submits to the steward's FIFO queue. Agents never write memory themselves.
@@ -101,7 +102,7 @@ export const memoryUpdateSchema = z
 export type MemoryUpdate = z.output<typeof memoryUpdateSchema>;
 
 /** An update that can never be applied; says which field and why. */
-export class InvalidUpdateError extends Error {
+export class InvalidUpdateError extends NightshiftError {
   override readonly name = 'InvalidUpdateError';
 }
 

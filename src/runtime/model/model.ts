@@ -1,5 +1,6 @@
 import type { RetrievedContext } from '../memory/retrieval';
 import { renderContext } from '../memory/retrieval';
+import { NightshiftError } from '../../errors';
 
 /**
  * Model calls as agents make them. A call takes the system prompt, the task and the retrieved context, and comes
@@ -71,7 +72,7 @@ export function composePrompt(call: Pick<ModelCall, 'task' | 'context'>): string
 }
 
 /** The model could not be reached in time: throttled until the deadline, or failed for good. */
-export class ModelCallError extends Error {
+export class ModelCallError extends NightshiftError {
   override readonly name = 'ModelCallError';
   constructor(
     message: string,

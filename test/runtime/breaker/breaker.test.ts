@@ -3,7 +3,7 @@ import { UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { BreakerOpenError } from '../../../src/runtime/breaker/breaker';
-import { runAgent } from '../../../src/runtime/guard';
+import { runAgent } from '../../../src/runtime/run-lifecycle';
 import { alertsPublished, breakerSpec, freshBreaker, schedulerMock } from '../../support/breaker';
 import { MINUTE } from '../../support/coordination';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import nightshift from '../../../nightshift.config';
 import { agentSpec } from '../../../src/config/agent-spec';
-import { type AgentContext, runAgent } from '../../../src/runtime/guard';
+import { type AgentContext, runAgent } from '../../../src/runtime/run-lifecycle';
 import { alertsPublished, freshBreaker } from '../../support/breaker';
 
 /**

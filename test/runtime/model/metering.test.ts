@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import type { AgentSpec } from '../../../src/config/agent-spec';
 import { BreakerOpenError } from '../../../src/runtime/breaker/breaker';
-import { runAgent } from '../../../src/runtime/guard';
+import { runAgent } from '../../../src/runtime/run-lifecycle';
 import type { ModelProvider, ProviderRequest } from '../../../src/runtime/model/model';
 import { OfflineProvider } from '../../../src/runtime/model/offline';
 import { INPUT_ESTIMATE_MARGIN } from '../../../src/runtime/model/run-model';

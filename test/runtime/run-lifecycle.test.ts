@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import type { AgentSpec } from '../../src/config/agent-spec';
-import { type AgentContext, UpstreamCheckError, runAgent } from '../../src/runtime/guard';
+import { type AgentContext, UpstreamCheckError, runAgent } from '../../src/runtime/run-lifecycle';
 import { Heartbeats } from '../../src/runtime/heartbeats';
 import { LockLostError } from '../../src/runtime/locks';
 import { MINUTE, coordination } from '../support/coordination';

@@ -3,7 +3,7 @@ import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { AgentSpec } from '../../src/config/agent-spec';
-import { runAgent } from '../../src/runtime/guard';
+import { runAgent } from '../../src/runtime/run-lifecycle';
 import { MemoryClient } from '../../src/runtime/memory/client';
 import { MemoryReader } from '../../src/runtime/memory/reader';
 import { ContextRetriever } from '../../src/runtime/memory/retrieval';

@@ -1,0 +1,19 @@
+/**
+ * Nightshift's CDK constructs (`nightshift/cdk`): a whole pipeline from its config with `addNightshiftPipeline`, or
+ * the parts (`NightshiftStack`, `Agent`, `MemoryStore`, `CircuitBreaker`, ...) to compose your own.
+ *
+ *   // bin/app.ts
+ *   import { App } from 'aws-cdk-lib';
+ *   import { addNightshiftPipeline } from 'nightshift/cdk';
+ *   import pipeline from '../nightshift.config';
+ *   addNightshiftPipeline(new App(), pipeline);
+ */
+export { addNightshiftPipeline } from './nightshift-app';
+export { NightshiftStack, type NightshiftStackProps } from './nightshift-stack';
+export { Agent, type AgentProps } from './agent';
+export { CircuitBreaker, type CircuitBreakerProps } from './circuit-breaker';
+export { CoordinationTable, type CoordinationTableProps } from './coordination-table';
+export { MemoryStore, type MemoryStoreProps } from './memory-store';
+export { NightshiftFunction, type NightshiftFunctionProps } from './nightshift-function';
+export { PipelineMonitoring, type PipelineMonitoringProps } from './pipeline-monitoring';
+export { PipelineSchedules, type PipelineSchedulesProps } from './pipeline-schedules';

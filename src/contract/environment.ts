@@ -1,0 +1,169 @@
+import * as z from 'zod/mini';
+import { type AgentSpec, type BreakerSpec, agentSpecSchema, breakerSpecSchema } from '../config/agent-spec';
+import { NightshiftError } from '../errors';
+import { describeIssues, jsonText } from '../runtime/schema';
+import { METRICS_NAMESPACE } from './metrics';
+
+/**
+ * The environment of every Nightshift function: the stack writes it with the builders here (`lib/`), the handlers
+ * read it with the parsers here (`lambdas/`), so a variable's name and form are spelled once. Values may be CDK
+ * tokens at synth time; the parsers see what they resolved to.
+ */
+
+/** A function deployed without the environment the stack gives it; names the variable and the problem. */
+export class EnvironmentError extends NightshiftError {
+  override readonly name = 'EnvironmentError';
+}
+
+/** Where `ctx.model` calls go: Amazon Bedrock, or the offline provider (no model is called). */
+export type ModelProviderKind = 'bedrock' | 'offline';
+
+/** What the breaker needs: its table, the alert topic, the schedule group it may switch, its spec. */
+export interface BreakerEnvironment {
+  readonly counterTable: string;
+  readonly alertTopicArn: string;
+  readonly scheduleGroup: string;
+  readonly breakerSpec: BreakerSpec;
+}
+
+/** What an agent function needs on top of the breaker's. */
+export interface AgentEnvironment extends BreakerEnvironment {
+  readonly coordinationTable: string;
+  readonly memoryTable: string;
+  readonly memoryQueueUrl: string;
+  readonly agentSpec: AgentSpec;
+  /** @default 'bedrock' */
+  readonly modelProvider?: ModelProviderKind;
+}
+
+/** An agent the steward accepts updates from: the role it sends with (SQS's SenderId), and what it may write. */
+export interface WriterGrant {
+  readonly principal: string;
+  readonly agentId: string;
+  readonly writes: readonly string[];
+}
+
+/** What the steward needs. `writers` is JSON of {@link WriterGrant}[] (a token at synth time: the roles' ids). */
+export interface StewardEnvironment {
+  readonly memoryTable: string;
+  readonly writers: string;
+}
+
+const VARIABLES = {
+  counterTable: 'COUNTER_TABLE',
+  alertTopicArn: 'ALERT_TOPIC_ARN',
+  scheduleGroup: 'SCHEDULE_GROUP',
+  breakerSpec: 'NIGHTSHIFT_BREAKER_SPEC',
+  coordinationTable: 'COORDINATION_TABLE',
+  memoryTable: 'MEMORY_TABLE',
+  memoryQueueUrl: 'MEMORY_QUEUE_URL',
+  agentSpec: 'NIGHTSHIFT_AGENT_SPEC',
+  modelProvider: 'NIGHTSHIFT_MODEL_PROVIDER',
+  writers: 'NIGHTSHIFT_WRITERS',
+  pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
+  tracing: 'NIGHTSHIFT_TRACING',
+} as const;
+
+/** Variables every function gets: its Powertools service name and metrics namespace. */
+export function commonVariables(service: string): Record<string, string> {
+  return { POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE };
+}
+
+export function breakerVariables(env: BreakerEnvironment): Record<string, string> {
+  return {
+    [VARIABLES.counterTable]: env.counterTable,
+    [VARIABLES.alertTopicArn]: env.alertTopicArn,
+    [VARIABLES.scheduleGroup]: env.scheduleGroup,
+    [VARIABLES.breakerSpec]: JSON.stringify(env.breakerSpec),
+  };
+}
+
+export function agentVariables(env: AgentEnvironment): Record<string, string> {
+  return {
+    ...breakerVariables(env),
+    [VARIABLES.coordinationTable]: env.coordinationTable,
+    [VARIABLES.memoryTable]: env.memoryTable,
+    [VARIABLES.memoryQueueUrl]: env.memoryQueueUrl,
+    [VARIABLES.agentSpec]: JSON.stringify(env.agentSpec),
+    ...(env.modelProvider && env.modelProvider !== 'bedrock' ? { [VARIABLES.modelProvider]: env.modelProvider } : {}),
+  };
+}
+
+export function stewardVariables(env: StewardEnvironment): Record<string, string> {
+  return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers };
+}
+
+export function pagerVariables(parameterName: string): Record<string, string> {
+  return { [VARIABLES.pagerWebhookParameter]: parameterName };
+}
+
+/** Turns on Powertools Tracer in the handler (with Lambda's active tracing). */
+export function tracingVariables(on: boolean): Record<string, string> {
+  return on ? { [VARIABLES.tracing]: 'true' } : {};
+}
+
+const nonEmpty = () => z.string().check(z.minLength(1));
+
+const breakerSchema = z.object({
+  [VARIABLES.counterTable]: nonEmpty(),
+  [VARIABLES.alertTopicArn]: nonEmpty(),
+  [VARIABLES.scheduleGroup]: nonEmpty(),
+  [VARIABLES.breakerSpec]: z.pipe(jsonText, breakerSpecSchema),
+});
+
+const agentSchema = z.extend(breakerSchema, {
+  [VARIABLES.coordinationTable]: nonEmpty(),
+  [VARIABLES.memoryTable]: nonEmpty(),
+  [VARIABLES.memoryQueueUrl]: nonEmpty(),
+  [VARIABLES.agentSpec]: z.pipe(jsonText, agentSpecSchema),
+  [VARIABLES.modelProvider]: z._default(z.enum(['bedrock', 'offline']), 'bedrock'),
+});
+
+const stewardSchema = z.object({
+  [VARIABLES.memoryTable]: nonEmpty(),
+  [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()) }))),
+});
+
+function parse<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) throw new EnvironmentError(`${what} environment is incomplete: ${describeIssues(result.error, '(environment)')}`);
+  return result.data;
+}
+
+/** Reads what the stack gives the breaker watchdog. */
+export function parseBreakerEnvironment(env: NodeJS.ProcessEnv = process.env): BreakerEnvironment {
+  const e = parse(breakerSchema, env, 'Breaker');
+  return { counterTable: e.COUNTER_TABLE, alertTopicArn: e.ALERT_TOPIC_ARN, scheduleGroup: e.SCHEDULE_GROUP, breakerSpec: e.NIGHTSHIFT_BREAKER_SPEC };
+}
+
+/** Reads what the `Agent` construct puts in an agent function's environment. */
+export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Required<AgentEnvironment> {
+  const e = parse(agentSchema, env, 'Agent');
+  return {
+    counterTable: e.COUNTER_TABLE,
+    alertTopicArn: e.ALERT_TOPIC_ARN,
+    scheduleGroup: e.SCHEDULE_GROUP,
+    breakerSpec: e.NIGHTSHIFT_BREAKER_SPEC,
+    coordinationTable: e.COORDINATION_TABLE,
+    memoryTable: e.MEMORY_TABLE,
+    memoryQueueUrl: e.MEMORY_QUEUE_URL,
+    agentSpec: e.NIGHTSHIFT_AGENT_SPEC,
+    modelProvider: e.NIGHTSHIFT_MODEL_PROVIDER,
+  };
+}
+
+/** Reads the steward's environment, its writers parsed. */
+export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[] } {
+  const e = parse(stewardSchema, env, 'Steward');
+  return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS };
+}
+
+/** The SSM parameter holding the pager webhook URL. */
+export function parsePagerEnvironment(env: NodeJS.ProcessEnv = process.env): string {
+  return parse(z.object({ [VARIABLES.pagerWebhookParameter]: z.string().check(z.startsWith('/')) }), env, 'Pager forwarder').PAGER_WEBHOOK_PARAMETER;
+}
+
+/** Whether the stack turned tracing on for this function. */
+export function tracingOn(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[VARIABLES.tracing] === 'true';
+}

@@ -1,0 +1,101 @@
+/**
+ * The tables both floors share: key schema and TTL attribute of each (what the CDK constructs deploy and local mode
+ * and the tests create in DynamoDB Local), and the key layout of every item the runtime writes, so a key is spelled
+ * in one place.
+ */
+export interface TableSchema {
+  /** String partition key attribute. */
+  readonly partitionKey: string;
+  /** String sort key attribute. */
+  readonly sortKey: string;
+  /**
+   * Epoch-seconds attribute DynamoDB TTL deletes by. Clean-up only: TTL deletes lazily (often days late), so every
+   * expiry check is made against the item's own expiry attribute in the write's condition, never against absence.
+   */
+  readonly timeToLiveAttribute?: string;
+  /** Global secondary indexes (string keys, projecting the keys plus `include`). @default - none */
+  readonly globalIndexes?: readonly GlobalIndexSchema[];
+}
+
+/** A sparse global secondary index: only items that carry `partitionKey` appear in it. */
+export interface GlobalIndexSchema {
+  readonly indexName: string;
+  /** String partition key attribute of the index. */
+  readonly partitionKey: string;
+  /** String sort key attribute of the index. */
+  readonly sortKey: string;
+  /** Non-key attributes projected into the index. */
+  readonly include: readonly string[];
+}
+
+/**
+ * What lazy-context retrieval reads instead of every entry: the steward stamps each live memory entry with these
+ * attributes when it applies an update, and the memory table's sparse `context` index projects only them. One
+ * Query of the index per namespace gives every entry's searchable text, token count, tags and pin; the chosen
+ * entries are then read in one BatchGetItem. Tombstones carry no `ctxNamespace`, so they drop out of the index.
+ */
+export const CONTEXT_INDEX: GlobalIndexSchema = {
+  indexName: 'context',
+  partitionKey: 'ctxNamespace',
+  sortKey: 'sk',
+  include: ['ctxText', 'ctxTokens', 'ctxSequence', 'tags', 'pinned', 'updatedAt'],
+};
+
+export type TableRole = 'coordination' | 'memory' | 'counters';
+
+/** Physical table name of each Nightshift table. */
+export type TableNames = Readonly<Record<TableRole, string>>;
+
+/** Table names for a prefix, as local mode names them: `<prefix>-coordination`, `<prefix>-memory`, `<prefix>-counters`. */
+export function tableNames(prefix: string): TableNames {
+  return { coordination: `${prefix}-coordination`, memory: `${prefix}-memory`, counters: `${prefix}-counters` };
+}
+
+export const TABLE_SCHEMAS: Readonly<Record<TableRole, TableSchema>> = {
+  /** Locks, heartbeats and run history: see {@link KEYS}. */
+  coordination: { partitionKey: 'pk', sortKey: 'sk', timeToLiveAttribute: 'ttl' },
+  /** Shared agent memory, written only by the steward; no TTL: memory is never dropped behind anyone's back. */
+  memory: { partitionKey: 'pk', sortKey: 'sk', globalIndexes: [CONTEXT_INDEX] },
+  /** Breaker state and per-minute output counters. */
+  counters: { partitionKey: 'pk', sortKey: 'sk', timeToLiveAttribute: 'ttl' },
+};
+
+/** The partition key of a namespace's entries in the memory table, which IAM's `dynamodb:LeadingKeys` sees. */
+export function namespacePartitionKey(namespace: string): string {
+  return `mem#${namespace}`;
+}
+
+/** The partition key of the steward's rejection records. */
+export const REJECTED_PK = 'rejected';
+
+/** The partition key prefix of task locks (the ops CLI scans for it). */
+export const LOCK_PK_PREFIX = 'lock#';
+
+/** Every item key the runtime writes, by table. */
+export const KEYS = {
+  coordination: {
+    /** The lease lock of one task (one scheduled slot of an agent). */
+    lock: (taskId: string) => ({ pk: `${LOCK_PK_PREFIX}${taskId}`, sk: 'lock' }),
+    /** An agent's latest heartbeat. */
+    heartbeat: (agentId: string) => ({ pk: `heartbeat#${agentId}`, sk: 'heartbeat' }),
+    /** The partition of an agent's run history; runs sort by `<started at, ISO>#<task id>`. */
+    runsPartition: (agentId: string) => `runs#${agentId}`,
+    run: (agentId: string, startedAt: string, taskId: string) => ({ pk: `runs#${agentId}`, sk: `${startedAt}#${taskId}` }),
+  },
+  memory: {
+    /** A memory entry. */
+    entry: (namespace: string, key: string) => ({ pk: namespacePartitionKey(namespace), sk: key }),
+    /** The highest fencing token applied for a task. */
+    fence: (taskId: string) => ({ pk: `fence#${taskId}`, sk: 'fence' }),
+    /** A rejected update, by when it was sent. */
+    rejection: (sentAt: number, messageId: string) => ({ pk: REJECTED_PK, sk: `${new Date(sentAt).toISOString()}#${messageId}` }),
+  },
+  counters: {
+    /** The pipeline's breaker state and its window's buckets. */
+    breaker: { pk: 'breaker', sk: 'state' },
+    /** An agent's output window and content claims. */
+    outputs: (agentId: string) => ({ pk: `outputs#${agentId}`, sk: 'window' }),
+    /** An agent's model tokens on one UTC day. */
+    tokens: (agentId: string, day: string) => ({ pk: `tokens#${agentId}`, sk: day }),
+  },
+} as const;

@@ -1,0 +1,188 @@
+import type { AgentSpec } from '../config/agent-spec';
+import type { EmitResult, OutputGuard } from './breaker/output-guard';
+import type { Clock } from './clock';
+import type { Heartbeats, UpstreamHealth } from './heartbeats';
+import type { AgentInvocation } from './invocation';
+import type { TaskLocks } from './locks';
+import type { MemoryClient } from './memory/client';
+import type { MemoryReader } from './memory/reader';
+import type { ContextRetriever, RetrievalRequest, RetrievedContext } from './memory/retrieval';
+import { RunMemory } from './memory/run-memory';
+import type { MetricsSink } from './metrics';
+import type { ModelProvider } from './model/model';
+import { RunModel } from './model/run-model';
+import { NightshiftError } from '../errors';
+
+/**
+ * What an agent's work function sees of its run ({@link AgentContext}) and what the guard runs on ({@link GuardDeps}).
+ * The run's lifecycle (lock, heartbeats, ending) is in `run-lifecycle.ts`; this module builds the context.
+ */
+
+/** Structured logging; Powertools' Logger fits it. */
+export interface RunLog {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface GuardDeps {
+  readonly locks: TaskLocks;
+  readonly heartbeats: Heartbeats;
+  readonly clock: Clock;
+  readonly metrics?: MetricsSink;
+  readonly log?: RunLog;
+  /** The circuit breaker: admission, output accounting, duplicate and budget guards. @default - outputs are not counted */
+  readonly outputs?: OutputGuard;
+  /** The steward's queue and the memory table; without them `context.memory` refuses. @default - none */
+  readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader; readonly retriever: ContextRetriever };
+  /** Where `context.model` sends calls: Bedrock in Lambda, the offline provider locally. @default - none */
+  readonly model?: ModelProvider;
+  /** @default crypto.randomUUID */
+  readonly newRunId?: () => string;
+}
+
+/** Why a run is degraded: one reason per unhealthy upstream. */
+export interface Degraded {
+  readonly reasons: readonly string[];
+}
+
+/** An output of a run, marked when it was produced in degraded mode. */
+export interface AgentOutput<T = unknown> {
+  /** `<runId>:<n>`: quoted in breaker alerts. */
+  readonly id: string;
+  readonly agentId: string;
+  readonly runId: string;
+  readonly fencingToken: number;
+  readonly degraded: boolean;
+  readonly degradedReason?: string;
+  readonly payload: T;
+}
+
+/** An output as the run's outcome reports it: published, or suppressed as a duplicate. */
+export type EmittedOutput = AgentOutput & { readonly published: boolean };
+
+export interface AgentContext {
+  readonly agentId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly invocation: AgentInvocation;
+  /** Send with every write made under this run's lock; the steward rejects tokens older than ones it applied. */
+  readonly fencingToken: number;
+  /** Set when an upstream is stale, missing or failed: produce standalone output instead of waiting. */
+  readonly degraded: Degraded | undefined;
+  readonly upstream: Readonly<Record<string, UpstreamHealth>>;
+  /** Aborted if the lease is lost mid-run; stop before the next side effect. */
+  readonly signal: AbortSignal;
+  /** Shared memory: reads from the table, writes through the steward, fenced with this run's token. */
+  readonly memory: RunMemory;
+  /**
+   * Emits an output: counted by the breaker, checked for duplicates, and only then released to `publish` (the side
+   * effect: a post, an email). Throws {@link BreakerOpenError} when the breaker is or becomes open; the guard then
+   * ends the run as `halted`. Resolves `{ published: false }` for suppressed duplicate content.
+   */
+  emit<T>(payload: T, publish?: (output: AgentOutput<T>) => Promise<void>): Promise<EmitResult & { output: AgentOutput<T> }>;
+  /**
+   * The agent's model (`agents[].model` in the config): `converse({ system, task, context })`. Every call is metered
+   * into the daily token budget, and refused before it is sent when the budget cannot cover it.
+   */
+  readonly model: RunModel;
+  /** Reports tokens spent outside `model` (another provider); past the daily budget the breaker trips. */
+  reportTokens(tokens: number): Promise<void>;
+  /** Lazy context: the memory entries a task needs, within a token budget, pinned entries first (`ContextRetriever`). */
+  retrieve(request: RetrievalRequest): Promise<RetrievedContext>;
+}
+
+/** Context tokens a run loaded, against what injecting all the memory it looked at would have cost. */
+export interface ContextTokens {
+  readonly loaded: number;
+  readonly full: number;
+}
+
+/** A feature of the context the guard was built without (no memory queue, no model). */
+export class NotConfiguredError extends NightshiftError {
+  override readonly name = 'NotConfiguredError';
+}
+
+/** What the lifecycle knows of a run when it hands it to the work. */
+export interface RunState {
+  readonly spec: AgentSpec;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly invocation: AgentInvocation;
+  readonly fencingToken: number;
+  readonly degraded: Degraded | undefined;
+  readonly upstream: Readonly<Record<string, UpstreamHealth>>;
+  /** Aborted when the lease is lost. */
+  readonly signal: AbortSignal;
+  /** When the lease (as last renewed) runs out: model retries stop before it. */
+  readonly deadline: () => number;
+}
+
+/** What a run produced, filled in as the work runs. */
+export interface RunTally {
+  readonly outputs: EmittedOutput[];
+  readonly contextTokens: { loaded: number; full: number };
+  readonly model: RunModel;
+}
+
+/** Builds the context a run's work receives, and the tally the lifecycle reports from. */
+export function createRunContext(deps: GuardDeps, run: RunState): { context: AgentContext; tally: RunTally } {
+  const { spec, runId, signal } = run;
+  const outputs: EmittedOutput[] = [];
+  const contextTokens = { loaded: 0, full: 0 };
+  let memory: RunMemory | undefined;
+  const needMemory = () => {
+    if (!deps.memory) throw new NotConfiguredError(`${spec.id}: memory is not configured for this guard`);
+    return deps.memory;
+  };
+  const model = new RunModel({
+    spec,
+    signal,
+    deadline: run.deadline,
+    ...(deps.model ? { provider: deps.model } : {}),
+    ...(deps.outputs ? { outputs: deps.outputs } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
+  const context: AgentContext = {
+    agentId: spec.id,
+    runId,
+    taskId: run.taskId,
+    invocation: run.invocation,
+    fencingToken: run.fencingToken,
+    degraded: run.degraded,
+    upstream: run.upstream,
+    signal,
+    get memory(): RunMemory {
+      const { client, reader } = needMemory();
+      memory ??= new RunMemory(client, reader, { agentId: spec.id, runId, taskId: run.taskId, fencingToken: run.fencingToken }, signal);
+      return memory;
+    },
+    emit: async (payload, publish) => {
+      const output = {
+        id: `${runId}:${outputs.length}`,
+        agentId: spec.id,
+        runId,
+        fencingToken: run.fencingToken,
+        degraded: run.degraded !== undefined,
+        ...(run.degraded ? { degradedReason: run.degraded.reasons.join('; ') } : {}),
+        payload,
+      };
+      signal.throwIfAborted();
+      const release = publish ? () => publish(output) : undefined;
+      const result = deps.outputs ? await deps.outputs.emit(spec, runId, output.id, payload, release) : (await release?.(), { published: true as const });
+      outputs.push({ ...output, published: result.published });
+      return { ...result, output };
+    },
+    reportTokens: async (tokens) => {
+      if (deps.outputs) await deps.outputs.reportTokens(spec, tokens);
+    },
+    model,
+    retrieve: async (request) => {
+      const retrieved = await needMemory().retriever.retrieve(request);
+      contextTokens.loaded += retrieved.tokensLoaded;
+      contextTokens.full += retrieved.tokensFull;
+      deps.metrics?.count('ContextTokensLoaded', retrieved.tokensLoaded);
+      return retrieved;
+    },
+  };
+  return { context, tally: { outputs, contextTokens, model } };
+}

@@ -1,0 +1,197 @@
+import { randomUUID } from 'node:crypto';
+import type { AgentSpec } from '../config/agent-spec';
+import { NightshiftError } from '../errors';
+import { BreakerOpenError } from './breaker/breaker';
+import type { OutputGuard } from './breaker/output-guard';
+import type { Heartbeats, RunOrder, UpstreamHealth } from './heartbeats';
+import type { AgentInvocation } from './invocation';
+import { LeaseKeeper } from './lease-keeper';
+import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks';
+import type { ModelUsageTally } from './model/run-model';
+import { type AgentContext, type ContextTokens, type Degraded, type EmittedOutput, type GuardDeps, type RunLog, createRunContext } from './run-context';
+
+export type { AgentContext, AgentOutput, ContextTokens, Degraded, EmittedOutput, GuardDeps, RunLog } from './run-context';
+
+export type RunOutcome<R> =
+  | {
+      readonly status: 'completed';
+      readonly taskId: string;
+      readonly runId: string;
+      readonly fencingToken: number;
+      readonly degraded: Degraded | undefined;
+      readonly outputs: readonly EmittedOutput[];
+      readonly contextTokens: ContextTokens;
+      readonly modelUsage: ModelUsageTally;
+      readonly result: R;
+    }
+  | {
+      readonly status: 'skipped';
+      readonly taskId: string;
+      readonly reason: 'running-elsewhere' | 'already-completed';
+      readonly detail: string;
+    }
+  | {
+      /** The breaker refused the run, or opened during it. */
+      readonly status: 'halted';
+      readonly taskId: string;
+      readonly reason: string;
+      readonly outputs: readonly EmittedOutput[];
+      readonly modelUsage?: ModelUsageTally;
+    };
+
+/** The run could not decide degraded mode because the store failed; nothing ran. */
+export class UpstreamCheckError extends NightshiftError {
+  override readonly name = 'UpstreamCheckError';
+}
+
+const MINUTE = 60_000;
+
+/** The task lock id of one scheduled slot; the same for every delivery of that slot. */
+export function slotTaskId(agentId: string, scheduledTime: string): string {
+  return `${agentId}@${new Date(scheduledTime).toISOString()}`;
+}
+
+/**
+ * The agent guard: the one wrapper every agent runs inside.
+ *
+ *   1. take the task lock for this scheduled slot (`<agentId>@<scheduledTime>`), so Scheduler's at-least-once
+ *      retries of a slot run it once;
+ *   2. ask the breaker to admit the run (a HALF_OPEN breaker admits one probe);
+ *   3. check each upstream's heartbeat and decide degraded mode (a store error fails the run; it is not staleness);
+ *   4. beat `running`, then renew the lease and beat on the agent's heartbeat interval while the work runs;
+ *   5. run the work with the fencing token, the degraded decision and an abort signal that fires if the lock is lost;
+ *   6. beat the outcome and release the lock (as completed when the work succeeded).
+ */
+export async function runAgent<R>(
+  deps: GuardDeps,
+  spec: AgentSpec,
+  invocation: AgentInvocation,
+  work: (context: AgentContext) => Promise<R>,
+): Promise<RunOutcome<R>> {
+  const { locks, heartbeats, metrics, log } = deps;
+  const taskId = slotTaskId(spec.id, invocation.scheduledTime);
+  const runId = deps.newRunId?.() ?? randomUUID();
+
+  let lease: Lease;
+  try {
+    lease = await locks.acquire(taskId, runId, spec.leaseMinutes * MINUTE);
+  } catch (error) {
+    if (error instanceof LockHeldError || error instanceof TaskCompletedError) {
+      metrics?.count('DuplicateRunsSkipped');
+      log?.info('slot already taken; skipping', { taskId, detail: error.message });
+      const reason = error instanceof LockHeldError ? 'running-elsewhere' : 'already-completed';
+      return { status: 'skipped', taskId, reason, detail: error.message };
+    }
+    throw error;
+  }
+
+  const admission = deps.outputs ? await admitOrRelease(deps.outputs, locks, lease, runId, log) : undefined;
+  if (admission && !admission.admitted) {
+    metrics?.count('RunsRefused');
+    log?.warn('breaker refused the run', { taskId, reason: admission.reason });
+    return { status: 'halted', taskId, reason: admission.reason, outputs: [] };
+  }
+  const probe = admission?.admitted === true && admission.probe;
+  // Beats order by run: this slot, and the fencing token this run's lock carries (a retry of the slot holds a higher).
+  const order: RunOrder = { slot: new Date(invocation.scheduledTime).toISOString(), fencingToken: lease.fencingToken };
+
+  let upstream: Record<string, UpstreamHealth>;
+  try {
+    upstream = await checkUpstreams(heartbeats, spec);
+    await heartbeats.beat(spec.id, { runId, order, status: 'running' });
+  } catch (error) {
+    await releaseQuietly(locks, lease, log);
+    if (probe) await deps.outputs?.probeFinished(runId, false);
+    throw new UpstreamCheckError(`${spec.id}: could not read or write heartbeats; the run did not start`, { cause: error });
+  }
+  const unhealthy = Object.values(upstream).filter((h) => h.state !== 'fresh');
+  const degraded = unhealthy.length > 0 ? { reasons: unhealthy.map((h) => h.reason) } : undefined;
+  if (degraded) {
+    metrics?.count('DegradedRuns');
+    log?.warn('upstream unhealthy; running degraded', { taskId, reasons: degraded.reasons });
+  }
+
+  const keeper = new LeaseKeeper(deps, spec, lease, runId, order.slot);
+  const { context, tally } = createRunContext(deps, {
+    spec,
+    runId,
+    taskId,
+    invocation,
+    fencingToken: lease.fencingToken,
+    degraded,
+    upstream,
+    signal: keeper.signal,
+    deadline: () => keeper.lease.leaseExpiresAt,
+  });
+
+  /** The one failure ending: count it, end a probe, beat `failed`, and release the lock if this run still holds it. */
+  const endFailed = async (detail: string, how: { halted: boolean; holdsLock: boolean }) => {
+    metrics?.count(how.halted ? 'RunsHalted' : 'RunsFailed');
+    // A halt has tripped or refused the breaker itself: the probe's fate is already decided.
+    if (probe && !how.halted) await deps.outputs?.probeFinished(runId, false);
+    await heartbeats
+      .beat(spec.id, { runId, order, status: 'failed', detail })
+      .catch((beatError: unknown) => log?.warn('could not record the failure heartbeat', { error: String(beatError) }));
+    if (how.holdsLock) await releaseQuietly(locks, keeper.lease, log);
+  };
+
+  let result: R;
+  try {
+    result = await work(context);
+  } catch (error) {
+    await keeper.stop();
+    if (error instanceof BreakerOpenError) {
+      await endFailed(`halted: ${error.message}`, { halted: true, holdsLock: true });
+      return { status: 'halted', taskId, reason: error.message, outputs: tally.outputs, modelUsage: tally.model.usage };
+    }
+    await endFailed(error instanceof Error ? error.message : String(error), { halted: false, holdsLock: !keeper.lost });
+    throw error;
+  }
+  await keeper.stop();
+  if (keeper.lost) {
+    await endFailed(keeper.lost.message, { halted: false, holdsLock: false });
+    throw keeper.lost;
+  }
+  await heartbeats.beat(spec.id, { runId, order, status: 'succeeded', ...(degraded ? { detail: `degraded: ${degraded.reasons.join('; ')}` } : {}) });
+  await locks.release(keeper.lease, { completed: true });
+  if (probe) await deps.outputs?.probeFinished(runId, true);
+  metrics?.count('RunsCompleted');
+  return {
+    status: 'completed',
+    taskId,
+    runId,
+    fencingToken: lease.fencingToken,
+    degraded,
+    outputs: tally.outputs,
+    contextTokens: tally.contextTokens,
+    modelUsage: tally.model.usage,
+    result,
+  };
+}
+
+async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lease, runId: string, log?: RunLog) {
+  try {
+    const admission = await outputs.admit(runId);
+    if (!admission.admitted) await releaseQuietly(locks, lease, log);
+    return admission;
+  } catch (error) {
+    await releaseQuietly(locks, lease, log);
+    throw error;
+  }
+}
+
+async function checkUpstreams(heartbeats: Heartbeats, spec: AgentSpec): Promise<Record<string, UpstreamHealth>> {
+  const checks = await Promise.all(
+    spec.upstream.map(async (u) => [u.id, await heartbeats.checkUpstream(u.id, u.staleAfterMinutes * MINUTE)] as const),
+  );
+  return Object.fromEntries(checks);
+}
+
+/** Releases without completing; a failure here only delays the slot's retry until the lease expires. */
+async function releaseQuietly(locks: TaskLocks, lease: Lease, log: RunLog | undefined): Promise<void> {
+  try {
+    await locks.release(lease);
+  } catch (error) {
+    log?.warn('could not release the lock; it frees itself when the lease expires', { taskId: lease.taskId, error: String(error) });
+  }
+}

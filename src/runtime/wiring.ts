@@ -1,0 +1,188 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AgentSpec, BreakerSpec } from '../config/agent-spec';
+import type { TableNames } from '../contract/tables';
+import type { AlertSink } from './breaker/alerts';
+import { Breaker } from './breaker/breaker';
+import { OutputGuard } from './breaker/output-guard';
+import { OutputWindows } from './breaker/output-window';
+import type { ScheduleSwitch } from './breaker/schedules';
+import type { Clock } from './clock';
+import type { GuardDeps, RunLog } from './run-context';
+import { Heartbeats } from './heartbeats';
+import { TaskLocks } from './locks';
+import { MemoryClient } from './memory/client';
+import { MemoryReader } from './memory/reader';
+import { ContextRetriever } from './memory/retrieval';
+import { MemorySteward, type MemoryStewardOptions } from './memory/steward';
+import type { MetricsSink } from './metrics';
+import type { ModelProvider } from './model/model';
+import { RunHistory } from './run-history';
+
+/**
+ * The one place the runtime is assembled: from where AWS is (endpoints), the clock, the metrics sink, and for the
+ * breaker the alert sink and schedule switch. The Lambda adapters, local mode, the ops CLI and the bench all build
+ * their parts here, so a part is wired one way everywhere.
+ */
+
+/** How to reach AWS: the SDK's defaults in Lambda; local endpoints and credentials locally. */
+export interface Endpoints {
+  readonly dynamodb?: string;
+  readonly sqs?: string;
+  /** @default - the SDK's (AWS_REGION in Lambda) */
+  readonly region?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/** Wraps each SDK client the wiring makes: X-Ray capture in Lambda, the call recorder locally. */
+export type Instrument = <T>(client: T) => T;
+
+export interface WiringOptions {
+  readonly tables: TableNames;
+  readonly clock: Clock;
+  /** @default - the SDK's defaults */
+  readonly endpoints?: Endpoints;
+  /** @default - nothing counted */
+  readonly metrics?: MetricsSink;
+  /** @default - clients as the SDK makes them */
+  readonly instrument?: Instrument;
+  /** A document client to use instead of building one (tests and the bench share one). @default - built from `endpoints` */
+  readonly dynamo?: DynamoDBDocumentClient;
+}
+
+/** What the breaker does besides its table: alert, switch schedules, and say how to reset it. */
+export interface BreakerWiring {
+  readonly spec: BreakerSpec;
+  readonly alerts: AlertSink;
+  readonly schedules: ScheduleSwitch;
+  /** Where the breaker is reset from: quoted in the alert. */
+  readonly reset: { readonly stage: string } | 'local';
+}
+
+/** The command that resets a pipeline's breaker, as alerts and hints quote it. */
+export function resetCommand(reset: BreakerWiring['reset']): string {
+  return reset === 'local' ? 'npx nightshift breaker reset --local' : `npx nightshift breaker reset --stage ${reset.stage}`;
+}
+
+/** An agent's memory queue and how it signs its requests. */
+export interface QueueAccess {
+  readonly queueUrl: string;
+  /** Locally each agent signs as itself (the steward's SenderId). @default - the endpoints' credentials */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+export class Wiring {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly tables: TableNames;
+  readonly clock: Clock;
+
+  constructor(private readonly options: WiringOptions) {
+    this.tables = options.tables;
+    this.clock = options.clock;
+    this.dynamo =
+      options.dynamo ??
+      DynamoDBDocumentClient.from(this.instrument(new DynamoDBClient(this.clientConfig(options.endpoints?.dynamodb))), {
+        marshallOptions: { removeUndefinedValues: true },
+      });
+  }
+
+  /** The same wiring on another clock (local mode freezes one agent's clock to play a crash). */
+  withClock(clock: Clock): Wiring {
+    return new Wiring({ ...this.options, clock, dynamo: this.dynamo });
+  }
+
+  get metrics(): MetricsSink | undefined {
+    return this.options.metrics;
+  }
+
+  locks(): TaskLocks {
+    return new TaskLocks({ client: this.dynamo, tableName: this.tables.coordination, clock: this.clock, ...this.metricsOption() });
+  }
+
+  heartbeats(): Heartbeats {
+    return new Heartbeats({ client: this.dynamo, tableName: this.tables.coordination, clock: this.clock, ...this.metricsOption() });
+  }
+
+  history(): RunHistory {
+    return new RunHistory({ client: this.dynamo, tableName: this.tables.coordination, clock: this.clock });
+  }
+
+  reader(): MemoryReader {
+    return new MemoryReader({ client: this.dynamo, tableName: this.tables.memory });
+  }
+
+  retriever(): ContextRetriever {
+    return new ContextRetriever({ client: this.dynamo, tableName: this.tables.memory });
+  }
+
+  breaker(wiring: BreakerWiring): Breaker {
+    const { spec } = wiring;
+    return new Breaker({
+      client: this.dynamo,
+      tableName: this.tables.counters,
+      clock: this.clock,
+      alerts: wiring.alerts,
+      schedules: wiring.schedules,
+      pipelineLabel: `${spec.pipeline} (${spec.stage}${wiring.reset === 'local' ? ', local' : ''})`,
+      resetCommand: resetCommand(wiring.reset),
+      ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
+      ...this.metricsOption(),
+    });
+  }
+
+  /** The breaker's admission and output accounting, over `breaker` (shared by a process's agents). */
+  outputs(breaker: Breaker, spec: BreakerSpec): OutputGuard {
+    return new OutputGuard({
+      breaker,
+      windows: new OutputWindows({ client: this.dynamo, tableName: this.tables.counters, clock: this.clock }),
+      pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
+      ...this.metricsOption(),
+    });
+  }
+
+  memoryClient(access: QueueAccess): MemoryClient {
+    const config = this.clientConfig(this.options.endpoints?.sqs);
+    const sqs = this.instrument(new SQSClient(access.credentials ? { ...config, credentials: access.credentials } : config));
+    return new MemoryClient({ sqs, queueUrl: access.queueUrl });
+  }
+
+  steward(options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome'> = {}): MemorySteward {
+    return new MemorySteward({ client: this.dynamo, tableName: this.tables.memory, clock: this.clock, ...this.metricsOption(), ...options });
+  }
+
+  /** Everything an agent's guard runs on. */
+  guardDeps(parts: { outputs: OutputGuard; queue: QueueAccess; model?: ModelProvider; log?: RunLog }): GuardDeps {
+    return {
+      locks: this.locks(),
+      heartbeats: this.heartbeats(),
+      clock: this.clock,
+      ...this.metricsOption(),
+      outputs: parts.outputs,
+      memory: { client: this.memoryClient(parts.queue), reader: this.reader(), retriever: this.retriever() },
+      ...(parts.model ? { model: parts.model } : {}),
+      ...(parts.log ? { log: parts.log } : {}),
+    };
+  }
+
+  private metricsOption(): { metrics?: MetricsSink } {
+    return this.options.metrics ? { metrics: this.options.metrics } : {};
+  }
+
+  private clientConfig(endpoint: string | undefined) {
+    const { region, credentials } = this.options.endpoints ?? {};
+    return { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(credentials ? { credentials } : {}) };
+  }
+
+  private instrument<T>(client: T): T {
+    return this.options.instrument ? this.options.instrument(client) : client;
+  }
+}
+
+/** What an agent's handler runs over: the guard's dependencies, the agent's spec and where runs are recorded. */
+export interface Runtime {
+  readonly deps: GuardDeps;
+  readonly spec: AgentSpec;
+  /** Where each run's outcome is recorded for `nightshift runs`. @default - not recorded */
+  readonly history?: RunHistory;
+}

@@ -1,0 +1,138 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+import { parseModelId, DESTINATION_REGIONS } from '../../src/config/models';
+import type { TableNames } from '../../src/contract/tables';
+import type { AwsCall } from '../../src/runtime/aws-calls';
+import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../src/local/side-effects';
+
+/**
+ * Holds the AWS calls local mode recorded for each function against the IAM policies the synthesized template
+ * attaches to that function's role: the action, the resource ARN, and a `dynamodb:LeadingKeys` condition against
+ * the partition keys the call used. The template is rendered with fixed pseudo parameters; a resource is written
+ * `<LogicalId.Arn>` or `<LogicalId>` where it is an attribute or reference of a resource in the template.
+ */
+
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+
+interface Statement {
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+  readonly leadingKeys?: readonly string[];
+  /** Conditions this checker does not evaluate (none is expected). */
+  readonly otherConditions: readonly string[];
+}
+
+export interface IamVerdict {
+  /** Calls no statement allows: `function: service:Action on resource`. */
+  readonly denied: string[];
+  /** Per function, granted `service:Action on resource` no recorded call used. */
+  readonly unexercised: Record<string, string[]>;
+}
+
+/** What the template calls each locally named resource. */
+export interface ResourceMap {
+  readonly tables: TableNames;
+  /** Local queue name → template logical id. */
+  readonly queues: Readonly<Record<string, string>>;
+  readonly tableIds: Readonly<Record<keyof TableNames, string>>;
+  readonly topicId: string;
+  readonly topicKeyId: string;
+  readonly scheduleRoleId: string;
+}
+
+export function checkCalls(template: Template, roles: Readonly<Record<string, string>>, calls: ReadonlyMap<string, readonly AwsCall[]>, map: ResourceMap): IamVerdict {
+  const denied: string[] = [];
+  const unexercised: Record<string, string[]> = {};
+  for (const [fn, roleId] of Object.entries(roles)) {
+    const statements = statementsOf(template, roleId);
+    const used = new Set<string>();
+    for (const call of calls.get(fn) ?? []) {
+      const arns = arnsOf(call, map);
+      const action = `${call.service}:${call.action}`;
+      for (const arn of arns) {
+        const allowing = statements.filter((s) => s.actions.some((a) => matches(a, action)) && s.resources.some((r) => matches(r, arn)) && s.otherConditions.length === 0 && (!s.leadingKeys || (call.leadingKeys ?? ['(none)']).every((k) => s.leadingKeys!.includes(k))));
+        if (allowing.length === 0) denied.push(`${fn}: ${action} on ${arn}${call.leadingKeys ? ` (keys ${call.leadingKeys.join(', ')})` : ''}`);
+        for (const s of allowing) for (const a of s.actions) for (const r of s.resources) if (matches(a, action) && matches(r, arn)) used.add(`${a} on ${r}`);
+      }
+    }
+    // Logs are written by the Lambda runtime with the role, not by the function's code.
+    unexercised[fn] = statements
+      .flatMap((s) => s.actions.flatMap((a) => s.resources.map((r) => `${a} on ${r}`)))
+      .filter((g) => !used.has(g) && !g.startsWith('logs:'))
+      .sort();
+  }
+  return { denied, unexercised };
+}
+
+/** The ARNs IAM evaluates for a call (a model behind an inference profile: the profile and the model in each destination). */
+function arnsOf(call: AwsCall, map: ResourceMap): string[] {
+  const [kind, ...rest] = call.resource.split('/');
+  const name = rest.join('/');
+  switch (kind) {
+    case 'table': {
+      const [table, ...index] = name.split('/');
+      const role = (Object.keys(map.tables) as (keyof TableNames)[]).find((r) => map.tables[r] === table);
+      if (!role) return [`(unknown table ${table})`];
+      return [`<${map.tableIds[role]}.Arn>${index.length ? `/${index.join('/')}` : ''}`];
+    }
+    case 'queue':
+      return [map.queues[name] ? `<${map.queues[name]}.Arn>` : `(unknown queue ${name})`];
+    case 'schedule':
+      return [`arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${name}`];
+    case 'model': {
+      const ref = parseModelId(name);
+      const foundation = (region: string) => `arn:aws:bedrock:${region}::foundation-model/${ref.modelId}`;
+      return ref.kind === 'foundation-model'
+        ? [foundation(REGION)]
+        : [`arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/${ref.profileId}`, ...DESTINATION_REGIONS[ref.geography].map(foundation)];
+    }
+    default:
+      if (call.resource === LOCAL_ALERT_TOPIC) return [`<${map.topicId}>`];
+      if (call.resource === `${LOCAL_ALERT_TOPIC}/key`) return [`<${map.topicKeyId}.Arn>`];
+      if (call.resource === LOCAL_SCHEDULE_ROLE) return [`<${map.scheduleRoleId}.Arn>`];
+      return [`(unknown resource ${call.resource})`];
+  }
+}
+
+function statementsOf(template: Template, roleId: string): Statement[] {
+  const out: Statement[] = [];
+  for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+    const roles: unknown[] = policy.Properties.Roles ?? [];
+    if (!roles.some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleId }))) continue;
+    for (const statement of policy.Properties.PolicyDocument.Statement) {
+      if (statement.Effect !== 'Allow') continue;
+      const conditions = Object.entries((statement.Condition ?? {}) as Record<string, Record<string, unknown>>).flatMap(([op, keys]) =>
+        Object.entries(keys).map(([key, value]) => ({ op, key, value })),
+      );
+      const leading = conditions.find((c) => c.op === 'ForAllValues:StringEquals' && c.key === 'dynamodb:LeadingKeys');
+      // PassRole to Scheduler is what UpdateSchedule does: the condition holds for the calls recorded.
+      const other = conditions.filter((c) => c !== leading && !(c.key === 'iam:PassedToService' && c.value === 'scheduler.amazonaws.com'));
+      out.push({
+        actions: [statement.Action].flat(),
+        resources: [statement.Resource].flat().map(render),
+        ...(leading ? { leadingKeys: [leading.value].flat() as string[] } : {}),
+        otherConditions: other.map((c) => `${c.op} ${c.key}`),
+      });
+    }
+  }
+  return out;
+}
+
+/** A CloudFormation value as a string: pseudo parameters fixed, references and attributes as `<Id>` / `<Id.Attr>`. */
+function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if ('Ref' in v) return v.Ref === 'AWS::Partition' ? 'aws' : v.Ref === 'AWS::Region' ? REGION : v.Ref === 'AWS::AccountId' ? ACCOUNT : v.Ref === 'AWS::URLSuffix' ? 'amazonaws.com' : `<${String(v.Ref)}>`;
+  if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+  if ('Fn::Join' in v) {
+    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(render).join(separator);
+  }
+  return JSON.stringify(value);
+}
+
+/** IAM's wildcard match (`*` any run, `?` one character), case-sensitive. */
+function matches(pattern: string, value: string): boolean {
+  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return regex.test(value);
+}
