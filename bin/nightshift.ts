@@ -1,7 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { type CommandResult, memoryResult, renderStatus } from '../src/cli/render';
+import { type CommandResult, memoryResult, renderStatus } from '../cli/render';
 
 /** The `nightshift` CLI: run the pipeline locally, and operate a local run or a deployed stack. */
 // The SDK warns on every process that Node 20 support ends in 2027; the README's limits say so once.
@@ -36,7 +36,7 @@ program
     // The handlers log and emit metrics for CloudWatch; locally the summary says what matters.
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    const { localCommand } = await import('../src/cli/local');
+    const { localCommand } = await import('../cli/local');
     process.exitCode = await localCommand(options);
   });
 
@@ -49,7 +49,7 @@ program
   .option('--dir <dir>', 'folder of agent modules', 'agents')
   .option('--test-dir <dir>', 'folder of tests', 'test')
   .action(async (id: string, options: { config: string; dir: string; testDir: string }) => {
-    const { newAgent } = await import('../src/cli/scaffold');
+    const { newAgent } = await import('../cli/scaffold');
     const { loadPipeline } = await import('../src/config/load');
     const scaffold = newAgent({ id, config: options.config, dir: options.dir, testDir: options.testDir });
     // The new entry must make a valid pipeline (e.g. its namespace and schedule): checked now, undone if not.
@@ -70,8 +70,8 @@ interface TargetOptions {
   json?: boolean;
 }
 
-type Target = import('../src/cli/target').Target;
-type Snapshot = import('../src/cli/snapshot').Snapshot;
+type Target = import('../cli/target').Target;
+type Snapshot = import('../cli/snapshot').Snapshot;
 
 interface Ops {
   /** Checks the arguments before anything starts; throws naming what is wrong. */
@@ -98,26 +98,26 @@ function opsCommand(command: Command, ops: Ops) {
       ops.check?.(positional, options as unknown as Record<string, unknown>, Boolean(options.local));
       const print = (result: CommandResult) => process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
       if (options.local && ops.fromSnapshot) {
-        const { readSnapshot } = await import('../src/cli/snapshot');
+        const { readSnapshot } = await import('../cli/snapshot');
         print(await ops.fromSnapshot(readSnapshot(options.stateDir), positional, options as unknown as Record<string, unknown>));
         return;
       }
       const { loadPipeline } = await import('../src/config/load');
-      const { localTarget, deployedTarget } = await import('../src/cli/target');
+      const { localTarget, deployedTarget } = await import('../cli/target');
       const pipeline = await loadPipeline(options.config);
       if (options.local) process.stderr.write(`nightshift: starting DynamoDB Local on ${options.stateDir} to ${ops.starts ?? 'read it'}\n`);
       const target = options.local ? await localTarget(pipeline, options.stateDir) : await deployedTarget(pipeline, options.stage!);
       try {
         print(await ops.run(target, positional, options as unknown as Record<string, unknown>));
-        if (options.local) await (await import('../src/cli/ops')).saveSnapshot(target, options.stateDir);
+        if (options.local) await (await import('../cli/ops')).saveSnapshot(target, options.stateDir);
       } finally {
         await target.close();
       }
     });
 }
 
-const ops = () => import('../src/cli/ops');
-const views = () => import('../src/cli/views');
+const ops = () => import('../cli/ops');
+const views = () => import('../cli/views');
 
 /** `--limit`: a whole number from 1 to 1000. */
 function limitOf(options: Record<string, unknown>): number {
@@ -186,7 +186,7 @@ program
     // The handler logs and emits metrics for CloudWatch; here the outcome says what matters (set before it loads).
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    const { parseAt, invokeLocal, invokeDeployed } = await import('../src/cli/invoke');
+    const { parseAt, invokeLocal, invokeDeployed } = await import('../cli/invoke');
     parseAt(options.at, Date.now()); // a bad --at is refused before anything starts
     const { loadPipeline } = await import('../src/config/load');
     const pipeline = await loadPipeline(options.config);
@@ -209,7 +209,7 @@ program
     const stateDir = mkdtempSync(join(tmpdir(), 'nightshift-cost-'));
     process.stderr.write(`nightshift: measuring a simulated day of ${pipeline.name} locally (DynamoDB Local, local SQS)…\n`);
     try {
-      const [{ simulate }, { costView }] = await Promise.all([import('../src/local/runner'), import('../src/cli/cost')]);
+      const [{ simulate }, { costView }] = await Promise.all([import('../local/runner'), import('../cli/cost')]);
       const day = await simulate({ pipeline, scenario: 'normal', hours: 24, stateDir });
       const result = costView(pipeline, day);
       process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);

@@ -2,6 +2,7 @@ import {
   Duration,
   RemovalPolicy,
   Stack,
+  aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb,
   aws_iam as iam,
   aws_kms as kms,
@@ -11,6 +12,7 @@ import {
 import { Construct } from 'constructs';
 import { TABLE_SCHEMAS } from '../src/contract/tables';
 import { commonVariables, pagerVariables } from '../src/contract/environment';
+import { METRIC, METRICS_NAMESPACE, SERVICE_DIMENSION } from '../src/contract/metrics';
 import { builtInHandler } from './bundling';
 import { NightshiftFunction } from './nightshift-function';
 import { tablePropsFromSchema } from './table-props';
@@ -96,5 +98,25 @@ export class CircuitBreaker extends Construct {
   grantAlert(grantee: iam.IGrantable): iam.Grant {
     this.topicKey.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey');
     return iam.Grant.addToPrincipal({ grantee, actions: ['sns:Publish'], resourceArns: [this.topic.topicArn] });
+  }
+
+  /**
+   * Breaker trips, summed over the services that count them (the agents whose outputs trip it; namespace
+   * `Nightshift`, metric `BreakerTrips`).
+   * @default statistic Sum, period 5 minutes
+   */
+  metricTrips(services: readonly string[], props: cloudwatch.MathExpressionOptions = {}): cloudwatch.MathExpression {
+    const usingMetrics = Object.fromEntries(
+      services.map((service, i) => [
+        `trips_${i}`,
+        new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: METRIC.BreakerTrips, dimensionsMap: { [SERVICE_DIMENSION]: service }, statistic: 'Sum', period: Duration.minutes(5) }),
+      ]),
+    );
+    return new cloudwatch.MathExpression({ expression: services.length ? Object.keys(usingMetrics).join(' + ') : '0', usingMetrics, period: Duration.minutes(5), ...props });
+  }
+
+  /** Alerts published to the topic (trip alerts and alarm notifications). @default statistic Sum, period 5 minutes */
+  metricAlertsPublished(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.topic.metricNumberOfMessagesPublished({ period: Duration.minutes(5), ...props });
   }
 }

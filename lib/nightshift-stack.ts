@@ -130,7 +130,7 @@ export class NightshiftStack extends Stack {
       memory: this.memory,
       scheduleGroup: this.schedules.group,
       scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
-      alarmTopic: this.breaker.topic,
+      breaker: this.breaker,
       otherFunctions: {
         ...(this.breaker.pagerForwarder ? { PagerForwarder: this.breaker.pagerForwarder } : {}),
         ...(this.breakerWatchdog ? { BreakerWatchdog: this.breakerWatchdog } : {}),

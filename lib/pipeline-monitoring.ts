@@ -13,16 +13,24 @@ import { DynamicDashboardFactory, MonitoringFacade, SnsAlarmActionStrategy } fro
 import { Construct } from 'constructs';
 import type { MetricName } from '../src/contract/metrics';
 import type { Agent } from './agent';
+import type { CircuitBreaker } from './circuit-breaker';
 import type { MemoryStore } from './memory-store';
 
 export interface PipelineMonitoringProps {
+  /** The dashboard's name, and the prefix of every alarm's name. */
   readonly dashboardName: string;
+  /** The agents: a dead-man's switch each, stale-upstream alarms, and their runtime metrics on the dashboard. */
   readonly agents: readonly Agent[];
+  /** The memory store: steward metrics, queue age and dead letters. */
   readonly memory: MemoryStore;
+  /** The breaker: its trips on the dashboard. */
+  readonly breaker: CircuitBreaker;
+  /** The pipeline's schedule group: invocations that failed or went to the dead-letter queue. */
   readonly scheduleGroup: scheduler.IScheduleGroup;
+  /** Where Scheduler sends invocations it gave up on: alarmed when not empty. */
   readonly scheduleDeadLetterQueue: sqs.IQueue;
-  /** Where alarms go: the pipeline's alert topic (email and pager). */
-  readonly alarmTopic: sns.ITopic;
+  /** Where alarms go. @default - the breaker's alert topic (email and pager) */
+  readonly alarmTopic?: sns.ITopic;
   /** How long updates may wait before the steward counts as stuck. @default Duration.minutes(15) */
   readonly maxUpdateAge?: Duration;
   /** Functions besides the agents and the steward to watch for faults and throttles, by alarm name. @default - none */
@@ -67,8 +75,8 @@ export class PipelineMonitoring extends Construct {
     }
     // Notified when an alarm goes off and again when it clears: on state changes only, never repeated.
     for (const alarm of alarms) {
-      alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
-      alarm.addOkAction(new actions.SnsAction(props.alarmTopic));
+      alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic ?? props.breaker.topic));
+      alarm.addOkAction(new actions.SnsAction(props.alarmTopic ?? props.breaker.topic));
     }
     this.alarms = alarms;
 
@@ -78,7 +86,7 @@ export class PipelineMonitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Outputs published (per agent)', left: perAgent('OutputsPublished'), width: 12 }),
       new cloudwatch.GraphWidget({
         title: 'Breaker: trips, refused outputs, suppressed duplicates',
-        left: [sumOf(perAgent('BreakerTrips'), 'trips'), sumOf(perAgent('OutputsRefused'), 'refused'), sumOf(perAgent('DuplicatesSuppressed'), 'duplicates suppressed')],
+        left: [props.breaker.metricTrips(agents.map((a) => a.agentId), { label: 'trips' }), sumOf(perAgent('OutputsRefused'), 'refused'), sumOf(perAgent('DuplicatesSuppressed'), 'duplicates suppressed')],
         width: 12,
       }),
     );
@@ -137,7 +145,8 @@ export class PipelineMonitoring extends Construct {
    * failing or throttled, tables throttling or erroring. (Its dashboards are not created: ours draws the pipeline.)
    */
   private standardAlarms(props: PipelineMonitoringProps): MonitoringFacade {
-    const { memory, alarmTopic } = props;
+    const { memory } = props;
+    const alarmTopic = props.alarmTopic ?? props.breaker.topic;
     const facade = new MonitoringFacade(this, 'Standard', {
       alarmFactoryDefaults: {
         alarmNamePrefix: props.dashboardName,

@@ -7,9 +7,9 @@
  * exits 77, the conventional "skipped" code: a run that did not happen never counts as passed.
  */
 import reference from '../nightshift.config';
-import { invokeDeployed } from '../src/cli/invoke';
-import { status } from '../src/cli/ops';
-import { deployedTarget } from '../src/cli/target';
+import { invokeDeployed } from '../cli/invoke';
+import { status } from '../cli/ops';
+import { deployedTarget } from '../cli/target';
 import { loadPipeline } from '../src/config/load';
 
 const NOT_RUN = 77;

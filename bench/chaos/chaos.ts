@@ -2,16 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AgentSpec } from '../../src/config/agent-spec';
-import { createTables } from '../../src/local/tables';
-import { MessageLedger } from '../../src/local/ledger';
-import { Breaker, BreakerOpenError } from '../../src/runtime/breaker/breaker';
-import { OutputGuard } from '../../src/runtime/breaker/output-guard';
-import { OutputWindows } from '../../src/runtime/breaker/output-window';
+import { createTables } from '../../local/tables';
+import { MessageLedger } from '../../local/ledger';
+import { BreakerOpenError } from '../../src/runtime/breaker/breaker';
 import { ManualClock } from '../../src/runtime/clock';
-import { Heartbeats } from '../../src/runtime/heartbeats';
-import { LockHeldError, TaskLocks } from '../../src/runtime/locks';
-import { MemoryReader } from '../../src/runtime/memory/reader';
-import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
+import { LockHeldError, type TaskLocks } from '../../src/runtime/locks';
+import type { StewardMessage } from '../../src/runtime/memory/steward';
+import { Wiring } from '../../src/runtime/wiring';
 import { messageGroupId } from '../../src/runtime/memory/update';
 
 /**
@@ -57,7 +54,8 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
     const clock = new ManualClock(Date.UTC(2026, 10, 25, 3, 0));
 
     // 1. A 100-way race on one task lock; the winner is killed mid-run and comes back late with its stale token.
-    const locks = new TaskLocks({ client, tableName: names.coordination, clock });
+    const wiring = new Wiring({ tables: names, clock, dynamo: client });
+    const locks = wiring.locks();
     const task = `writer@2026-11-25T03:${String(pick(60)).padStart(2, '0')}:00.000Z`;
     inject('100-way lock races');
     const racers = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => locks.acquire(task, `racer-${i}`, 10 * MINUTE)));
@@ -89,7 +87,7 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
       }) as never,
       { step: 'initialize', name: 'chaosThrottle' },
     );
-    const steward = new MemorySteward({ client: flaky, tableName: names.memory, clock, onOutcome: (m, r) => ledger.record(m.messageId, r.outcome) });
+    const steward = new Wiring({ tables: names, clock, dynamo: flaky }).steward({ onOutcome: (m, r) => ledger.record(m.messageId, r.outcome) });
     const namespace = 'chaos';
     const messages: (StewardMessage & { effect?: string })[] = [];
     let sequence = 10_000_000_000_000_000_000n;
@@ -167,7 +165,7 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
     if (totals.applied + totals.duplicates + totals.rejected !== distinct) {
       violate('conservation exact (by message)', `${distinct} messages, ${totals.applied} applied + ${totals.duplicates} duplicates + ${totals.rejected} rejected`);
     }
-    const reader = new MemoryReader({ client, tableName: names.memory });
+    const reader = wiring.reader();
     const applied: string[] = [];
     for (const key of ['k0', 'k1', 'k2', 'k3', 'fenced']) applied.push(...(((await reader.get(namespace, key))?.value as string[] | undefined) ?? []));
     const expected = messages.flatMap((m) => (m.effect ? [m.effect] : []));
@@ -177,20 +175,18 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
 
     // 3. A 100-way race on the breaker: 100 emits against N at once, with ±2 minutes of skew between the emitters.
     const alerts: string[] = [];
-    const breaker = new Breaker({
-      client,
-      tableName: names.counters,
-      clock,
+    const pipelineSpec = { pipeline: 'chaos', stage: 'chaos', maxOutputs: 10_000, windowMinutes: 60, scheduleNames: [] };
+    const breaker = wiring.breaker({
+      spec: pipelineSpec,
       alerts: { publish: async (a) => void alerts.push(a.subject) },
       schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
-      pipelineLabel: 'chaos',
-      resetCommand: 'n/a',
+      reset: 'local',
     });
     const limit = 3 + pick(10);
     const spec: AgentSpec = { id: 'community', leaseMinutes: 10, heartbeatIntervalMinutes: 5, upstream: [], breaker: { maxOutputs: limit, windowMinutes: 60 }, duplicateWindowMinutes: 60 };
     const emitters = Array.from({ length: 4 }, () => {
       const skewed = new ManualClock(clock.now() + (pick(241) - 120) * 1_000);
-      return new OutputGuard({ breaker, windows: new OutputWindows({ client, tableName: names.counters, clock: skewed }), pipelineLimit: { maxOutputs: 10_000, windowMinutes: 60 } });
+      return wiring.withClock(skewed).outputs(breaker, pipelineSpec);
     });
     inject('100-way breaker races');
     const emits = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => emitters[i % 4]!.emit(spec, `run-${i}`, `o${i}`, { i })));
@@ -203,11 +199,11 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
     inject('heartbeats under ±2 min clock skew');
     const beats = Array.from({ length: 6 }, (_, i) => ({ slot: new Date(Date.UTC(2026, 10, 25, 3 + pick(3))).toISOString(), token: 1 + pick(3), skew: (pick(241) - 120) * 1_000, i }));
     for (const b of beats) {
-      const writer = new Heartbeats({ client, tableName: names.coordination, clock: new ManualClock(clock.now() + b.skew) });
+      const writer = wiring.withClock(new ManualClock(clock.now() + b.skew)).heartbeats();
       await writer.beat('writer', { runId: `beat-${b.i}`, status: 'running', order: { slot: b.slot, fencingToken: b.token } });
     }
     const latest = beats.reduce((best, b) => (b.slot > best.slot || (b.slot === best.slot && b.token >= best.token) ? b : best));
-    const stored = await new Heartbeats({ client, tableName: names.coordination, clock }).last('writer');
+    const stored = await wiring.heartbeats().last('writer');
     const winner = beats.find((b) => `beat-${b.i}` === stored?.runId);
     if (!winner || winner.slot !== latest.slot || winner.token !== latest.token) violate('the latest run\'s heartbeat wins', `stored ${stored?.runId}, latest ${latest.slot}#${latest.token}`);
   }

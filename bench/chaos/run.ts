@@ -3,7 +3,7 @@
  * what was injected and of each invariant, and a non-zero exit on any violation.
  */
 import { parseArgs } from 'node:util';
-import { startDynamoDbLocal } from '../../src/local/dynamodb-local';
+import { startDynamoDbLocal } from '../../local/dynamodb-local';
 import { chaos, chaosTable } from './chaos';
 
 const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, runs: { type: 'string', default: '20' } } });

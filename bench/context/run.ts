@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { NAMESPACE } from '../../src/config/namespaces';
 import { definePipeline } from '../../src/config/pipeline';
-import { LocalPipeline } from '../../src/local/pipeline';
+import { LocalPipeline } from '../../local/pipeline';
 import { ManualClock } from '../../src/runtime/clock';
 import { InvalidUpdateError, type MemoryUpdate, parseUpdate } from '../../src/runtime/memory/update';
-import { ContextRetriever } from '../../src/runtime/memory/retrieval';
 import type { Workload } from './workload';
 
 export interface ContextFigures {
@@ -61,7 +60,7 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
       throw new Error(`only ${ledger.get('UpdatesApplied')} of ${updates.length} items were applied (${ledger.get('UpdatesRejected')} rejected)`);
     }
     const idOf = new Map(workload.items.map((i) => [`${i.namespace}/${i.key}`, i.id]));
-    const retriever = new ContextRetriever({ client: local.client, tableName: local.names.memory });
+    const { retriever } = local;
     let needed = 0;
     let found = 0;
     let cutSum = 0;

@@ -1,10 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AgentSpec } from '../../src/config/agent-spec';
-import { Breaker } from '../../src/runtime/breaker/breaker';
-import { OutputGuard } from '../../src/runtime/breaker/output-guard';
-import { OutputWindows } from '../../src/runtime/breaker/output-window';
+import type { OutputGuard } from '../../src/runtime/breaker/output-guard';
 import { ManualClock } from '../../src/runtime/clock';
+import { Wiring } from '../../src/runtime/wiring';
 
 export interface EmitFigures {
   readonly outputs: number;
@@ -62,14 +61,13 @@ function agent(breaker: AgentSpec['breaker']): AgentSpec {
 }
 
 function outputGuard(client: DynamoDBDocumentClient, tableName: string, clock: ManualClock): OutputGuard {
-  const breaker = new Breaker({
-    client,
-    tableName,
-    clock,
+  const wiring = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client });
+  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: 1e9, windowMinutes: 60, scheduleNames: [] };
+  const breaker = wiring.breaker({
+    spec,
     alerts: { publish: async () => undefined },
     schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
-    pipelineLabel: 'bench',
-    resetCommand: 'n/a',
+    reset: 'local',
   });
-  return new OutputGuard({ breaker, windows: new OutputWindows({ client, tableName, clock }), pipelineLimit: { maxOutputs: 1e9, windowMinutes: 60 } });
+  return wiring.outputs(breaker, spec);
 }

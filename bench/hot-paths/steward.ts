@@ -7,9 +7,9 @@ import { ManualClock } from '../../src/runtime/clock';
 import { contextAttributes } from '../../src/runtime/memory/context-index';
 import { entryKey, padSequence, provenance, valueAttributes } from '../../src/runtime/memory/items';
 import { RECENT_IDS_KEPT, idAttribute } from '../../src/runtime/memory/recent-ids';
-import { MemorySteward } from '../../src/runtime/memory/steward';
 import { type MemoryUpdate, messageGroupId } from '../../src/runtime/memory/update';
 import { tokenCounter } from '../../src/runtime/tokens';
+import { Wiring } from '../../src/runtime/wiring';
 
 const GROUPS = 20;
 const BATCH = 10;
@@ -32,7 +32,7 @@ export interface StewardFigures {
  */
 export async function runStewardBench(client: DynamoDBDocumentClient, tableName: string, perGroup = 40, rounds = 4): Promise<StewardFigures> {
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const memorySteward = new MemorySteward({ client, tableName, clock });
+  const memorySteward = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client }).steward();
   const handler = createStewardHandler(() => memorySteward);
   const countTokens = await tokenCounter();
   const total = GROUPS * perGroup;

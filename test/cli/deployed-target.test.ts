@@ -4,9 +4,9 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import reference from '../../nightshift.config';
-import { invokeDeployed } from '../../src/cli/invoke';
-import { dlqRedrive, locksRelease, status } from '../../src/cli/ops';
-import { type Target, deployedTarget } from '../../src/cli/target';
+import { invokeDeployed } from '../../cli/invoke';
+import { dlqRedrive, locksRelease, status } from '../../cli/ops';
+import { type Target, deployedTarget } from '../../cli/target';
 import { memoryQueueForTest } from '../support/agent-env';
 import { dynamoForTest } from '../support/dynamo';
 

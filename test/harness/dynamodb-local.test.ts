@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { TABLE_SCHEMAS, type TableRole } from '../../src/contract/tables';
-import { createTables } from '../../src/local/tables';
+import { createTables } from '../../local/tables';
 import { dynamoForTest } from '../support/dynamo';
 
 const { client, names } = await dynamoForTest('harness');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { FaultError, busiestWindow, parseFaults } from '../../src/local/faults';
-import { SIMULATION_START, simulate } from '../../src/local/runner';
+import { FaultError, busiestWindow, parseFaults } from '../../local/faults';
+import { SIMULATION_START, simulate } from '../../local/runner';
 import { type PipelineInput, definePipeline } from '../../src/config/pipeline';
 
 const entry = 'examples/agents/note-taker.ts';

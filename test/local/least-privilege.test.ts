@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { status } from '../../src/cli/ops';
-import type { Target } from '../../src/cli/target';
+import { status } from '../../cli/ops';
+import type { Target } from '../../cli/target';
 import { definePipeline } from '../../src/config/pipeline';
-import { LocalPipeline } from '../../src/local/pipeline';
+import { LocalPipeline } from '../../local/pipeline';
 import { ManualClock } from '../../src/runtime/clock';
 
 /** Two agents with their own namespaces, on the local stack where each signs its SQS requests as itself. */

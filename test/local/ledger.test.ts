@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageLedger } from '../../src/local/ledger';
+import { MessageLedger } from '../../local/ledger';
 import { MemorySteward } from '../../src/runtime/memory/steward';
 import { dynamoForTest } from '../support/dynamo';
 import { delivered, freshNamespace, memory, update } from '../support/memory';

@@ -6,8 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import reference from '../../nightshift.config';
-import { writeReport } from '../../src/local/report';
-import { simulate } from '../../src/local/runner';
+import { writeReport } from '../../local/report';
+import { simulate } from '../../local/runner';
 
 /** The report in a real browser: Debian's Chromium, driven by playwright-core. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalSqs } from '../../src/local/sqs-server';
+import { LocalSqs } from '../../local/sqs-server';
 import { systemClock } from '../../src/runtime/clock';
 
 /**

@@ -8,7 +8,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSqs } from '../../src/local/sqs-server';
+import { LocalSqs } from '../../local/sqs-server';
 import { ManualClock } from '../../src/runtime/clock';
 
 /** FIFO semantics the steward relies on, checked through the real AWS SDK client against the local endpoint. */

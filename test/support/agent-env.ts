@@ -1,7 +1,7 @@
 import { afterAll, inject } from 'vitest';
 import { agentSpec, breakerSpec } from '../../src/config/agent-spec';
 import type { PipelineConfig } from '../../src/config/pipeline';
-import { LocalSqs } from '../../src/local/sqs-server';
+import { LocalSqs } from '../../local/sqs-server';
 import type { TableNames } from '../../src/contract/tables';
 import { agentVariables } from '../../src/contract/environment';
 import { systemClock } from '../../src/runtime/clock';

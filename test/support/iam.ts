@@ -2,7 +2,7 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import { parseModelId, DESTINATION_REGIONS } from '../../src/config/models';
 import type { TableNames } from '../../src/contract/tables';
 import type { AwsCall } from '../../src/runtime/aws-calls';
-import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../src/local/side-effects';
+import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects';
 
 /**
  * Holds the AWS calls local mode recorded for each function against the IAM policies the synthesized template

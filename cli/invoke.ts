@@ -1,10 +1,10 @@
-import { STACK_OUTPUT } from '../contract/outputs';
+import { STACK_OUTPUT } from '../src/contract/outputs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { PipelineConfig } from '../config/pipeline';
+import type { PipelineConfig } from '../src/config/pipeline';
 import { LocalPipeline } from '../local/pipeline';
-import { ManualClock } from '../runtime/clock';
-import type { AgentContext } from '../runtime/run-lifecycle';
+import { ManualClock } from '../src/runtime/clock';
+import type { AgentContext } from '../src/runtime/run-lifecycle';
 import { checkAgent, saveSnapshot } from './ops';
 import type { CommandResult } from './render';
 import { readSnapshot } from './snapshot';

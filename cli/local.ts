@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { loadPipeline } from '../config/load';
+import { loadPipeline } from '../src/config/load';
 import { SIMULATION_START, simulate } from '../local/runner';
 import { SCENARIOS, type ScenarioName, runFaults } from '../local/scenarios';
 import { formatSummary } from '../local/summary';

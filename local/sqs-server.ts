@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../runtime/clock';
+import type { Clock } from '../src/runtime/clock';
 import { FifoQueue, QueueError, type QueueMessage } from './fifo-queue';
 
 /**

@@ -1,5 +1,5 @@
-import type { BreakerState } from '../runtime/breaker/breaker';
-import type { MemoryEntry } from '../runtime/memory/reader';
+import type { BreakerState } from '../src/runtime/breaker/breaker';
+import type { MemoryEntry } from '../src/runtime/memory/reader';
 
 /** What a CLI command returns: a plain object (printed as JSON with `--json`) and its human rendering. */
 export interface CommandResult {

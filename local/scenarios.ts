@@ -1,14 +1,13 @@
-import type { PipelineConfig } from '../config/pipeline';
-import { type Check, type Fault, faultChecks, parseFaults } from './faults';
-import type { SimulationResult } from './recorder';
+import type { PipelineConfig } from '../src/config/pipeline';
+import { type Fault, faultChecks, parseFaults } from './faults';
+import type { Check, ScenarioName, SimulationResult } from './result';
 
-export type { Check } from './faults';
+export type { Check, ScenarioName } from './result';
 
 /**
  * Scenario presets: fault sets like any other (`--inject`), plus, for the field report's stories on the reference
  * pipeline, a check or two of their own. A run's checks are the preset's and those derived from its faults.
  */
-export type ScenarioName = 'normal' | 'crash' | '3am';
 
 export interface Scenario {
   readonly name: ScenarioName;

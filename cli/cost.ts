@@ -1,8 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { NightshiftStack } from '../../lib/nightshift-stack';
-import type { PipelineConfig } from '../config/pipeline';
-import { runsPerMonth } from '../config/schedule-times';
+import { NightshiftStack } from '../lib/nightshift-stack';
+import type { PipelineConfig } from '../src/config/pipeline';
+import { runsPerMonth } from '../src/config/schedule-times';
 import type { SimulationResult } from '../local/recorder';
 import type { CommandResult } from './render';
 

@@ -1,106 +1,12 @@
-import type { UsageMeter } from './usage';
-import type { PipelineConfig } from '../config/pipeline';
-import type { BreakerStatus } from '../runtime/breaker/breaker';
-import type { Clock } from '../runtime/clock';
-import type { RunOutcome } from '../runtime/run-lifecycle';
+import type { PipelineConfig } from '../src/config/pipeline';
+import type { Clock } from '../src/runtime/clock';
+import type { RunOutcome } from '../src/runtime/run-lifecycle';
 import type { LocalPipeline } from './pipeline';
-import type { Check, ScenarioName } from './scenarios';
+import type { AgentTally, ModelTally, RunRecord, ScenarioName, SimulationResult, Timeline, TimelineEvent } from './result';
+
+export type { AgentTally, ModelTally, RunRecord, SimulationResult, Timeline, TimelineEvent } from './result';
 
 /** What a local run records: per-agent tallies, the event timeline, 5-minute samples, and the final result. */
-
-export interface AgentTally {
-  completed: number;
-  /** Runs that crashed or threw. */
-  failed: number;
-  skipped: number;
-  halted: number;
-  degraded: number;
-  published: number;
-  suppressed: number;
-}
-
-/** Model usage an agent's runs metered (from every response), against its daily budget. */
-export interface ModelTally {
-  calls: number;
-  inputTokens: number;
-  outputTokens: number;
-  cacheReadTokens: number;
-  cacheWriteTokens: number;
-  /** Calls the budget refused before they were sent. */
-  refused: number;
-  readonly budgetPerDay: number | undefined;
-}
-
-export interface TimelineEvent {
-  readonly at: number;
-  readonly agentId?: string;
-  readonly kind: 'run' | 'degraded' | 'skipped' | 'halted' | 'crash' | 'fail' | 'fault' | 'alert' | 'redelivery';
-  readonly detail: string;
-}
-
-export interface Timeline {
-  /** Sample times (epoch ms), every 5 simulated minutes. */
-  readonly at: number[];
-  readonly outputs: Record<string, number[]>;
-  /** Minutes since each agent's last heartbeat at each sample (never negative), null before its first. */
-  readonly heartbeatAgeMinutes: Record<string, (number | null)[]>;
-  /** Memory updates agents submitted, and the steward applied, in each 5-minute sample. */
-  readonly updates: { readonly submitted: number[]; readonly applied: number[] };
-  readonly breaker: BreakerStatus[];
-  /** Cumulative context tokens: loaded lazily, and what injecting all memory looked at would have cost. */
-  readonly contextTokens: { loaded: number[]; full: number[] };
-}
-
-/** One run as the derived checks see it: when it ran, which slot, how it ended. */
-export interface RunRecord {
-  readonly agentId: string;
-  /** Simulated time the run happened. */
-  readonly at: number;
-  /** The scheduled time it ran for. */
-  readonly slot: number;
-  readonly status: 'completed' | 'halted' | 'skipped' | 'crash' | 'fail';
-  readonly degraded: boolean;
-}
-
-export interface SimulationResult {
-  readonly scenario: ScenarioName;
-  /** Injected faults (the scenario's and `--inject`), as written. */
-  readonly faults: readonly string[];
-  readonly start: number;
-  readonly end: number;
-  readonly agents: Record<string, AgentTally>;
-  /** Each agent's breaker limit N and window M. */
-  readonly limits: Record<string, number>;
-  readonly windowMinutes: Record<string, number>;
-  /** Each agent's heartbeat staleness threshold (`heartbeat.staleAfterMinutes`). */
-  readonly staleAfterMinutes: Record<string, number>;
-  readonly totals: AgentTally & { slots: number };
-  readonly alerts: readonly { subject: string; message: string; at: number }[];
-  readonly breaker: BreakerStatus;
-  /** By message: submitted = applied + duplicates + rejected + deadLetters + queued; redeliveries counted apart. */
-  readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number; redeliveries: number };
-  readonly takeovers: number;
-  /** Which model provider the agents called (`offline` locally). */
-  readonly modelProvider: string;
-  readonly contextTokens: { loaded: number; full: number };
-  /** Per agent: model calls and tokens, as the provider reported them. */
-  readonly models: Record<string, ModelTally>;
-  readonly duplicatePostsPublished: number;
-  readonly draftIndexDuplicates: number;
-  readonly events: readonly TimelineEvent[];
-  readonly runs: readonly RunRecord[];
-  /** Every published output: who and when. */
-  readonly published: readonly { readonly agentId: string; readonly at: number }[];
-  /** Each schedule's state at the end: enabled or not. */
-  readonly schedules: Readonly<Record<string, boolean>>;
-  /** How often each runtime metric was emitted, by name. */
-  readonly metrics: Readonly<Record<string, number>>;
-  /** Requests and capacity used (DynamoDB units, SQS requests by action, steward invocations). */
-  readonly usage: ReturnType<UsageMeter['toJSON']>;
-  readonly timeline: Timeline;
-  checks: Check[];
-  passed: boolean;
-}
 
 const MINUTE = 60_000;
 

@@ -1,7 +1,9 @@
 import { Cron } from 'croner';
-import type { PipelineConfig } from '../config/pipeline';
-import type { SimulationResult } from './recorder';
-import { NightshiftError } from '../errors';
+import type { PipelineConfig } from '../src/config/pipeline';
+import type { Check, SimulationResult } from './result';
+
+export type { Check } from './result';
+import { NightshiftError } from '../src/errors';
 
 /**
  * Faults as data: what `nightshift local --inject <fault>` does to any agent of any pipeline, and the checks that
@@ -70,11 +72,6 @@ export function parseFaults(flags: readonly string[], pipeline: PipelineConfig, 
   return faults;
 }
 
-export interface Check {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
 
 const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);

@@ -1,9 +1,9 @@
-import type { MemoryEntry } from '../runtime/memory/reader';
-import { redriveDeadLetters } from '../runtime/memory/redrive';
+import type { MemoryEntry } from '../src/runtime/memory/reader';
+import { redriveDeadLetters } from '../src/runtime/memory/redrive';
 import { type CommandResult, type StatusData, memoryResult, renderStatus } from './render';
 import { writeSnapshot } from './snapshot';
 import { type ScheduleRow, memoryListView, runsView, schedulesView } from './views';
-import { scheduleName } from '../config/agent-spec';
+import { scheduleName } from '../src/config/agent-spec';
 import type { Target } from './target';
 
 export type { CommandResult };

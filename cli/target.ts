@@ -5,22 +5,22 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { breakerSpec } from '../config/agent-spec';
-import type { PipelineConfig } from '../config/pipeline';
+import { breakerSpec } from '../src/config/agent-spec';
+import type { PipelineConfig } from '../src/config/pipeline';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
-import { STACK_OUTPUT, type StackOutputKey, stackName as stackNameOf } from '../contract/outputs';
-import { type TableNames, tableNames } from '../contract/tables';
+import { STACK_OUTPUT, type StackOutputKey, stackName as stackNameOf } from '../src/contract/outputs';
+import { type TableNames, tableNames } from '../src/contract/tables';
 import { LocalSchedules } from '../local/side-effects';
-import type { Breaker } from '../runtime/breaker/breaker';
-import { EventBridgeSchedules, type ScheduleSwitch } from '../runtime/breaker/schedules';
-import type { RunHistory } from '../runtime/run-history';
-import { type BreakerWiring, type Endpoints, Wiring } from '../runtime/wiring';
+import type { Breaker } from '../src/runtime/breaker/breaker';
+import { EventBridgeSchedules, type ScheduleSwitch } from '../src/runtime/breaker/schedules';
+import type { RunHistory } from '../src/runtime/run-history';
+import { type BreakerWiring, type Endpoints, Wiring } from '../src/runtime/wiring';
 import { readSnapshotIfAny } from './snapshot';
-import { type Alert, SnsAlerts } from '../runtime/breaker/alerts';
-import { type Clock, systemClock } from '../runtime/clock';
-import type { Heartbeats } from '../runtime/heartbeats';
-import type { TaskLocks } from '../runtime/locks';
-import type { MemoryReader } from '../runtime/memory/reader';
+import { type Alert, SnsAlerts } from '../src/runtime/breaker/alerts';
+import { type Clock, systemClock } from '../src/runtime/clock';
+import type { Heartbeats } from '../src/runtime/heartbeats';
+import type { TaskLocks } from '../src/runtime/locks';
+import type { MemoryReader } from '../src/runtime/memory/reader';
 
 /**
  * What the ops CLI operates on: the state a `nightshift local` run left in its state directory, or a deployed

@@ -1,7 +1,7 @@
 import cronstrue from 'cronstrue';
-import { nextFireTimes } from '../config/schedule-times';
-import type { MemoryEntry } from '../runtime/memory/reader';
-import type { RunEntry } from '../runtime/run-history';
+import { nextFireTimes } from '../src/config/schedule-times';
+import type { MemoryEntry } from '../src/runtime/memory/reader';
+import type { RunEntry } from '../src/runtime/run-history';
 import { type CommandResult, withIsoTime } from './render';
 
 /** One schedule as `nightshift schedules` shows it. */

@@ -1,7 +1,7 @@
-import type { PipelineConfig } from '../config/pipeline';
-import { ManualClock } from '../runtime/clock';
-import type { MemoryReader } from '../runtime/memory/reader';
-import type { AgentContext, RunOutcome } from '../runtime/run-lifecycle';
+import type { PipelineConfig } from '../src/config/pipeline';
+import { ManualClock } from '../src/runtime/clock';
+import type { MemoryReader } from '../src/runtime/memory/reader';
+import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle';
 import { LocalPipeline } from './pipeline';
 
 /**

@@ -1,9 +1,9 @@
 import { appendFileSync } from 'node:fs';
-import type { Alert, AlertSink } from '../runtime/breaker/alerts';
-import type { ScheduleSwitch } from '../runtime/breaker/schedules';
-import type { AwsCall } from '../runtime/aws-calls';
-import type { Clock } from '../runtime/clock';
-import type { ModelProvider } from '../runtime/model/model';
+import type { Alert, AlertSink } from '../src/runtime/breaker/alerts';
+import type { ScheduleSwitch } from '../src/runtime/breaker/schedules';
+import type { AwsCall } from '../src/runtime/aws-calls';
+import type { Clock } from '../src/runtime/clock';
+import type { ModelProvider } from '../src/runtime/model/model';
 
 /**
  * Local stand-ins for the services local mode does not run: SNS (alerts are recorded), EventBridge Scheduler

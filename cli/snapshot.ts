@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MemoryEntry } from '../runtime/memory/reader';
-import type { RunEntry } from '../runtime/run-history';
+import type { MemoryEntry } from '../src/runtime/memory/reader';
+import type { RunEntry } from '../src/runtime/run-history';
 import type { StatusData } from './render';
 import type { ScheduleRow } from './views';
 

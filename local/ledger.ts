@@ -1,4 +1,4 @@
-import type { StewardResult } from '../runtime/memory/steward';
+import type { StewardResult } from '../src/runtime/memory/steward';
 
 /**
  * The memory ledger by message, not by delivery: SQS may deliver a message several times (a steward that died after

@@ -4,7 +4,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMAS, type TableNames, type TableRole, tableNames } from '../contract/tables';
+import { TABLE_SCHEMAS, type TableNames, type TableRole, tableNames } from '../src/contract/tables';
 
 export { type TableNames, tableNames };
 

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
-import { scheduleName } from '../config/agent-spec';
-import type { PipelineConfig } from '../config/pipeline';
-import type { CallLog } from '../runtime/aws-calls';
-import { type Clock, ManualClock } from '../runtime/clock';
-import type { AgentContext, RunOutcome } from '../runtime/run-lifecycle';
+import { scheduleName } from '../src/config/agent-spec';
+import type { PipelineConfig } from '../src/config/pipeline';
+import type { CallLog } from '../src/runtime/aws-calls';
+import { type Clock, ManualClock } from '../src/runtime/clock';
+import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle';
 import { type Fault, redeliveryAt } from './faults';
 import { LocalPipeline } from './pipeline';
 import { RunRecorder, type SimulationResult } from './recorder';

@@ -1,0 +1,108 @@
+import type { BreakerStatus } from '../src/runtime/breaker/breaker';
+import type { UsageMeter } from './usage';
+
+/** What a local run produced: the shapes the recorder fills, the scenarios and faults check, the CLI prints. */
+
+/** The scenario presets (`--scenario`). */
+export type ScenarioName = 'normal' | 'crash' | '3am';
+
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+export interface AgentTally {
+  completed: number;
+  /** Runs that crashed or threw. */
+  failed: number;
+  skipped: number;
+  halted: number;
+  degraded: number;
+  published: number;
+  suppressed: number;
+}
+
+/** Model usage an agent's runs metered (from every response), against its daily budget. */
+export interface ModelTally {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Calls the budget refused before they were sent. */
+  refused: number;
+  readonly budgetPerDay: number | undefined;
+}
+
+export interface TimelineEvent {
+  readonly at: number;
+  readonly agentId?: string;
+  readonly kind: 'run' | 'degraded' | 'skipped' | 'halted' | 'crash' | 'fail' | 'fault' | 'alert' | 'redelivery';
+  readonly detail: string;
+}
+
+export interface Timeline {
+  /** Sample times (epoch ms), every 5 simulated minutes. */
+  readonly at: number[];
+  readonly outputs: Record<string, number[]>;
+  /** Minutes since each agent's last heartbeat at each sample (never negative), null before its first. */
+  readonly heartbeatAgeMinutes: Record<string, (number | null)[]>;
+  /** Memory updates agents submitted, and the steward applied, in each 5-minute sample. */
+  readonly updates: { readonly submitted: number[]; readonly applied: number[] };
+  readonly breaker: BreakerStatus[];
+  /** Cumulative context tokens: loaded lazily, and what injecting all memory looked at would have cost. */
+  readonly contextTokens: { loaded: number[]; full: number[] };
+}
+
+/** One run as the derived checks see it: when it ran, which slot, how it ended. */
+export interface RunRecord {
+  readonly agentId: string;
+  /** Simulated time the run happened. */
+  readonly at: number;
+  /** The scheduled time it ran for. */
+  readonly slot: number;
+  readonly status: 'completed' | 'halted' | 'skipped' | 'crash' | 'fail';
+  readonly degraded: boolean;
+}
+
+export interface SimulationResult {
+  readonly scenario: ScenarioName;
+  /** Injected faults (the scenario's and `--inject`), as written. */
+  readonly faults: readonly string[];
+  readonly start: number;
+  readonly end: number;
+  readonly agents: Record<string, AgentTally>;
+  /** Each agent's breaker limit N and window M. */
+  readonly limits: Record<string, number>;
+  readonly windowMinutes: Record<string, number>;
+  /** Each agent's heartbeat staleness threshold (`heartbeat.staleAfterMinutes`). */
+  readonly staleAfterMinutes: Record<string, number>;
+  readonly totals: AgentTally & { slots: number };
+  readonly alerts: readonly { subject: string; message: string; at: number }[];
+  readonly breaker: BreakerStatus;
+  /** By message: submitted = applied + duplicates + rejected + deadLetters + queued; redeliveries counted apart. */
+  readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number; redeliveries: number };
+  readonly takeovers: number;
+  /** Which model provider the agents called (`offline` locally). */
+  readonly modelProvider: string;
+  readonly contextTokens: { loaded: number; full: number };
+  /** Per agent: model calls and tokens, as the provider reported them. */
+  readonly models: Record<string, ModelTally>;
+  readonly duplicatePostsPublished: number;
+  readonly draftIndexDuplicates: number;
+  readonly events: readonly TimelineEvent[];
+  readonly runs: readonly RunRecord[];
+  /** Every published output: who and when. */
+  readonly published: readonly { readonly agentId: string; readonly at: number }[];
+  /** Each schedule's state at the end: enabled or not. */
+  readonly schedules: Readonly<Record<string, boolean>>;
+  /** How often each runtime metric was emitted, by name. */
+  readonly metrics: Readonly<Record<string, number>>;
+  /** Requests and capacity used (DynamoDB units, SQS requests by action, steward invocations). */
+  readonly usage: ReturnType<UsageMeter['toJSON']>;
+  readonly timeline: Timeline;
+  checks: Check[];
+  passed: boolean;
+}
+
