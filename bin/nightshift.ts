@@ -1,4 +1,5 @@
 #!/usr/bin/env -S npx tsx
+import { UsageError } from '../src/errors';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { type CommandResult, memoryResult, renderStatus } from '../cli/render';
@@ -57,7 +58,7 @@ program
       await loadPipeline(options.config);
     } catch (error) {
       scaffold.undo();
-      throw new Error(`the scaffolded config did not validate, so nothing was written: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(`the scaffolded config did not validate, so nothing was written: ${error instanceof Error ? error.message : String(error)}`);
     }
     process.stdout.write(`${scaffold.written.map((f) => `wrote ${f}`).join('\n')}\nnext: edit the agent's work and schedule, then run its test (npx vitest run ${scaffold.written[2]})\n`);
   });
@@ -94,7 +95,7 @@ function opsCommand(command: Command, ops: Ops) {
     .action(async (...args: unknown[]) => {
       const options = args.at(-2) as TargetOptions;
       const positional = args.slice(0, -2) as string[];
-      if (Boolean(options.local) === Boolean(options.stage)) throw new Error('choose one target: --local or --stage <stage>');
+      if (Boolean(options.local) === Boolean(options.stage)) throw new UsageError('choose one target: --local or --stage <stage>');
       ops.check?.(positional, options as unknown as Record<string, unknown>, Boolean(options.local));
       const print = (result: CommandResult) => process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
       if (options.local && ops.fromSnapshot) {
@@ -122,7 +123,7 @@ const views = () => import('../cli/views');
 /** `--limit`: a whole number from 1 to 1000. */
 function limitOf(options: Record<string, unknown>): number {
   const limit = Number(options.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Error(`--limit must be a whole number from 1 to 1000; got '${String(options.limit)}'`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000; got '${String(options.limit)}'`);
   return limit;
 }
 opsCommand(program.command('status').description('breaker state, heartbeats, held locks, queue and DLQ depth, rejected updates'), {
@@ -138,7 +139,7 @@ const locks = program.command('locks').description('task locks');
 opsCommand(locks.command('release <task>').description('evict the holder of a task lock (keeps the fencing token)').option('--force', 'really evict'), {
   check: ([task], options) => {
     if (options.force !== true) {
-      throw new Error(`Releasing ${task} evicts whoever holds it; if that run is still alive it will lose its lock. Add --force to do it.`);
+      throw new UsageError(`Releasing ${task} evicts whoever holds it; if that run is still alive it will lose its lock. Add --force to do it.`);
     }
   },
   starts: 'evict the lock holder',
@@ -147,7 +148,7 @@ opsCommand(locks.command('release <task>').description('evict the holder of a ta
 const dlq = program.command('dlq').description('memory dead-letter queue');
 opsCommand(dlq.command('redrive').description('move dead-lettered memory updates back to the queue, in order'), {
   check: (_args, _options, local) => {
-    if (local) throw new Error('The local queues exist only while `nightshift local` runs; redrive works against a deployed stack (--stage)');
+    if (local) throw new UsageError('The local queues exist only while `nightshift local` runs; redrive works against a deployed stack (--stage)');
   },
   run: async (t) => (await ops()).dlqRedrive(t),
 });
@@ -182,7 +183,7 @@ program
   .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
   .option('--json', 'print JSON only')
   .action(async (agent: string, options: TargetOptions & { at?: string }) => {
-    if (Boolean(options.local) === Boolean(options.stage)) throw new Error('choose one target: --local or --stage <stage>');
+    if (Boolean(options.local) === Boolean(options.stage)) throw new UsageError('choose one target: --local or --stage <stage>');
     // The handler logs and emits metrics for CloudWatch; here the outcome says what matters (set before it loads).
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';

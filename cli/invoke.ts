@@ -1,3 +1,4 @@
+import { NightshiftError, UsageError } from '../src/errors';
 import { STACK_OUTPUT } from '../src/contract/outputs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,7 +25,7 @@ export function parseAt(text: string | undefined, now: number): number {
   const relative = /^([+-])(\d+)(m|h|d)$/.exec(text);
   if (relative) return now + (relative[1] === '-' ? -1 : 1) * Number(relative[2]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[3] as 'm' | 'h' | 'd'];
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text))) return Date.parse(text);
-  throw new Error(`--at must be an ISO time with a zone (2026-11-25T09:00:00Z) or relative to now (+30m, -2h, +1d); got '${text}'`);
+  throw new UsageError(`--at must be an ISO time with a zone (2026-11-25T09:00:00Z) or relative to now (+30m, -2h, +1d); got '${text}'`);
 }
 
 /**
@@ -38,7 +39,7 @@ export async function invokeLocal(pipeline: PipelineConfig, stateDir: string, ag
   const at = parseAt(atText, snapshot.now);
   const agent = pipeline.agents.find((a) => a.id === agentId)!;
   const module = (await import(pathToFileURL(resolve(agent.entry)).href)) as { work?: (ctx: AgentContext) => Promise<unknown> };
-  if (typeof module.work !== 'function') throw new Error(`${agent.entry} must export its work function as \`work\` for local mode`);
+  if (typeof module.work !== 'function') throw new UsageError(`${agent.entry} must export its work function as \`work\` for local mode`);
   process.stderr.write(`nightshift: starting DynamoDB Local and the local SQS on ${stateDir} to run ${agentId}\n`);
   const clock = new ManualClock(Math.max(at, snapshot.now));
   const local = await LocalPipeline.start({ pipeline, clock, stateDir });
@@ -73,14 +74,14 @@ export async function invokeDeployed(pipeline: PipelineConfig, stage: string, ag
   const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
   const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === STACK_OUTPUT.agentFunctionNames)?.OutputValue;
   const functionName = names ? (JSON.parse(names) as Record<string, string>)[agentId] : undefined;
-  if (!functionName) throw new Error(`Stack ${stackName} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
+  if (!functionName) throw new UsageError(`Stack ${stackName} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
   const response = await new LambdaClient({}).send(
     new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(manualInvocation(agentId, at))) }),
   );
   const payload = response.Payload ? (JSON.parse(new TextDecoder().decode(response.Payload)) as unknown) : undefined;
   if (response.FunctionError) {
     const error = payload as { errorType?: string; errorMessage?: string } | undefined;
-    throw new Error(`${agentId} failed (${error?.errorType ?? response.FunctionError}): ${error?.errorMessage ?? 'no message'}`);
+    throw new NightshiftError(`${agentId} failed (${error?.errorType ?? response.FunctionError}): ${error?.errorMessage ?? 'no message'}`);
   }
   return { data: payload, text: describeOutcome(payload as { status: string; taskId: string }) };
 }

@@ -1,3 +1,4 @@
+import { UsageError } from '../src/errors';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadPipeline } from '../src/config/load';
@@ -26,12 +27,12 @@ const TIME_KEYS = new Set(['start', 'end', 'at', 'slot', 'since', 'beatAt']);
 /** `nightshift local`: runs the pipeline on this machine and exits 0 when the scenario's guardrails held. */
 export async function localCommand(options: LocalCommandOptions): Promise<number> {
   if (!(options.scenario in SCENARIOS)) {
-    throw new Error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}; got '${options.scenario}'`);
+    throw new UsageError(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}; got '${options.scenario}'`);
   }
   const hours = Number(options.hours);
-  if (!Number.isFinite(hours) || hours < 1 || hours > 24 * 14) throw new Error(`--hours must be a number from 1 to 336; got '${options.hours}'`);
+  if (!Number.isFinite(hours) || hours < 1 || hours > 24 * 14) throw new UsageError(`--hours must be a number from 1 to 336; got '${options.hours}'`);
   if (options.resume && (options.start !== undefined || options.scenario !== 'normal')) {
-    throw new Error('--resume continues the last run from where it ended: it takes no --start and no --scenario (use --inject for faults)');
+    throw new UsageError('--resume continues the last run from where it ended: it takes no --start and no --scenario (use --inject for faults)');
   }
   const resumed = options.resume ? previousRun(options.stateDir) : undefined;
   const start = resumed ? new Date(resumed.end) : parseStart(options.start);
@@ -44,7 +45,7 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
   const late = faults.filter((f) => f.at >= end);
   if (late.length > 0) {
     const hoursNeeded = Math.ceil((Math.max(...late.map((f) => f.at)) - start.getTime()) / 3_600_000) + 1;
-    throw new Error(
+    throw new UsageError(
       `--hours ${options.hours} ends the run at ${new Date(end).toISOString()}, before ${late.map((f) => `${f.label} (${new Date(f.at).toISOString()})`).join(', ')}: ` +
         `its checks could not mean anything; run at least --hours ${hoursNeeded}`,
     );
@@ -94,11 +95,11 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
 function checkWritable(file: string, option: string): void {
   const dir = dirname(resolve(file));
   try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    if (!statSync(dir).isDirectory()) throw new UsageError('not a directory');
     accessSync(dir, constants.W_OK);
-    if (existsSync(file) && statSync(file).isDirectory()) throw new Error(`${file} is a directory`);
+    if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${file} is a directory`);
   } catch (error) {
-    throw new Error(`${option} ${file} cannot be written (${(error as Error).message}): choose a file in an existing, writable directory`);
+    throw new UsageError(`${option} ${file} cannot be written (${(error as Error).message}): choose a file in an existing, writable directory`);
   }
 }
 
@@ -106,7 +107,7 @@ function checkWritable(file: string, option: string): void {
 function parseStart(text: string | undefined): Date {
   if (text === undefined) return SIMULATION_START;
   const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? new Date(`${text}T00:00:00Z`) : /[zZ]|[+-]\d{2}:\d{2}$/.test(text) ? new Date(text) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) throw new Error(`--start must be a date (2026-03-08) or an ISO time with a zone (2026-03-08T06:00:00Z); got '${text}'`);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--start must be a date (2026-03-08) or an ISO time with a zone (2026-03-08T06:00:00Z); got '${text}'`);
   return date;
 }
 
@@ -114,7 +115,7 @@ function parseStart(text: string | undefined): Date {
 function previousRun(stateDir: string): { end: number; schedules: Record<string, boolean> } {
   const runFile = join(stateDir, 'run.json');
   const snapshotFile = join(stateDir, 'snapshot.json');
-  if (!existsSync(runFile) || !existsSync(snapshotFile)) throw new Error(`Nothing to resume in ${stateDir}: run \`nightshift local\` first`);
+  if (!existsSync(runFile) || !existsSync(snapshotFile)) throw new UsageError(`Nothing to resume in ${stateDir}: run \`nightshift local\` first`);
   const snapshot = JSON.parse(readFileSync(snapshotFile, 'utf8')) as { now: number; schedules: { name: string; enabled: boolean }[] };
   return { end: snapshot.now, schedules: Object.fromEntries(snapshot.schedules.map((s) => [s.name, s.enabled])) };
 }
@@ -123,7 +124,7 @@ function previousRun(stateDir: string): { end: number; schedules: Record<string,
 function emptyStateDir(dir: string): void {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     if (!existsSync(join(dir, MARKER))) {
-      throw new Error(`--state-dir ${dir} is not empty and was not made by nightshift local: choose an empty or new directory`);
+      throw new UsageError(`--state-dir ${dir} is not empty and was not made by nightshift local: choose an empty or new directory`);
     }
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,3 +1,4 @@
+import { UsageError } from '../src/errors';
 import type { MemoryEntry } from '../src/runtime/memory/reader';
 import { redriveDeadLetters } from '../src/runtime/memory/redrive';
 import { type CommandResult, type StatusData, memoryResult, renderStatus } from './render';
@@ -63,7 +64,7 @@ export async function breakerReset(target: Target): Promise<CommandResult> {
 
 export async function locksRelease(target: Target, taskId: string, force: boolean): Promise<CommandResult> {
   if (!force) {
-    throw new Error(
+    throw new UsageError(
       `Releasing ${taskId} evicts whoever holds it; if that run is still alive it will lose its lock. Add --force to do it.`,
     );
   }
@@ -76,7 +77,7 @@ export async function locksRelease(target: Target, taskId: string, force: boolea
 
 export async function dlqRedrive(target: Target): Promise<CommandResult> {
   if (!target.queues) {
-    throw new Error('The local queues exist only while `nightshift local` runs; redrive works against a deployed stack (--stage)');
+    throw new UsageError('The local queues exist only while `nightshift local` runs; redrive works against a deployed stack (--stage)');
   }
   const result = await redriveDeadLetters({ sqs: target.queues.sqs, queueUrl: target.queues.queueUrl, deadLetterQueueUrl: target.queues.deadLetterQueueUrl });
   return { data: result, text: `Moved ${result.moved} dead-lettered update(s) back to the memory queue.` };
@@ -126,5 +127,5 @@ export async function memoryList(target: Target, namespace: string): Promise<Com
 
 /** Throws naming the agent and the pipeline's agents when `agentId` is not one of them. */
 export function checkAgent(agentId: string, agents: readonly string[]): void {
-  if (!agents.includes(agentId)) throw new Error(`No agent '${agentId}' in this pipeline (agents: ${agents.join(', ')})`);
+  if (!agents.includes(agentId)) throw new UsageError(`No agent '${agentId}' in this pipeline (agents: ${agents.join(', ')})`);
 }

@@ -1,3 +1,4 @@
+import { UsageError } from '../src/errors';
 import type { BreakerState } from '../src/runtime/breaker/breaker';
 import type { MemoryEntry } from '../src/runtime/memory/reader';
 
@@ -47,7 +48,7 @@ export function renderStatus(data: StatusData): string {
 
 /** `memory get`: the entry, or an error naming what is missing. */
 export function memoryResult(namespace: string, key: string, entry: MemoryEntry | undefined): CommandResult {
-  if (!entry) throw new Error(`No memory entry ${namespace}/${key}`);
+  if (!entry) throw new UsageError(`No memory entry ${namespace}/${key}`);
   const data = withIsoTime(entry);
   return { data, text: JSON.stringify(data, null, 2) };
 }

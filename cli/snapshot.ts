@@ -1,3 +1,4 @@
+import { UsageError } from '../src/errors';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemoryEntry } from '../src/runtime/memory/reader';
@@ -44,9 +45,9 @@ export function readSnapshotIfAny(stateDir: string): Snapshot | undefined {
 export function readSnapshot(stateDir: string): Snapshot {
   const file = join(stateDir, FILE);
   if (!existsSync(file)) {
-    throw new Error(`No local run in ${stateDir} (no ${FILE}): run \`npm start\` (nightshift local) first, or pass --state-dir`);
+    throw new UsageError(`No local run in ${stateDir} (no ${FILE}): run \`npm start\` (nightshift local) first, or pass --state-dir`);
   }
   const snapshot = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
-  if (snapshot.version !== 1) throw new Error(`${file} was written by another version of nightshift: run \`nightshift local\` again`);
+  if (snapshot.version !== 1) throw new UsageError(`${file} was written by another version of nightshift: run \`nightshift local\` again`);
   return snapshot;
 }

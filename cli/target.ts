@@ -1,3 +1,4 @@
+import { UsageError } from '../src/errors';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -61,7 +62,7 @@ export interface LocalRun {
 export async function localTarget(pipeline: PipelineConfig, stateDir: string): Promise<Target> {
   const runFile = join(stateDir, 'run.json');
   if (!existsSync(runFile)) {
-    throw new Error(`No finished local run in ${stateDir}: run \`npm start\` (nightshift local) first`);
+    throw new UsageError(`No finished local run in ${stateDir}: run \`npm start\` (nightshift local) first`);
   }
   const run = JSON.parse(readFileSync(runFile, 'utf8')) as LocalRun;
   // Schedules as the last local command left them (a reset re-enables them), else as the run did.
@@ -95,7 +96,7 @@ export async function deployedTarget(pipeline: PipelineConfig, stage: string): P
   const need = (output: StackOutputKey) => {
     const key = STACK_OUTPUT[output];
     const value = outputs[key];
-    if (!value) throw new Error(`Stack ${stackName} has no output ${key}: deploy it with this version of Nightshift`);
+    if (!value) throw new UsageError(`Stack ${stackName} has no output ${key}: deploy it with this version of Nightshift`);
     return value;
   };
   const sqs = new SQSClient({});

@@ -1,3 +1,4 @@
+import { UsageError } from '../src/errors';
 import cronstrue from 'cronstrue';
 import { nextFireTimes } from '../src/config/schedule-times';
 import type { MemoryEntry } from '../src/runtime/memory/reader';
@@ -67,7 +68,7 @@ export function runsView(entries: readonly RunEntry[], now: number): CommandResu
 
 /** `memory list <namespace>`: its live entries, in key order. */
 export function memoryListView(namespace: string, entries: readonly MemoryEntry[] | undefined, now: number): CommandResult {
-  if (!entries) throw new Error(`No agent of this pipeline writes namespace '${namespace}': check agents[].memory.writes in the config`);
+  if (!entries) throw new UsageError(`No agent of this pipeline writes namespace '${namespace}': check agents[].memory.writes in the config`);
   const text = entries.length
     ? entries
         .map((e) => `${e.key.padEnd(32)} by ${e.updatedBy.padEnd(12)} ${new Date(e.updatedAt).toISOString()} (${relative(e.updatedAt, now)})  seq ${e.sequence}${e.pinned ? '  pinned' : ''}`)

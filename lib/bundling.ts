@@ -1,3 +1,4 @@
+import { NightshiftError } from '../src/errors';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -75,7 +76,7 @@ function bundleSize(metafile: Metafile): BundleSize {
   const outputs = metafile.outputs;
   // Dynamic imports are entry points too: the handler's is the one named index.mjs.
   const entry = Object.keys(outputs).find((file) => file.endsWith('/index.mjs'));
-  if (!entry) throw new Error('esbuild produced no entry file');
+  if (!entry) throw new NightshiftError('esbuild produced no entry file');
   const cold = new Set<string>();
   const visit = (file: string) => {
     if (cold.has(file)) return;

@@ -1,3 +1,4 @@
+import { InvalidPropsError } from '../src/errors';
 import {
   Duration,
   RemovalPolicy,
@@ -46,7 +47,7 @@ export class CircuitBreaker extends Construct {
     super(scope, id);
     const parameter = props.pagerWebhookParameter;
     if (parameter !== undefined && !/^\/[A-Za-z0-9_.\-/]{1,1010}$/.test(parameter)) {
-      throw new Error(`CircuitBreaker pagerWebhookParameter must be an SSM parameter name starting with '/', got '${parameter}'`);
+      throw new InvalidPropsError(`CircuitBreaker pagerWebhookParameter must be an SSM parameter name starting with '/', got '${parameter}'`);
     }
     this.table = new dynamodb.Table(this, 'Table', {
       ...tablePropsFromSchema(TABLE_SCHEMAS.counters),

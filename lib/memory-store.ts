@@ -1,3 +1,4 @@
+import { InvalidPropsError } from '../src/errors';
 import {
   Duration,
   Lazy,
@@ -52,7 +53,7 @@ export class MemoryStore extends Construct {
     super(scope, id);
     const batchSize = props.batchSize ?? 10;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
-      throw new Error(`MemoryStore batchSize must be an integer from 1 to 10 (FIFO event source limit), got ${batchSize}`);
+      throw new InvalidPropsError(`MemoryStore batchSize must be an integer from 1 to 10 (FIFO event source limit), got ${batchSize}`);
     }
     const stewardTimeout = props.stewardTimeout ?? Duration.seconds(30);
 
@@ -125,7 +126,7 @@ export class MemoryStore extends Construct {
    * applies.
    */
   addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[]): iam.Grant {
-    if (!(role instanceof iam.Role)) throw new Error(`MemoryStore.addWriter needs the agent's own iam.Role (for its role id), got ${role.node.path}`);
+    if (!(role instanceof iam.Role)) throw new InvalidPropsError(`MemoryStore.addWriter needs the agent's own iam.Role (for its role id), got ${role.node.path}`);
     this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces] });
     return this.grantSubmit(role);
   }

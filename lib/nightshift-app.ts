@@ -1,3 +1,4 @@
+import { InvalidPropsError } from '../src/errors';
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { PipelineConfig } from '../src/config/pipeline';
@@ -11,7 +12,7 @@ export function addNightshiftPipeline(app: App, pipeline: PipelineConfig): Night
   // `-c modelProvider=offline`: agents answer without calling Bedrock (`npm run deploy:localstack` sets it).
   const modelProvider = app.node.tryGetContext('modelProvider') as string | undefined;
   if (modelProvider !== undefined && modelProvider !== 'bedrock' && modelProvider !== 'offline') {
-    throw new Error(`context modelProvider must be 'bedrock' or 'offline'; got '${modelProvider}'`);
+    throw new InvalidPropsError(`context modelProvider must be 'bedrock' or 'offline'; got '${modelProvider}'`);
   }
   const stack = new NightshiftStack(app, `${pipeline.name}-${pipeline.stage}`, {
     pipeline,

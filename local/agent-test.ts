@@ -1,3 +1,4 @@
+import { UnknownNameError } from '../src/errors';
 import type { PipelineConfig } from '../src/config/pipeline';
 import { ManualClock } from '../src/runtime/clock';
 import type { MemoryReader } from '../src/runtime/memory/reader';
@@ -37,7 +38,7 @@ export async function runAgentOnce<R>(
   options: AgentTestOptions = {},
 ): Promise<AgentTestRun<R>> {
   if (!pipeline.agents.some((a) => a.id === agentId)) {
-    throw new Error(`runAgentOnce: no agent '${agentId}' in pipeline '${pipeline.name}' (it has: ${pipeline.agents.map((a) => a.id).join(', ')})`);
+    throw new UnknownNameError(`runAgentOnce: no agent '${agentId}' in pipeline '${pipeline.name}' (it has: ${pipeline.agents.map((a) => a.id).join(', ')})`);
   }
   const at = options.at ?? '2026-11-25T06:00:00Z';
   const clock = new ManualClock(Date.parse(at));
@@ -50,7 +51,7 @@ export async function runAgentOnce<R>(
     // Seeded as the agent that writes each namespace would write it, so the steward checks it like any update.
     for (const [i, entry] of (options.memory ?? []).entries()) {
       const writer = pipeline.agents.find((a) => a.memory.writes.includes(entry.namespace));
-      if (!writer) throw new Error(`runAgentOnce: no agent in '${pipeline.name}' writes namespace '${entry.namespace}'; add it to one agent's memory.writes`);
+      if (!writer) throw new UnknownNameError(`runAgentOnce: no agent in '${pipeline.name}' writes namespace '${entry.namespace}'; add it to one agent's memory.writes`);
       await local.memoryClientFor(writer.id).submit([{ ...entry, op: 'put', agentId: writer.id, runId: 'seed', idempotencyId: `seed:${i}` }]);
     }
     await local.eventSource.drain();

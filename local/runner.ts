@@ -1,3 +1,4 @@
+import { InvalidPropsError, NightshiftError } from '../src/errors';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
@@ -103,7 +104,7 @@ class Simulation {
   async run(): Promise<SimulationResult> {
     for (const agent of this.options.pipeline.agents) {
       const module = (await import(pathToFileURL(resolve(agent.entry)).href)) as { work?: Work };
-      if (typeof module.work !== 'function') throw new Error(`${agent.entry} must export its work function as \`work\` for local mode`);
+      if (typeof module.work !== 'function') throw new InvalidPropsError(`${agent.entry} must export its work function as \`work\` for local mode`);
       this.works.set(agent.id, module.work);
     }
     for (const [name, enabled] of Object.entries(this.options.resume?.schedules ?? {})) this.local.schedules.state.set(name, enabled);
@@ -227,7 +228,7 @@ class Simulation {
     }
     if (fault?.kind === 'fail') {
       const failing: Work = async () => {
-        throw new Error(`injected failure (${fault.label})`);
+        throw new NightshiftError(`injected failure (${fault.label})`);
       };
       try {
         await this.local.handler(agentId, failing)(invocation);

@@ -1,3 +1,4 @@
+import { InvalidPropsError, NightshiftError } from '../../src/errors';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import type { SNSEvent } from 'aws-lambda';
@@ -17,7 +18,7 @@ export async function handler(event: SNSEvent): Promise<void> {
   const parameter = parsePagerEnvironment();
   const url = await getParameter(parameter, { decrypt: true, maxAge: CACHE_SECONDS });
   if (!url?.startsWith('https://')) {
-    throw new Error(`SSM parameter ${parameter} must hold an https:// webhook URL`);
+    throw new InvalidPropsError(`SSM parameter ${parameter} must hold an https:// webhook URL`);
   }
   for (const record of event.Records) {
     const { Subject, Message, TopicArn, Timestamp, MessageId } = record.Sns;
@@ -27,7 +28,7 @@ export async function handler(event: SNSEvent): Promise<void> {
       body: JSON.stringify({ subject: Subject, message: Message, topicArn: TopicArn, timestamp: Timestamp, messageId: MessageId }),
       signal: AbortSignal.timeout(10_000),
     });
-    if (!response.ok) throw new Error(`pager webhook answered ${response.status} for alert ${MessageId}`);
+    if (!response.ok) throw new NightshiftError(`pager webhook answered ${response.status} for alert ${MessageId}`);
     logger.info('alert forwarded to the pager', { messageId: MessageId, status: response.status });
   }
 }

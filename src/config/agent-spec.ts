@@ -1,3 +1,4 @@
+import { UnknownNameError } from '../errors';
 import * as z from 'zod/mini';
 import type { PipelineConfig } from './pipeline';
 
@@ -33,7 +34,7 @@ export type AgentSpec = z.output<typeof agentSpecSchema>;
 export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec {
   const byId = new Map(pipeline.agents.map((a) => [a.id, a]));
   const agent = byId.get(agentId);
-  if (!agent) throw new Error(`No agent '${agentId}' in pipeline '${pipeline.name}'`);
+  if (!agent) throw new UnknownNameError(`No agent '${agentId}' in pipeline '${pipeline.name}'`);
   return {
     id: agent.id,
     leaseMinutes: agent.lock.leaseMinutes,

@@ -1,3 +1,4 @@
+import { InvalidPropsError } from '../errors';
 /**
  * Amazon Bedrock model ids as the pipeline config names them, and what IAM must allow for each. A foundation model
  * id (`anthropic.claude-3-5-haiku-20241022-v1:0`) is invoked in the stack's region. A cross-region inference
@@ -27,16 +28,16 @@ const FOUNDATION_MODEL = /^[a-z0-9-]+\.[a-z0-9][a-z0-9.:_-]{0,120}$/;
 
 /** Reads a model id; throws a message for the config error on anything Bedrock would not accept. */
 export function parseModelId(id: string): ModelRef {
-  if (id.startsWith('arn:')) throw new Error(`use the model or inference profile id, not an ARN ('${id}')`);
+  if (id.startsWith('arn:')) throw new InvalidPropsError(`use the model or inference profile id, not an ARN ('${id}')`);
   if (id.startsWith('global.')) {
-    throw new Error(`global inference profiles route to every commercial region and cannot be granted narrowly; use a geographic profile (us., eu., apac.) or a foundation model id`);
+    throw new InvalidPropsError(`global inference profiles route to every commercial region and cannot be granted narrowly; use a geographic profile (us., eu., apac.) or a foundation model id`);
   }
   const geography = (Object.keys(DESTINATION_REGIONS) as Geography[])
     .sort((a, b) => b.length - a.length)
     .find((g) => id.startsWith(`${g}.`));
   const modelId = geography ? id.slice(geography.length + 1) : id;
   if (!FOUNDATION_MODEL.test(modelId)) {
-    throw new Error(
+    throw new InvalidPropsError(
       `'${id}' is not a Bedrock model id: expected <provider>.<model> such as 'anthropic.claude-3-5-haiku-20241022-v1:0', ` +
         `optionally behind a geographic inference profile prefix ('us.', 'eu.', 'apac.', 'us-gov.')`,
     );

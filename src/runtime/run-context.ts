@@ -11,7 +11,7 @@ import { RunMemory } from './memory/run-memory';
 import type { MetricsSink } from './metrics';
 import type { ModelProvider } from './model/model';
 import { RunModel } from './model/run-model';
-import { NightshiftError } from '../errors';
+import { NotConfiguredError } from '../errors';
 
 /**
  * What an agent's work function sees of its run ({@link AgentContext}) and what the guard runs on ({@link GuardDeps}).
@@ -97,10 +97,7 @@ export interface ContextTokens {
   readonly full: number;
 }
 
-/** A feature of the context the guard was built without (no memory queue, no model). */
-export class NotConfiguredError extends NightshiftError {
-  override readonly name = 'NotConfiguredError';
-}
+export { NotConfiguredError };
 
 /** What the lifecycle knows of a run when it hands it to the work. */
 export interface RunState {

@@ -1,16 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import reference from '../../nightshift.config';
 import { agentEnvironment, memoryQueueForTest } from '../support/agent-env';
 import { dynamoForTest } from '../support/dynamo';
+import { runTs } from '../support/subprocess';
 import { cdkJsonContext } from '../support/template';
 
-const run = promisify(execFile);
 const { names } = await dynamoForTest('synth');
 const memory = await memoryQueueForTest();
 afterEach(() => vi.unstubAllEnvs());
@@ -18,14 +16,8 @@ afterEach(() => vi.unstubAllEnvs());
 /** Runs the CDK app the way `cdk synth` does: a subprocess with context and output directory in the environment. */
 async function synth(config: string) {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-synth-'));
-  const env = { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext, config }) };
-  try {
-    const { stdout, stderr } = await run('npx', ['tsx', 'bin/app.ts'], { env });
-    return { code: 0, stdout, stderr, outdir };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr, outdir };
-  }
+  const env = { CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJsonContext, config }) };
+  return { ...(await runTs('bin/app.ts', [], { env })), outdir };
 }
 
 describe('bin/app.ts (what cdk synth runs)', () => {

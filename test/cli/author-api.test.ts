@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTs } from '../support/subprocess';
 
 const run = promisify(execFile);
 const repo = resolve('.');
-const bin = (name: string) => join(repo, 'node_modules', '.bin', name);
 
 /**
  * A team adopting Nightshift without forking it: a fresh folder outside the repository, with the package installed
@@ -19,7 +19,11 @@ describe('the author API, from a folder outside the repository', () => {
   let scaffolded: string;
   const inProject = (command: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
     run(command, args, { cwd: project, env: { ...process.env, ...env }, timeout: 110_000 });
-  const nightshift = (...args: string[]) => inProject(bin('tsx'), [join(repo, 'bin/nightshift.ts'), ...args]);
+  const nightshift = async (...args: string[]) => {
+    const result = await runTs(join(repo, 'bin/nightshift.ts'), args, { cwd: project });
+    if (result.code !== 0) throw Object.assign(new Error(result.stderr), result);
+    return result;
+  };
 
   /** The adopter's project, set up once (scaffolding and synth are the slow part): the tests read what it holds. */
   beforeAll(async () => {
@@ -79,7 +83,9 @@ addNightshiftPipeline(new App(), pipeline);
 
     const outdir = mkdtempSync(join(tmpdir(), 'nightshift-adopter-out-'));
     try {
-      await inProject(bin('tsx'), ['app.ts'], { CDK_OUTDIR: outdir });
+      const synth = await runTs(join(project, 'app.ts'), [], { cwd: project, env: { CDK_OUTDIR: outdir } });
+      expect(synth.stderr).not.toMatch(/Error/);
+      expect(synth.code).toBe(0);
       const templateFile = readdirSync(outdir).find((f) => f.endsWith('.template.json'))!;
       const template = JSON.parse(readFileSync(join(outdir, templateFile), 'utf8'));
       const agents = Object.values(template.Resources as Record<string, { Type: string; Properties: { Environment?: { Variables: Record<string, string> }; Code?: { S3Key: string } } }>)

@@ -1,23 +1,16 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { addNightshiftPipeline } from '../../lib/nightshift-app';
 import reference from '../../nightshift.config';
+import { runTs } from '../support/subprocess';
 import { cdkJsonContext } from '../support/template';
 import { App } from 'aws-cdk-lib';
 
-const run = promisify(execFile);
-
 describe('the LocalStack path', () => {
   it('says the smoke suite did not run, and exits 77, when no LocalStack endpoint is configured', async () => {
-    const env = { ...process.env, LOCALSTACK_ENDPOINT: '' };
-    const failed = await run('npx', ['tsx', 'scripts/localstack-smoke.ts'], { env }).then(
-      () => undefined,
-      (error: { code: number; stdout: string }) => error,
-    );
-    expect(failed?.code).toBe(77);
-    expect(failed?.stdout).toContain('LocalStack smoke suite NOT RUN');
+    const result = await runTs('scripts/localstack-smoke.ts', [], { env: { LOCALSTACK_ENDPOINT: '' } });
+    expect(result.code).toBe(77);
+    expect(result.stdout).toContain('LocalStack smoke suite NOT RUN');
   });
 
   it('deploys agents that answer without Bedrock when the app is given -c modelProvider=offline', () => {

@@ -1,22 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const exec = promisify(execFile);
-
-/** The CLI as users run it: a subprocess with its own DynamoDB Local. */
-async function nightshift(...args: string[]) {
-  try {
-    const { stdout, stderr } = await exec('npx', ['tsx', 'bin/nightshift.ts', ...args], { maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
+import { nightshift } from '../support/subprocess';
 
 describe('nightshift CLI', () => {
   const stateDir = join(mkdtempSync(join(tmpdir(), 'nightshift-cli-')), 'state');
@@ -29,7 +15,16 @@ describe('nightshift CLI', () => {
     expect(local.stdout).toContain('PASS  loop: exactly one alert (1 alerts)');
     expect(local.stdout).toContain('All guardrails held.');
 
-    const status = await nightshift('status', '--local', '--state-dir', stateDir, '--json');
+    // Reads of the state the run left, all at once: each reads the snapshot and starts nothing.
+    const [status, schedulesRead, runsRead, text, badLimit, listRead, draft] = await Promise.all([
+      nightshift('status', '--local', '--state-dir', stateDir, '--json'),
+      nightshift('schedules', '--local', '--state-dir', stateDir, '--json'),
+      nightshift('runs', '--agent', 'planner', '--limit', '50', '--local', '--state-dir', stateDir, '--json'),
+      nightshift('runs', '--limit', '2', '--local', '--state-dir', stateDir),
+      nightshift('runs', '--limit', '0', '--local', '--state-dir', stateDir),
+      nightshift('memory', 'list', 'drafts', '--local', '--state-dir', stateDir, '--json'),
+      nightshift('memory', 'get', 'drafts', 'index', '--local', '--state-dir', stateDir, '--json'),
+    ]);
     expect(status.code).toBe(0);
     const data = JSON.parse(status.stdout);
     expect(data.breaker).toMatchObject({ status: 'OPEN', reason: 'outputs', agentId: 'planner' });
@@ -37,7 +32,7 @@ describe('nightshift CLI', () => {
     expect(data.heartbeats.find((h: { agentId: string }) => h.agentId === 'planner').status).toBe('failed');
 
     // The halt disabled every schedule: `schedules` says so, with each next fire time in its own zone.
-    const schedules = JSON.parse((await nightshift('schedules', '--local', '--state-dir', stateDir, '--json')).stdout);
+    const schedules = JSON.parse(schedulesRead.stdout);
     expect(schedules).toHaveLength(12);
     expect(schedules.every((s: { enabled: boolean }) => !s.enabled)).toBe(true);
     const newYork = schedules.find((s: { timeZone: string }) => s.timeZone === 'America/New_York');
@@ -46,33 +41,33 @@ describe('nightshift CLI', () => {
     expect(newYork.next[0]).toEqual({ at: '2026-11-25T14:00:00.000Z', local: '2026-11-25 09:00 America/New_York', in: 'in 8 h' });
 
     // Runs, newest first: the looping planner's refused runs, with task ids and the breaker's reason.
-    const runs = JSON.parse((await nightshift('runs', '--agent', 'planner', '--limit', '50', '--local', '--state-dir', stateDir, '--json')).stdout);
+    const runs = JSON.parse(runsRead.stdout);
     expect(runs.length).toBeGreaterThan(10);
     expect(runs.every((r: { agentId: string }) => r.agentId === 'planner')).toBe(true);
     expect(runs[0]).toMatchObject({ status: 'halted', taskId: expect.stringMatching(/^planner@2026-11-25T0\d:/), detail: expect.stringContaining('breaker OPEN') });
     expect(runs.some((r: { status: string; published: number }) => r.status === 'completed' && r.published > 0)).toBe(true);
     const startedAt = runs.map((r: { startedAt: string }) => r.startedAt);
     expect([...startedAt].sort().reverse()).toEqual(startedAt);
-    const text = await nightshift('runs', '--limit', '2', '--local', '--state-dir', stateDir);
     expect(text.stdout).toMatch(/^2026-11-25T\S+ \(\d+ h \d+ min ago\)\s+planner\s+halted\s+task planner@/m);
-    const badLimit = await nightshift('runs', '--limit', '0', '--local', '--state-dir', stateDir);
     expect(badLimit.stderr).toContain("--limit must be a whole number from 1 to 1000; got '0'");
 
-    const list = JSON.parse((await nightshift('memory', 'list', 'drafts', '--local', '--state-dir', stateDir, '--json')).stdout);
+    const list = JSON.parse(listRead.stdout);
     expect(list.map((e: { key: string }) => e.key)).toContain('index');
 
-    const draft = await nightshift('memory', 'get', 'drafts', 'index', '--local', '--state-dir', stateDir, '--json');
     expect(JSON.parse(draft.stdout)).toMatchObject({ namespace: 'drafts', key: 'index', updatedBy: 'writer' });
     // Reads come from the snapshot the run left: nothing is started for them.
-    expect(status.stderr + draft.stderr).not.toContain('starting');
+    expect([status, schedulesRead, runsRead, text, listRead, draft].map((r) => r.stderr).join('')).not.toContain('starting');
 
     const reset = await nightshift('breaker', 'reset', '--local', '--state-dir', stateDir);
     expect(reset.stderr).toContain(`nightshift: starting DynamoDB Local on ${stateDir} to close the breaker`);
     expect(reset.stdout).toMatch(/^Breaker closed\. Schedules re-enabled: planner-0, .*analyst-0\.$/m);
     // The mutation wrote the snapshot again: the next read shows its effect.
-    const after = await nightshift('status', '--local', '--state-dir', stateDir);
+    const [after, restoredRead] = await Promise.all([
+      nightshift('status', '--local', '--state-dir', stateDir),
+      nightshift('schedules', '--local', '--state-dir', stateDir, '--json'),
+    ]);
     expect(after.stdout).toContain('breaker: CLOSED');
-    const restored = JSON.parse((await nightshift('schedules', '--local', '--state-dir', stateDir, '--json')).stdout);
+    const restored = JSON.parse(restoredRead.stdout);
     expect(restored.every((s: { enabled: boolean }) => s.enabled)).toBe(true);
 
     // Run the writer by hand an hour after the run ended: its real handler, through the guard, on this state.
@@ -96,10 +91,12 @@ describe('nightshift CLI', () => {
   });
 
   it('refuses to invoke with a bad --at or an unknown agent, before starting anything', async () => {
-    const badAt = await nightshift('invoke', 'writer', '--at', 'tomorrow', '--local', '--state-dir', stateDir);
+    const [badAt, unknown] = await Promise.all([
+      nightshift('invoke', 'writer', '--at', 'tomorrow', '--local', '--state-dir', stateDir),
+      nightshift('invoke', 'nobody', '--local', '--state-dir', stateDir),
+    ]);
     expect(badAt.code).toBe(2);
     expect(badAt.stderr).toContain("--at must be an ISO time with a zone (2026-11-25T09:00:00Z) or relative to now (+30m, -2h, +1d); got 'tomorrow'");
-    const unknown = await nightshift('invoke', 'nobody', '--local', '--state-dir', stateDir);
     expect(unknown.stderr).toContain("No agent 'nobody' in this pipeline (agents: planner, writer, seo, community, analyst)");
     expect(badAt.stderr + unknown.stderr).not.toContain('starting');
   });
@@ -107,19 +104,21 @@ describe('nightshift CLI', () => {
   it('never empties a directory it did not make, and checks --start, --resume, --hours against the faults and --report before starting anything', async () => {
     const mine = mkdtempSync(join(tmpdir(), 'nightshift-not-state-'));
     writeFileSync(join(mine, 'thesis.md'), 'irreplaceable');
-    const refused = await nightshift('local', '--state-dir', mine);
+    const [refused, badStart, nothing, short, report] = await Promise.all([
+      nightshift('local', '--state-dir', mine),
+      nightshift('local', '--start', 'next tuesday', '--state-dir', join(mine, 'state')),
+      nightshift('local', '--resume', '--state-dir', join(mine, 'none')),
+      nightshift('local', '--scenario', '3am', '--hours', '2', '--state-dir', join(mine, 'short')),
+      nightshift('local', '--report', join(mine, 'missing', 'r.html'), '--state-dir', join(mine, 'state')),
+    ]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`--state-dir ${mine} is not empty and was not made by nightshift local: choose an empty or new directory`);
     expect(readFileSync(join(mine, 'thesis.md'), 'utf8')).toBe('irreplaceable');
 
-    const badStart = await nightshift('local', '--start', 'next tuesday', '--state-dir', join(mine, 'state'));
     expect(badStart.stderr).toContain("--start must be a date (2026-03-08) or an ISO time with a zone (2026-03-08T06:00:00Z); got 'next tuesday'");
-    const nothing = await nightshift('local', '--resume', '--state-dir', join(mine, 'none'));
     expect(nothing.stderr).toContain(`Nothing to resume in ${join(mine, 'none')}: run \`nightshift local\` first`);
-    const short = await nightshift('local', '--scenario', '3am', '--hours', '2', '--state-dir', join(mine, 'short'));
     expect(short.stderr).toContain('--hours 2 ends the run at 2026-11-25T02:00:00.000Z, before loop:planner@03:00 (2026-11-25T03:00:00.000Z)');
     expect(short.stderr).toContain('run at least --hours 4');
-    const report = await nightshift('local', '--report', join(mine, 'missing', 'r.html'), '--state-dir', join(mine, 'state'));
     expect(report.stderr).toContain(`--report ${join(mine, 'missing', 'r.html')} cannot be written`);
     expect(refused.stderr + badStart.stderr + nothing.stderr + short.stderr + report.stderr).not.toContain('starting DynamoDB Local');
   });

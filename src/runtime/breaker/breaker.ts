@@ -8,7 +8,7 @@ import type { MetricsSink } from '../metrics';
 import type { AlertSink } from './alerts';
 import { REMOVE_AT_MOST, type WindowCount, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window';
 import type { ScheduleSwitch } from './schedules';
-import { NightshiftError } from '../../errors';
+import { ContentionError, NightshiftError } from '../../errors';
 
 /**
  * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).
@@ -127,7 +127,7 @@ export class Breaker {
         const admits = state.status === 'CLOSED' || (state.status === 'HALF_OPEN' && state.probeRunId === runId);
         if (!admits) return { admitted: false, state };
         // Only the epoch differed (a reset since we last looked): count again in the new one.
-        if (attempt === 3) throw new Error(`breaker epoch kept changing while counting output ${outputId}; try again`);
+        if (attempt === 3) throw new ContentionError(`breaker epoch kept changing while counting output ${outputId}; try again`);
       }
     }
   }

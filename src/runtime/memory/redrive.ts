@@ -1,3 +1,4 @@
+import { UsageError } from '../../errors';
 import {
   DeleteMessageCommand,
   type Message,
@@ -74,6 +75,6 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
 
 function required(message: Message, attribute: 'MessageGroupId' | 'SequenceNumber' | 'SenderId'): string {
   const value = message.Attributes?.[attribute];
-  if (!value) throw new Error(`Dead-lettered message ${message.MessageId} has no ${attribute}: is this the FIFO DLQ?`);
+  if (!value) throw new UsageError(`Dead-lettered message ${message.MessageId} has no ${attribute}: is this the FIFO DLQ?`);
   return value;
 }

@@ -1,3 +1,4 @@
+import { ContentionError } from '../../errors';
 import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { CONTEXT_INDEX } from '../../contract/tables';
 import { once } from '../once';
@@ -185,7 +186,7 @@ export class ContextRetriever {
     for (let start = 0; start < entries.length; start += BATCH_GET_LIMIT) {
       let keys: Record<string, unknown>[] = entries.slice(start, start + BATCH_GET_LIMIT).map((e) => entryKey(e.namespace, e.key));
       for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > MAX_UNPROCESSED_RETRIES) throw new Error(`could not read ${keys.length} memory entries: DynamoDB kept them unprocessed`);
+        if (attempt > MAX_UNPROCESSED_RETRIES) throw new ContentionError(`could not read ${keys.length} memory entries: DynamoDB kept them unprocessed`);
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
         calls++;
         const result = await client.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }));

@@ -1,3 +1,4 @@
+import { ContentionError } from '../../errors';
 import { createHash } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
@@ -248,7 +249,7 @@ export class MemorySteward {
       }
     }
     if (result === STALE_KNOWLEDGE) {
-      if (attempt > 1) throw new Error(`${namespace}/${key} kept changing under this update; it is retried through the queue`);
+      if (attempt > 1) throw new ContentionError(`${namespace}/${key} kept changing under this update; it is retried through the queue`);
       return { result: applied, retryWith: found ?? {} };
     }
     if (result.outcome === 'duplicate' && found) await this.refreshContextIndex(namespace, key, found);

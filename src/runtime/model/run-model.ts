@@ -1,3 +1,4 @@
+import { NotConfiguredError } from '../../errors';
 import type { AgentSpec } from '../../config/agent-spec';
 import type { OutputGuard } from '../breaker/output-guard';
 import type { MetricsSink } from '../metrics';
@@ -46,7 +47,7 @@ export class RunModel {
   async converse(call: ModelCall): Promise<ModelResponse> {
     const { spec, provider, outputs, metrics, signal } = this.deps;
     if (!spec.model || !provider) {
-      throw new Error(`${spec.id}: no model is configured; set agents[].model.id for '${spec.id}' in the pipeline config`);
+      throw new NotConfiguredError(`${spec.id}: no model is configured; set agents[].model.id for '${spec.id}' in the pipeline config`);
     }
     const maxTokens = call.maxTokens ?? spec.model.maxTokens;
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new RangeError(`${spec.id}: maxTokens must be a whole number ≥ 1, got ${maxTokens}`);
