@@ -211,6 +211,14 @@ export class LocalPipeline {
     return agentHandler(work, () => this.runtime(agentId, clock));
   }
 
+  /**
+   * Feeds the steward what the memory queue holds, as Lambda's event source would; a queue with nothing visible is
+   * not polled (the simulation asks every simulated minute, and most minutes nothing was sent).
+   */
+  async drainMemory(): Promise<void> {
+    if (this.sqs.queue(this.memoryQueue).counts().visible > 0) await this.eventSource.drain();
+  }
+
   async queueDepths(): Promise<{ queue: number; inFlight: number; deadLetters: number }> {
     const queue = this.sqs.queue(this.memoryQueue).counts();
     const dlq = this.sqs.queue(this.deadLetterQueue).counts();

@@ -13,6 +13,8 @@ const MINUTE = 60_000;
 export class RunRecorder {
   private readonly tallies: Record<string, AgentTally> = {};
   private readonly events: TimelineEvent[] = [];
+  /** Heartbeats and breaker state as last read; cleared when something ran. */
+  private observed: [Awaited<ReturnType<LocalPipeline["heartbeats"]["last"]>>[], Awaited<ReturnType<LocalPipeline["breaker"]["state"]>>] | undefined;
   private readonly outputsThisSample: Record<string, number> = {};
   private readonly timeline: Timeline = { at: [], outputs: {}, heartbeatAgeMinutes: {}, updates: { submitted: [], applied: [] }, breaker: [], contextTokens: { loaded: [], full: [] } };
   private readonly updatesSoFar = { submitted: 0, applied: 0 };
@@ -41,6 +43,7 @@ export class RunRecorder {
   }
 
   tally(agentId: string, outcome: RunOutcome<unknown>, slot: number): void {
+    this.changed();
     const tally = this.tallies[agentId]!;
     this.runs.push({ agentId, at: this.clock.now(), slot, status: outcome.status, degraded: outcome.status === 'completed' && outcome.degraded !== undefined });
     if (outcome.status === 'skipped') {
@@ -87,6 +90,7 @@ export class RunRecorder {
 
   /** A run that crashed or threw: it has no outcome. */
   failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string): void {
+    this.changed();
     this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false });
     this.tallies[agentId]!.failed++;
     this.event(agentId, status, detail);
@@ -96,12 +100,20 @@ export class RunRecorder {
     this.events.push({ at: this.clock.now(), ...(agentId ? { agentId } : {}), kind, detail });
   }
 
+  /** Says heartbeats or the breaker may have moved (a run, a cool-down): the next sample reads them again. */
+  changed(): void {
+    this.observed = undefined;
+  }
+
   async sample(t: number): Promise<void> {
     this.timeline.at.push(t);
-    for (const agent of this.pipeline.agents) {
+    // Heartbeats and the breaker change only when something runs: between runs the last reading stands.
+    this.observed ??= await Promise.all([Promise.all(this.pipeline.agents.map((a) => this.local.heartbeats.last(a.id))), this.local.breaker.state()]);
+    const [beats, breaker] = this.observed;
+    for (const [i, agent] of this.pipeline.agents.entries()) {
       this.timeline.outputs[agent.id]!.push(this.outputsThisSample[agent.id]!);
       this.outputsThisSample[agent.id] = 0;
-      const beat = await this.local.heartbeats.last(agent.id);
+      const beat = beats[i];
       // Ages are measured at the later of the sample and the clock (runs within the minute may have moved it on);
       // a beat is never younger than zero.
       const now = Math.max(t, this.clock.now());
@@ -112,7 +124,7 @@ export class RunRecorder {
     this.timeline.updates.submitted.push(submitted - this.updatesSoFar.submitted);
     this.timeline.updates.applied.push(applied - this.updatesSoFar.applied);
     Object.assign(this.updatesSoFar, { submitted, applied });
-    this.timeline.breaker.push((await this.local.breaker.state()).status);
+    this.timeline.breaker.push(breaker.status);
     this.timeline.contextTokens.loaded.push(this.contextTokens.loaded);
     this.timeline.contextTokens.full.push(this.contextTokens.full);
   }

@@ -127,8 +127,8 @@ class Simulation {
         this.recorder.event(r.agentId, 'redelivery', `slot ${iso(r.slot)} delivered again`);
         await this.fire(r.agentId, r.slot, 1);
       }
-      await this.local.eventSource.drain();
-      await this.local.breaker.coolDown();
+      await this.local.drainMemory();
+      if (await this.local.breaker.coolDown()) this.recorder.changed();
       if ((t - this.start) % (5 * MINUTE) === 0) await this.recorder.sample(t);
       if ((t - this.start) % (60 * MINUTE) === 0) await this.recorder.progress(t);
     }
