@@ -1,6 +1,5 @@
 #!/usr/bin/env -S npx tsx
 import { App } from 'aws-cdk-lib';
-import { addNightshiftPipeline } from '../lib/nightshift-app';
 import { loadPipeline } from '../src/config/load';
 import { ConfigError } from '../src/config/pipeline';
 
@@ -11,4 +10,6 @@ const pipeline = await loadPipeline(path).catch((error: unknown) => {
   console.error(`${path}: ${error.message}`);
   process.exit(1);
 });
+// The constructs load once the config is known to be good: a config error is reported without waiting for them.
+const { addNightshiftPipeline } = await import('../lib/nightshift-app');
 addNightshiftPipeline(app, pipeline);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { UnknownNameError } from '../src/errors';
 import type { PipelineConfig } from '../src/config/pipeline';
 import { ManualClock } from '../src/runtime/clock';
@@ -18,7 +19,10 @@ export interface AgentTestOptions {
   readonly at?: string;
   /** Memory to put in place before the run, each entry submitted as the agent that writes its namespace. */
   readonly memory?: readonly { readonly namespace: string; readonly key: string; readonly value: unknown }[];
-  /** A DynamoDB Local already running. @default - one is started for this run and stopped by `stop()` */
+  /**
+   * A DynamoDB Local already running (tables get a fresh prefix). @default - `NIGHTSHIFT_DYNAMODB_ENDPOINT` if set,
+   * else one is started for this run and stopped by `stop()`
+   */
   readonly dynamoEndpoint?: string;
 }
 
@@ -42,10 +46,11 @@ export async function runAgentOnce<R>(
   }
   const at = options.at ?? '2026-11-25T06:00:00Z';
   const clock = new ManualClock(Date.parse(at));
+  const dynamoEndpoint = options.dynamoEndpoint ?? process.env.NIGHTSHIFT_DYNAMODB_ENDPOINT;
   const local = await LocalPipeline.start({
     pipeline,
     clock,
-    ...(options.dynamoEndpoint ? { dynamoEndpoint: options.dynamoEndpoint, tablePrefix: `test-${agentId}-${Date.now().toString(36)}` } : {}),
+    ...(dynamoEndpoint ? { dynamoEndpoint, tablePrefix: `test-${agentId}-${randomUUID().slice(0, 8)}` } : {}),
   });
   try {
     // Seeded as the agent that writes each namespace would write it, so the steward checks it like any update.

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runTs } from '../support/subprocess';
 
 const run = promisify(execFile);
@@ -103,7 +103,10 @@ addNightshiftPipeline(new App(), pipeline);
   });
 
   it("passes the scaffolded agent's generated test", async () => {
-    const { stdout } = await inProject(process.execPath, [join(repo, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/scout.test.ts']);
+    // On the suite's DynamoDB Local (a JVM of its own would cost seconds): what NIGHTSHIFT_DYNAMODB_ENDPOINT is for.
+    const { stdout } = await inProject(process.execPath, [join(repo, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/scout.test.ts'], {
+      NIGHTSHIFT_DYNAMODB_ENDPOINT: inject('dynamoEndpoint'),
+    });
     expect(stdout).toMatch(/1 passed/);
   });
 });

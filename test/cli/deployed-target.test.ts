@@ -17,6 +17,8 @@ import { dynamoForTest } from '../support/dynamo';
 const { names } = await dynamoForTest('deployed');
 const memory = await memoryQueueForTest();
 const cloudFormation = mockClient(CloudFormationClient);
+// Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.
+afterAll(() => cloudFormation.restore());
 let target: Target;
 
 beforeAll(async () => {

@@ -7,6 +7,11 @@ import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/pager-forwarder/handler';
 
 const ssm = mockClient(SSMClient);
+// Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.
+afterAll(() => {
+  ssm.restore();
+  vi.unstubAllEnvs();
+});
 const received: { body: unknown; headers: Record<string, unknown> }[] = [];
 let answer = 202;
 let parameterNumber = 0;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentSpec } from '../../src/config/agent-spec';
 import { runAgent } from '../../src/runtime/run-lifecycle';
 import { MemoryClient } from '../../src/runtime/memory/client';
@@ -14,6 +14,8 @@ import { freshNamespace } from '../support/memory';
 
 const dynamo = await dynamoForTest('guard-memory');
 const sqsMock = mockClient(SQSClient);
+// Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.
+afterAll(() => sqsMock.restore());
 
 /** Captures what agents send; `deliver` hands it to the steward the way SQS FIFO would. */
 let queued: StewardMessage[] = [];

@@ -6,13 +6,15 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryClient, SubmitError, planBatches } from '../../../src/runtime/memory/client';
 import { redriveDeadLetters } from '../../../src/runtime/memory/redrive';
 import { InvalidUpdateError, MAX_MESSAGE_BYTES, type MemoryUpdate } from '../../../src/runtime/memory/update';
 import { update } from '../../support/memory';
 
 const sqsMock = mockClient(SQSClient);
+// Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.
+afterAll(() => sqsMock.restore());
 const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/memory.fifo';
 const client = () => new MemoryClient({ sqs: new SQSClient({}), queueUrl });
 

@@ -1,11 +1,13 @@
 import { BedrockRuntimeClient, ConverseCommand, ThrottlingException, ValidationException } from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/runtime/clock';
 import { BedrockProvider } from '../../../src/runtime/model/bedrock';
 import { ModelCallError, type ProviderRequest } from '../../../src/runtime/model/model';
 
 const bedrock = mockClient(BedrockRuntimeClient);
+// Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.
+afterAll(() => bedrock.restore());
 beforeEach(() => bedrock.reset());
 
 const MODEL = 'us.anthropic.claude-3-7-sonnet-20250219-v1:0';
