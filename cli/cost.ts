@@ -59,13 +59,22 @@ export interface CostLine {
   readonly usd: number;
 }
 
+const templates = new WeakMap<PipelineConfig, Template>();
+
+/** The pipeline's stack as it would deploy (bundling skipped: only resources are counted), synthesized once. */
+function templateOf(pipeline: PipelineConfig): Template {
+  let template = templates.get(pipeline);
+  if (!template) templates.set(pipeline, (template = Template.fromStack(new NightshiftStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cost', { pipeline }))));
+  return template;
+}
+
 /**
  * The monthly bill of `pipeline`: runs per month from its schedules; DynamoDB units, SQS requests, steward batches
  * and model tokens measured on a simulated day (`day`) and scaled to those runs; alarms, dashboards and keys
  * counted in the synthesized template.
  */
 export function monthlyCost(pipeline: PipelineConfig, day: SimulationResult): { lines: CostLine[]; total: number; unpricedModels: string[] } {
-  const template = Template.fromStack(new NightshiftStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cost', { pipeline }));
+  const template = templateOf(pipeline);
   const runsPerDay = Math.max(1, Object.values(day.agents).reduce((sum, a) => sum + a.completed + a.failed + a.halted + a.skipped, 0));
   const agentRuns = pipeline.agents.map((agent) => ({ agent, runs: runsPerMonth(agent.schedules) }));
   const monthlyRuns = agentRuns.reduce((sum, a) => sum + a.runs, 0);
