@@ -19,6 +19,7 @@ import type { MemoryClient } from '../src/runtime/memory/client';
 import type { MemoryReader } from '../src/runtime/memory/reader';
 import type { ContextRetriever } from '../src/runtime/memory/retrieval';
 import { CountingMetrics } from '../src/runtime/metrics';
+import { wireSteward } from '../src/runtime/memory/steward';
 import { OfflineProvider } from '../src/runtime/model/offline';
 import { type Runtime, Wiring } from '../src/runtime/wiring';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
@@ -123,7 +124,7 @@ export class LocalPipeline {
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
-    const steward = this.wiring('steward').steward({ writers, onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome) });
+    const steward = wireSteward(this.wiring('steward'), { writers, onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome) });
     const stewardHandler = createStewardHandler(() => steward);
     this.eventSource = new SqsEventSource({
       // Lambda's event source mapping polls with the steward's role: its calls are the steward's.
@@ -145,6 +146,7 @@ export class LocalPipeline {
       clock,
       endpoints: { dynamodb: this.dynamo.endpoint, sqs: this.sqs.endpoint, region: REGION, credentials: CREDENTIALS },
       metrics: this.metrics,
+      sqs: (config) => new SQSClient(config),
       instrument: (client) => {
         if (client instanceof DynamoDBClient) this.usage.meter(client);
         return functionName ? recordCalls(client, (call) => this.calls.record(functionName, call)) : client;

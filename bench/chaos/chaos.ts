@@ -7,7 +7,7 @@ import { MessageLedger } from '../../local/ledger';
 import { BreakerOpenError } from '../../src/runtime/breaker/breaker';
 import { ManualClock } from '../../src/runtime/clock';
 import { LockHeldError, type TaskLocks } from '../../src/runtime/locks';
-import type { StewardMessage } from '../../src/runtime/memory/steward';
+import { type StewardMessage, wireSteward } from '../../src/runtime/memory/steward';
 import { Wiring } from '../../src/runtime/wiring';
 import { messageGroupId } from '../../src/runtime/memory/update';
 
@@ -87,7 +87,7 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
       }) as never,
       { step: 'initialize', name: 'chaosThrottle' },
     );
-    const steward = new Wiring({ tables: names, clock, dynamo: flaky }).steward({ onOutcome: (m, r) => ledger.record(m.messageId, r.outcome) });
+    const steward = wireSteward(new Wiring({ tables: names, clock, dynamo: flaky }), { onOutcome: (m, r) => ledger.record(m.messageId, r.outcome) });
     const namespace = 'chaos';
     const messages: (StewardMessage & { effect?: string })[] = [];
     let sequence = 10_000_000_000_000_000_000n;

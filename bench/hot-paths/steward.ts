@@ -8,6 +8,7 @@ import { contextAttributes } from '../../src/runtime/memory/context-index';
 import { entryKey, padSequence, provenance, valueAttributes } from '../../src/runtime/memory/items';
 import { RECENT_IDS_KEPT, idAttribute } from '../../src/runtime/memory/recent-ids';
 import { type MemoryUpdate, messageGroupId } from '../../src/runtime/memory/update';
+import { wireSteward } from '../../src/runtime/memory/steward';
 import { tokenCounter } from '../../src/runtime/tokens';
 import { Wiring } from '../../src/runtime/wiring';
 
@@ -32,7 +33,7 @@ export interface StewardFigures {
  */
 export async function runStewardBench(client: DynamoDBDocumentClient, tableName: string, perGroup = 40, rounds = 4): Promise<StewardFigures> {
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const memorySteward = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client }).steward();
+  const memorySteward = wireSteward(new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client }));
   const handler = createStewardHandler(() => memorySteward);
   const countTokens = await tokenCounter();
   const total = GROUPS * perGroup;

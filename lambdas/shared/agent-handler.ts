@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { METRICS_NAMESPACE } from '../../src/contract/metrics';
 import { parseAgentEnvironment } from '../../src/contract/environment';
@@ -29,6 +30,7 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
     clock: systemClock,
     metrics: metricsSink,
     instrument: await tracingFromEnvironment(),
+    sqs: (config) => new SQSClient(config),
   });
   const breaker = wiring.breaker({ spec: env.breakerSpec, ...breakerSideEffects(env), reset: { stage: env.breakerSpec.stage } });
   return {

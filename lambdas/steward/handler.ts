@@ -4,9 +4,9 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseStewardEnvironment } from '../../src/contract/environment';
 import { METRICS_NAMESPACE } from '../../src/contract/metrics';
-import { Wiring } from '../../src/runtime/wiring';
+import { documentClient } from '../../src/runtime/clients';
 import { systemClock } from '../../src/runtime/clock';
-import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
+import { type MemorySteward, type StewardMessage, wireSteward } from '../../src/runtime/memory/steward';
 import { tracingFromEnvironment } from '../shared/tracing';
 import { NightshiftError } from '../../src/errors';
 
@@ -104,13 +104,15 @@ const instrument = await tracingFromEnvironment();
 
 function stewardFromEnvironment(): MemorySteward {
   const env = parseStewardEnvironment();
-  const wiring = new Wiring({
-    tables: { coordination: '', memory: env.memoryTable, counters: '' },
-    clock: systemClock,
-    metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
-    instrument,
-  });
-  return wiring.steward({ writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes }])) });
+  return wireSteward(
+    {
+      dynamo: documentClient({}, instrument),
+      tables: { memory: env.memoryTable },
+      clock: systemClock,
+      metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
+    },
+    { writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes }])) },
+  );
 }
 
 /** The memory steward: the only writer of shared memory. */

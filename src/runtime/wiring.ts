@@ -1,7 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AgentSpec, BreakerSpec } from '../config/agent-spec';
+import { NotConfiguredError } from '../errors';
 import type { TableNames } from '../contract/tables';
 import type { AlertSink } from './breaker/alerts';
 import { Breaker } from './breaker/breaker';
@@ -15,28 +15,19 @@ import { TaskLocks } from './locks';
 import { MemoryClient } from './memory/client';
 import { MemoryReader } from './memory/reader';
 import { ContextRetriever } from './memory/retrieval';
-import { MemorySteward, type MemoryStewardOptions } from './memory/steward';
 import type { MetricsSink } from './metrics';
+import { type Endpoints, type Instrument, clientConfig, documentClient } from './clients';
 import type { ModelProvider } from './model/model';
 import { RunHistory } from './run-history';
 
 /**
  * The one place the runtime is assembled: from where AWS is (endpoints), the clock, the metrics sink, and for the
  * breaker the alert sink and schedule switch. The Lambda adapters, local mode, the ops CLI and the bench all build
- * their parts here, so a part is wired one way everywhere.
+ * their parts here, so a part is wired one way everywhere. The steward, the one part no agent runs, is built from a
+ * wiring's core by `wireSteward` (in its own module, so neither bundle loads the other's code).
  */
 
-/** How to reach AWS: the SDK's defaults in Lambda; local endpoints and credentials locally. */
-export interface Endpoints {
-  readonly dynamodb?: string;
-  readonly sqs?: string;
-  /** @default - the SDK's (AWS_REGION in Lambda) */
-  readonly region?: string;
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
-}
-
-/** Wraps each SDK client the wiring makes: X-Ray capture in Lambda, the call recorder locally. */
-export type Instrument = <T>(client: T) => T;
+export type { Endpoints, Instrument } from './clients';
 
 export interface WiringOptions {
   readonly tables: TableNames;
@@ -49,6 +40,12 @@ export interface WiringOptions {
   readonly instrument?: Instrument;
   /** A document client to use instead of building one (tests and the bench share one). @default - built from `endpoints` */
   readonly dynamo?: DynamoDBDocumentClient;
+  /**
+   * Makes the SQS client memory updates are sent with, for the functions that send them (agents): passed in, so a
+   * function that never sends (the steward, the watchdog) does not load the SQS client at cold start.
+   * @default - `memoryClient` and `guardDeps` refuse
+   */
+  readonly sqs?: (config: SQSClientConfig) => SQSClient;
 }
 
 /** What the breaker does besides its table: alert, switch schedules, and say how to reset it. */
@@ -80,11 +77,7 @@ export class Wiring {
   constructor(private readonly options: WiringOptions) {
     this.tables = options.tables;
     this.clock = options.clock;
-    this.dynamo =
-      options.dynamo ??
-      DynamoDBDocumentClient.from(this.instrument(new DynamoDBClient(this.clientConfig(options.endpoints?.dynamodb))), {
-        marshallOptions: { removeUndefinedValues: true },
-      });
+    this.dynamo = options.dynamo ?? documentClient(options.endpoints, options.instrument);
   }
 
   /** The same wiring on another clock (local mode freezes one agent's clock to play a crash). */
@@ -142,13 +135,10 @@ export class Wiring {
   }
 
   memoryClient(access: QueueAccess): MemoryClient {
-    const config = this.clientConfig(this.options.endpoints?.sqs);
-    const sqs = this.instrument(new SQSClient(access.credentials ? { ...config, credentials: access.credentials } : config));
+    if (!this.options.sqs) throw new NotConfiguredError('this wiring sends no memory updates: give it an `sqs` client factory');
+    const config = clientConfig(this.options.endpoints, this.options.endpoints?.sqs);
+    const sqs = this.instrument(this.options.sqs(access.credentials ? { ...config, credentials: access.credentials } : config));
     return new MemoryClient({ sqs, queueUrl: access.queueUrl });
-  }
-
-  steward(options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome'> = {}): MemorySteward {
-    return new MemorySteward({ client: this.dynamo, tableName: this.tables.memory, clock: this.clock, ...this.metricsOption(), ...options });
   }
 
   /** Everything an agent's guard runs on. */
@@ -167,11 +157,6 @@ export class Wiring {
 
   private metricsOption(): { metrics?: MetricsSink } {
     return this.options.metrics ? { metrics: this.options.metrics } : {};
-  }
-
-  private clientConfig(endpoint: string | undefined) {
-    const { region, credentials } = this.options.endpoints ?? {};
-    return { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(credentials ? { credentials } : {}) };
   }
 
   private instrument<T>(client: T): T {

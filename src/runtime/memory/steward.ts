@@ -490,3 +490,16 @@ function isItemTooLarge(error: unknown): boolean {
     error instanceof Error && error.name === 'ValidationException' && /item size.*exceeded/i.test(error.message)
   );
 }
+
+/** What the steward is built on: a wiring (`Wiring`), or the same parts as the steward's handler makes them. */
+export interface StewardCore {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly tables: { readonly memory: string };
+  readonly clock: Clock;
+  readonly metrics?: MetricsSink | undefined;
+}
+
+/** The memory steward over a wiring's client, memory table, clock and metrics. */
+export function wireSteward(core: StewardCore, options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome'> = {}): MemorySteward {
+  return new MemorySteward({ client: core.dynamo, tableName: core.tables.memory, clock: core.clock, ...(core.metrics ? { metrics: core.metrics } : {}), ...options });
+}
