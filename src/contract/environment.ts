@@ -69,6 +69,7 @@ export function commonVariables(service: string): Record<string, string> {
   return { POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE };
 }
 
+/** The breaker's variables: the watchdog's whole environment, and part of every agent's. */
 export function breakerVariables(env: BreakerEnvironment): Record<string, string> {
   return {
     [VARIABLES.counterTable]: env.counterTable,
@@ -78,6 +79,7 @@ export function breakerVariables(env: BreakerEnvironment): Record<string, string
   };
 }
 
+/** An agent function's variables (the breaker's included). */
 export function agentVariables(env: AgentEnvironment): Record<string, string> {
   return {
     ...breakerVariables(env),
@@ -89,10 +91,12 @@ export function agentVariables(env: AgentEnvironment): Record<string, string> {
   };
 }
 
+/** The steward's variables: its table and who may write what. */
 export function stewardVariables(env: StewardEnvironment): Record<string, string> {
   return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers };
 }
 
+/** The pager forwarder's variable: the SSM parameter holding the webhook URL (never the URL). */
 export function pagerVariables(parameterName: string): Record<string, string> {
   return { [VARIABLES.pagerWebhookParameter]: parameterName };
 }

@@ -99,17 +99,9 @@ export interface ContextTokens {
 
 export { NotConfiguredError };
 
-/** What the lifecycle knows of a run when it hands it to the work. */
-export interface RunState {
+/** What the lifecycle knows of a run when it hands it to the work: what the context shows, the spec and the deadline. */
+export interface RunState extends Pick<AgentContext, 'runId' | 'taskId' | 'invocation' | 'fencingToken' | 'degraded' | 'upstream' | 'signal'> {
   readonly spec: AgentSpec;
-  readonly runId: string;
-  readonly taskId: string;
-  readonly invocation: AgentInvocation;
-  readonly fencingToken: number;
-  readonly degraded: Degraded | undefined;
-  readonly upstream: Readonly<Record<string, UpstreamHealth>>;
-  /** Aborted when the lease is lost. */
-  readonly signal: AbortSignal;
   /** When the lease (as last renewed) runs out: model retries stop before it. */
   readonly deadline: () => number;
 }

@@ -89,26 +89,32 @@ export class Wiring {
     return this.options.metrics;
   }
 
+  /** Task locks with fencing tokens, on the coordination table. */
   locks(): TaskLocks {
     return new TaskLocks({ client: this.dynamo, tableName: this.tables.coordination, clock: this.clock, ...this.metricsOption() });
   }
 
+  /** Agents' heartbeats, on the coordination table. */
   heartbeats(): Heartbeats {
     return new Heartbeats({ client: this.dynamo, tableName: this.tables.coordination, clock: this.clock, ...this.metricsOption() });
   }
 
+  /** Each run's outcome, for `nightshift runs`. */
   history(): RunHistory {
     return new RunHistory({ client: this.dynamo, tableName: this.tables.coordination, clock: this.clock });
   }
 
+  /** Strongly consistent reads of shared memory and the steward's rejections. */
   reader(): MemoryReader {
     return new MemoryReader({ client: this.dynamo, tableName: this.tables.memory });
   }
 
+  /** Lazy context: the memory entries a task needs within a token budget. */
   retriever(): ContextRetriever {
     return new ContextRetriever({ client: this.dynamo, tableName: this.tables.memory });
   }
 
+  /** The pipeline's circuit breaker, alerting and switching schedules through `wiring`. */
   breaker(wiring: BreakerWiring): Breaker {
     const { spec } = wiring;
     return new Breaker({
@@ -134,6 +140,7 @@ export class Wiring {
     });
   }
 
+  /** How an agent submits memory updates to the steward's queue. */
   memoryClient(access: QueueAccess): MemoryClient {
     if (!this.options.sqs) throw new NotConfiguredError('this wiring sends no memory updates: give it an `sqs` client factory');
     const config = clientConfig(this.options.endpoints, this.options.endpoints?.sqs);
