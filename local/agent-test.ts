@@ -3,7 +3,7 @@ import { UnknownNameError } from '../src/errors';
 import type { PipelineConfig } from '../src/config/pipeline';
 import { ManualClock } from '../src/runtime/clock';
 import type { MemoryReader } from '../src/runtime/memory/reader';
-import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle';
+import type { AgentContext, EmittedOutput, RunOutcome } from '../src/runtime/run-lifecycle';
 import { LocalPipeline } from './pipeline';
 
 /**
@@ -31,7 +31,7 @@ export interface AgentTestRun<R> {
   /** Memory as the steward left it after the run. */
   readonly memory: MemoryReader;
   /** Every output the run emitted, published or suppressed. */
-  readonly outputs: RunOutcome<R> extends { outputs: infer O } ? O : unknown;
+  readonly outputs: readonly EmittedOutput[];
   stop(): Promise<void>;
 }
 
@@ -65,7 +65,7 @@ export async function runAgentOnce<R>(
     return {
       outcome,
       memory: local.reader,
-      outputs: ('outputs' in outcome ? outcome.outputs : []) as AgentTestRun<R>['outputs'],
+      outputs: 'outputs' in outcome ? outcome.outputs : [],
       stop: () => local.stop(),
     };
   } catch (error) {

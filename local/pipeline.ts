@@ -87,7 +87,6 @@ export class LocalPipeline {
   /** Every agent's model calls go here: offline, deterministic, metered like Bedrock. */
   readonly model = new OfflineProvider();
   readonly eventSource: SqsEventSource;
-  readonly sqsClient: SQSClient;
   private readonly operator: Wiring;
   private readonly agentWirings = new Map<string, { wiring: Wiring; outputs: OutputGuard; model: OfflineProvider | ReturnType<typeof declaringCalls>['model'] }>();
   private readonly memoryClients = new Map<string, MemoryClient>();
@@ -113,7 +112,6 @@ export class LocalPipeline {
       },
     ]);
     sqs.onRequest = (action) => this.usage.countSqs(action);
-    this.sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: REGION, credentials: CREDENTIALS });
     this.operator = this.wiring();
     this.client = this.operator.dynamo;
     this.reader = this.operator.reader();
@@ -162,7 +160,7 @@ export class LocalPipeline {
       const wiring = this.wiring(functionName);
       const spec = breakerSpec(this.options.pipeline);
       const stand = declaringCalls(
-        { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}` },
+        { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames },
         (call) => this.calls.record(functionName, call),
       );
       const breaker = wiring.breaker({ spec, alerts: stand.alerts, schedules: stand.schedules, reset: 'local' });

@@ -59,7 +59,7 @@ export const LOCAL_SCHEDULE_ROLE = 'role/schedule';
  * GetSchedule, an UpdateSchedule and passing the schedule role back to Scheduler.
  */
 export function declaringCalls(
-  parts: { alerts: AlertSink; schedules: ScheduleSwitch; model: ModelProvider; scheduleGroup: string },
+  parts: { alerts: AlertSink; schedules: ScheduleSwitch; model: ModelProvider; scheduleGroup: string; scheduleNames: readonly string[] },
   record: (call: AwsCall) => void,
 ): { alerts: AlertSink; schedules: ScheduleSwitch; model: ModelProvider } {
   const schedule = (name: string) => `schedule/${parts.scheduleGroup}/${name}`;
@@ -82,7 +82,7 @@ export function declaringCalls(
     },
     schedules: {
       enabled: async () => {
-        for (const name of (parts.schedules as LocalSchedules).state?.keys() ?? []) record({ service: 'scheduler', action: 'GetSchedule', resource: schedule(name) });
+        for (const name of parts.scheduleNames) record({ service: 'scheduler', action: 'GetSchedule', resource: schedule(name) });
         return parts.schedules.enabled();
       },
       disable: async (names) => {

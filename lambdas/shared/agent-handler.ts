@@ -20,7 +20,6 @@ const metrics = new Metrics({ namespace: METRICS_NAMESPACE });
 const metricsSink: MetricsSink = { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) };
 
 export type AgentWork<R> = (context: AgentContext) => Promise<R>;
-export type { Runtime } from '../../src/runtime/wiring';
 
 /** The runtime from the function's environment (written by the `Agent` construct), built once per sandbox. */
 async function runtimeFromEnvironment(): Promise<Runtime> {
