@@ -3,11 +3,12 @@
  * the parts (`NightshiftStack`, `Agent`, `MemoryStore`, `CircuitBreaker`, ...) to compose your own.
  *
  *   // bin/app.ts
- *   import { App } from 'aws-cdk-lib';
- *   import { addNightshiftPipeline } from 'nightshift/cdk';
+ *   import { App, addNightshiftPipeline } from 'nightshift/cdk';
  *   import pipeline from '../nightshift.config';
  *   addNightshiftPipeline(new App(), pipeline);
  */
+// The CDK app class, from the same aws-cdk-lib the constructs use (two copies of aws-cdk-lib in one app misbehave).
+export { App } from 'aws-cdk-lib';
 export { addNightshiftPipeline } from './nightshift-app';
 export { NightshiftStack, type NightshiftStackProps } from './nightshift-stack';
 export { Agent, type AgentProps } from './agent';
