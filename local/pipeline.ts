@@ -22,11 +22,13 @@ import { CountingMetrics } from '../src/runtime/metrics';
 import { wireSteward } from '../src/runtime/memory/steward';
 import { OfflineProvider } from '../src/runtime/model/offline';
 import { type Runtime, Wiring } from '../src/runtime/wiring';
+import { documentClient } from '../src/runtime/clients';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb-local';
 import { SqsEventSource } from './event-source';
 import { MessageLedger } from './ledger';
 import { LocalSchedules, RecordedAlerts, declaringCalls } from './side-effects';
 import { LocalSqs } from './sqs-server';
+import { SimulatedTtl } from './simulated-ttl';
 import { createTables } from './tables';
 import { UsageMeter } from './usage';
 
@@ -87,6 +89,8 @@ export class LocalPipeline {
   /** Every agent's model calls go here: offline, deterministic, metered like Bedrock. */
   readonly model = new OfflineProvider();
   readonly eventSource: SqsEventSource;
+  /** DynamoDB TTL on the simulated clock (its calls are AWS's, not the pipeline's: not metered, not recorded). */
+  readonly ttl: SimulatedTtl;
   private readonly operator: Wiring;
   private readonly agentWirings = new Map<string, { wiring: Wiring; outputs: OutputGuard; model: OfflineProvider | ReturnType<typeof declaringCalls>['model'] }>();
   private readonly memoryClients = new Map<string, MemoryClient>();
@@ -113,6 +117,7 @@ export class LocalPipeline {
     ]);
     sqs.onRequest = (action) => this.usage.countSqs(action);
     this.operator = this.wiring();
+    this.ttl = new SimulatedTtl({ client: documentClient(this.endpoints()), tables: names, clock });
     this.client = this.operator.dynamo;
     this.reader = this.operator.reader();
     this.retriever = this.operator.retriever();
@@ -142,7 +147,7 @@ export class LocalPipeline {
     return new Wiring({
       tables: this.names,
       clock,
-      endpoints: { dynamodb: this.dynamo.endpoint, sqs: this.sqs.endpoint, region: REGION, credentials: CREDENTIALS },
+      endpoints: this.endpoints(),
       metrics: this.metrics,
       sqs: (config) => new SQSClient(config),
       instrument: (client) => {
@@ -150,6 +155,10 @@ export class LocalPipeline {
         return functionName ? recordCalls(client, (call) => this.calls.record(functionName, call)) : client;
       },
     });
+  }
+
+  private endpoints() {
+    return { dynamodb: this.dynamo.endpoint, sqs: this.sqs.endpoint, region: REGION, credentials: CREDENTIALS };
   }
 
   /** An agent function's parts, built once like a warm sandbox's: its breaker sees the shared alerts and schedules. */

@@ -130,7 +130,10 @@ class Simulation {
       await this.local.drainMemory();
       if (await this.local.breaker.coolDown()) this.recorder.changed();
       if ((t - this.start) % (5 * MINUTE) === 0) await this.recorder.sample(t);
-      if ((t - this.start) % (60 * MINUTE) === 0) await this.recorder.progress(t);
+      if ((t - this.start) % (60 * MINUTE) === 0) {
+        await this.local.ttl.sweep();
+        await this.recorder.progress(t);
+      }
     }
     await this.local.eventSource.drain();
     const result = await this.recorder.result(slots.length, this.faults.map((f) => f.label));

@@ -1,6 +1,5 @@
 import {
   DescribeTableCommand,
-  DescribeTimeToLiveCommand,
   GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
@@ -20,15 +19,6 @@ describe('test harness on DynamoDB Local', () => {
       { AttributeName: schema.partitionKey, KeyType: 'HASH' },
       { AttributeName: schema.sortKey, KeyType: 'RANGE' },
     ]);
-    const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: names[role] }));
-    if (schema.timeToLiveAttribute) {
-      expect(ttl.TimeToLiveDescription).toMatchObject({
-        AttributeName: schema.timeToLiveAttribute,
-        TimeToLiveStatus: 'ENABLED',
-      });
-    } else {
-      expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).toBe('DISABLED');
-    }
   });
 
   it('gives each test file its own tables', () => {
