@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SHIFTS, faketime } from '../support/faketime';
 import { runTs } from '../support/subprocess';
 
 const run = promisify(execFile);
@@ -109,6 +110,14 @@ addNightshiftPipeline(new App(), pipeline);
     // On the suite's DynamoDB Local (a JVM of its own would cost seconds): what NIGHTSHIFT_DYNAMODB_ENDPOINT is for.
     const { stdout } = await inProject(process.execPath, [join(repo, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/scout.test.ts'], {
       NIGHTSHIFT_DYNAMODB_ENDPOINT: inject('dynamoEndpoint'),
+    });
+    expect(stdout).toMatch(/1 passed/);
+  });
+
+  it.each(Object.entries(SHIFTS))("passes the scaffolded agent's generated test with the machine clock %s its dates", async (_, shift) => {
+    // Without the suite's DynamoDB Local: runAgentOnce starts its own, whose JVM runs on the shifted clock too.
+    const { stdout } = await inProject(faketime(), ['-f', shift.spec, process.execPath, join(repo, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/scout.test.ts'], {
+      NIGHTSHIFT_DYNAMODB_ENDPOINT: '',
     });
     expect(stdout).toMatch(/1 passed/);
   });
