@@ -1,14 +1,12 @@
 import { conditionally } from '../conditional';
 import { KEYS } from '../../contract/tables';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from '../clock';
 import type { MetricsSink } from '../metrics';
 import type { AlertSink } from './alerts';
 import { REMOVE_AT_MOST, type WindowCount, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window';
 import type { ScheduleSwitch } from './schedules';
-import { ContentionError, NightshiftError } from '../../errors';
+import { NightshiftError } from '../../errors';
 
 /**
  * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).
@@ -39,6 +37,8 @@ export interface BreakerState {
   /** Schedules the trip disabled, which reset re-enables. */
   readonly restoreSchedules: readonly string[];
   readonly probeRunId?: string;
+  /** For a trip by an agent's own window: the tripping output's sequence (outputs counted before it may publish). */
+  readonly tripSequence?: number;
 }
 
 export interface Trip {
@@ -46,10 +46,39 @@ export interface Trip {
   readonly agentId: string;
   readonly detail: string;
   readonly recentOutputIds?: readonly string[];
+  /**
+   * With reason `outputs`: the sequence number the agent's window gave the tripping output. The agent's outputs
+   * its window counted before it (within its limit) are still admitted after the trip; nothing counted after is.
+   */
+  readonly outputSequence?: number;
+  /**
+   * The counting epoch the tripping output was counted in: the trip is made only if it is still current (a reset
+   * since then started the windows afresh, so the count that tripped means nothing). @default - any epoch
+   */
+  readonly epoch?: number;
 }
 
-/** What counting an output in the pipeline's window found: counted, or refused by the breaker's state. */
-export type PipelineCount = ({ readonly admitted: true; readonly epoch: number } & WindowCount) | { readonly admitted: false; readonly state: BreakerState };
+/** An output the agent's window admitted, as the pipeline step is asked to count it. */
+export interface AgentCounted {
+  readonly agentId: string;
+  /** The counting epoch the agent's window counted it in. */
+  readonly epoch: number;
+  /** Its sequence number in the agent's window. */
+  readonly sequence: number;
+}
+
+/**
+ * What counting an output in the pipeline's window found: counted, or refused by the breaker's state, or not
+ * counted because the counting epoch moved on (a reset) since the agent's window counted it.
+ */
+export type PipelineCount =
+  | ({ readonly admitted: true; readonly epoch: number } & WindowCount)
+  | {
+      readonly admitted: false;
+      readonly state: BreakerState;
+      /** The breaker would admit it, but in a newer counting epoch: count it again there. */
+      readonly epochChanged: boolean;
+    };
 
 export type Admission = { readonly admitted: true; readonly probe: boolean; readonly epoch: number } | { readonly admitted: false; readonly reason: string };
 
@@ -91,45 +120,60 @@ export class Breaker {
     return this.stateOf(Item);
   }
 
+  /** The counting epoch this process last saw (from the last state read or count): windows count in its buckets. */
+  get countingEpoch(): number {
+    return this.epoch;
+  }
+
   /**
    * Counts one output of `runId` in the pipeline's window of `windowMinutes`, in the same conditional update that
-   * checks the breaker admits it (CLOSED, or HALF_OPEN with this run as the probe) and that the counting epoch is
-   * the one counted in; the same update removes the buckets the last count saw fall out of the window. Returns the
- * window including this output, or the state that refused it.
+   * checks the breaker admits it and that the counting epoch is still the one the agent's window counted it in; the
+   * same update removes the buckets the last count saw fall out of the window. The breaker admits it when CLOSED,
+   * when HALF_OPEN with this run as the probe, and when OPEN by this agent's own window from an output counted after
+   * this one (see {@link Trip.outputSequence}). Returns the window including this output, or why it was not counted.
    */
-  async countOutput(runId: string, outputId: string, windowMinutes: number): Promise<PipelineCount> {
+  async countOutput(runId: string, outputId: string, windowMinutes: number, counted: AgentCounted): Promise<PipelineCount> {
     const { client, tableName, clock } = this.options;
-    for (let attempt = 1; ; attempt++) {
-      const epoch = this.epoch;
-      const minute = minuteOf(clock.now());
-      const bucket = bucketNames(epoch, minute);
-      const remove = removeClause(this.staleBuckets.filter((name) => name !== bucket.count && name !== bucket.ids).slice(0, REMOVE_AT_MOST));
-      try {
-        const { Attributes: item = {} } = await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: KEY,
-            UpdateExpression: `ADD #n :one, #i :id${remove.clause}`,
-            ConditionExpression:
-              '(attribute_not_exists(#status) OR #status = :closed OR (#status = :halfOpen AND probeRunId = :run)) AND ' +
-              (epoch === 0 ? '(attribute_not_exists(epoch) OR epoch = :epoch)' : 'epoch = :epoch'),
-            ExpressionAttributeNames: { '#status': 'status', '#n': bucket.count, '#i': bucket.ids, ...remove.names },
-            ExpressionAttributeValues: { ':one': 1, ':id': new Set([outputId]), ':closed': 'CLOSED', ':halfOpen': 'HALF_OPEN', ':run': runId, ':epoch': epoch },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        this.staleBuckets = staleBuckets(item, epoch, minute, windowMinutes);
-        return { admitted: true, epoch, ...windowOf(item, epoch, minute, windowMinutes) };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const state = this.stateOf(error.Item ? unmarshall(error.Item) : undefined);
-        const admits = state.status === 'CLOSED' || (state.status === 'HALF_OPEN' && state.probeRunId === runId);
-        if (!admits) return { admitted: false, state };
-        // Only the epoch differed (a reset since we last looked): count again in the new one.
-        if (attempt === 3) throw new ContentionError(`breaker epoch kept changing while counting output ${outputId}; try again`);
-      }
+    const { epoch } = counted;
+    const minute = minuteOf(clock.now());
+    const bucket = bucketNames(epoch, minute);
+    const remove = removeClause(this.staleBuckets.filter((name) => name !== bucket.count && name !== bucket.ids).slice(0, REMOVE_AT_MOST));
+    const result = await conditionally(
+      client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: KEY,
+          UpdateExpression: `ADD #n :one, #i :id${remove.clause}`,
+          ConditionExpression:
+            '(attribute_not_exists(#status) OR #status = :closed OR (#status = :halfOpen AND probeRunId = :run) OR ' +
+            '(#status = :open AND reason = :outputs AND agentId = :agent AND tripSequence > :sequence)) AND ' +
+            (epoch === 0 ? '(attribute_not_exists(epoch) OR epoch = :epoch)' : 'epoch = :epoch'),
+          ExpressionAttributeNames: { '#status': 'status', '#n': bucket.count, '#i': bucket.ids, ...remove.names },
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':id': new Set([outputId]),
+            ':closed': 'CLOSED',
+            ':halfOpen': 'HALF_OPEN',
+            ':open': 'OPEN',
+            ':outputs': 'outputs',
+            ':agent': counted.agentId,
+            ':sequence': counted.sequence,
+            ':run': runId,
+            ':epoch': epoch,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    if (!result.ok) {
+      const state = this.stateOf(result.current);
+      const admits = state.status === 'CLOSED' || (state.status === 'HALF_OPEN' && state.probeRunId === runId);
+      return { admitted: false, state, epochChanged: admits && state.epoch !== epoch };
     }
+    const item = result.value.Attributes ?? {};
+    this.staleBuckets = staleBuckets(item, epoch, minute, windowMinutes);
+    return { admitted: true, epoch, ...windowOf(item, epoch, minute, windowMinutes) };
   }
 
   private stateOf(Item: Record<string, unknown> | undefined): BreakerState {
@@ -145,6 +189,7 @@ export class Breaker {
       trips: (Item?.trips as number | undefined) ?? 0,
       restoreSchedules: (Item?.restoreSchedules as string[] | undefined) ?? [],
       probeRunId: Item?.probeRunId as string | undefined,
+      tripSequence: Item?.tripSequence as number | undefined,
     };
   }
 
@@ -171,15 +216,17 @@ export class Breaker {
    */
   async trip(trip: Trip): Promise<boolean> {
     const now = this.options.clock.now();
-    let previous: Record<string, unknown> | undefined;
-    try {
-      const result = await this.options.client.send(
+    const sequence = trip.outputSequence !== undefined;
+    const epoch = trip.epoch === undefined ? '' : trip.epoch === 0 ? ' AND (attribute_not_exists(epoch) OR epoch = :epoch)' : ' AND epoch = :epoch';
+    const result = await conditionally(
+      this.options.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: KEY,
           UpdateExpression:
-            'SET #status = :open, since = :now, reason = :reason, agentId = :agent, detail = :detail ADD trips :one REMOVE probeRunId',
-          ConditionExpression: 'attribute_not_exists(#status) OR #status IN (:closed, :halfOpen)',
+            `SET #status = :open, since = :now, reason = :reason, agentId = :agent, detail = :detail${sequence ? ', tripSequence = :sequence' : ''} ` +
+            `ADD trips :one REMOVE probeRunId${sequence ? '' : ', tripSequence'}`,
+          ConditionExpression: `(attribute_not_exists(#status) OR #status IN (:closed, :halfOpen))${epoch}`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':open': 'OPEN',
@@ -190,15 +237,19 @@ export class Breaker {
             ':agent': trip.agentId,
             ':detail': trip.detail,
             ':one': 1,
+            ...(sequence ? { ':sequence': trip.outputSequence } : {}),
+            ...(trip.epoch === undefined ? {} : { ':epoch': trip.epoch }),
           },
           ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
-      );
-      previous = result.Attributes;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      ),
+    );
+    if (!result.ok) {
+      this.stateOf(result.current); // another trip won, or the epoch moved on: either way, now known
+      return false;
     }
+    const previous = result.value.Attributes;
     this.options.metrics?.count('BreakerTrips');
     let haltError: unknown;
     let halted: string[] = [];

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { AgentSpec } from '../../config/agent-spec';
+import { ContentionError } from '../../errors';
 import type { MetricsSink } from '../metrics';
-import { type Admission, type Breaker, BreakerOpenError } from './breaker';
+import { type Admission, type Breaker, BreakerOpenError, type Trip } from './breaker';
 import type { OutputWindows } from './output-window';
 
 export type EmitResult = { readonly published: true } | { readonly published: false; readonly reason: 'duplicate' };
@@ -15,12 +16,17 @@ export interface OutputGuardOptions {
 }
 
 /**
- * What stands between an agent's output and its side effect. Before `publish` runs: the breaker must admit it and
- * the output is counted in the pipeline's window (one conditional update); it is counted in the agent's window and
- * its content claimed (one update); the output that crosses a limit trips the breaker instead of publishing; an
- * output whose content the agent already published within its duplicate window is suppressed (and still counted,
- * so a loop repeating itself trips). So output N+1 is never published, and identical content is published once,
- * for two store calls per output.
+ * What stands between an agent's output and its side effect. Before `publish` runs, the output is counted in the
+ * agent's window and its content claimed (one update); the output that crosses the agent's limit trips the breaker
+ * and goes no further, so the pipeline's window never counts it. An output the agent's window admitted is then
+ * counted in the pipeline's window in the conditional update that checks the breaker admits it; the output that
+ * crosses the pipeline's limit trips the breaker instead of publishing. An output whose content the agent already
+ * published within its duplicate window is suppressed (and still counted, so a loop repeating itself trips). So
+ * output N+1 is never published, and identical content is published once, for two store calls per output.
+ *
+ * Under concurrency the agent's window decides: its counting update orders the agent's outputs (each gets a
+ * sequence number in it), and the trip by output N+1 records that number, so the N outputs counted before it are
+ * still admitted by the pipeline step after the trip: exactly N publish, and the trip names the agent.
  */
 export class OutputGuard {
   constructor(private readonly options: OutputGuardOptions) {}
@@ -35,47 +41,54 @@ export class OutputGuard {
 
   async emit<T>(spec: AgentSpec, runId: string, outputId: string, payload: T, publish?: () => Promise<void>): Promise<EmitResult> {
     const { breaker, windows, pipelineLimit, metrics } = this.options;
-    const pipeline = await breaker.countOutput(runId, outputId, pipelineLimit.windowMinutes);
-    if (!pipeline.admitted) {
-      metrics?.count('OutputsRefused');
-      throw new BreakerOpenError(`${spec.id}: output ${outputId} refused, the breaker is ${pipeline.state.status}`);
-    }
-    const agent = await windows.count(spec.id, pipeline.epoch, outputId, spec.breaker.windowMinutes, {
-      hash: contentHash(payload),
-      duplicateWindowMinutes: spec.duplicateWindowMinutes,
-    });
-    if (agent.count > spec.breaker.maxOutputs) {
-      await agent.release();
-      await this.refuse(spec.id, outputId, {
-        reason: 'outputs',
-        agentId: spec.id,
-        detail: `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`,
-        recentOutputIds: agent.outputIds,
-      });
-    }
-    if (pipeline.count > pipelineLimit.maxOutputs) {
-      await agent.release();
-      await this.refuse(spec.id, outputId, {
-        reason: 'pipeline-outputs',
-        agentId: spec.id,
-        detail: `the pipeline produced ${pipeline.count} outputs in the last ${pipelineLimit.windowMinutes} minutes; the limit is ${pipelineLimit.maxOutputs}`,
-        recentOutputIds: pipeline.outputIds,
-      });
-    }
-    if (!agent.claimed) {
-      metrics?.count('DuplicatesSuppressed');
-      return { published: false, reason: 'duplicate' };
-    }
-    if (publish) {
-      try {
-        await publish();
-      } catch (error) {
+    const content = { hash: contentHash(payload), duplicateWindowMinutes: spec.duplicateWindowMinutes };
+    for (let attempt = 1; ; attempt++) {
+      const epoch = breaker.countingEpoch;
+      const agent = await windows.count(spec.id, epoch, outputId, spec.breaker.windowMinutes, content);
+      if (agent.count > spec.breaker.maxOutputs) {
         await agent.release();
-        throw error;
+        const trip = await this.trip({
+          reason: 'outputs',
+          agentId: spec.id,
+          detail: `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`,
+          recentOutputIds: agent.outputIds,
+          outputSequence: agent.sequence,
+          epoch,
+        });
+        if (trip === 'stale epoch' && attempt < 3) continue;
+        this.refused(spec.id, outputId, `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`);
       }
+      const pipeline = await breaker.countOutput(runId, outputId, pipelineLimit.windowMinutes, { agentId: spec.id, epoch, sequence: agent.sequence });
+      if (!pipeline.admitted) {
+        await agent.release();
+        if (pipeline.epochChanged) {
+          // A reset since this process last looked: count again, in the agent's window too, in the new epoch.
+          if (attempt < 3) continue;
+          throw new ContentionError(`breaker epoch kept changing while counting output ${outputId}; try again`);
+        }
+        this.refused(spec.id, outputId, `the breaker is ${pipeline.state.status}`);
+      }
+      if (pipeline.count > pipelineLimit.maxOutputs) {
+        await agent.release();
+        const detail = `the pipeline produced ${pipeline.count} outputs in the last ${pipelineLimit.windowMinutes} minutes; the limit is ${pipelineLimit.maxOutputs}`;
+        await this.trip({ reason: 'pipeline-outputs', agentId: spec.id, detail, recentOutputIds: pipeline.outputIds, epoch });
+        this.refused(spec.id, outputId, detail);
+      }
+      if (!agent.claimed) {
+        metrics?.count('DuplicatesSuppressed');
+        return { published: false, reason: 'duplicate' };
+      }
+      if (publish) {
+        try {
+          await publish();
+        } catch (error) {
+          await agent.release();
+          throw error;
+        }
+      }
+      metrics?.count('OutputsPublished');
+      return { published: true };
     }
-    metrics?.count('OutputsPublished');
-    return { published: true };
   }
 
   /** Adds model tokens to the agent's daily spend; past the budget, trips the breaker with reason `budget`. */
@@ -118,10 +131,16 @@ export class OutputGuard {
     await this.options.breaker.trip({ reason: 'budget', agentId: spec.id, detail });
   }
 
-  private async refuse(agentId: string, outputId: string, trip: Parameters<Breaker['trip']>[0]): Promise<never> {
-    await this.options.breaker.trip(trip);
+  /** Trips the breaker; says whether the trip was moot because a reset started a new counting epoch meanwhile. */
+  private async trip(trip: Trip): Promise<'tripped' | 'already open' | 'stale epoch'> {
+    const { breaker } = this.options;
+    if (await breaker.trip(trip)) return 'tripped';
+    return breaker.countingEpoch !== trip.epoch ? 'stale epoch' : 'already open';
+  }
+
+  private refused(agentId: string, outputId: string, why: string): never {
     this.options.metrics?.count('OutputsRefused');
-    throw new BreakerOpenError(`${agentId}: output ${outputId} refused: ${trip.detail}`);
+    throw new BreakerOpenError(`${agentId}: output ${outputId} refused: ${why}`);
   }
 }
 

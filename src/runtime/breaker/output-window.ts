@@ -86,6 +86,11 @@ export function removeClause(names: readonly string[]): { clause: string; names:
 export interface AgentCount extends WindowCount {
   /** False when the agent published the same content within its duplicate window. */
   readonly claimed: boolean;
+  /**
+   * This output's place among every output the agent ever counted: strictly increasing in the order the counting
+   * updates were applied (a trip records the tripping output's, see {@link Trip.outputSequence}).
+   */
+  readonly sequence: number;
   /** Gives the content claim back (when the output is refused or its publish failed); a no-op if not claimed. */
   readonly release: () => Promise<void>;
 }
@@ -126,8 +131,8 @@ export class OutputWindows {
       const { Attributes } = await client.send(
         new UpdateCommand({
           ...target,
-          UpdateExpression: `ADD #n :one, #i :id SET #c = if_not_exists(#c, :mine)${remove.clause}`,
-          ExpressionAttributeNames: { '#n': bucket.count, '#i': bucket.ids, '#c': claimName, ...remove.names },
+          UpdateExpression: `ADD #n :one, #i :id, #seq :one SET #c = if_not_exists(#c, :mine)${remove.clause}`,
+          ExpressionAttributeNames: { '#n': bucket.count, '#i': bucket.ids, '#c': claimName, '#seq': 'sequence', ...remove.names },
           ExpressionAttributeValues: { ':one': 1, ':id': new Set([outputId]), ':mine': mine, ...Object.fromEntries(guarded.map(([, value], i) => [`:g${i}`, value])) },
           ...(guarded.length
             ? { ConditionExpression: guarded.map(([name], i) => `#r${Object.values(remove.names).indexOf(name)} = :g${i}`).join(' AND ') }
@@ -161,6 +166,7 @@ export class OutputWindows {
     const claimed = claim === mine;
     return {
       ...windowOf(item, epoch, minute, windowMinutes),
+      sequence: item.sequence as number,
       claimed,
       release: async () => {
         if (claimed) await this.releaseClaim(target, claimName, mine);

@@ -61,9 +61,9 @@ describe('output accounting', () => {
     }
     const agent = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'outputs#community', sk: 'window' } }));
     const pipeline = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'breaker', sk: 'state' } }));
-    // Keys, then what is live (4 minutes of buckets, 2 attributes each, and 7 claims in the 20-minute duplicate
-    // window), plus only what went stale since the last output.
-    expect(Object.keys(agent.Item!).length).toBeLessThanOrEqual(2 + 8 + 7 + 3);
+    // Keys and the output sequence, then what is live (4 minutes of buckets, 2 attributes each, and 7 claims in the
+    // 20-minute duplicate window), plus only what went stale since the last output.
+    expect(Object.keys(agent.Item!).length).toBeLessThanOrEqual(3 + 8 + 7 + 3);
     expect(Object.keys(pipeline.Item!).length).toBeLessThanOrEqual(2 + 40 + 2);
     expect((await b.breaker.state()).status).toBe('CLOSED');
   });
@@ -158,5 +158,40 @@ describe('output accounting', () => {
     for (let i = 0; i < 4; i++) results.push(await ahead.emit(limited, 'a', `a${i}`, { i }).catch(() => ({ published: false })));
     for (let i = 0; i < 4; i++) results.push(await b.outputs.emit(limited, 'b', `b${i}`, { i: 10 + i }).catch(() => ({ published: false })));
     expect(results.filter((r) => r.published)).toHaveLength(4);
+  });
+
+  it('publishes exactly N of 30 concurrent emits from several processes, counts only those in the pipeline window, and blames the agent (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), async (n, processes) => {
+        const b = await freshBreaker({ pipelineMaxOutputs: 10 });
+        // Each emitter is its own Lambda sandbox: a breaker and windows of its own on the shared table.
+        const emitters = Array.from({ length: processes }, (_, i) =>
+          i === 0
+            ? b.outputs
+            : new OutputGuard({
+                breaker: new Breaker(breakerOptions(b)),
+                windows: new OutputWindows({ client: b.client, tableName: b.countersTable, clock: b.clock }),
+                pipelineLimit: { maxOutputs: 10, windowMinutes: 60 },
+              }),
+        );
+        const limited = spec({ id: 'looper', breaker: { maxOutputs: n, windowMinutes: 10 } });
+        for (let round = 0; round < 3; round++) {
+          const results = await Promise.allSettled(
+            Array.from({ length: 30 }, (_, i) => emitters[i % processes]!.emit(limited, `run-${round}-${i}`, `o${round}-${i}`, { round, i })),
+          );
+          const published = results.filter((r) => r.status === 'fulfilled' && r.value.published).length;
+          expect(published, `round ${round}, N = ${n}, ${processes} processes`).toBe(n);
+          for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(BreakerOpenError);
+          const state = await b.breaker.state();
+          expect(state).toMatchObject({ status: 'OPEN', reason: 'outputs', agentId: 'looper' });
+          // The pipeline's window holds only what was admitted: N per round (each reset starts a new epoch).
+          const { Item = {} } = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'breaker', sk: 'state' } }));
+          const counted = Object.entries(Item).filter(([name]) => name.startsWith(`n_${state.epoch}_`)).reduce((sum, [, count]) => sum + (count as number), 0);
+          expect(counted).toBe(n);
+          await b.breaker.reset();
+        }
+      }),
+      { numRuns: 8, seed: 20 },
+    );
   });
 });
