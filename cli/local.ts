@@ -54,7 +54,11 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
   if (!resumed) emptyStateDir(options.stateDir);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (!options.json) {
-    const what = resumed ? `Resuming the run in ${options.stateDir} from ${start.toISOString()}.` : scenario.description;
+    const what = resumed
+      ? `Resuming the run in ${options.stateDir} from ${start.toISOString()}.`
+      : scenario.name === 'normal' && inject.length > 0
+        ? `Rehearsing injected faults on pipeline '${pipeline.name}'.`
+        : scenario.description;
     log(`nightshift local: ${what}${inject.length ? ` Injected: ${inject.join(', ')}.` : ''}`);
     log(`starting DynamoDB Local (Java) and the local SQS${resumed ? ' on the existing state' : ''}…`);
   }

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import type { PipelineConfig } from '../src/config/pipeline';
-import type { Check, SimulationResult } from './result';
+import { type Check, type SimulationResult, check, notExercised } from './result';
 
 export type { Check } from './result';
 import { NightshiftError } from '../src/errors';
@@ -72,8 +72,6 @@ export function parseFaults(flags: readonly string[], pipeline: PipelineConfig, 
   return faults;
 }
 
-
-const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
 /** What must hold after the run, derived from the pipeline's limits, its dependency graph and the faults. */
@@ -93,13 +91,17 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
       // The looping agent and every agent its outputs cascade to.
       for (const id of [loop.agentId, ...downstreamOf(pipeline, loop.agentId)]) {
         const agent = pipeline.agents.find((a) => a.id === id)!;
-        const busiest = busiestWindow(r.published.filter((p) => p.agentId === id && p.at >= loop.at).map((p) => p.at), agent.breaker.windowMinutes);
+        const since = r.published.filter((p) => p.agentId === id && p.at >= loop.at).map((p) => p.at);
+        const busiest = busiestWindow(since, agent.breaker.windowMinutes);
+        const name = `loop ${loop.agentId}: ${id === loop.agentId ? 'its' : `${id}'s`} outputs published since ${hhmm(loop.at)} ≤ ${id === loop.agentId ? 'its' : 'that agent’s'} N (${agent.breaker.maxOutputs} per ${agent.breaker.windowMinutes} min)`;
         checks.push(
-          check(
-            `loop ${loop.agentId}: ${id === loop.agentId ? 'its' : `${id}'s`} outputs published since ${hhmm(loop.at)} ≤ ${id === loop.agentId ? 'its' : 'that agent’s'} N (${agent.breaker.maxOutputs} per ${agent.breaker.windowMinutes} min)`,
-            busiest <= agent.breaker.maxOutputs,
-            `at most ${busiest} in any ${agent.breaker.windowMinutes} min`,
-          ),
+          since.length === 0
+            ? notExercised(
+                name,
+                id === loop.agentId ? `${id} published nothing after ${hhmm(loop.at)}: the loop never ran` : `the cascade never reached ${id}: it published nothing after ${hhmm(loop.at)}`,
+                id === loop.agentId,
+              )
+            : check(name, busiest <= agent.breaker.maxOutputs, `at most ${busiest} in any ${agent.breaker.windowMinutes} min`),
         );
       }
     }
@@ -118,13 +120,17 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
       checks.push(check('loop: breaker OPEN at the end', r.breaker === 'OPEN', r.breaker));
       const enabled = Object.entries(r.schedules).filter(([, on]) => on).map(([name]) => name);
       checks.push(check('loop: every schedule disabled', enabled.length === 0, enabled.length ? `still enabled: ${enabled.join(', ')}` : `${Object.keys(r.schedules).length} disabled`));
-      const after = trip === undefined ? [] : r.runs.filter((run) => run.at > trip && run.status === 'completed');
+      const later = trip === undefined ? [] : r.runs.filter((run) => run.at > trip);
+      const after = later.filter((run) => run.status === 'completed');
+      const name = 'loop: every run after the trip refused';
       checks.push(
-        check(
-          'loop: every run after the trip refused',
-          trip !== undefined && after.length === 0,
-          trip === undefined ? 'the breaker never tripped' : after.length ? `completed after the trip: ${after.map((a) => `${a.agentId}@${hhmm(a.at)}`).join(', ')}` : `${r.runs.filter((run) => run.at > trip).length} later runs, all refused`,
-        ),
+        trip !== undefined && later.length === 0
+          ? notExercised(name, `no run was attempted after the trip at ${hhmm(trip)}`, false)
+          : check(
+              name,
+              trip !== undefined && after.length === 0,
+              trip === undefined ? 'the breaker never tripped' : after.length ? `completed after the trip: ${after.map((a) => `${a.agentId}@${hhmm(a.at)}`).join(', ')}` : `${later.length} later runs, all refused`,
+            ),
       );
     }
   }
@@ -134,12 +140,12 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
     if (!hit) {
       const haltedFirst = r.alerts.length > 0 && r.alerts[0]!.at <= fault.at && pipeline.breaker.coolDownMinutes === undefined;
       checks.push(
-        check(
+        notExercised(
           `${fault.kind} ${fault.agentId}: a run was there to ${fault.kind}`,
-          haltedFirst,
           haltedFirst
-            ? `not exercised: the breaker halted the pipeline at ${hhmm(r.alerts[0]!.at)}, before ${hhmm(fault.at)}`
+            ? `the breaker halted the pipeline at ${hhmm(r.alerts[0]!.at)}, before ${hhmm(fault.at)}`
             : `no scheduled run of ${fault.agentId} at or after ${hhmm(fault.at)} within the simulated hours`,
+          true,
         ),
       );
       continue;
@@ -151,46 +157,46 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
     if (fault.kind === 'crash') {
       const retry = redeliveryAt(agent, hit.slot);
       const late = retry > r.end;
+      const name = `crash ${fault.agentId}: the ${hhmm(hit.at)} slot's retry took the expired lease over (lease ${agent.lock.leaseMinutes} min)`;
       checks.push(
-        check(
-          `crash ${fault.agentId}: the ${hhmm(hit.at)} slot's retry took the expired lease over (lease ${agent.lock.leaseMinutes} min)`,
-          late || (r.takeovers >= 1 && recovered?.slot === hit.slot),
-          late
-            ? `not exercised: the retry at ${hhmm(retry)} falls after the simulated hours`
-            : recovered
-              ? `${r.takeovers} takeover(s); the slot completed at ${hhmm(recovered.at)}`
-              : `${r.takeovers} takeover(s); the slot never completed`,
-        ),
+        late
+          ? notExercised(name, `the retry at ${hhmm(retry)} falls after the simulated hours: run more --hours`, true)
+          : check(
+              name,
+              r.takeovers >= 1 && recovered?.slot === hit.slot,
+              recovered ? `${r.takeovers} takeover(s); the slot completed at ${hhmm(recovered.at)}` : `${r.takeovers} takeover(s); the slot never completed`,
+            ),
       );
     }
     const staleFrom = fault.kind === 'crash' ? hit.at + agent.heartbeat.staleAfterMinutes * 60_000 : hit.at;
-    for (const downstream of pipeline.agents.filter((a) => a.upstream.includes(fault.agentId))) {
-      // Runs in order: after the heartbeat went stale (or failed), before the agent's next success.
-      const exposed = r.runs.filter(
-        (run, i) => run.agentId === downstream.id && run.at > staleFrom && i > hitIndex && (recoveredIndex < 0 || i < recoveredIndex) && run.status !== 'skipped',
-      );
+    const downstream = pipeline.agents.filter((a) => a.upstream.includes(fault.agentId));
+    // Runs in order: after the heartbeat went stale (or failed), before the agent's next success.
+    const exposedOf = (id: string) =>
+      r.runs.filter((run, i) => run.agentId === id && run.at > staleFrom && i > hitIndex && (recoveredIndex < 0 || i < recoveredIndex) && run.status !== 'skipped');
+    // Degradation is what the fault exists to show: at least one downstream agent must have met the bad heartbeat.
+    const anyExposed = downstream.some((d) => exposedOf(d.id).length > 0);
+    for (const { id } of downstream) {
+      const exposed = exposedOf(id);
       const healthy = exposed.filter((run) => !run.degraded);
+      const name = `${fault.kind} ${fault.agentId}: ${id} ran degraded while ${fault.agentId}'s heartbeat was ${fault.kind === 'crash' ? `stale (> ${agent.heartbeat.staleAfterMinutes} min)` : 'failed'}`;
       checks.push(
-        check(
-          `${fault.kind} ${fault.agentId}: ${downstream.id} ran degraded while ${fault.agentId}'s heartbeat was ${fault.kind === 'crash' ? `stale (> ${agent.heartbeat.staleAfterMinutes} min)` : 'failed'}`,
-          healthy.length === 0,
-          exposed.length === 0
-            ? `no run of ${downstream.id} fell between ${hhmm(staleFrom)} and ${hhmm(until)}: not exercised`
-            : healthy.length
-              ? `ran normally at ${healthy.map((h) => hhmm(h.at)).join(', ')}`
-              : `${exposed.length} run(s) degraded`,
-        ),
+        exposed.length === 0
+          ? notExercised(name, `no run of ${id} fell between ${hhmm(staleFrom)} and ${hhmm(until)}`, !anyExposed)
+          : check(name, healthy.length === 0, healthy.length ? `ran normally at ${healthy.map((h) => hhmm(h.at)).join(', ')}` : `${exposed.length} run(s) degraded`),
       );
     }
   }
   if (faults.some((f) => f.kind !== 'loop')) {
     const m = r.memory;
+    const name = 'no update lost or doubled: every queued update applied or recognised as a duplicate';
     checks.push(
-      check(
-        'no update lost or doubled: every queued update applied or recognised as a duplicate',
-        m.applied + m.duplicates === m.submitted && m.rejected === 0 && m.deadLetters === 0,
-        `${m.applied} applied + ${m.duplicates} duplicates of ${m.submitted} submitted; ${m.rejected} rejected, ${m.deadLetters} dead-lettered`,
-      ),
+      m.submitted === 0
+        ? notExercised(name, 'no memory update was submitted', false)
+        : check(
+            name,
+            m.applied + m.duplicates === m.submitted && m.rejected === 0 && m.deadLetters === 0,
+            `${m.applied} applied + ${m.duplicates} duplicates of ${m.submitted} submitted; ${m.rejected} rejected, ${m.deadLetters} dead-lettered`,
+          ),
     );
   }
   return checks;

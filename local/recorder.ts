@@ -91,7 +91,7 @@ export class RunRecorder {
   /** A run that crashed or threw: it has no outcome. */
   failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string): void {
     this.changed();
-    this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false });
+    this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false, reason: detail });
     this.tallies[agentId]!.failed++;
     this.event(agentId, status, detail);
   }
@@ -152,7 +152,7 @@ export class RunRecorder {
   private lastProgress: string | undefined;
   private quiet = false;
 
-  async result(slotCount: number, faults: readonly string[]): Promise<SimulationResult> {
+  async result(slotCount: number, faults: readonly string[], resumed: boolean): Promise<SimulationResult> {
     for (const alert of this.local.alerts.alerts) this.events.push({ at: alert.at, kind: 'alert', detail: alert.subject });
     this.events.sort((a, b) => a.at - b.at);
     const totals: AgentTally = { completed: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
@@ -162,6 +162,7 @@ export class RunRecorder {
     const index = ((await this.local.reader.get('drafts', 'index'))?.value as string[] | undefined) ?? [];
     return {
       scenario: this.scenario,
+      resumed,
       faults,
       start: this.start,
       end: this.end,

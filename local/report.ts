@@ -64,7 +64,9 @@ export function renderReport(result: SimulationResult): string {
   const events = result.events
     .map((e) => `<tr class="${e.kind}"><td>${new Date(e.at).toISOString().slice(0, 19).replace('T', ' ')}Z</td><td>${escape(e.agentId ?? '')}</td><td>${e.kind}</td><td>${escape(e.detail)}</td></tr>`)
     .join('\n');
-  const checks = result.checks.map((c) => `<li class="${c.ok ? 'pass' : 'fail'}">${c.ok ? 'PASS' : 'FAIL'} ${escape(c.name)}: ${escape(c.detail)}</li>`).join('\n');
+  const checks = result.checks
+    .map((c) => `<li class="${!c.ok ? 'fail' : c.status === 'PASS' ? 'pass' : 'idle'}">${c.status} ${escape(c.name)}: ${escape(c.detail)}</li>`)
+    .join('\n');
   const alerts = result.alerts
     .map((a) => `<h3>${new Date(a.at).toISOString().replace('.000', '')}: ${escape(a.subject)}</h3><pre>${escape(a.message)}</pre>`)
     .join('\n');
@@ -75,7 +77,7 @@ export function renderReport(result: SimulationResult): string {
 body{font:14px system-ui,sans-serif;margin:2rem;max-width:1100px;color:#111}
 h1{font-size:1.4rem}.chart{height:280px;margin:1rem 0 2rem}
 table{border-collapse:collapse;width:100%;font-size:12px}td{border-bottom:1px solid #eee;padding:2px 6px;vertical-align:top}
-tr.alert td,tr.halted td,tr.crash td,tr.fail td{color:#b91c1c}tr.fault td{color:#7c3aed;font-weight:600}tr.degraded td{color:#b45309}.pass{color:#15803d}.fail{color:#b91c1c}
+tr.alert td,tr.halted td,tr.crash td,tr.fail td{color:#b91c1c}tr.fault td{color:#7c3aed;font-weight:600}tr.degraded td{color:#b45309}.pass{color:#15803d}.fail{color:#b91c1c}.idle{color:#6b7280}
 #alerts pre{background:#fef2f2;border-left:4px solid #dc2626;padding:.5rem 1rem;white-space:pre-wrap}
 </style>
 <script>${chartJs}</script></head>

@@ -6,10 +6,28 @@ import type { UsageMeter } from './usage';
 /** The scenario presets (`--scenario`). */
 export type ScenarioName = 'normal' | 'crash' | '3am';
 
+/** PASS or FAIL when the check's situation arose; NOT EXERCISED when it never did (nothing was shown either way). */
+export type CheckStatus = 'PASS' | 'FAIL' | 'NOT EXERCISED';
+
 export interface Check {
   readonly name: string;
+  readonly status: CheckStatus;
+  /**
+   * Whether the run can pass with this check as it stands: PASS, or NOT EXERCISED where nothing required it. A fault's
+   * own checks are required: the fault exists to exercise them.
+   */
   readonly ok: boolean;
   readonly detail: string;
+}
+
+/** A check whose situation arose: PASS when `held`. */
+export function check(name: string, held: boolean, detail: string): Check {
+  return { name, status: held ? 'PASS' : 'FAIL', ok: held, detail };
+}
+
+/** A check whose situation never arose; `required` when the run exists to exercise it (it then fails the run). */
+export function notExercised(name: string, detail: string, required: boolean): Check {
+  return { name, status: 'NOT EXERCISED', ok: !required, detail: required ? `${detail}; the fault exists to exercise this, so the run fails` : detail };
 }
 
 export interface AgentTally {
@@ -64,10 +82,14 @@ export interface RunRecord {
   readonly slot: number;
   readonly status: 'completed' | 'halted' | 'skipped' | 'crash' | 'fail';
   readonly degraded: boolean;
+  /** Why a crashed or failed run ended. */
+  readonly reason?: string;
 }
 
 export interface SimulationResult {
   readonly scenario: ScenarioName;
+  /** A continuation of an earlier run's state (`--resume`), not a fresh start. */
+  readonly resumed: boolean;
   /** Injected faults (the scenario's and `--inject`), as written. */
   readonly faults: readonly string[];
   readonly start: number;

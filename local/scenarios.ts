@@ -1,6 +1,6 @@
 import type { PipelineConfig } from '../src/config/pipeline';
 import { type Fault, faultChecks, parseFaults } from './faults';
-import type { Check, ScenarioName, SimulationResult } from './result';
+import { type Check, type ScenarioName, type SimulationResult, check, notExercised } from './result';
 
 export type { Check, ScenarioName } from './result';
 
@@ -18,7 +18,6 @@ export interface Scenario {
   check(result: SimulationResult): Check[];
 }
 
-const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail });
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   normal: {
@@ -43,9 +42,15 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
       "The field report's meltdown: at 03:00 the planner loops on bad retry logic and re-triggers the writer, which " +
       'feeds the SEO agent, which feeds the community agent posting the same message.',
     faults: ['loop:planner@03:00'],
-    check: (r) => [
-      check('duplicate posts published: 0', r.duplicatePostsPublished === 0, `${r.duplicatePostsPublished} duplicates published, ${r.totals.suppressed} suppressed`),
-    ],
+    check: (r) => {
+      const name = 'duplicate posts published: 0';
+      const posts = r.agents.community?.published ?? 0;
+      return [
+        posts === 0 && r.totals.suppressed === 0
+          ? notExercised(name, 'the cascade never reached the community agent: nothing was posted or suppressed', true)
+          : check(name, r.duplicatePostsPublished === 0, `${r.duplicatePostsPublished} duplicates published, ${r.totals.suppressed} suppressed`),
+      ];
+    },
   },
 
   crash: {

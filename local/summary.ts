@@ -4,7 +4,7 @@ import type { SimulationResult } from './recorder';
 export function formatSummary(result: SimulationResult): string {
   const lines: string[] = [];
   const hours = (result.end - result.start) / 3_600_000;
-  lines.push('', `Scenario '${result.scenario}': ${hours} simulated hours from ${new Date(result.start).toISOString()}`);
+  lines.push('', `${runLabel(result)}: ${hours} simulated hours from ${new Date(result.start).toISOString()}`);
   lines.push(result.faults.length > 0 ? `faults injected: ${result.faults.join(', ')}` : 'faults injected: none', '');
   const header = ['agent', 'runs', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
   const rows = Object.entries(result.agents).map(([id, t]) => [
@@ -20,6 +20,11 @@ export function formatSummary(result: SimulationResult): string {
   ]);
   rows.push(['total', result.totals.completed, result.totals.failed, result.totals.degraded, result.totals.skipped, result.totals.halted, result.totals.published, result.totals.suppressed, '']);
   lines.push(...table([header, ...rows.map((r) => r.map(String))]));
+  const failedRuns = result.runs.filter((run) => run.status === 'crash' || run.status === 'fail');
+  if (failedRuns.length > 0) {
+    lines.push('', 'failed runs:');
+    for (const run of failedRuns) lines.push(`  ${run.agentId} for slot ${new Date(run.slot).toISOString()}: ${run.status === 'crash' ? 'crashed' : 'failed'}: ${run.reason ?? 'no reason recorded'}`);
+  }
   const m = result.memory;
   lines.push(
     '',
@@ -41,9 +46,21 @@ export function formatSummary(result: SimulationResult): string {
   lines.push(...table([['agent', 'calls', 'input', 'output', 'cache read', 'total', 'budget/day', 'refused'], ...modelRows]).map((l) => `  ${l}`));
   for (const alert of result.alerts) lines.push(`  alert at ${new Date(alert.at).toISOString()}: ${alert.subject}`);
   lines.push('', 'guardrails:');
-  for (const check of result.checks) lines.push(`  ${check.ok ? 'PASS' : 'FAIL'}  ${check.name} (${check.detail})`);
-  lines.push('', result.passed ? 'All guardrails held.' : 'A guardrail did not hold.');
+  const width = Math.max(...result.checks.map((c) => c.status.length));
+  for (const check of result.checks) lines.push(`  ${check.status.padEnd(width)}  ${check.name} (${check.detail})`);
+  const failing = result.checks.filter((c) => !c.ok);
+  const idle = result.checks.filter((c) => c.ok && c.status === 'NOT EXERCISED').length;
+  lines.push('');
+  if (result.passed) lines.push(`All guardrails held${idle ? ` (${idle} check(s) not exercised: their situation never arose)` : ''}.`);
+  else lines.push(`${failing.length} check(s) did not hold:`, ...failing.map((c) => `  - ${c.name}: ${c.status === 'NOT EXERCISED' ? 'not exercised' : c.detail}`));
   return lines.join('\n');
+}
+
+/** What kind of run this was: a scenario as its preset, a rehearsal with injected faults, or a resumed run. */
+export function runLabel(result: Pick<SimulationResult, 'scenario' | 'faults' | 'resumed'>): string {
+  if (result.resumed) return 'Resumed run (the state a previous run left, continued)';
+  if (result.scenario !== 'normal') return `Scenario '${result.scenario}'`;
+  return result.faults.length > 0 ? 'Rehearsal with injected faults' : "Scenario 'normal' (a calm day)";
 }
 
 function table(rows: string[][]): string[] {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { FaultError, busiestWindow, parseFaults } from '../../local/faults';
 import { SIMULATION_START, simulate } from '../../local/runner';
+import { formatSummary } from '../../local/summary';
 import { type PipelineInput, definePipeline } from '../../src/config/pipeline';
 
 const entry = 'examples/agents/note-taker.ts';
@@ -80,7 +81,13 @@ describe('fault injection on pipelines other than the reference one', () => {
 
   it('reports a check that cannot hold instead of passing it: a crash with no run left to crash', async () => {
     const result = await run(support, ['crash:digest@13:00'], 14);
-    expect(failed(result.checks)).toEqual(['crash digest: a run was there to crash (no scheduled run of digest at or after 13:00 within the simulated hours)']);
+    expect(failed(result.checks)).toEqual([
+      'crash digest: a run was there to crash (no scheduled run of digest at or after 13:00 within the simulated hours; the fault exists to exercise this, so the run fails)',
+    ]);
+    expect(result.checks.find((c) => !c.ok)?.status).toBe('NOT EXERCISED');
+    const summary = formatSummary(result);
+    expect(summary).toContain('Rehearsal with injected faults');
+    expect(summary).toMatch(/NOT EXERCISED +crash digest: a run was there to crash/);
     expect(result.passed).toBe(false);
   });
 });
@@ -100,6 +107,11 @@ describe('an agent whose own work throws', () => {
     expect(result.agents.broken).toMatchObject({ completed: 0, failed: 1 });
     expect(result.runs.find((r) => r.agentId === 'after')).toMatchObject({ status: 'completed', degraded: true });
     expect(failed(result.checks)).toEqual(['every scheduled slot ran (1 of 2 slots completed)', 'no degraded run (1 degraded runs)']);
+    // The summary says which run failed and why, not just how many.
+    const summary = formatSummary(result);
+    expect(summary).toContain("Scenario 'normal' (a calm day)");
+    expect(summary).toContain('broken for slot 2026-11-25T01:00:00.000Z: failed: the 01:00 run failed: broken has a bug');
+    expect(summary).toContain('2 check(s) did not hold:\n  - every scheduled slot ran: 1 of 2 slots completed\n  - no degraded run: 1 degraded runs');
   });
 });
 
