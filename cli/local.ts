@@ -1,6 +1,7 @@
 import { UsageError } from '../src/errors';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { checkAgentEntries } from '../lib/bundling';
 import { loadPipeline } from '../src/config/load';
 import { SIMULATION_START, simulate } from '../local/runner';
 import { SCENARIOS, type ScenarioName, runFaults } from '../local/scenarios';
@@ -37,6 +38,7 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
   const resumed = options.resume ? previousRun(options.stateDir) : undefined;
   const start = resumed ? new Date(resumed.end) : parseStart(options.start);
   const pipeline = await loadPipeline(options.config);
+  checkAgentEntries(pipeline);
   const scenario = SCENARIOS[options.scenario as ScenarioName];
   const inject = options.inject ?? [];
   // Faults are checked against the pipeline before anything starts (the runner reads them again with the same start).

@@ -1,9 +1,10 @@
 import { NightshiftError } from '../src/errors';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync, type Metafile } from 'esbuild';
+import { type BuildFailure, buildSync, type Metafile } from 'esbuild';
+import { ConfigError, type PipelineConfig } from '../src/config/pipeline';
 
 /**
  * A handler Nightshift ships (`steward`, `breaker-watchdog`, `pager-forwarder`, `shared/agent-handler`), by its
@@ -27,6 +28,50 @@ export function agentEntry(workModule: string): string {
     `import { work } from ${JSON.stringify(resolve(workModule))};\nimport { agentHandler } from ${JSON.stringify(AGENT_HANDLER)};\nexport const handler = agentHandler(work);\n`,
   );
   return file;
+}
+
+/**
+ * Checks, before anything starts or bundles, that each agent's `entry` is a file that compiles and exports `work`,
+ * read by esbuild without running the agent's code (its imports resolved, packages left out). Throws
+ * {@link ConfigError} naming each agent and field that is wrong. Paths resolve against the working directory.
+ */
+export function checkAgentEntries(pipeline: { readonly agents: readonly Pick<PipelineConfig['agents'][number], 'id' | 'entry'>[] }): void {
+  const issues: { path: string; message: string }[] = [];
+  for (const agent of pipeline.agents) {
+    const problem = entryProblem(agent.entry);
+    if (problem) issues.push({ path: `agents[${agent.id}].entry`, message: `agent '${agent.id}': ${agent.entry} ${problem}` });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+}
+
+/** What is wrong with an agent module, or nothing. */
+function entryProblem(entry: string): string | undefined {
+  const file = resolve(entry);
+  if (!existsSync(file) || !statSync(file).isFile()) return `is not a file (looked for ${file}); give the path of the agent's module from the project's root`;
+  let exported: readonly string[];
+  try {
+    const { metafile } = buildSync({
+      entryPoints: [file],
+      bundle: true,
+      write: false,
+      outdir: join(tmpdir(), 'nightshift-entry-check'),
+      format: 'esm',
+      platform: 'node',
+      packages: 'external',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    exported = Object.values(metafile.outputs).find((output) => output.entryPoint !== undefined)?.exports ?? [];
+  } catch (error) {
+    const first = (error as Partial<BuildFailure>).errors?.[0];
+    const where = first?.location ? ` (${first.location.file}:${first.location.line}:${first.location.column})` : '';
+    return `does not compile: ${first?.text ?? String(error)}${where}`;
+  }
+  if (exported.includes('work')) return undefined;
+  return (
+    `does not export \`work\`${exported.length ? ` (it exports: ${exported.join(', ')})` : ''}; ` +
+    'an agent module exports its work as `export async function work(ctx: AgentContext) { … }`'
+  );
 }
 
 /** What a function loads when its sandbox starts, and what it can load later, in bytes. */

@@ -17,7 +17,7 @@ import { Agent } from './agent';
 import { CircuitBreaker } from './circuit-breaker';
 import { CoordinationTable } from './coordination-table';
 import { MemoryStore } from './memory-store';
-import { builtInHandler } from './bundling';
+import { builtInHandler, checkAgentEntries } from './bundling';
 import { NightshiftFunction } from './nightshift-function';
 import { PipelineMonitoring } from './pipeline-monitoring';
 import { PipelineSchedules } from './pipeline-schedules';
@@ -48,6 +48,7 @@ export class NightshiftStack extends Stack {
   constructor(scope: Construct, id: string, props: NightshiftStackProps) {
     super(scope, id, props);
     const { pipeline } = props;
+    checkAgentEntries(pipeline);
 
     this.coordination = new CoordinationTable(this, 'Coordination');
     this.breaker = new CircuitBreaker(this, 'Breaker', {

@@ -8,6 +8,7 @@ import type { CallLog } from '../src/runtime/aws-calls';
 import { type Clock, ManualClock } from '../src/runtime/clock';
 import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle';
 import { type Fault, redeliveryAt } from './faults';
+import { checkAgentEntries } from '../lib/bundling';
 import { LocalPipeline } from './pipeline';
 import { RunRecorder, type SimulationResult } from './recorder';
 import { type ScenarioName, runChecks, runFaults } from './scenarios';
@@ -58,6 +59,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const start = (options.start ?? SIMULATION_START).getTime();
   const end = start + options.hours * 60 * MINUTE;
   const faults = runFaults(options.resume ? 'normal' : options.scenario, options.inject ?? [], options.pipeline, start);
+  checkAgentEntries(options.pipeline); // before DynamoDB Local starts: a missing or work-less entry names its agent
   const clock = new ManualClock(start);
   const local = await LocalPipeline.start({
     pipeline: options.pipeline,

@@ -63,4 +63,14 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/nope\.config\.ts: Invalid pipeline config: \(file\): config file .*nope\.config\.ts does not exist/);
   });
+
+  it("refuses an agent whose module is missing or exports no work, naming each, before bundling anything", async () => {
+    const { code, stderr, outdir } = await synth('test/fixtures/bad-entries.config.ts');
+    expect(code).toBe(1);
+    expect(stderr).toContain('test/fixtures/bad-entries.config.ts: Invalid pipeline config:');
+    expect(stderr).toMatch(/agents\[ghost\]\.entry: agent 'ghost': agents\/ghost\.ts is not a file/);
+    expect(stderr).toMatch(/agents\[lazy\]\.entry: agent 'lazy': test\/fixtures\/agents\/no-work\.ts does not export `work` \(it exports: run\)/);
+    expect(stderr).not.toContain('fine');
+    expect(readdirSync(outdir).filter((f) => f.startsWith('asset.'))).toEqual([]);
+  });
 });

@@ -142,6 +142,14 @@ describe('nightshift CLI', () => {
     expect(result.stderr).not.toContain('crash:seo');
   });
 
+  it('refuses an agent whose module is missing or exports no work, before starting anything', async () => {
+    const result = await nightshift('local', '--config', 'test/fixtures/bad-entries.config.ts', '--state-dir', stateDir);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("agents[ghost].entry: agent 'ghost': agents/ghost.ts is not a file");
+    expect(result.stderr).toContain("agents[lazy].entry: agent 'lazy': test/fixtures/agents/no-work.ts does not export `work`");
+    expect(result.stderr).not.toContain('starting DynamoDB Local');
+  });
+
   it('refuses to evict a lock without --force', async () => {
     const result = await nightshift('locks', 'release', 'writer@2026-11-25T02:15:00.000Z', '--local', '--state-dir', stateDir);
     expect(result.code).toBe(2);

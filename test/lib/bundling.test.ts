@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { agentEntry, bundle } from '../../lib/bundling';
+import { agentEntry, bundle, checkAgentEntries } from '../../lib/bundling';
+import { ConfigError } from '../../src/config/pipeline';
 
 /** What loads at an agent's cold start, and what waits for first use. */
 describe('function bundles', () => {
@@ -30,5 +31,41 @@ describe('function bundles', () => {
     expect(readdirSync(join(outdir, 'chunks')).length).toBeGreaterThan(5);
     const module = await import(pathToFileURL(join(outdir, 'index.mjs')).href);
     expect(typeof module.handler).toBe('function');
+  });
+});
+
+describe('agent entries, checked before anything starts or bundles', () => {
+  const agent = (id: string, entry: string) => ({ id, entry });
+
+  it('accepts modules that export work, directly or re-exported', () => {
+    expect(() => checkAgentEntries({ agents: [agent('writer', 'lambdas/agents/writer/handler.ts'), agent('notes', 'examples/agents/note-taker.ts')] })).not.toThrow();
+  });
+
+  it('names every agent whose module is missing, does not compile or exports no work, with the field and a fix', () => {
+    const broken = join(mkdtempSync(join(tmpdir(), 'nightshift-entry-')), 'does-not-compile.ts');
+    writeFileSync(broken, "export async function work(: Promise<string> {\n  return 'never';\n}\n");
+    const attempt = () =>
+      checkAgentEntries({
+        agents: [
+          agent('ghost', 'agents/ghost.ts'),
+          agent('lazy', 'test/fixtures/agents/no-work.ts'),
+          agent('typo', broken),
+          agent('folder', 'test/fixtures/agents'),
+          agent('fine', 'examples/agents/note-taker.ts'),
+        ],
+      });
+    expect(attempt).toThrow(ConfigError);
+    const issues = (() => {
+      try {
+        attempt();
+      } catch (error) {
+        return (error as ConfigError).issues;
+      }
+    })()!;
+    expect(issues.map((i) => i.path)).toEqual(['agents[ghost].entry', 'agents[lazy].entry', 'agents[typo].entry', 'agents[folder].entry']);
+    expect(issues[0]!.message).toMatch(/^agent 'ghost': agents\/ghost\.ts is not a file \(looked for .*agents\/ghost\.ts\)/);
+    expect(issues[1]!.message).toMatch(/does not export `work` \(it exports: run\); an agent module exports its work as `export async function work/);
+    expect(issues[2]!.message).toMatch(/does not compile: .*does-not-compile\.ts:1:/);
+    expect(issues[3]!.message).toMatch(/is not a file/);
   });
 });
