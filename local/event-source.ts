@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
@@ -90,7 +91,7 @@ function localContext(): Context {
     functionVersion: '$LATEST',
     invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:steward',
     memoryLimitInMB: '512',
-    awsRequestId: `local-${Date.now()}`,
+    awsRequestId: `local-${randomUUID()}`,
     logGroupName: 'local',
     logStreamName: 'local',
     getRemainingTimeInMillis: () => 30_000,
