@@ -1,6 +1,5 @@
 import { UsageError } from '../src/errors';
 import type { MemoryEntry } from '../src/runtime/memory/reader';
-import { redriveDeadLetters } from '../src/runtime/memory/redrive';
 import { type CommandResult, type StatusData, memoryResult, renderStatus } from './render';
 import { writeSnapshot } from './snapshot';
 import { type ScheduleRow, memoryListView, runsView, schedulesView } from './views';
@@ -76,10 +75,10 @@ export async function locksRelease(target: Target, taskId: string, force: boolea
 }
 
 export async function dlqRedrive(target: Target): Promise<CommandResult> {
-  if (!target.queues) {
+  if (!target.redrive) {
     throw new UsageError('The local queues exist only while `nightshift local` runs; redrive works against a deployed stack (--stage)');
   }
-  const result = await redriveDeadLetters({ sqs: target.queues.sqs, queueUrl: target.queues.queueUrl, deadLetterQueueUrl: target.queues.deadLetterQueueUrl });
+  const result = await target.redrive();
   return { data: result, text: `Moved ${result.moved} dead-lettered update(s) back to the memory queue.` };
 }
 

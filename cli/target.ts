@@ -1,4 +1,5 @@
-import { UsageError } from '../src/errors';
+import { NightshiftError, UsageError } from '../src/errors';
+import type { RedriveResult } from '../src/runtime/memory/redrive';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -43,8 +44,8 @@ export interface Target {
   /** Whether each of the pipeline's schedules is enabled now. */
   scheduleStates(): Promise<Record<string, boolean>>;
   queueDepths(): Promise<{ queue: number; inFlight: number; deadLetters: number }>;
-  /** Deployed only: the SQS client and queue URLs redrive needs. */
-  readonly queues?: { sqs: SQSClient; queueUrl: string; deadLetterQueueUrl: string };
+  /** Deployed only: runs the stack's redrive function (the one sender the steward believes redrive attributes from). */
+  readonly redrive?: () => Promise<RedriveResult>;
   close(): Promise<void>;
 }
 
@@ -126,7 +127,7 @@ export async function deployedTarget(pipeline: PipelineConfig, stage: string): P
       const [queue, dlq] = await Promise.all([depth(queueUrl), depth(deadLetterQueueUrl)]);
       return { queue: queue.visible, inFlight: queue.inFlight, deadLetters: dlq.visible + dlq.inFlight };
     },
-    queues: { sqs, queueUrl, deadLetterQueueUrl },
+    redrive: () => invokeRedrive(need('redriveFunction')),
     close: async () => undefined,
   });
 }
@@ -141,7 +142,7 @@ interface Parts {
   alerts: (alert: Alert) => Promise<void>;
   reset: BreakerWiring['reset'];
   queueDepths: Target['queueDepths'];
-  queues?: Target['queues'];
+  redrive?: Target['redrive'];
   close: () => Promise<void>;
 }
 
@@ -165,9 +166,21 @@ function assemble(parts: Parts): Target {
     },
     breaker: wiring.breaker({ spec, alerts: { publish: parts.alerts }, schedules: parts.schedules, reset: parts.reset }),
     queueDepths: parts.queueDepths,
-    ...(parts.queues ? { queues: parts.queues } : {}),
+    ...(parts.redrive ? { redrive: parts.redrive } : {}),
     close: parts.close,
   };
+}
+
+/** Invokes the stack's redrive function and returns what it moved. */
+async function invokeRedrive(functionName: string): Promise<RedriveResult> {
+  const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
+  const response = await new LambdaClient({}).send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode('{}') }));
+  const payload = response.Payload ? (JSON.parse(new TextDecoder().decode(response.Payload)) as unknown) : undefined;
+  if (response.FunctionError) {
+    const error = payload as { errorType?: string; errorMessage?: string } | undefined;
+    throw new NightshiftError(`redrive failed (${error?.errorType ?? response.FunctionError}): ${error?.errorMessage ?? 'no message'}`);
+  }
+  return payload as RedriveResult;
 }
 
 /** The local schedules as the run left them (all enabled if it recorded none). */

@@ -3,6 +3,9 @@ import {
   Duration,
   RemovalPolicy,
   Stack,
+  Validations,
+  aws_lambda_destinations as destinations,
+  aws_sqs as sqs,
   aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb,
   aws_iam as iam,
@@ -42,6 +45,11 @@ export class CircuitBreaker extends Construct {
   readonly topicKey: kms.Key;
   /** Posts each alert to the pager webhook; only with `pagerWebhookParameter`. */
   readonly pagerForwarder?: NightshiftFunction;
+  /**
+   * Alerts the pager forwarder could not post after Lambda's retries (its on-failure destination), kept 14 days;
+   * `PipelineMonitoring` alarms on any. Only with `pagerWebhookParameter`.
+   */
+  readonly pagerFailures?: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: CircuitBreakerProps = {}) {
     super(scope, id);
@@ -80,6 +88,15 @@ export class CircuitBreaker extends Construct {
         actions: ['ssm:GetParameter'],
         resourceArns: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameter.slice(1) })],
       });
+      this.pagerFailures = new sqs.Queue(this, 'PagerFailures', {
+        retentionPeriod: Duration.days(14),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      Validations.of(this.pagerFailures).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the failure destination of the pager forwarder' });
+      // SNS invokes the forwarder asynchronously: Lambda retries a failed post twice, then records the alert here
+      // instead of dropping it.
+      this.pagerForwarder.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(this.pagerFailures) });
       this.topic.addSubscription(new subscriptions.LambdaSubscription(this.pagerForwarder));
     }
   }

@@ -13,7 +13,7 @@ import {
 import { Construct } from 'constructs';
 import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey } from '../src/contract/tables';
 import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics';
-import { type WriterGrant, commonVariables, stewardVariables } from '../src/contract/environment';
+import { type WriterGrant, commonVariables, redriveVariables, stewardVariables } from '../src/contract/environment';
 import { builtInHandler } from './bundling';
 import { NightshiftFunction } from './nightshift-function';
 import { tablePropsFromSchema } from './table-props';
@@ -47,7 +47,14 @@ export class MemoryStore extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   /** The only function allowed to write the memory table. */
   readonly steward: NightshiftFunction;
+  /**
+   * Moves dead-lettered updates back to the queue (`nightshift dlq redrive` invokes it). Its role is the only sender
+   * whose redrive attributes (original sequence and sender) the steward believes.
+   */
+  readonly redrive: NightshiftFunction;
   private readonly writers: WriterGrant[] = [];
+  /** Roles that may send to the queue: the registered agents' and the redrive's. */
+  private readonly senders: iam.IRole[] = [];
 
   constructor(scope: Construct, id: string, props: MemoryStoreProps = {}) {
     super(scope, id);
@@ -91,6 +98,20 @@ export class MemoryStore extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
     });
 
+    this.redrive = new NightshiftFunction(this, 'Redrive', {
+      entry: builtInHandler('redrive'),
+      timeout: Duration.minutes(5),
+      environment: { ...commonVariables('redrive') },
+      tracing: props.tracing ?? false,
+    });
+    const redriveRole = this.redrive.role as iam.Role;
+    for (const [name, value] of Object.entries(redriveVariables({ memoryQueueUrl: this.queue.queueUrl, deadLetterQueueUrl: this.deadLetterQueue.queueUrl, redriver: redriveRole.roleId }))) {
+      this.redrive.addEnvironment(name, value);
+    }
+    iam.Grant.addToPrincipal({ grantee: this.redrive, actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], resourceArns: [this.deadLetterQueue.queueArn] });
+    iam.Grant.addToPrincipal({ grantee: this.redrive, actions: ['sqs:SendMessage'], resourceArns: [this.queue.queueArn] });
+    this.senders.push(redriveRole);
+
     this.steward = new NightshiftFunction(this, 'Steward', {
       entry: props.stewardEntry ?? builtInHandler('steward'),
       timeout: stewardTimeout,
@@ -98,7 +119,11 @@ export class MemoryStore extends Construct {
         ...commonVariables('steward'),
         ...props.environment,
         // Who may write what, by the role each agent sends with: SQS stamps it on every message as SenderId.
-        ...stewardVariables({ memoryTable: this.table.tableName, writers: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }) }),
+        ...stewardVariables({
+          memoryTable: this.table.tableName,
+          writers: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }),
+          redriver: redriveRole.roleId,
+        }),
       },
       tracing: props.tracing ?? false,
     });
@@ -110,6 +135,23 @@ export class MemoryStore extends Construct {
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'],
       resourceArns: [this.table.tableArn],
     });
+    // Only the registered agents and the redrive may send: any other principal of the account is refused by the
+    // queue itself, whatever its own policies allow.
+    this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyAgentsAndRedriveSend',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: { ArnNotEquals: { 'aws:PrincipalArn': Lazy.list({ produce: () => this.senders.map((role) => role.roleArn) }) } },
+      }),
+    );
+  }
+
+  /** Lets an operator run the redrive (`nightshift dlq redrive`). */
+  grantRedrive(grantee: iam.IGrantable): iam.Grant {
+    return this.redrive.grantInvoke(grantee);
   }
 
   /**
@@ -128,6 +170,7 @@ export class MemoryStore extends Construct {
   addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[]): iam.Grant {
     if (!(role instanceof iam.Role)) throw new InvalidPropsError(`MemoryStore.addWriter needs the agent's own iam.Role (for its role id), got ${role.node.path}`);
     this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces] });
+    this.senders.push(role);
     return this.grantSubmit(role);
   }
 
@@ -140,17 +183,17 @@ export class MemoryStore extends Construct {
    */
   grantRead(grantee: iam.IGrantable, namespaces?: readonly string[]): iam.Grant | undefined {
     if (namespaces?.length === 0) return undefined;
-    const grant = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
-      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${CONTEXT_INDEX.indexName}`],
-    });
-    if (namespaces) {
-      grant.principalStatement?.addCondition('ForAllValues:StringEquals', {
-        'dynamodb:LeadingKeys': [...namespaces.map(namespacePartitionKey), ...namespaces],
-      });
+    const index = `${this.table.tableArn}/index/${CONTEXT_INDEX.indexName}`;
+    if (!namespaces) {
+      return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], resourceArns: [this.table.tableArn, index] });
     }
-    return grant;
+    // Two statements: the table's partitions are `mem#<namespace>`, the index's the bare names. One statement with
+    // both key lists would let a bare name (say `rejected`) read that partition of the table.
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], resourceArns: [this.table.tableArn] });
+    grant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': namespaces.map(namespacePartitionKey) });
+    const indexGrant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [index] });
+    indexGrant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': [...namespaces] });
+    return grant.combine(indexGrant);
   }
 
   /**

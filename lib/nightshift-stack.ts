@@ -149,6 +149,7 @@ export class NightshiftStack extends Stack {
       scheduleGroup: this.schedules.group.scheduleGroupName,
       // `nightshift invoke <agent> --stage` finds the function to invoke here.
       agentFunctionNames: this.toJsonString(Object.fromEntries(this.agents.map((a) => [a.agentId, a.function.functionName]))),
+      redriveFunction: this.memory.redrive.functionName,
     };
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, STACK_OUTPUT[key as StackOutputKey], { value });
   }

@@ -168,6 +168,10 @@ export class PipelineMonitoring extends Construct {
         alarmFriendlyName: 'ScheduleDeadLetters',
         addQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } },
       });
+    // An alert the pager could not be sent: email still gets it (same topic), and this says the pager did not.
+    if (props.breaker.pagerFailures) {
+      facade.monitorSqsQueue({ queue: props.breaker.pagerFailures, alarmFriendlyName: 'PagerFailures', addQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } } });
+    }
     const functions: [string, lambda.IFunction][] = [
       ...props.agents.map((a) => [`Agent-${a.agentId}`, a.function] as [string, lambda.IFunction]),
       ['Steward', memory.steward],

@@ -52,7 +52,8 @@ export function createStewardHandler(steward: () => MemorySteward) {
         async (record: SQSRecord) =>
           turn(record, async () => {
             const result = await steward().handle(stewardMessage(record));
-            if (result.outcome === 'rejected') logger.warn('update rejected', { messageId: record.messageId, ...result });
+            // The reason only: a detail can quote the body, and memory content never goes into a log.
+            if (result.outcome === 'rejected') logger.warn('update rejected', { messageId: record.messageId, messageGroupId: record.attributes.MessageGroupId, reason: result.reason });
             return result;
           }),
         processor,
@@ -111,7 +112,7 @@ function stewardFromEnvironment(): MemorySteward {
       clock: systemClock,
       metrics: { count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) },
     },
-    { writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes }])) },
+    { writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes }])), redriver: env.redriver },
   );
 }
 

@@ -47,6 +47,15 @@ export interface WriterGrant {
 export interface StewardEnvironment {
   readonly memoryTable: string;
   readonly writers: string;
+  /** The redrive function's role id: the one sender whose redrive attributes the steward believes. */
+  readonly redriver: string;
+}
+
+/** What the redrive function needs: both queues, and its own role's id (it carries over only what it sent). */
+export interface RedriveEnvironment {
+  readonly memoryQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly redriver: string;
 }
 
 const VARIABLES = {
@@ -60,6 +69,8 @@ const VARIABLES = {
   agentSpec: 'NIGHTSHIFT_AGENT_SPEC',
   modelProvider: 'NIGHTSHIFT_MODEL_PROVIDER',
   writers: 'NIGHTSHIFT_WRITERS',
+  redriver: 'NIGHTSHIFT_REDRIVER',
+  deadLetterQueueUrl: 'MEMORY_DEAD_LETTER_QUEUE_URL',
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
   tracing: 'NIGHTSHIFT_TRACING',
 } as const;
@@ -93,7 +104,12 @@ export function agentVariables(env: AgentEnvironment): Record<string, string> {
 
 /** The steward's variables: its table and who may write what. */
 export function stewardVariables(env: StewardEnvironment): Record<string, string> {
-  return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers };
+  return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers, [VARIABLES.redriver]: env.redriver };
+}
+
+/** The redrive function's variables. */
+export function redriveVariables(env: RedriveEnvironment): Record<string, string> {
+  return { [VARIABLES.memoryQueueUrl]: env.memoryQueueUrl, [VARIABLES.deadLetterQueueUrl]: env.deadLetterQueueUrl, [VARIABLES.redriver]: env.redriver };
 }
 
 /** The pager forwarder's variable: the SSM parameter holding the webhook URL (never the URL). */
@@ -126,6 +142,13 @@ const agentSchema = z.extend(breakerSchema, {
 const stewardSchema = z.object({
   [VARIABLES.memoryTable]: nonEmpty(),
   [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()) }))),
+  [VARIABLES.redriver]: nonEmpty(),
+});
+
+const redriveSchema = z.object({
+  [VARIABLES.memoryQueueUrl]: nonEmpty(),
+  [VARIABLES.deadLetterQueueUrl]: nonEmpty(),
+  [VARIABLES.redriver]: nonEmpty(),
 });
 
 function parse<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
@@ -157,9 +180,15 @@ export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Req
 }
 
 /** Reads the steward's environment, its writers parsed. */
-export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[] } {
+export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[]; redriver: string } {
   const e = parse(stewardSchema, env, 'Steward');
-  return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS };
+  return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS, redriver: e.NIGHTSHIFT_REDRIVER };
+}
+
+/** Reads the redrive function's environment. */
+export function parseRedriveEnvironment(env: NodeJS.ProcessEnv = process.env): RedriveEnvironment {
+  const e = parse(redriveSchema, env, 'Redrive');
+  return { memoryQueueUrl: e.MEMORY_QUEUE_URL, deadLetterQueueUrl: e.MEMORY_DEAD_LETTER_QUEUE_URL, redriver: e.NIGHTSHIFT_REDRIVER };
 }
 
 /** The SSM parameter holding the pager webhook URL. */

@@ -12,6 +12,8 @@ export const STACK_OUTPUT = {
   scheduleGroup: 'ScheduleGroupName',
   /** JSON: agent id → function name, for `nightshift invoke --stage`. */
   agentFunctionNames: 'AgentFunctionNames',
+  /** The function `nightshift dlq redrive --stage` invokes. */
+  redriveFunction: 'RedriveFunctionName',
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUT;

@@ -1,3 +1,4 @@
+import type { RESERVED_NAMESPACES } from '../config/namespaces';
 /**
  * The tables both floors share: key schema and TTL attribute of each (what the CDK constructs deploy and local mode
  * and the tests create in DynamoDB Local), and the key layout of every item the runtime writes, so a key is spelled
@@ -65,8 +66,8 @@ export function namespacePartitionKey(namespace: string): string {
   return `mem#${namespace}`;
 }
 
-/** The partition key of the steward's rejection records. */
-export const REJECTED_PK = 'rejected';
+/** The partition key of the steward's rejection records: a name no namespace may take. */
+export const REJECTED_PK: (typeof RESERVED_NAMESPACES)[number] = 'rejected';
 
 /** The partition key prefix of task locks (the ops CLI scans for it). */
 export const LOCK_PK_PREFIX = 'lock#';

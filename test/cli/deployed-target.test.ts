@@ -1,5 +1,4 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -41,6 +40,7 @@ beforeAll(async () => {
           AlertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
           ScheduleGroupName: 'nightshift-dev',
           AgentFunctionNames: JSON.stringify({ writer: 'nightshift-dev-writer-fn' }),
+          RedriveFunctionName: 'nightshift-dev-redrive',
         }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
       },
     ],
@@ -61,19 +61,18 @@ describe('ops CLI against a deployed stack', () => {
     expect(result.text).toContain('planner      never');
   });
 
-  it('redrives dead-lettered updates back to the memory queue with their original sequence number', async () => {
-    const sqs = new SQSClient({});
-    await sqs.send(
-      new SendMessageCommand({ QueueUrl: memory.sqs.queueUrl('memory-dlq.fifo'), MessageBody: '{"stuck":true}', MessageGroupId: 'drafts/index', MessageDeduplicationId: 'stuck-1' }),
-    );
-    expect((await status(target)).data).toMatchObject({ queues: { deadLetters: 1 } });
-    const redrive = await dlqRedrive(target);
-    expect(redrive.text).toBe('Moved 1 dead-lettered update(s) back to the memory queue.');
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: memory.queueUrl, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
-    );
-    expect(Messages.map((m) => [m.Body, m.Attributes?.MessageGroupId])).toEqual([['{"stuck":true}', 'drafts/index']]);
-    expect(Messages[0]!.MessageAttributes?.OriginalSequenceNumber?.StringValue).toMatch(/^\d+$/);
+  it('redrives by invoking the stack\'s redrive function, whose role the steward believes, and reports what it moved', async () => {
+    const lambda = mockClient(LambdaClient);
+    try {
+      lambda.on(InvokeCommand, { FunctionName: 'nightshift-dev-redrive' }).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify({ moved: 1, messageIds: ['m1'] })) as never });
+      const redrive = await dlqRedrive(target);
+      expect(redrive.text).toBe('Moved 1 dead-lettered update(s) back to the memory queue.');
+      expect(lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input.FunctionName)).toEqual(['nightshift-dev-redrive']);
+      lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode(JSON.stringify({ errorType: 'AccessDenied', errorMessage: 'no' })) as never });
+      await expect(dlqRedrive(target)).rejects.toThrow('redrive failed (AccessDenied): no');
+    } finally {
+      lambda.restore();
+    }
   });
 
   it('force-releases a stuck lock and keeps its fencing token for the next holder', async () => {

@@ -220,5 +220,13 @@ describe('pipeline config', () => {
         { path: 'agents[a].memory.reads[0]', message: "'a' reads namespace 'notes', which no agent writes (written: drafts)" },
       ]);
     });
+
+    it('refuses a namespace named like a partition the steward keeps for itself', () => {
+      expect(errorOf(pipeline([agent('a', { memory: { writes: ['rejected'] } })])).issues).toEqual([
+        { path: 'agents[a].memory.writes[0]', message: expect.stringMatching(/not a reserved name \(rejected\)/) },
+      ]);
+      // A name that merely starts with it is fine.
+      expect(definePipeline(pipeline([agent('a', { memory: { writes: ['rejected-drafts'] } })])).agents[0]!.memory.writes).toEqual(['rejected-drafts']);
+    });
   });
 });

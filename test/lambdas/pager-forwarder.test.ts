@@ -77,11 +77,11 @@ describe('pager forwarder', () => {
     ]);
   });
 
-  it('throws when the pager refuses, so SNS retries the delivery', async () => {
+  it('throws when the pager refuses, so Lambda retries the delivery and then records it as failed', async () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: pagerUrl.replace('http://', 'https://') } });
     answer = 503;
     const fetchSpy = vi.spyOn(globalThis, 'fetch').mockImplementation((url, init) => realFetch(String(url).replace('https://', 'http://'), init));
-    await expect(handler(alert('again'))).rejects.toThrow('pager webhook answered 503 for alert m-again');
+    await expect(handler(alert('again'))).rejects.toThrow(/^pager webhook at host 127\.0\.0\.1:\d+ answered 503 for alert m-again$/);
     fetchSpy.mockRestore();
   });
 
@@ -89,6 +89,22 @@ describe('pager forwarder', () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: pagerUrl } });
     await expect(handler(alert('plain'))).rejects.toThrow(`SSM parameter ${process.env.PAGER_WEBHOOK_PARAMETER} must hold an https:// webhook URL`);
     expect(received).toEqual([]);
+  });
+
+  it.each([
+    ['not a URL at all', 'hxxps//events.pagerduty.com/v2/enqueue?key=SECRET-KEY-123'],
+    ['an URL whose fetch fails', 'https://[::1]:1/integration/SECRET-KEY-123'],
+  ])('never puts the webhook (its key) into an error or a log: %s', async (_, value) => {
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: value } });
+    const logged: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (logged.push(String(chunk)), true));
+    const error = await handler(alert('secret')).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    write.mockRestore();
+    expect(error).toBeInstanceOf(Error);
+    expect(`${error!.message} ${error!.stack} ${String((error as { cause?: unknown }).cause ?? '')} ${logged.join('')}`).not.toContain('SECRET-KEY-123');
   });
 });
 

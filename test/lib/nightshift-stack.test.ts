@@ -14,7 +14,7 @@ describe('NightshiftStack for the reference pipeline', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 3);
     template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
     template.resourceCountIs('AWS::SNS::Topic', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 7); // 5 agents, the steward, the pager forwarder
+    template.resourceCountIs('AWS::Lambda::Function', 8); // 5 agents, the steward, the redrive, the pager forwarder
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
     template.resourceCountIs('AWS::Scheduler::Schedule', 12);
   });
@@ -61,10 +61,13 @@ describe('NightshiftStack for the reference pipeline', () => {
         .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
         .flatMap((p) => p.Properties.PolicyDocument.Statement)
         .filter((st: { Resource: unknown }) => JSON.stringify(st.Resource).includes(`"${memoryTable}"`));
-      expect(statements, agent.agentId).toHaveLength(1);
-      expect(statements[0].Condition, agent.agentId).toEqual({
-        'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...reads.map((n) => `mem#${n}`), ...reads] },
-      });
+      // The table's partitions are `mem#<namespace>`, the context index's the bare names: one statement each, so a
+      // bare name never reaches a table partition (the steward's `rejected` records).
+      expect(statements.map((st: { Condition: unknown }) => st.Condition), agent.agentId).toEqual([
+        { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': reads.map((n) => `mem#${n}`) } },
+        { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': reads } },
+      ]);
+      expect(JSON.stringify(statements[1].Resource), agent.agentId).toContain('/index/context');
     }
     // Who reads what in the reference pipeline: the planner never reads the community's posts.
     expect(reference.agents.find((a) => a.id === 'planner')!.memory.reads).not.toContain('community');
@@ -129,7 +132,8 @@ describe('NightshiftStack for the reference pipeline', () => {
       .filter(([, r]) => stateful.test(r.Type))
       .map(([id, r]) => `${r.Type} ${id}`)
       .sort();
-    // Copied from the template as of 2026-11-26. Change it only together with a migration note in the README.
+    // Copied from the template as of 2026-11-26 (the redrive function's log group and the pager-failures queue added 2026-12-02, new: nothing
+    // replaced). Change it only together with a migration note in the README.
     expect(ids).toEqual(
       [
         'AWS::DynamoDB::Table BreakerTable68DCABCD',
@@ -143,13 +147,29 @@ describe('NightshiftStack for the reference pipeline', () => {
         'AWS::Logs::LogGroup AgentwriterFunctionLogs3FD87048',
         'AWS::Logs::LogGroup BreakerPagerForwarderLogs481E3ABA',
         'AWS::Logs::LogGroup MemoryStewardLogs14B7FC1C',
+        'AWS::Logs::LogGroup MemoryRedriveLogsFE44612D',
         'AWS::SNS::Topic BreakerAlertTopic67DED1FF',
+        'AWS::SQS::Queue BreakerPagerFailures29DCECE4',
         'AWS::SQS::Queue MemoryDeadLetterQueueBFA0708D',
         'AWS::SQS::Queue MemoryQueueF0F60D00',
         'AWS::SQS::Queue ScheduleDeadLetterQueue0D6B48D2',
         'AWS::Scheduler::ScheduleGroup ScheduleGroup4D377372',
       ].sort(),
     );
+  });
+
+  it('lets only the agents and the redrive send to the memory queue, whatever else the account allows', () => {
+    const senders = [...stack.agents.map((a) => logicalId(a.function.role!)), logicalId(stack.memory.redrive.role!)].sort();
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: logicalId(stack.memory.queue) }]));
+    const deny = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).find((st: { Sid?: string }) => st.Sid === 'OnlyAgentsAndRedriveSend');
+    expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sqs:SendMessage' });
+    const allowed = (deny.Condition.ArnNotEquals['aws:PrincipalArn'] as { 'Fn::GetAtt': string[] }[]).map((arn) => arn['Fn::GetAtt'][0]).sort();
+    expect(allowed).toEqual(senders);
+  });
+
+  it('tells the steward the redrive role: the one sender whose redrive attributes it believes', () => {
+    const steward = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'steward')!;
+    expect(steward.Properties.Environment.Variables.NIGHTSHIFT_REDRIVER).toEqual({ 'Fn::GetAtt': [logicalId(stack.memory.redrive.role!), 'RoleId'] });
   });
 
   it('exports what the ops CLI needs as stack outputs', () => {
@@ -188,7 +208,7 @@ describe('NightshiftStack breaker permissions', () => {
     expect(stack.breakerWatchdog).toBeUndefined();
     const cooled = addNightshiftPipeline(testApp(), { ...reference, breaker: { ...reference.breaker, coolDownMinutes: 30 } });
     const cooledTemplate = Template.fromStack(cooled);
-    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 8); // and the watchdog
+    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 9); // and the watchdog
     cooledTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', GroupName: Match.absent() });
   });
 });

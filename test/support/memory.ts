@@ -17,7 +17,7 @@ export function memory(dynamo: TestDynamo) {
     client,
     clock,
     metrics,
-    steward: new MemorySteward({ client, tableName, clock, metrics }),
+    steward: new MemorySteward({ client, tableName, clock, metrics, redriver: 'AROAREDRIVE' }),
     reader: new MemoryReader({ client, tableName }),
   };
 }

@@ -47,11 +47,14 @@ export interface StewardMessage {
   /** Epoch ms the message was first sent. */
   readonly sentAt: number;
   readonly receiveCount: number;
-  /** Set by redrive: the sequence number the update had before it was dead-lettered. */
+  /**
+   * Set by redrive: the sequence number the update had before it was dead-lettered. A message attribute, so anyone
+   * who can send can set it: trusted only on a message whose `senderId` is the redriver's.
+   */
   readonly originalSequenceNumber?: string;
   /** SQS's `SenderId`: the IAM identity that sent it (`<role id>:<session>` for an assumed role). */
   readonly senderId?: string;
-  /** Set by redrive: the `SenderId` of the agent that first sent it. */
+  /** Set by redrive: the `SenderId` of the agent that first sent it. Trusted only from the redriver, as above. */
   readonly originalSenderId?: string;
 }
 
@@ -72,7 +75,8 @@ export type RejectionReason =
   | 'invalid-item'
   | 'unknown-sender'
   | 'impersonation'
-  | 'namespace-not-writable';
+  | 'namespace-not-writable'
+  | 'foreign-task';
 
 export type StewardResult =
   | { readonly outcome: 'applied'; readonly namespace: string; readonly key: string; readonly sequence: string }
@@ -90,6 +94,11 @@ export interface MemoryStewardOptions {
    * namespace is one that agent writes. @default - every sender may write every namespace
    */
   readonly writers?: ReadonlyMap<string, Writer>;
+  /**
+   * The principal (a role's unique id) of the project's own redrive, the one sender whose `OriginalSequenceNumber`
+   * and `OriginalSenderId` attributes are believed. @default - none: those attributes are ignored
+   */
+  readonly redriver?: string;
   /** Told each delivery's outcome (local mode keeps its ledger by message with it). @default - none */
   readonly onOutcome?: (message: StewardMessage, result: StewardResult) => void;
 }
@@ -114,19 +123,17 @@ export class MemorySteward {
     return result;
   }
 
-  private async decide(message: StewardMessage): Promise<StewardResult> {
-    let body: unknown;
-    try {
-      body = JSON.parse(message.body);
-    } catch (error) {
-      return { outcome: 'rejected', reason: 'unparseable', detail: `body is not JSON: ${(error as Error).message}` };
-    }
+  private async decide(received: StewardMessage): Promise<StewardResult> {
+    const message = this.believed(received);
     let update: MemoryUpdate;
     try {
-      update = parseUpdate(body);
+      update = parseUpdate(JSON.parse(message.body));
     } catch (error) {
-      if (!(error instanceof InvalidUpdateError)) throw error;
-      return { outcome: 'rejected', reason: 'invalid-update', detail: error.message };
+      // Whatever the body is (not JSON, nested beyond any stack, the wrong shape), it is a rejection: never a throw,
+      // which would hold up the message's group and, with it, other agents' updates behind it.
+      if (error instanceof SyntaxError) return { outcome: 'rejected', reason: 'unparseable', detail: `body is not JSON: ${error.message.slice(0, 200)}` };
+      if (error instanceof InvalidUpdateError) return { outcome: 'rejected', reason: 'invalid-update', detail: error.message };
+      return { outcome: 'rejected', reason: 'invalid-update', detail: `body could not be read (${error instanceof Error ? error.name : 'error'}): nested too deep or too large` };
     }
     const expectedGroup = messageGroupId(update.namespace, update.key);
     if (message.messageGroupId !== expectedGroup) {
@@ -146,6 +153,15 @@ export class MemorySteward {
     });
   }
 
+  /** The message with its redrive attributes only if the project's redrive sent it: SQS stamps `SenderId` itself. */
+  private believed(message: StewardMessage): StewardMessage {
+    if (message.originalSequenceNumber === undefined && message.originalSenderId === undefined) return message;
+    const { redriver } = this.options;
+    if (redriver !== undefined && principalOf(message.senderId) === redriver) return message;
+    const { originalSequenceNumber: _sequence, originalSenderId: _sender, ...plain } = message;
+    return plain;
+  }
+
   /**
    * Checks the sender against the stack's wiring, which no agent can forge: SQS sets `SenderId` itself. A redriven
    * message is judged by the agent that first sent it, but only when its re-sender is not an agent (an operator):
@@ -154,9 +170,8 @@ export class MemorySteward {
   private authorize(message: StewardMessage, update: MemoryUpdate): Extract<StewardResult, { outcome: 'rejected' }> | undefined {
     const { writers } = this.options;
     if (!writers) return undefined;
-    const principal = (id: string | undefined) => id?.split(':')[0] ?? '';
-    const direct = writers.get(principal(message.senderId));
-    const writer = direct ?? (message.originalSenderId === undefined ? undefined : writers.get(principal(message.originalSenderId)));
+    // A redriven message (its attributes believed only from the redriver, see `believed`) is the first sender's.
+    const writer = writers.get(principalOf(message.originalSenderId ?? message.senderId));
     if (!writer) {
       return { outcome: 'rejected', reason: 'unknown-sender', detail: `sender '${message.senderId ?? '(none)'}' is not an agent of this pipeline` };
     }
@@ -169,6 +184,10 @@ export class MemorySteward {
         reason: 'namespace-not-writable',
         detail: `agent '${writer.agentId}' may not write namespace '${update.namespace}' (it writes: ${writer.writes.join(', ') || 'nothing'})`,
       };
+    }
+    // A fencing token counts only for the agent's own tasks: another's could fence that agent out of its own slot.
+    if (update.taskId !== undefined && !update.taskId.startsWith(`${writer.agentId}@`)) {
+      return { outcome: 'rejected', reason: 'foreign-task', detail: `agent '${writer.agentId}' sent a fencing token for task '${update.taskId.slice(0, 200)}', which is not one of its own` };
     }
     return undefined;
   }
@@ -470,6 +489,11 @@ export class MemorySteward {
   }
 }
 
+/** The principal of a `SenderId` (`<role id>:<session>` for an assumed role): what the stack's wiring names. */
+function principalOf(senderId: string | undefined): string {
+  return senderId?.split(':')[0] ?? '';
+}
+
 /** An entry condition failed only because this steward's knowledge of it was stale: send the put again. */
 const STALE_KNOWLEDGE = Symbol('stale knowledge');
 
@@ -500,6 +524,6 @@ export interface StewardCore {
 }
 
 /** The memory steward over a wiring's client, memory table, clock and metrics. */
-export function wireSteward(core: StewardCore, options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome'> = {}): MemorySteward {
+export function wireSteward(core: StewardCore, options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome' | 'redriver'> = {}): MemorySteward {
   return new MemorySteward({ client: core.dynamo, tableName: core.tables.memory, clock: core.clock, ...(core.metrics ? { metrics: core.metrics } : {}), ...options });
 }

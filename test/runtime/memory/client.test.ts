@@ -112,7 +112,7 @@ describe('memory client', () => {
 });
 
 describe('dead-letter redrive', () => {
-  it('moves messages back in their groups with their original sequence number, deleting each after it is sent', async () => {
+  it('moves messages back in their groups with what SQS stamped on them, carrying over only its own earlier attributes, deleting each after it is sent', async () => {
     sqsMock
       .on(ReceiveMessageCommand)
       .resolvesOnce({
@@ -122,25 +122,38 @@ describe('dead-letter redrive', () => {
             MessageId: 'd2',
             Body: '{"b":1}',
             ReceiptHandle: 'r2',
-            Attributes: { MessageGroupId: 'n/b', SequenceNumber: '999', SenderId: 'AIDAOPERATOR' },
+            // Redriven before, and dead-lettered again: what this redrive carried stays.
+            Attributes: { MessageGroupId: 'n/b', SequenceNumber: '999', SenderId: 'AROAREDRIVE:fn' },
             MessageAttributes: {
               OriginalSequenceNumber: { DataType: 'String', StringValue: '222' },
+              OriginalSenderId: { DataType: 'String', StringValue: 'AROASEO:run' },
+            },
+          },
+          {
+            // An agent that set the attributes itself (to freeze a key, or to pose as another): they are dropped.
+            MessageId: 'd3',
+            Body: '{"c":1}',
+            ReceiptHandle: 'r3',
+            Attributes: { MessageGroupId: 'n/c', SequenceNumber: '333', SenderId: 'AROAWRITER:run' },
+            MessageAttributes: {
+              OriginalSequenceNumber: { DataType: 'String', StringValue: '9'.repeat(40) },
               OriginalSenderId: { DataType: 'String', StringValue: 'AROASEO:run' },
             },
           },
         ],
       })
       .resolves({ Messages: [] });
-    const result = await redriveDeadLetters({ sqs: new SQSClient({}), deadLetterQueueUrl: 'dlq', queueUrl });
-    expect(result).toEqual({ moved: 2, messageIds: ['d1', 'd2'] });
+    const result = await redriveDeadLetters({ sqs: new SQSClient({}), deadLetterQueueUrl: 'dlq', queueUrl, redriver: 'AROAREDRIVE' });
+    expect(result).toEqual({ moved: 3, messageIds: ['d1', 'd2', 'd3'] });
     const sends = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
     expect(sends.map((s) => [s.MessageGroupId, s.MessageAttributes?.OriginalSequenceNumber?.StringValue])).toEqual([
       ['n/a', '111'],
       ['n/b', '222'],
+      ['n/c', '333'],
     ]);
-    // Each carries the agent that first sent it, never the operator re-sending it.
-    expect(sends.map((s) => s.MessageAttributes?.OriginalSenderId?.StringValue)).toEqual(['AROAWRITER:run', 'AROASEO:run']);
-    expect(sqsMock.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input.ReceiptHandle)).toEqual(['r1', 'r2']);
+    // Each carries the agent that first sent it, never the redrive re-sending it, nor what an agent claimed.
+    expect(sends.map((s) => s.MessageAttributes?.OriginalSenderId?.StringValue)).toEqual(['AROAWRITER:run', 'AROASEO:run', 'AROAWRITER:run']);
+    expect(sqsMock.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input.ReceiptHandle)).toEqual(['r1', 'r2', 'r3']);
   });
 
   it('keeps a message in the DLQ when sending it back fails', async () => {
@@ -148,7 +161,7 @@ describe('dead-letter redrive', () => {
       Messages: [{ MessageId: 'd1', Body: '{}', ReceiptHandle: 'r1', Attributes: { MessageGroupId: 'g', SequenceNumber: '1', SenderId: 'AROAWRITER:run' } }],
     });
     sqsMock.on(SendMessageCommand).rejects(new Error('AccessDenied'));
-    await expect(redriveDeadLetters({ sqs: new SQSClient({}), deadLetterQueueUrl: 'dlq', queueUrl })).rejects.toThrow('AccessDenied');
+    await expect(redriveDeadLetters({ sqs: new SQSClient({}), deadLetterQueueUrl: 'dlq', queueUrl, redriver: 'AROAREDRIVE' })).rejects.toThrow('AccessDenied');
     expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
   });
 });

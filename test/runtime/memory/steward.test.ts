@@ -237,14 +237,15 @@ describe('memory steward with redriven updates', () => {
     const later = delivered(update({ namespace, key: 'k', value: 'later' }));
     await steward.handle(first);
     await steward.handle(later);
-    // Redrive gives the dead-lettered update a new, higher sequence number; it carries the original one.
-    const redriven = { ...delivered(deadLettered.body), messageGroupId: deadLettered.messageGroupId, originalSequenceNumber: deadLettered.sequenceNumber };
+    // Redrive gives the dead-lettered update a new, higher sequence number; it carries the original one, believed
+    // because the redrive's own role sent it.
+    const redriven = { ...delivered(deadLettered.body), messageGroupId: deadLettered.messageGroupId, originalSequenceNumber: deadLettered.sequenceNumber, senderId: 'AROAREDRIVE:fn' };
     expect(await steward.handle(redriven)).toMatchObject({ outcome: 'rejected', reason: 'superseded' });
     expect((await reader.get(namespace, 'k'))?.value).toBe('later');
 
     const other = freshNamespace();
     const stuck = delivered(update({ namespace: other, key: 'k', value: 'stuck' }));
-    const retried = { ...delivered(stuck.body), messageGroupId: stuck.messageGroupId, originalSequenceNumber: stuck.sequenceNumber };
+    const retried = { ...delivered(stuck.body), messageGroupId: stuck.messageGroupId, originalSequenceNumber: stuck.sequenceNumber, senderId: 'AROAREDRIVE:fn' };
     expect(await steward.handle(retried)).toMatchObject({ outcome: 'applied' });
     expect(await steward.handle({ ...retried, messageId: 'sent-twice' })).toMatchObject({ outcome: 'duplicate' });
     expect((await reader.get(other, 'k'))?.value).toBe('stuck');

@@ -24,6 +24,7 @@ function setup() {
       ['AROAWRITER', { agentId: 'writer', writes: [drafts] }],
       ['AROACOMMUNITY', { agentId: 'community', writes: [posts] }],
     ]),
+    redriver: 'AROAREDRIVE',
   });
   const reader = new MemoryReader({ client, tableName: dynamo.names.memory });
   const from = (senderId: string | undefined, message: StewardMessage, extra: Partial<StewardMessage> = {}): StewardMessage => ({
@@ -69,11 +70,55 @@ describe('memory steward: who may write what', () => {
     expect(await steward.handle(from(undefined, delivered(update({ namespace: drafts, key: 'k', value: 1, agentId: 'writer' }))))).toMatchObject({ reason: 'unknown-sender' });
   });
 
-  it('judges a redriven message by the agent that first sent it, but never lets an agent borrow that claim', async () => {
+  it('judges a redriven message by the agent that first sent it, when the project\'s redrive sent it', async () => {
     const { steward, drafts, from } = setup();
-    const operatorRedrive = from('AIDAOPERATOR', delivered(update({ namespace: drafts, key: 'r', value: 1, agentId: 'writer' })), { originalSenderId: 'AROAWRITER:run' });
-    expect((await steward.handle(operatorRedrive)).outcome).toBe('applied');
+    const redriven = from('AROAREDRIVE:fn', delivered(update({ namespace: drafts, key: 'r', value: 1, agentId: 'writer' })), { originalSenderId: 'AROAWRITER:run' });
+    expect((await steward.handle(redriven)).outcome).toBe('applied');
+  });
+
+  it('never lets an agent borrow another\'s identity by setting OriginalSenderId itself', async () => {
+    const { steward, drafts, from } = setup();
     const borrowed = from('AROACOMMUNITY:r', delivered(update({ namespace: drafts, key: 'b', value: 1, agentId: 'writer' })), { originalSenderId: 'AROAWRITER:run' });
     expect(await steward.handle(borrowed)).toMatchObject({ reason: 'impersonation' });
+  });
+
+  it('never believes OriginalSenderId from a sender that is no agent and not the redrive (an operator, another role)', async () => {
+    const { steward, reader, drafts, from } = setup();
+    const operator = from('AIDAOPERATOR', delivered(update({ namespace: drafts, key: 'o', value: 1, agentId: 'writer' })), { originalSenderId: 'AROAWRITER:run' });
+    expect(await steward.handle(operator)).toMatchObject({ outcome: 'rejected', reason: 'unknown-sender' });
+    expect(await reader.get(drafts, 'o')).toBeUndefined();
+  });
+
+  it('ignores an OriginalSequenceNumber an agent set itself: forty 9s cannot freeze a key', async () => {
+    const { steward, reader, drafts, from } = setup();
+    const frozen = from('AROAWRITER:r', delivered(update({ namespace: drafts, key: 'shared', value: 'first', agentId: 'writer' })), { originalSequenceNumber: '9'.repeat(40) });
+    expect((await steward.handle(frozen)).outcome).toBe('applied');
+    // Later real updates still apply: the key's sequence is the message's own, not the forged one.
+    const later = from('AROAWRITER:r', delivered(update({ namespace: drafts, key: 'shared', value: 'second', agentId: 'writer' })));
+    expect((await steward.handle(later)).outcome).toBe('applied');
+    expect((await reader.get(drafts, 'shared'))?.value).toBe('second');
+  });
+
+  it('rejects a fencing token for another agent\'s task: it cannot fence that agent out of its own slot', async () => {
+    const { steward, reader, posts, from } = setup();
+    const foreign = from(
+      'AROACOMMUNITY:r',
+      delivered(update({ namespace: posts, key: 'p', value: 'x', agentId: 'community', taskId: 'writer@2026-11-25T03:00:00.000Z', fencingToken: 2 ** 53 - 1 })),
+    );
+    expect(await steward.handle(foreign)).toMatchObject({ outcome: 'rejected', reason: 'foreign-task' });
+    expect(await reader.get(posts, 'p')).toBeUndefined();
+    // Its own task's token is fine.
+    const own = from('AROACOMMUNITY:r', delivered(update({ namespace: posts, key: 'p', value: 'y', agentId: 'community', taskId: 'community@2026-11-25T03:00:00.000Z', fencingToken: 3 })));
+    expect((await steward.handle(own)).outcome).toBe('applied');
+  });
+
+  it('records a body nested 100,000 deep as a rejection and never throws, so the group behind it goes on', async () => {
+    const { steward, reader, drafts, from } = setup();
+    const deep = `{"op":"put","namespace":"${drafts}","key":"d","agentId":"writer","runId":"r","idempotencyId":"deep","value":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const result = await steward.handle(from('AROAWRITER:r', delivered(deep, `${drafts}/d`)));
+    expect(result).toMatchObject({ outcome: 'rejected' });
+    const next = await steward.handle(from('AROAWRITER:r', delivered(update({ namespace: drafts, key: 'd', value: 'fine', agentId: 'writer' }))));
+    expect(next.outcome).toBe('applied');
+    expect((await reader.rejections()).some((r) => r.body.startsWith('{"op":"put"'))).toBe(true);
   });
 });
