@@ -79,7 +79,7 @@ try {
 
     const emit = await runEmitBench(client, async (label) => (await tables(label)).counters);
     console.log(
-      `emit store_calls_per_output=${fixed(emit.storeCallsPerOutput)} ratio_vs_update=${fixed(emit.ratioVsUpdate)} ` +
+      `emit store_calls_per_output=${fixed(emit.storeCallsPerOutput)} breaker_requests_per_output=${fixed(emit.breakerRequestsPerOutput)} ratio_vs_update=${fixed(emit.ratioVsUpdate)} ` +
         `(${emit.outputs} outputs in ${fixed(emit.emitSeconds)} s, bare UpdateItem ${fixed(emit.updateSeconds)} s; ` +
         `${emit.concurrent.emits} concurrent emits, limit ${emit.concurrent.limit}: ${emit.concurrent.published} published)`,
     );

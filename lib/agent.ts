@@ -144,21 +144,25 @@ export class Agent extends Construct {
   /**
    * Lets the function call exactly its configured model with the Converse API (`bedrock:InvokeModel`): a foundation
    * model in the stack's region, or a cross-region inference profile and the model in each of its destination
-   * regions, which is where Bedrock routes the call.
+   * regions, which is where Bedrock routes the call. Through a profile, the model itself may be called only through
+   * that profile (`bedrock:InferenceProfileArn`): the role cannot call the model directly in any region.
    */
   private grantInvokeModel(model: { readonly id: string; readonly destinationRegions?: readonly string[] | undefined }): string[] {
     const stack = Stack.of(this);
     const ref = parseModelId(model.id);
     const foundationModel = (region: string) =>
       stack.formatArn({ service: 'bedrock', region, account: '', resource: 'foundation-model', resourceName: ref.modelId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const resourceArns =
-      ref.kind === 'foundation-model'
-        ? [foundationModel(stack.region)]
-        : [
-            stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: ref.profileId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
-            ...(model.destinationRegions ?? DESTINATION_REGIONS[ref.geography]).map(foundationModel),
-          ];
-    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns });
-    return resourceArns;
+    if (ref.kind === 'foundation-model') {
+      const resourceArns = [foundationModel(stack.region)];
+      iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns });
+      return resourceArns;
+    }
+    const profile = stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: ref.profileId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const models = (model.destinationRegions ?? DESTINATION_REGIONS[ref.geography]).map(foundationModel);
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns: [profile] });
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns: models }).principalStatement?.addCondition('StringEquals', {
+      'bedrock:InferenceProfileArn': profile,
+    });
+    return [profile, ...models];
   }
 }

@@ -14,7 +14,7 @@ import {
   aws_sns_subscriptions as subscriptions,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMAS } from '../src/contract/tables';
+import { KEYS, TABLE_SCHEMAS } from '../src/contract/tables';
 import { commonVariables, pagerVariables } from '../src/contract/environment';
 import { METRIC, METRICS_NAMESPACE, SERVICE_DIMENSION } from '../src/contract/metrics';
 import { builtInHandler } from './bundling';
@@ -102,11 +102,25 @@ export class CircuitBreaker extends Construct {
   }
 
   /**
-   * Lets an agent count its outputs and read, trip or probe the breaker (GetItem and conditional UpdateItem on the
-   * counter table: every write there is an update).
+   * Lets an agent keep its own output window and token budget (GetItem and UpdateItem on its own items only, by a
+   * `dynamodb:LeadingKeys` condition) and read the breaker's state. Nothing else on the table: the breaker's item
+   * (its state and the pipeline's window) is the breaker function's to write.
    */
-  grantCount(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
+  grantAgentCounters(grantee: iam.IGrantable, agentId: string): iam.Grant {
+    const own = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
+    own.principalStatement?.addCondition('ForAllValues:StringEquals', {
+      'dynamodb:LeadingKeys': [KEYS.counters.outputs(agentId).pk, KEYS.counters.tokens(agentId, '').pk],
+    });
+    const state = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem'], resourceArns: [this.table.tableArn] });
+    state.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': [KEYS.counters.breaker.pk] });
+    return own.combine(state);
+  }
+
+  /** Lets a privileged function (the breaker function, the watchdog) read and move the breaker's state item. */
+  grantBreakerState(grantee: iam.IGrantable): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
+    grant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': [KEYS.counters.breaker.pk] });
+    return grant;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { RemovalPolicy, aws_dynamodb as dynamodb, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMAS } from '../src/contract/tables';
+import { KEYS, LOCK_PK_PREFIX, TABLE_SCHEMAS } from '../src/contract/tables';
 import { tablePropsFromSchema } from './table-props';
 
 export interface CoordinationTableProps {
@@ -27,11 +27,20 @@ export class CoordinationTable extends Construct {
   }
 
   /**
-   * Lets an agent take, renew and release task locks (conditional UpdateItem), beat and read heartbeats (PutItem,
-   * GetItem) and record its runs (PutItem): exactly the calls local mode records agents making.
+   * Lets an agent take, renew and release its own task locks (conditional UpdateItem), beat its own heartbeat
+   * (PutItem) and record its own runs (PutItem), and read those items and its upstreams' heartbeats (GetItem): every
+   * call limited by a `dynamodb:LeadingKeys` condition to the agent's own partitions (`lock#<agent>@…`,
+   * `heartbeat#<agent>`, `runs#<agent>`), so no agent can forge another's heartbeat or run, or take its lock.
    */
-  grantAgent(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
+  grantAgent(grantee: iam.IGrantable, agentId: string, upstream: readonly string[] = []): iam.Grant {
+    const own = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
+    own.principalStatement?.addCondition('ForAllValues:StringLike', {
+      'dynamodb:LeadingKeys': [`${LOCK_PK_PREFIX}${agentId}@*`, KEYS.coordination.heartbeat(agentId).pk, KEYS.coordination.runsPartition(agentId)],
+    });
+    if (upstream.length === 0) return own;
+    const beats = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem'], resourceArns: [this.table.tableArn] });
+    beats.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': upstream.map((id) => KEYS.coordination.heartbeat(id).pk) });
+    return own.combine(beats);
   }
 
   /** Lets operators' tools read locks and heartbeats. */

@@ -19,6 +19,7 @@ import { CoordinationTable } from './coordination-table';
 import { MemoryStore } from './memory-store';
 import { builtInHandler, checkAgentEntries } from './bundling';
 import { NightshiftFunction } from './nightshift-function';
+import { BreakerAuthority } from './breaker-authority';
 import { PipelineMonitoring } from './pipeline-monitoring';
 import { PipelineSchedules } from './pipeline-schedules';
 
@@ -42,6 +43,8 @@ export class NightshiftStack extends Stack {
   readonly agents: readonly Agent[];
   /** Moves a cooled-down breaker to HALF_OPEN; only when the config sets `breaker.coolDownMinutes`. */
   readonly breakerWatchdog?: NightshiftFunction;
+  /** The breaker function: the only function that moves the breaker, switches schedules and publishes trip alerts. */
+  readonly breakerAuthority: BreakerAuthority;
   /** Dashboard and alarms (to the alert topic). */
   readonly monitoring: PipelineMonitoring;
 
@@ -77,6 +80,14 @@ export class NightshiftStack extends Stack {
       scheduleGroup: this.schedules.group.scheduleGroupName,
       breakerSpec: breakerSpec(pipeline),
     };
+    // The only function that moves the breaker, switches schedules and alerts: agents ask it through their aliases.
+    this.breakerAuthority = new BreakerAuthority(this, 'BreakerAuthority', {
+      breaker: this.breaker,
+      schedules: this.schedules,
+      spec: breakerSpec(pipeline),
+      environment: shared,
+      tracing: pipeline.tracing,
+    });
     this.agents = pipeline.agents.map((config) => {
       const agent = new Agent(this, `Agent-${config.id}`, {
         config,
@@ -87,7 +98,8 @@ export class NightshiftStack extends Stack {
         environment: {
           ...shared,
           ...agentVariables({
-            ...breakerEnvironment,
+            counterTable: this.breaker.table.tableName,
+            breakerFunction: this.breakerAuthority.aliasFor(config.id).functionArn,
             coordinationTable: this.coordination.table.tableName,
             memoryTable: this.memory.table.tableName,
             memoryQueueUrl: this.memory.queue.queueUrl,
@@ -96,14 +108,14 @@ export class NightshiftStack extends Stack {
           }),
         },
       });
-      this.coordination.grantAgent(agent.function);
+      // Every grant scoped to the agent's own keys: its locks, heartbeat, runs, window and budget.
+      this.coordination.grantAgent(agent.function, config.id, config.upstream);
       this.memory.grantRead(agent.function, config.memory.reads);
       this.memory.addWriter(config.id, agent.function.role!, config.memory.writes);
-      this.breaker.grantCount(agent.function);
-      this.breaker.grantAlert(agent.function);
+      this.breaker.grantAgentCounters(agent.function, config.id);
+      this.breakerAuthority.grantRequest(config.id, agent.function);
       return agent;
     });
-    for (const agent of this.agents) this.schedules.grantHalt(agent.function);
 
     if (pipeline.breaker.coolDownMinutes !== undefined) {
       this.breakerWatchdog = new NightshiftFunction(this, 'BreakerWatchdog', {
@@ -111,7 +123,7 @@ export class NightshiftStack extends Stack {
         environment: { ...shared, ...breakerVariables(breakerEnvironment), ...commonVariables('breaker-watchdog') },
         tracing: pipeline.tracing,
       });
-      this.breaker.grantCount(this.breakerWatchdog);
+      this.breaker.grantBreakerState(this.breakerWatchdog);
       this.schedules.grantHalt(this.breakerWatchdog);
       new scheduler.Schedule(this, 'BreakerWatchdogSchedule', {
         // Outside the pipeline's group: a halt must never switch off the thing that ends it.
@@ -135,6 +147,7 @@ export class NightshiftStack extends Stack {
       otherFunctions: {
         ...(this.breaker.pagerForwarder ? { PagerForwarder: this.breaker.pagerForwarder } : {}),
         ...(this.breakerWatchdog ? { BreakerWatchdog: this.breakerWatchdog } : {}),
+        BreakerAuthority: this.breakerAuthority.function,
       },
       tables: { CoordinationTable: this.coordination.table, MemoryTable: this.memory.table, CounterTable: this.breaker.table },
     });

@@ -11,6 +11,7 @@ import type { PipelineConfig } from '../src/config/pipeline';
 import type { TableNames } from '../src/contract/tables';
 import { CallLog, recordCalls } from '../src/runtime/aws-calls';
 import type { Breaker } from '../src/runtime/breaker/breaker';
+import { inProcessTransport } from '../src/runtime/breaker/authority';
 import type { OutputGuard } from '../src/runtime/breaker/output-guard';
 import type { Clock, ManualClock } from '../src/runtime/clock';
 import type { Heartbeats } from '../src/runtime/heartbeats';
@@ -49,6 +50,9 @@ const REGION = 'us-east-1';
 export function localSenderId(agentId: string): string {
   return `local-${agentId}`;
 }
+
+/** The name local mode records the breaker function's calls under. */
+export const BREAKER_FUNCTION = 'breaker';
 
 /** The name local mode records an agent's calls under. */
 export function agentFunction(agentId: string): string {
@@ -92,7 +96,9 @@ export class LocalPipeline {
   /** DynamoDB TTL on the simulated clock (its calls are AWS's, not the pipeline's: not metered, not recorded). */
   readonly ttl: SimulatedTtl;
   private readonly operator: Wiring;
-  private readonly agentWirings = new Map<string, { wiring: Wiring; outputs: OutputGuard; model: OfflineProvider | ReturnType<typeof declaringCalls>['model'] }>();
+  /** The breaker function, run in this process: its calls are recorded under {@link BREAKER_FUNCTION}. */
+  private readonly authority: Breaker;
+  private readonly agentWirings = new Map<string, { wiring: Wiring; outputs: OutputGuard; model: ReturnType<typeof declaringCalls>['model'] }>();
   private readonly memoryClients = new Map<string, MemoryClient>();
 
   private constructor(
@@ -124,6 +130,12 @@ export class LocalPipeline {
     this.locks = this.operator.locks();
     this.heartbeats = this.operator.heartbeats();
     this.breaker = this.operator.breaker({ spec, alerts: this.alerts, schedules: this.schedules, reset: 'local' });
+    // The breaker function: the one part that moves the breaker, switches schedules and alerts.
+    const authority = declaringCalls(
+      { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames },
+      (call) => this.calls.record(BREAKER_FUNCTION, call),
+    );
+    this.authority = this.wiring(BREAKER_FUNCTION).breaker({ spec, alerts: authority.alerts, schedules: authority.schedules, reset: 'local' });
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
@@ -161,7 +173,11 @@ export class LocalPipeline {
     return { dynamodb: this.dynamo.endpoint, sqs: this.sqs.endpoint, region: REGION, credentials: CREDENTIALS };
   }
 
-  /** An agent function's parts, built once like a warm sandbox's: its breaker sees the shared alerts and schedules. */
+  /**
+   * An agent function's parts, built once like a warm sandbox's. Its breaker is a `RemoteBreaker`: the state read
+   * with the agent's own client, every change asked of the breaker function (recorded as the agent invoking its
+   * alias, then run by {@link LocalPipeline.authority} as the breaker function's own calls).
+   */
   private agentParts(agentId: string) {
     let parts = this.agentWirings.get(agentId);
     if (!parts) {
@@ -172,8 +188,12 @@ export class LocalPipeline {
         { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames },
         (call) => this.calls.record(functionName, call),
       );
-      const breaker = wiring.breaker({ spec, alerts: stand.alerts, schedules: stand.schedules, reset: 'local' });
-      parts = { wiring, outputs: wiring.outputs(breaker, spec), model: stand.model };
+      const breaker = wiring.remoteBreaker(
+        inProcessTransport(this.authority, agentId, () =>
+          this.calls.record(functionName, { service: 'lambda', action: 'InvokeFunction', resource: `function/${BREAKER_FUNCTION}:${agentId}` }),
+        ),
+      );
+      parts = { wiring, outputs: wiring.outputs(breaker), model: stand.model };
       this.agentWirings.set(agentId, parts);
     }
     return parts;

@@ -5,6 +5,7 @@ import type { AgentSpec } from '../../src/config/agent-spec';
 import { createTables } from '../../local/tables';
 import { MessageLedger } from '../../local/ledger';
 import { BreakerOpenError } from '../../src/runtime/breaker/breaker';
+import { inProcessTransport } from '../../src/runtime/breaker/authority';
 import { ManualClock } from '../../src/runtime/clock';
 import { LockHeldError, type TaskLocks } from '../../src/runtime/locks';
 import { type StewardMessage, wireSteward } from '../../src/runtime/memory/steward';
@@ -175,7 +176,7 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
 
     // 3. A 100-way race on the breaker: 100 emits against N at once, with ±2 minutes of skew between the emitters.
     const alerts: string[] = [];
-    const pipelineSpec = { pipeline: 'chaos', stage: 'chaos', maxOutputs: 10_000, windowMinutes: 60, scheduleNames: [] };
+    const pipelineSpec = { pipeline: 'chaos', stage: 'chaos', maxOutputs: 10_000, windowMinutes: 60, scheduleNames: [], agents: ['community'] };
     const breaker = wiring.breaker({
       spec: pipelineSpec,
       alerts: { publish: async (a) => void alerts.push(a.subject) },
@@ -186,7 +187,9 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
     const spec: AgentSpec = { id: 'community', leaseMinutes: 10, heartbeatIntervalMinutes: 5, upstream: [], breaker: { maxOutputs: limit, windowMinutes: 60 }, duplicateWindowMinutes: 60 };
     const emitters = Array.from({ length: 4 }, () => {
       const skewed = new ManualClock(clock.now() + (pick(241) - 120) * 1_000);
-      return wiring.withClock(skewed).outputs(breaker, pipelineSpec);
+      // Each emitter is an agent sandbox of its own, asking the one breaker function (in this process).
+      const sandbox = wiring.withClock(skewed);
+      return sandbox.outputs(sandbox.remoteBreaker(inProcessTransport(breaker, 'community')));
     });
     inject('100-way breaker races');
     const emits = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => emitters[i % 4]!.emit(spec, `run-${i}`, `o${i}`, { i })));

@@ -4,11 +4,14 @@ import type { AgentSpec } from '../../src/config/agent-spec';
 import type { OutputGuard } from '../../src/runtime/breaker/output-guard';
 import { ManualClock } from '../../src/runtime/clock';
 import { Wiring } from '../../src/runtime/wiring';
+import { inProcessTransport } from '../../src/runtime/breaker/authority';
 
 export interface EmitFigures {
   readonly outputs: number;
-  /** DynamoDB requests per `emit`, averaged over every output (prunes included). */
+  /** DynamoDB requests per `emit`, the agent's and the breaker function's, averaged over every output (prunes included). */
   readonly storeCallsPerOutput: number;
+  /** Requests to the breaker function per `emit` (a Lambda invoke in the cloud; in this process here). */
+  readonly breakerRequestsPerOutput: number;
   readonly emitSeconds: number;
   readonly updateSeconds: number;
   readonly ratioVsUpdate: number;
@@ -25,9 +28,10 @@ export interface EmitFigures {
 export async function runEmitBench(client: DynamoDBDocumentClient, countersTable: (label: string) => Promise<string>, n = 300): Promise<EmitFigures> {
   const table = await countersTable('emit');
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const guard = outputGuard(client, table, clock);
+  const { guard, requests } = outputGuard(client, table, clock);
   const spec = agent({ maxOutputs: 1e9, windowMinutes: 60 });
   await guard.emit(spec, 'bench', 'warm', { warm: true });
+  const requestsBefore = requests.count;
   let calls = 0;
   const counting = ((next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
     calls++;
@@ -42,6 +46,7 @@ export async function runEmitBench(client: DynamoDBDocumentClient, countersTable
   const emitSeconds = (performance.now() - emitStart) / 1000;
   client.middlewareStack.remove('benchCallCounter');
   const storeCallsPerOutput = calls / n;
+  const breakerRequestsPerOutput = (requests.count - requestsBefore) / n;
 
   const updateStart = performance.now();
   for (let i = 0; i < n; i++) {
@@ -50,24 +55,26 @@ export async function runEmitBench(client: DynamoDBDocumentClient, countersTable
   const updateSeconds = (performance.now() - updateStart) / 1000;
 
   const limit = 10;
-  const fresh = outputGuard(client, await countersTable('emit-race'), new ManualClock(Date.UTC(2026, 10, 25)));
+  const fresh = outputGuard(client, await countersTable('emit-race'), new ManualClock(Date.UTC(2026, 10, 25))).guard;
   const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => fresh.emit(agent({ maxOutputs: limit, windowMinutes: 10 }), `run-${i}`, `c${i}`, { i })));
   const published = results.filter((r) => r.status === 'fulfilled' && r.value.published).length;
-  return { outputs: n, storeCallsPerOutput, emitSeconds, updateSeconds, ratioVsUpdate: emitSeconds / updateSeconds, concurrent: { emits: 100, limit, published } };
+  return { outputs: n, storeCallsPerOutput, breakerRequestsPerOutput, emitSeconds, updateSeconds, ratioVsUpdate: emitSeconds / updateSeconds, concurrent: { emits: 100, limit, published } };
 }
 
 function agent(breaker: AgentSpec['breaker']): AgentSpec {
   return { id: 'bench', leaseMinutes: 10, heartbeatIntervalMinutes: 5, upstream: [], breaker, duplicateWindowMinutes: 60 };
 }
 
-function outputGuard(client: DynamoDBDocumentClient, tableName: string, clock: ManualClock): OutputGuard {
+/** An agent's output guard, asking the breaker function (in this process) as an agent does; its requests counted. */
+function outputGuard(client: DynamoDBDocumentClient, tableName: string, clock: ManualClock): { guard: OutputGuard; requests: { count: number } } {
   const wiring = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client });
-  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: 1e9, windowMinutes: 60, scheduleNames: [] };
+  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: 1e9, windowMinutes: 60, scheduleNames: [], agents: ['bench'] };
   const breaker = wiring.breaker({
     spec,
     alerts: { publish: async () => undefined },
     schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
     reset: 'local',
   });
-  return wiring.outputs(breaker, spec);
+  const requests = { count: 0 };
+  return { guard: wiring.outputs(wiring.remoteBreaker(inProcessTransport(breaker, 'bench', () => void requests.count++))), requests };
 }

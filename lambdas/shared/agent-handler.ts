@@ -12,7 +12,7 @@ import { once } from '../../src/runtime/once';
 import { type AgentContext, type RunOutcome, runAgent, slotTaskId } from '../../src/runtime/run-lifecycle';
 import { RunHistory } from '../../src/runtime/run-history';
 import { type Runtime, Wiring } from '../../src/runtime/wiring';
-import { breakerSideEffects } from './breaker-side-effects';
+import { lambdaBreakerTransport } from './breaker-transport';
 import { tracingFromEnvironment } from './tracing';
 
 const logger = new Logger();
@@ -31,12 +31,13 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
     instrument: await tracingFromEnvironment(),
     sqs: (config) => new SQSClient(config),
   });
-  const breaker = wiring.breaker({ spec: env.breakerSpec, ...breakerSideEffects(env), reset: { stage: env.breakerSpec.stage } });
+  // The breaker's state is read here; every change to it is asked of the breaker function, through this agent's alias.
+  const breaker = wiring.remoteBreaker(lambdaBreakerTransport(env.breakerFunction));
   return {
     spec: env.agentSpec,
     history: wiring.history(),
     deps: wiring.guardDeps({
-      outputs: wiring.outputs(breaker, env.breakerSpec),
+      outputs: wiring.outputs(breaker),
       queue: { queueUrl: env.memoryQueueUrl },
       ...(env.agentSpec.model ? { model: modelProvider(env.modelProvider) } : {}),
       log: { info: (message, extra) => logger.info(message, extra ?? {}), warn: (message, extra) => logger.warn(message, extra ?? {}) },

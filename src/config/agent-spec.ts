@@ -63,6 +63,8 @@ export const breakerSpecSchema = z.object({
   windowMinutes: positiveInt(),
   coolDownMinutes: z.optional(positiveInt()),
   scheduleNames: z.array(nonEmpty()),
+  /** Every agent of the pipeline: the breaker function serves exactly these, each through its own alias. */
+  agents: z.array(nonEmpty()),
 });
 
 export type BreakerSpec = z.output<typeof breakerSpecSchema>;
@@ -75,5 +77,6 @@ export function breakerSpec(pipeline: PipelineConfig): BreakerSpec {
     windowMinutes: pipeline.breaker.windowMinutes,
     ...(pipeline.breaker.coolDownMinutes === undefined ? {} : { coolDownMinutes: pipeline.breaker.coolDownMinutes }),
     scheduleNames: pipeline.agents.flatMap((a) => a.schedules.map((_, i) => scheduleName(a.id, i))),
+    agents: pipeline.agents.map((a) => a.id),
   };
 }

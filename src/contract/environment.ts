@@ -26,8 +26,15 @@ export interface BreakerEnvironment {
   readonly breakerSpec: BreakerSpec;
 }
 
-/** What an agent function needs on top of the breaker's. */
-export interface AgentEnvironment extends BreakerEnvironment {
+/**
+ * What an agent function needs: its tables, the queue it submits to, its spec, and the breaker function it asks
+ * (through its own alias) for every change to the breaker. No alert topic, no schedule group: those are the breaker
+ * function's.
+ */
+export interface AgentEnvironment {
+  readonly counterTable: string;
+  /** The breaker function's ARN qualified by this agent's alias. */
+  readonly breakerFunction: string;
   readonly coordinationTable: string;
   readonly memoryTable: string;
   readonly memoryQueueUrl: string;
@@ -69,6 +76,7 @@ const VARIABLES = {
   agentSpec: 'NIGHTSHIFT_AGENT_SPEC',
   modelProvider: 'NIGHTSHIFT_MODEL_PROVIDER',
   writers: 'NIGHTSHIFT_WRITERS',
+  breakerFunction: 'BREAKER_FUNCTION',
   redriver: 'NIGHTSHIFT_REDRIVER',
   deadLetterQueueUrl: 'MEMORY_DEAD_LETTER_QUEUE_URL',
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
@@ -80,7 +88,7 @@ export function commonVariables(service: string): Record<string, string> {
   return { POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE };
 }
 
-/** The breaker's variables: the watchdog's whole environment, and part of every agent's. */
+/** The breaker's variables: the breaker function's and the watchdog's whole environment. */
 export function breakerVariables(env: BreakerEnvironment): Record<string, string> {
   return {
     [VARIABLES.counterTable]: env.counterTable,
@@ -90,10 +98,11 @@ export function breakerVariables(env: BreakerEnvironment): Record<string, string
   };
 }
 
-/** An agent function's variables (the breaker's included). */
+/** An agent function's variables. */
 export function agentVariables(env: AgentEnvironment): Record<string, string> {
   return {
-    ...breakerVariables(env),
+    [VARIABLES.counterTable]: env.counterTable,
+    [VARIABLES.breakerFunction]: env.breakerFunction,
     [VARIABLES.coordinationTable]: env.coordinationTable,
     [VARIABLES.memoryTable]: env.memoryTable,
     [VARIABLES.memoryQueueUrl]: env.memoryQueueUrl,
@@ -131,7 +140,9 @@ const breakerSchema = z.object({
   [VARIABLES.breakerSpec]: z.pipe(jsonText, breakerSpecSchema),
 });
 
-const agentSchema = z.extend(breakerSchema, {
+const agentSchema = z.object({
+  [VARIABLES.counterTable]: nonEmpty(),
+  [VARIABLES.breakerFunction]: nonEmpty(),
   [VARIABLES.coordinationTable]: nonEmpty(),
   [VARIABLES.memoryTable]: nonEmpty(),
   [VARIABLES.memoryQueueUrl]: nonEmpty(),
@@ -157,7 +168,7 @@ function parse<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, what:
   return result.data;
 }
 
-/** Reads what the stack gives the breaker watchdog. */
+/** Reads what the stack gives the breaker function and the watchdog. */
 export function parseBreakerEnvironment(env: NodeJS.ProcessEnv = process.env): BreakerEnvironment {
   const e = parse(breakerSchema, env, 'Breaker');
   return { counterTable: e.COUNTER_TABLE, alertTopicArn: e.ALERT_TOPIC_ARN, scheduleGroup: e.SCHEDULE_GROUP, breakerSpec: e.NIGHTSHIFT_BREAKER_SPEC };
@@ -168,9 +179,7 @@ export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Req
   const e = parse(agentSchema, env, 'Agent');
   return {
     counterTable: e.COUNTER_TABLE,
-    alertTopicArn: e.ALERT_TOPIC_ARN,
-    scheduleGroup: e.SCHEDULE_GROUP,
-    breakerSpec: e.NIGHTSHIFT_BREAKER_SPEC,
+    breakerFunction: e.BREAKER_FUNCTION,
     coordinationTable: e.COORDINATION_TABLE,
     memoryTable: e.MEMORY_TABLE,
     memoryQueueUrl: e.MEMORY_QUEUE_URL,

@@ -4,7 +4,8 @@ import type { AgentSpec, BreakerSpec } from '../config/agent-spec';
 import { NotConfiguredError } from '../errors';
 import type { TableNames } from '../contract/tables';
 import type { AlertSink } from './breaker/alerts';
-import { Breaker } from './breaker/breaker';
+import { Breaker, type BreakerPort, readBreakerState } from './breaker/breaker';
+import { type BreakerTransport, RemoteBreaker } from './breaker/authority';
 import { OutputGuard } from './breaker/output-guard';
 import { OutputWindows } from './breaker/output-window';
 import type { ScheduleSwitch } from './breaker/schedules';
@@ -125,19 +126,27 @@ export class Wiring {
       schedules: wiring.schedules,
       pipelineLabel: `${spec.pipeline} (${spec.stage}${wiring.reset === 'local' ? ', local' : ''})`,
       resetCommand: resetCommand(wiring.reset),
+      pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
       ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
       ...this.metricsOption(),
     });
   }
 
-  /** The breaker's admission and output accounting, over `breaker` (shared by a process's agents). */
-  outputs(breaker: Breaker, spec: BreakerSpec): OutputGuard {
+  /**
+   * The breaker's admission and output accounting, over `breaker`: the agent's `RemoteBreaker` (every move of the
+   * breaker's state is the breaker function's), or the `Breaker` itself where the caller is privileged.
+   */
+  outputs(breaker: BreakerPort): OutputGuard {
     return new OutputGuard({
       breaker,
       windows: new OutputWindows({ client: this.dynamo, tableName: this.tables.counters, clock: this.clock }),
-      pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
       ...this.metricsOption(),
     });
+  }
+
+  /** The agent's view of the breaker: its state read directly, every change asked of the breaker function. */
+  remoteBreaker(send: BreakerTransport): RemoteBreaker {
+    return new RemoteBreaker({ state: () => readBreakerState(this.dynamo, this.tables.counters), send });
   }
 
   /** How an agent submits memory updates to the steward's queue. */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import reference from '../../nightshift.config';
-import { agentEnvironment, memoryQueueForTest } from '../support/agent-env';
+import { agentEnvironment, breakerFunctionArn, memoryQueueForTest } from '../support/agent-env';
+import { lambdaEndpoint } from '../support/lambda-endpoint';
 import { dynamoForTest } from '../support/dynamo';
 import { runTs } from '../support/subprocess';
 import { cdkJsonContext } from '../support/template';
@@ -28,7 +29,7 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     const template = JSON.parse(readFileSync(join(outdir, 'nightshift-dev.template.json'), 'utf8'));
     const types = Object.values(template.Resources).map((r) => (r as { Type: string }).Type);
     expect(types.filter((t) => t === 'AWS::Scheduler::Schedule')).toHaveLength(12);
-    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(8);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(9);
     // The pager is configured, yet nothing in the cloud assembly holds a webhook: only the parameter's name.
     const text = readdirSync(outdir, { recursive: true, withFileTypes: true })
       .filter((f) => f.isFile() && /\.(json|m?js)$/.test(f.name))
@@ -44,10 +45,14 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     ) as FunctionResource;
     const assetDir = join(outdir, `asset.${planner.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
     expect(readdirSync(assetDir)).toContain('index.mjs');
-    for (const [key, value] of Object.entries(agentEnvironment(reference, 'planner', names, memory))) vi.stubEnv(key, value);
+    // Its outputs are counted by the breaker function (the real handler, behind a loopback Lambda endpoint).
+    const breakerFunction = await lambdaEndpoint(async (event, context) => (await import('../../lambdas/breaker/handler')).handler(event, context));
+    for (const [key, value] of Object.entries(agentEnvironment(reference, 'planner', names, memory, breakerFunction.endpoint))) vi.stubEnv(key, value);
     const { handler } = await import(pathToFileURL(join(assetDir, 'index.mjs')).href);
     const result = await handler({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });
     expect(result).toMatchObject({ status: 'completed', taskId: 'planner@2026-11-25T01:00:00.000Z' });
+    expect(result.outputs.filter((o: { published: boolean }) => o.published)).toHaveLength(1);
+    expect(breakerFunction.invoked).toEqual([breakerFunctionArn('planner')]);
   });
 
   it('fails on a bad cron with one line naming the schedule', async () => {

@@ -9,9 +9,12 @@ import { parseAgentEnvironment as agentEnvironment } from '../../src/contract/en
 import reference from '../../nightshift.config';
 import { memoryQueueForTest, agentEnvironment as testEnvironment } from '../support/agent-env';
 import { dynamoForTest } from '../support/dynamo';
+import { lambdaEndpoint } from '../support/lambda-endpoint';
 import { schedulerInvocation } from '../support/events';
 
 const { names } = await dynamoForTest('agents');
+// The breaker function each agent asks: the real handler, behind a loopback Lambda endpoint.
+const breakerFunction = await lambdaEndpoint(async (event, context) => (await import('../../lambdas/breaker/handler')).handler(event, context));
 const memory = await memoryQueueForTest();
 // What the Agent construct bundles around each agent's work: the handler over the function's environment.
 const [planner, writer, seo, community, analyst] = [plannerAgent, writerAgent, seoAgent, communityAgent, analystAgent].map((m) => agentHandler(m.work));
@@ -20,7 +23,7 @@ const handlers = { planner: planner!, writer: writer!, seo: seo!, community: com
 afterEach(() => vi.unstubAllEnvs());
 
 function stubEnvironment(agentId: string) {
-  for (const [key, value] of Object.entries(testEnvironment(reference, agentId, names, memory))) vi.stubEnv(key, value);
+  for (const [key, value] of Object.entries(testEnvironment(reference, agentId, names, memory, breakerFunction.endpoint))) vi.stubEnv(key, value);
 }
 
 describe('reference agent handlers', () => {
@@ -42,6 +45,8 @@ describe('reference agent handlers', () => {
     }
     // The agents queued their memory updates for the steward instead of writing the table.
     expect(memory.queue.sentCount).toBeGreaterThanOrEqual(5);
+    // Each output was counted by the breaker function, each agent through its own alias.
+    expect(new Set(breakerFunction.invoked.map((arn) => arn.split(':').at(-1)))).toEqual(new Set(['planner', 'writer', 'community', 'analyst']));
   });
 
   it('skips a slot Scheduler delivers again', async () => {
@@ -62,14 +67,14 @@ describe('reference agent handlers', () => {
 
 describe('agent environment', () => {
   it('names what is missing', () => {
-    const complete = testEnvironment(reference, 'writer', names, memory);
+    const complete = testEnvironment(reference, 'writer', names, memory, breakerFunction.endpoint);
     expect(() => agentEnvironment({ ...complete, COORDINATION_TABLE: undefined, NIGHTSHIFT_AGENT_SPEC: '{' })).toThrow(
       'Agent environment is incomplete: COORDINATION_TABLE: Invalid input: expected string, received undefined; NIGHTSHIFT_AGENT_SPEC: is not JSON',
     );
   });
 
   it('checks the spec against its schema', () => {
-    const complete = testEnvironment(reference, 'writer', names, memory);
+    const complete = testEnvironment(reference, 'writer', names, memory, breakerFunction.endpoint);
     expect(() => agentEnvironment({ ...complete, NIGHTSHIFT_AGENT_SPEC: '{"id":"x"}' })).toThrow(
       /NIGHTSHIFT_AGENT_SPEC\.leaseMinutes: Invalid input: expected number/,
     );

@@ -38,7 +38,7 @@ describe('CoordinationTable', () => {
     const coordination = new CoordinationTable(stack, 'Coordination');
     const agent = new iam.Role(stack, 'Agent', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
-    coordination.grantAgent(agent);
+    coordination.grantAgent(agent, 'writer', ['planner']);
     coordination.grantRead(operator);
     const template = Template.fromStack(stack);
     const table = logicalId(coordination.table);

@@ -14,7 +14,7 @@ describe('NightshiftStack for the reference pipeline', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 3);
     template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
     template.resourceCountIs('AWS::SNS::Topic', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 8); // 5 agents, the steward, the redrive, the pager forwarder
+    template.resourceCountIs('AWS::Lambda::Function', 9); // 5 agents, the steward, the redrive, the breaker function, the pager forwarder
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
     template.resourceCountIs('AWS::Scheduler::Schedule', 12);
   });
@@ -90,13 +90,14 @@ describe('NightshiftStack for the reference pipeline', () => {
     expect(parts.filter((p) => typeof p !== 'string').every((p) => (p as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1] === 'RoleId')).toBe(true);
   });
 
-  it('lets each agent enqueue updates, use coordination and counters, and alert', () => {
+  it('lets each agent enqueue updates, use its own coordination and counter items, and ask the breaker function: never alert', () => {
     for (const agent of stack.agents) {
       const role = logicalId(agent.function.role!);
       expect(actionsGranted(template, role, logicalId(stack.memory.queue))).toContain('sqs:SendMessage');
       expect(actionsGranted(template, role, logicalId(stack.coordination.table))).toContain('dynamodb:PutItem');
       expect(actionsGranted(template, role, logicalId(stack.breaker.table))).toContain('dynamodb:UpdateItem');
-      expect(actionsGranted(template, role, logicalId(stack.breaker.topic))).toEqual(['sns:Publish']);
+      expect(actionsGranted(template, role, logicalId(stack.breaker.topic))).toEqual([]);
+      expect(actionsGranted(template, role, logicalId(stack.breakerAuthority.aliasFor(agent.agentId)))).toEqual(['lambda:InvokeFunction']);
     }
   });
 
@@ -118,11 +119,14 @@ describe('NightshiftStack for the reference pipeline', () => {
         'MEMORY_TABLE',
         'MEMORY_QUEUE_URL',
         'COUNTER_TABLE',
-        'ALERT_TOPIC_ARN',
-        'SCHEDULE_GROUP',
+        'BREAKER_FUNCTION',
         'NIGHTSHIFT_AGENT_SPEC',
       ]),
     );
+    // Nothing an agent could alert or switch schedules with.
+    expect(Object.keys(variables)).not.toContain('ALERT_TOPIC_ARN');
+    expect(Object.keys(variables)).not.toContain('SCHEDULE_GROUP');
+    expect(variables.BREAKER_FUNCTION).toEqual({ Ref: logicalId(stack.breakerAuthority.aliasFor(planner.agentId)) });
     expect(variables.MEMORY_TABLE).toEqual({ Ref: logicalId(stack.memory.table) });
   });
 
@@ -132,7 +136,7 @@ describe('NightshiftStack for the reference pipeline', () => {
       .filter(([, r]) => stateful.test(r.Type))
       .map(([id, r]) => `${r.Type} ${id}`)
       .sort();
-    // Copied from the template as of 2026-11-26 (the redrive function's log group and the pager-failures queue added 2026-12-02, new: nothing
+    // Copied from the template as of 2026-11-26 (the redrive and breaker functions' log groups and the pager-failures queue added 2026-12-02, new: nothing
     // replaced). Change it only together with a migration note in the README.
     expect(ids).toEqual(
       [
@@ -148,6 +152,7 @@ describe('NightshiftStack for the reference pipeline', () => {
         'AWS::Logs::LogGroup BreakerPagerForwarderLogs481E3ABA',
         'AWS::Logs::LogGroup MemoryStewardLogs14B7FC1C',
         'AWS::Logs::LogGroup MemoryRedriveLogsFE44612D',
+        'AWS::Logs::LogGroup BreakerAuthorityFunctionLogs1940EF61',
         'AWS::SNS::Topic BreakerAlertTopic67DED1FF',
         'AWS::SQS::Queue BreakerPagerFailures29DCECE4',
         'AWS::SQS::Queue MemoryDeadLetterQueueBFA0708D',
@@ -180,11 +185,12 @@ describe('NightshiftStack for the reference pipeline', () => {
 });
 
 describe('NightshiftStack breaker permissions', () => {
-  it('lets agents read and update exactly the pipeline schedules, and pass only the schedule role to Scheduler', () => {
-    const planner = stack.agents[0]!;
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: logicalId(planner.function.role!) }]))
-      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+  it('lets the breaker function, and no agent, read and update exactly the pipeline schedules, and pass only the schedule role to Scheduler', () => {
+    const statementsOf = (role: string) =>
+      Object.values(template.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const statements = statementsOf(logicalId(stack.breakerAuthority.function.role!));
     const schedules = statements.find((s) => JSON.stringify(s.Action) === JSON.stringify(['scheduler:GetSchedule', 'scheduler:UpdateSchedule']));
     expect(schedules.Resource).toHaveLength(12);
     expect(JSON.stringify(schedules.Resource)).toContain(':schedule/nightshift-dev/planner-0"');
@@ -194,6 +200,10 @@ describe('NightshiftStack breaker permissions', () => {
       Resource: { 'Fn::GetAtt': [logicalId(stack.schedules.role), 'Arn'] },
       Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
     });
+    for (const agent of stack.agents) {
+      const actions = statementsOf(logicalId(agent.function.role!)).flatMap((s) => [s.Action].flat());
+      expect(actions.filter((a: string) => a.startsWith('scheduler:') || a === 'iam:PassRole' || a.startsWith('sns:')), agent.agentId).toEqual([]);
+    }
   });
 
   it('invokes every agent through the one schedule role', () => {
@@ -208,7 +218,7 @@ describe('NightshiftStack breaker permissions', () => {
     expect(stack.breakerWatchdog).toBeUndefined();
     const cooled = addNightshiftPipeline(testApp(), { ...reference, breaker: { ...reference.breaker, coolDownMinutes: 30 } });
     const cooledTemplate = Template.fromStack(cooled);
-    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 9); // and the watchdog
+    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 10); // and the watchdog
     cooledTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', GroupName: Match.absent() });
   });
 });
@@ -227,28 +237,31 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(() => checked.synth()).toThrow(/AwsSolutions-SQS4/);
   });
 
-  it('lets each agent invoke exactly its configured model on Bedrock, and nothing else there', () => {
-    const invoke = new Map<string, string[]>();
+  it('lets each agent invoke exactly its configured model on Bedrock, through its inference profile only, and nothing else there', () => {
+    const invoke = new Map<string, { resources: string[]; condition?: unknown }[]>();
     for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
       for (const statement of policy.Properties.PolicyDocument.Statement) {
         const actions: string[] = [statement.Action].flat();
         if (!actions.some((a) => a.startsWith('bedrock:'))) continue;
         expect(actions).toEqual(['bedrock:InvokeModel']);
         const role: string = policy.Properties.Roles[0].Ref;
-        invoke.set(role, [statement.Resource].flat().map((r: unknown) => JSON.stringify(r)));
+        invoke.set(role, [...(invoke.get(role) ?? []), { resources: [statement.Resource].flat().map((r: unknown) => JSON.stringify(r)), condition: statement.Condition }]);
       }
     }
     const roleOf = (agentId: string) => logicalId(stack.agents.find((a) => a.agentId === agentId)!.function.role!);
     expect([...invoke.keys()].sort()).toEqual(reference.agents.map((a) => roleOf(a.id)).sort());
     const haiku = (region: string) => `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:${region}::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`;
-    expect(invoke.get(roleOf('planner'))).toEqual([`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},"::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`]);
-    const writer = invoke.get(roleOf('writer'))!;
-    expect(writer[0]).toBe(
-      `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"]]}`,
-    );
-    expect(writer.slice(1)).toEqual(
+    expect(invoke.get(roleOf('planner'))).toEqual([
+      { resources: [`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},"::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`], condition: undefined },
+    ]);
+    const [profile, models] = invoke.get(roleOf('writer'))!;
+    const profileArn = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"]]}`;
+    expect(profile).toEqual({ resources: [profileArn], condition: undefined });
+    expect(models!.resources).toEqual(
       ['us-east-1', 'us-east-2', 'us-west-2'].map((region) => haiku(region).replace('anthropic.claude-3-5-haiku-20241022-v1:0', 'anthropic.claude-3-7-sonnet-20250219-v1:0')),
     );
+    // The model itself only through the profile: calling it directly, in any region, is denied.
+    expect(JSON.stringify(models!.condition)).toBe(`{"StringEquals":{"bedrock:InferenceProfileArn":${profileArn}}}`);
   });
 
   it('traces with X-Ray only when the config asks: active tracing and the Powertools Tracer switch on every function', () => {

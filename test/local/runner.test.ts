@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { NightshiftStack } from '../../lib/nightshift-stack';
 import reference from '../../nightshift.config';
 import { tableNames } from '../../src/contract/tables';
-import { agentFunction } from '../../local/pipeline';
+import { BREAKER_FUNCTION, agentFunction } from '../../local/pipeline';
 import { type SimulationResult, simulate } from '../../local/runner';
 import type { ScenarioName } from '../../local/scenarios';
 import type { AwsCall } from '../../src/runtime/aws-calls';
@@ -97,6 +97,7 @@ describe('IAM by evidence', () => {
   const roles = Object.fromEntries([
     ...stack.agents.map((a) => [agentFunction(a.agentId), logicalId(a.function.role!)] as const),
     ['steward', logicalId(stack.memory.steward.role!)] as const,
+    [BREAKER_FUNCTION, logicalId(stack.breakerAuthority.function.role!)] as const,
   ]);
   const mapFor = (prefix: string) => ({
     tables: tableNames(prefix),
@@ -105,6 +106,7 @@ describe('IAM by evidence', () => {
     topicId: logicalId(stack.breaker.topic),
     topicKeyId: logicalId(stack.breaker.topicKey),
     scheduleRoleId: logicalId(stack.schedules.role),
+    breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
   });
 
   it.each(['normal', '3am', 'crash'] as const)('allows every call the %s scenario made, to the function that made it', (scenario) => {

@@ -3,7 +3,7 @@ import { agentSpec, breakerSpec } from '../../src/config/agent-spec';
 import type { PipelineConfig } from '../../src/config/pipeline';
 import { LocalSqs } from '../../local/sqs-server';
 import type { TableNames } from '../../src/contract/tables';
-import { agentVariables } from '../../src/contract/environment';
+import { agentVariables, breakerVariables } from '../../src/contract/environment';
 import { systemClock } from '../../src/runtime/clock';
 
 /** A local SQS endpoint with a memory queue, on wall-clock time (what deployed handlers see), for this test file. */
@@ -15,30 +15,40 @@ export async function memoryQueueForTest() {
   return { sqs, queueUrl: sqs.queueUrl('memory.fifo'), queue: sqs.queue('memory.fifo') };
 }
 
+/** The breaker function's ARN an agent invokes, qualified by that agent's alias. */
+export const breakerFunctionArn = (agentId: string) => `arn:aws:lambda:us-east-1:123456789012:function:nightshift-test-breaker:${agentId}`;
+
 /**
- * The environment the stack gives an agent function, pointed at the run's DynamoDB Local and a local SQS (through
- * the SDK's own `AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SQS`).
+ * The environment the stack gives an agent function (and the breaker function it asks), pointed at the run's
+ * DynamoDB Local, a local SQS and a local Lambda endpoint (through the SDK's own `AWS_ENDPOINT_URL_DYNAMODB`,
+ * `AWS_ENDPOINT_URL_SQS` and `AWS_ENDPOINT_URL_LAMBDA`).
  */
 export function agentEnvironment(
   pipeline: PipelineConfig,
   agentId: string,
   names: TableNames,
   memory: { sqs: LocalSqs; queueUrl: string },
+  lambdaEndpoint: string,
 ): Record<string, string> {
   return {
-    // What the stack writes, with the contract's builder.
+    // What the stack writes, with the contract's builders: the agent's, and the breaker function's (same process).
+    ...breakerVariables({
+      counterTable: names.counters,
+      alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts-not-reached-in-these-tests',
+      scheduleGroup: `${pipeline.name}-${pipeline.stage}`,
+      breakerSpec: breakerSpec(pipeline),
+    }),
     ...agentVariables({
       coordinationTable: names.coordination,
       memoryTable: names.memory,
       memoryQueueUrl: memory.queueUrl,
       agentSpec: agentSpec(pipeline, agentId),
       counterTable: names.counters,
-      alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts-not-reached-in-these-tests',
-      scheduleGroup: `${pipeline.name}-${pipeline.stage}`,
-      breakerSpec: breakerSpec(pipeline),
+      breakerFunction: breakerFunctionArn(agentId),
       modelProvider: 'offline',
     }),
     AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+    AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
     AWS_ENDPOINT_URL_SQS: memory.sqs.endpoint,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',

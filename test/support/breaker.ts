@@ -80,13 +80,13 @@ export async function freshBreaker(
     pipelineLabel: 'nightshift (test)',
     resetCommand: 'npx nightshift breaker reset --stage test',
     metrics: c.metrics,
+    pipelineLimit: { maxOutputs: options.pipelineMaxOutputs ?? 1000, windowMinutes: 60 },
     ...(options.coolDownMinutes === undefined ? {} : { coolDownMinutes: options.coolDownMinutes }),
   });
   const windows = new OutputWindows({ client: c.client, tableName, clock: c.clock });
   const outputs = new OutputGuard({
     breaker,
     windows,
-    pipelineLimit: { maxOutputs: options.pipelineMaxOutputs ?? 1000, windowMinutes: 60 },
     metrics: c.metrics,
   });
   return { ...c, countersTable: tableName, breaker, windows, outputs, schedules, deps: { locks: c.locks, heartbeats: c.heartbeats, clock: c.clock, metrics: c.metrics, outputs } };

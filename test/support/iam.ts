@@ -17,9 +17,11 @@ const ACCOUNT = '123456789012';
 interface Statement {
   readonly actions: readonly string[];
   readonly resources: readonly string[];
+  /** Patterns every partition key of the call must match (`StringEquals` exact, `StringLike` with wildcards). */
   readonly leadingKeys?: readonly string[];
-  /** Conditions this checker does not evaluate (none is expected). */
-  readonly otherConditions: readonly string[];
+  readonly leadingKeysLike?: boolean;
+  /** Conditions besides the partition keys: held only by a call whose context has the key with an allowed value. */
+  readonly otherConditions: readonly { op: string; key: string; value: unknown }[];
 }
 
 export interface IamVerdict {
@@ -38,6 +40,8 @@ export interface ResourceMap {
   readonly topicId: string;
   readonly topicKeyId: string;
   readonly scheduleRoleId: string;
+  /** Agent id → logical id of its alias of the breaker function. */
+  readonly breakerAliasIds: Readonly<Record<string, string>>;
 }
 
 export function checkCalls(template: Template, roles: Readonly<Record<string, string>>, calls: ReadonlyMap<string, readonly AwsCall[]>, map: ResourceMap): IamVerdict {
@@ -47,10 +51,15 @@ export function checkCalls(template: Template, roles: Readonly<Record<string, st
     const statements = statementsOf(template, roleId);
     const used = new Set<string>();
     for (const call of calls.get(fn) ?? []) {
-      const arns = arnsOf(call, map);
       const action = `${call.service}:${call.action}`;
-      for (const arn of arns) {
-        const allowing = statements.filter((s) => s.actions.some((a) => matches(a, action)) && s.resources.some((r) => matches(r, arn)) && s.otherConditions.length === 0 && (!s.leadingKeys || (call.leadingKeys ?? ['(none)']).every((k) => s.leadingKeys!.includes(k))));
+      for (const { arn, context } of arnsOf(call, map)) {
+        const allowing = statements.filter(
+          (s) =>
+            s.actions.some((a) => matches(a, action)) &&
+            s.resources.some((r) => matches(r, arn)) &&
+            s.otherConditions.every((c) => c.op === 'StringEquals' && context?.[c.key] !== undefined && [c.value].flat().includes(context[c.key])) &&
+            (!s.leadingKeys || (call.leadingKeys ?? ['(none)']).every((k) => s.leadingKeys!.some((key) => (s.leadingKeysLike ? matches(key, k) : key === k)))),
+        );
         if (allowing.length === 0) denied.push(`${fn}: ${action} on ${arn}${call.leadingKeys ? ` (keys ${call.leadingKeys.join(', ')})` : ''}`);
         for (const s of allowing) for (const a of s.actions) for (const r of s.resources) if (matches(a, action) && matches(r, arn)) used.add(`${a} on ${r}`);
       }
@@ -64,8 +73,18 @@ export function checkCalls(template: Template, roles: Readonly<Record<string, st
   return { denied, unexercised };
 }
 
-/** The ARNs IAM evaluates for a call (a model behind an inference profile: the profile and the model in each destination). */
-function arnsOf(call: AwsCall, map: ResourceMap): string[] {
+/**
+ * The ARNs IAM evaluates for a call, each with the request context it carries (a model behind an inference profile:
+ * the profile, and the model in each destination with `bedrock:InferenceProfileArn` set to the profile).
+ */
+function arnsOf(call: AwsCall, map: ResourceMap): { arn: string; context?: Record<string, string> }[] {
+  return arnStrings(call, map).map((arn) => {
+    const profile = call.service === 'bedrock' ? arnStrings(call, map).find((a) => a.includes(':inference-profile/')) : undefined;
+    return profile && arn.includes(':foundation-model/') ? { arn, context: { 'bedrock:InferenceProfileArn': profile } } : { arn };
+  });
+}
+
+function arnStrings(call: AwsCall, map: ResourceMap): string[] {
   const [kind, ...rest] = call.resource.split('/');
   const name = rest.join('/');
   switch (kind) {
@@ -77,6 +96,11 @@ function arnsOf(call: AwsCall, map: ResourceMap): string[] {
     }
     case 'queue':
       return [map.queues[name] ? `<${map.queues[name]}.Arn>` : `(unknown queue ${name})`];
+    case 'function': {
+      // `breaker:<agent id>`: the breaker function through that agent's alias (an alias's Ref is its ARN).
+      const agentId = name.split(':')[1] ?? '';
+      return [map.breakerAliasIds[agentId] ? `<${map.breakerAliasIds[agentId]}>` : `(unknown function ${name})`];
+    }
     case 'schedule':
       return [`arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${name}`];
     case 'model': {
@@ -104,14 +128,15 @@ function statementsOf(template: Template, roleId: string): Statement[] {
       const conditions = Object.entries((statement.Condition ?? {}) as Record<string, Record<string, unknown>>).flatMap(([op, keys]) =>
         Object.entries(keys).map(([key, value]) => ({ op, key, value })),
       );
-      const leading = conditions.find((c) => c.op === 'ForAllValues:StringEquals' && c.key === 'dynamodb:LeadingKeys');
+      // Exact keys, or patterns: IAM's `StringLike` wildcards are the same as its resource wildcards.
+      const leading = conditions.find((c) => (c.op === 'ForAllValues:StringEquals' || c.op === 'ForAllValues:StringLike') && c.key === 'dynamodb:LeadingKeys');
       // PassRole to Scheduler is what UpdateSchedule does: the condition holds for the calls recorded.
       const other = conditions.filter((c) => c !== leading && !(c.key === 'iam:PassedToService' && c.value === 'scheduler.amazonaws.com'));
       out.push({
         actions: [statement.Action].flat(),
         resources: [statement.Resource].flat().map(render),
-        ...(leading ? { leadingKeys: [leading.value].flat() as string[] } : {}),
-        otherConditions: other.map((c) => `${c.op} ${c.key}`),
+        ...(leading ? { leadingKeys: [leading.value].flat() as string[], leadingKeysLike: leading.op === 'ForAllValues:StringLike' } : {}),
+        otherConditions: other.map((c) => ({ op: c.op, key: c.key, value: typeof c.value === 'string' ? c.value : render(c.value) })),
       });
     }
   }

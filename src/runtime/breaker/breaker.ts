@@ -82,6 +82,30 @@ export type PipelineCount =
 
 export type Admission = { readonly admitted: true; readonly probe: boolean; readonly epoch: number } | { readonly admitted: false; readonly reason: string };
 
+/**
+ * Whether an output the agent's window admitted may publish: counted in the pipeline's window, or refused (the
+ * breaker is open, or this output crossed the pipeline's limit and tripped it), or to be counted again in a newer
+ * counting epoch (a reset since the agent last looked).
+ */
+export type OutputAdmission =
+  | { readonly admitted: true }
+  | { readonly admitted: false; readonly epochChanged: boolean; readonly detail: string };
+
+/**
+ * What an agent's guard asks of the breaker. In the cloud every call that moves the breaker's state goes to the
+ * privileged breaker function (`RemoteBreaker`): no agent role may write the breaker's item, switch schedules or
+ * publish alerts. The `Breaker` itself is that function's (and the operator's) implementation.
+ */
+export interface BreakerPort {
+  /** The counting epoch last seen: agents' windows count in its buckets. */
+  readonly countingEpoch: number;
+  admit(runId: string): Promise<Admission>;
+  admitOutput(runId: string, outputId: string, counted: AgentCounted): Promise<OutputAdmission>;
+  /** Opens the breaker; true for the one caller that made the transition. */
+  trip(trip: Trip): Promise<boolean>;
+  probeFinished(runId: string, clean: boolean): Promise<void>;
+}
+
 export interface BreakerOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -94,6 +118,8 @@ export interface BreakerOptions {
   readonly resetCommand: string;
   /** Minutes OPEN before a probe run is let through; unset means only a manual reset closes it. */
   readonly coolDownMinutes?: number;
+  /** The pipeline-wide limit: N outputs in any window of M minutes, across all agents. */
+  readonly pipelineLimit: { readonly maxOutputs: number; readonly windowMinutes: number };
   readonly metrics?: MetricsSink;
 }
 
@@ -104,7 +130,7 @@ export class BreakerOpenError extends NightshiftError {
   override readonly name = 'BreakerOpenError';
 }
 
-export class Breaker {
+export class Breaker implements BreakerPort {
   /** The counting epoch last seen: outputs are counted in its buckets, and a stale guess costs one retry. */
   private epoch = 0;
   /** Pipeline buckets the last count saw as stale: the next count removes them. */
@@ -114,10 +140,24 @@ export class Breaker {
 
   /** Strongly consistent read of the state; a missing item is a closed breaker. */
   async state(): Promise<BreakerState> {
-    const { Item } = await this.options.client.send(
-      new GetCommand({ TableName: this.options.tableName, Key: KEY, ConsistentRead: true }),
-    );
-    return this.stateOf(Item);
+    const state = await readBreakerState(this.options.client, this.options.tableName);
+    this.epoch = state.epoch;
+    return state;
+  }
+
+  /**
+   * Counts an output the agent's window admitted in the pipeline's window ({@link Breaker.countOutput}) and, if it is
+   * the one that crosses the pipeline's limit, trips the breaker (reason `pipeline-outputs`, naming the agent)
+   * instead of admitting it.
+   */
+  async admitOutput(runId: string, outputId: string, counted: AgentCounted): Promise<OutputAdmission> {
+    const { maxOutputs, windowMinutes } = this.options.pipelineLimit;
+    const pipeline = await this.countOutput(runId, outputId, windowMinutes, counted);
+    if (!pipeline.admitted) return { admitted: false, epochChanged: pipeline.epochChanged, detail: `the breaker is ${pipeline.state.status}` };
+    if (pipeline.count <= maxOutputs) return { admitted: true };
+    const detail = `the pipeline produced ${pipeline.count} outputs in the last ${windowMinutes} minutes; the limit is ${maxOutputs}`;
+    await this.trip({ reason: 'pipeline-outputs', agentId: counted.agentId, detail, recentOutputIds: pipeline.outputIds, epoch: counted.epoch });
+    return { admitted: false, epochChanged: false, detail };
   }
 
   /** The counting epoch this process last saw (from the last state read or count): windows count in its buckets. */
@@ -177,20 +217,9 @@ export class Breaker {
   }
 
   private stateOf(Item: Record<string, unknown> | undefined): BreakerState {
-    const epoch = (Item?.epoch as number | undefined) ?? 0;
-    this.epoch = epoch;
-    return {
-      status: (Item?.status as BreakerStatus | undefined) ?? 'CLOSED',
-      since: Item?.since as number | undefined,
-      epoch,
-      reason: Item?.reason as TripReason | undefined,
-      agentId: Item?.agentId as string | undefined,
-      detail: Item?.detail as string | undefined,
-      trips: (Item?.trips as number | undefined) ?? 0,
-      restoreSchedules: (Item?.restoreSchedules as string[] | undefined) ?? [],
-      probeRunId: Item?.probeRunId as string | undefined,
-      tripSequence: Item?.tripSequence as number | undefined,
-    };
+    const state = breakerStateOf(Item);
+    this.epoch = state.epoch;
+    return state;
   }
 
   /**
@@ -376,6 +405,28 @@ export class Breaker {
     );
     return { subject: `[${pipelineLabel}] circuit breaker OPEN: ${trip.agentId} (${trip.reason})`, message: lines.join('\n') };
   }
+}
+
+/** The breaker's state from its item; a missing item is a closed breaker in epoch 0. */
+export function breakerStateOf(Item: Record<string, unknown> | undefined): BreakerState {
+  return {
+    status: (Item?.status as BreakerStatus | undefined) ?? 'CLOSED',
+    since: Item?.since as number | undefined,
+    epoch: (Item?.epoch as number | undefined) ?? 0,
+    reason: Item?.reason as TripReason | undefined,
+    agentId: Item?.agentId as string | undefined,
+    detail: Item?.detail as string | undefined,
+    trips: (Item?.trips as number | undefined) ?? 0,
+    restoreSchedules: (Item?.restoreSchedules as string[] | undefined) ?? [],
+    probeRunId: Item?.probeRunId as string | undefined,
+    tripSequence: Item?.tripSequence as number | undefined,
+  };
+}
+
+/** Strongly consistent read of the breaker's state: all an agent role may do with the breaker's item. */
+export async function readBreakerState(client: DynamoDBDocumentClient, tableName: string): Promise<BreakerState> {
+  const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: KEY, ConsistentRead: true }));
+  return breakerStateOf(Item);
 }
 
 function iso(epochMs: number | undefined): string {

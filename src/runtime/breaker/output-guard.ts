@@ -2,16 +2,15 @@ import { createHash } from 'node:crypto';
 import type { AgentSpec } from '../../config/agent-spec';
 import { ContentionError } from '../../errors';
 import type { MetricsSink } from '../metrics';
-import { type Admission, type Breaker, BreakerOpenError, type Trip } from './breaker';
+import { type Admission, BreakerOpenError, type BreakerPort, type Trip } from './breaker';
 import type { OutputWindows } from './output-window';
 
 export type EmitResult = { readonly published: true } | { readonly published: false; readonly reason: 'duplicate' };
 
 export interface OutputGuardOptions {
-  readonly breaker: Breaker;
+  /** The breaker itself (privileged code), or the agent's `RemoteBreaker` that asks the breaker function. */
+  readonly breaker: BreakerPort;
   readonly windows: OutputWindows;
-  /** The pipeline-wide limit, counted across all agents. */
-  readonly pipelineLimit: { readonly maxOutputs: number; readonly windowMinutes: number };
   readonly metrics?: MetricsSink;
 }
 
@@ -40,7 +39,7 @@ export class OutputGuard {
   }
 
   async emit<T>(spec: AgentSpec, runId: string, outputId: string, payload: T, publish?: () => Promise<void>): Promise<EmitResult> {
-    const { breaker, windows, pipelineLimit, metrics } = this.options;
+    const { breaker, windows, metrics } = this.options;
     const content = { hash: contentHash(payload), duplicateWindowMinutes: spec.duplicateWindowMinutes };
     for (let attempt = 1; ; attempt++) {
       const epoch = breaker.countingEpoch;
@@ -58,7 +57,7 @@ export class OutputGuard {
         if (trip === 'stale epoch' && attempt < 3) continue;
         this.refused(spec.id, outputId, `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`);
       }
-      const pipeline = await breaker.countOutput(runId, outputId, pipelineLimit.windowMinutes, { agentId: spec.id, epoch, sequence: agent.sequence });
+      const pipeline = await breaker.admitOutput(runId, outputId, { agentId: spec.id, epoch, sequence: agent.sequence });
       if (!pipeline.admitted) {
         await agent.release();
         if (pipeline.epochChanged) {
@@ -66,13 +65,7 @@ export class OutputGuard {
           if (attempt < 3) continue;
           throw new ContentionError(`breaker epoch kept changing while counting output ${outputId}; try again`);
         }
-        this.refused(spec.id, outputId, `the breaker is ${pipeline.state.status}`);
-      }
-      if (pipeline.count > pipelineLimit.maxOutputs) {
-        await agent.release();
-        const detail = `the pipeline produced ${pipeline.count} outputs in the last ${pipelineLimit.windowMinutes} minutes; the limit is ${pipelineLimit.maxOutputs}`;
-        await this.trip({ reason: 'pipeline-outputs', agentId: spec.id, detail, recentOutputIds: pipeline.outputIds, epoch });
-        this.refused(spec.id, outputId, detail);
+        this.refused(spec.id, outputId, pipeline.detail);
       }
       if (!agent.claimed) {
         metrics?.count('DuplicatesSuppressed');

@@ -24,6 +24,7 @@ function breakerOptions(b: Awaited<ReturnType<typeof freshBreaker>>) {
     schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
     pipelineLabel: 'test',
     resetCommand: 'n/a',
+    pipelineLimit: { maxOutputs: 1000, windowMinutes: 60 },
   };
 }
 
@@ -74,7 +75,6 @@ describe('output accounting', () => {
     const other = new OutputGuard({
       breaker: new Breaker({ ...breakerOptions(b), pipelineLabel: 'other' }),
       windows: new OutputWindows({ client: b.client, tableName: b.countersTable, clock: b.clock }),
-      pipelineLimit: { maxOutputs: 1000, windowMinutes: 60 },
     });
     const roomy = spec({ breaker: { maxOutputs: 100, windowMinutes: 5 }, duplicateWindowMinutes: 30 });
     const same = { text: 'daily digest' };
@@ -150,7 +150,6 @@ describe('output accounting', () => {
     const ahead = new OutputGuard({
       breaker: new Breaker({ ...breakerOptions(b), clock: new ManualClock(b.clock.now() + 2 * MINUTE) }),
       windows: new OutputWindows({ client: b.client, tableName: b.countersTable, clock: new ManualClock(b.clock.now() + 2 * MINUTE) }),
-      pipelineLimit: { maxOutputs: 1000, windowMinutes: 60 },
     });
     const limited = spec({ breaker: { maxOutputs: 4, windowMinutes: 60 } });
     // The emitter two minutes ahead counts first; the one behind must still see those outputs.
@@ -169,9 +168,8 @@ describe('output accounting', () => {
           i === 0
             ? b.outputs
             : new OutputGuard({
-                breaker: new Breaker(breakerOptions(b)),
+                breaker: new Breaker({ ...breakerOptions(b), pipelineLimit: { maxOutputs: 10, windowMinutes: 60 } }),
                 windows: new OutputWindows({ client: b.client, tableName: b.countersTable, clock: b.clock }),
-                pipelineLimit: { maxOutputs: 10, windowMinutes: 60 },
               }),
         );
         const limited = spec({ id: 'looper', breaker: { maxOutputs: n, windowMinutes: 10 } });
