@@ -42,6 +42,8 @@ export interface ResourceMap {
   readonly scheduleRoleId: string;
   /** Agent id → logical id of its alias of the breaker function. */
   readonly breakerAliasIds: Readonly<Record<string, string>>;
+  /** The breaker function itself (invoked without an alias). @default - unknown */
+  readonly breakerFunctionId?: string;
 }
 
 export function checkCalls(template: Template, roles: Readonly<Record<string, string>>, calls: ReadonlyMap<string, readonly AwsCall[]>, map: ResourceMap): IamVerdict {
@@ -98,7 +100,8 @@ function arnStrings(call: AwsCall, map: ResourceMap): string[] {
       return [map.queues[name] ? `<${map.queues[name]}.Arn>` : `(unknown queue ${name})`];
     case 'function': {
       // `breaker:<agent id>`: the breaker function through that agent's alias (an alias's Ref is its ARN).
-      const agentId = name.split(':')[1] ?? '';
+      const agentId = name.split(':')[1];
+      if (agentId === undefined) return [map.breakerFunctionId ? `<${map.breakerFunctionId}.Arn>` : `(unknown function ${name})`];
       return [map.breakerAliasIds[agentId] ? `<${map.breakerAliasIds[agentId]}>` : `(unknown function ${name})`];
     }
     case 'schedule':

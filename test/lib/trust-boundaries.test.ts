@@ -1,0 +1,93 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { addNightshiftPipeline } from '../../lib/nightshift-app';
+import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects';
+import reference from '../../nightshift.config';
+import { tableNames } from '../../src/contract/tables';
+import type { AwsCall } from '../../src/runtime/aws-calls';
+import { checkCalls } from '../support/iam';
+import { logicalId, testApp } from '../support/template';
+
+/**
+ * An attacker holding one agent's role and calling AWS directly: every request below is evaluated against the
+ * policies the synthesized stack attaches to that role. The hostile ones (each a hole a review found) must be
+ * denied for every agent; the legitimate ones, what the agent's own runs need, allowed.
+ */
+const stack = addNightshiftPipeline(testApp(), reference);
+const template = Template.fromStack(stack);
+const tables = tableNames('nightshift-dev');
+const map = {
+  tables,
+  tableIds: { coordination: logicalId(stack.coordination.table), memory: logicalId(stack.memory.table), counters: logicalId(stack.breaker.table) },
+  queues: { 'nightshift-dev-memory.fifo': logicalId(stack.memory.queue), 'nightshift-dev-memory-dlq.fifo': logicalId(stack.memory.deadLetterQueue) },
+  topicId: logicalId(stack.breaker.topic),
+  topicKeyId: logicalId(stack.breaker.topicKey),
+  scheduleRoleId: logicalId(stack.schedules.role),
+  breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
+  breakerFunctionId: logicalId(stack.breakerAuthority.function),
+};
+const slot = '2026-11-25T03:00:00.000Z';
+const ddb = (action: string, table: keyof typeof tables, key: string, index?: string): AwsCall => ({
+  service: 'dynamodb',
+  action,
+  resource: `table/${tables[table]}${index ? `/index/${index}` : ''}`,
+  leadingKeys: [key],
+});
+
+function hostile(agentId: string, other: string): [string, AwsCall][] {
+  const config = reference.agents.find((a) => a.id === agentId)!;
+  const calls: [string, AwsCall][] = [
+    ["rewrite another agent's schedule", { service: 'scheduler', action: 'UpdateSchedule', resource: `schedule/nightshift-dev/${other}-0` }],
+    ['disable or re-enable its own schedule', { service: 'scheduler', action: 'UpdateSchedule', resource: `schedule/nightshift-dev/${agentId}-0` }],
+    ['pass the schedule role', { service: 'iam', action: 'PassRole', resource: LOCAL_SCHEDULE_ROLE }],
+    ['publish a fake alert', { service: 'sns', action: 'Publish', resource: LOCAL_ALERT_TOPIC }],
+    ['reset the breaker or lower the pipeline window', ddb('UpdateItem', 'counters', 'breaker')],
+    ["fill another agent's window", ddb('UpdateItem', 'counters', `outputs#${other}`)],
+    ["spend another agent's budget", ddb('UpdateItem', 'counters', `tokens#${other}`)],
+    ["forge another agent's heartbeat", ddb('PutItem', 'coordination', `heartbeat#${other}`)],
+    ["fake another agent's run", ddb('PutItem', 'coordination', `runs#${other}`)],
+    ["complete another agent's slot", ddb('UpdateItem', 'coordination', `lock#${other}@${slot}`)],
+    ['delete its own lock', ddb('DeleteItem', 'coordination', `lock#${agentId}@${slot}`)],
+    ["ask the breaker in another agent's name", { service: 'lambda', action: 'InvokeFunction', resource: `function/breaker:${other}` }],
+    ['invoke the breaker function without an alias', { service: 'lambda', action: 'InvokeFunction', resource: 'function/breaker' }],
+    ["read the steward's rejection records", ddb('GetItem', 'memory', 'rejected')],
+    ["write memory itself", ddb('PutItem', 'memory', `mem#${config.memory.writes[0] ?? 'drafts'}`)],
+  ];
+  if (config.model && !config.model.id.startsWith('anthropic.')) {
+    // Its model behind an inference profile: calling the model directly, not through the profile.
+    calls.push(['call its model without its inference profile', { service: 'bedrock', action: 'InvokeModel', resource: `model/${config.model.id.replace(/^(us|eu|apac|global)\./, '')}` }]);
+  }
+  return calls;
+}
+
+function legitimate(agentId: string): [string, AwsCall][] {
+  const config = reference.agents.find((a) => a.id === agentId)!;
+  return [
+    ['take its own slot lock', ddb('UpdateItem', 'coordination', `lock#${agentId}@${slot}`)],
+    ['beat its own heartbeat', ddb('PutItem', 'coordination', `heartbeat#${agentId}`)],
+    ['record its own run', ddb('PutItem', 'coordination', `runs#${agentId}`)],
+    ...config.upstream.map((id): [string, AwsCall] => [`read ${id}'s heartbeat`, ddb('GetItem', 'coordination', `heartbeat#${id}`)]),
+    ['read the breaker state', ddb('GetItem', 'counters', 'breaker')],
+    ['count in its own window', ddb('UpdateItem', 'counters', `outputs#${agentId}`)],
+    ['spend its own budget', ddb('UpdateItem', 'counters', `tokens#${agentId}`)],
+    ['ask the breaker through its own alias', { service: 'lambda', action: 'InvokeFunction', resource: `function/breaker:${agentId}` }],
+    ['submit a memory update', { service: 'sqs', action: 'SendMessage', resource: 'queue/nightshift-dev-memory.fifo' }],
+    ...config.memory.reads.map((ns): [string, AwsCall] => [`read namespace ${ns}`, ddb('GetItem', 'memory', `mem#${ns}`)]),
+    ...(config.model ? [['call its model', { service: 'bedrock', action: 'InvokeModel', resource: `model/${config.model.id}` }] as [string, AwsCall]] : []),
+  ];
+}
+
+const verdict = (agentId: string, call: AwsCall) => {
+  const fn = `agent/${agentId}`;
+  return checkCalls(template, { [fn]: logicalId(stack.agents.find((a) => a.agentId === agentId)!.function.role!) }, new Map([[fn, [call]]]), map).denied;
+};
+
+describe.each(reference.agents.map((a) => a.id))("the %s agent's role, used directly", (agentId) => {
+  const other = reference.agents.find((a) => a.id !== agentId)!.id;
+  it.each(hostile(agentId, other))('may not %s', (_, call) => {
+    expect(verdict(agentId, call)).toHaveLength(1);
+  });
+  it.each(legitimate(agentId))('may %s', (_, call) => {
+    expect(verdict(agentId, call)).toEqual([]);
+  });
+});
