@@ -78,6 +78,9 @@ export class Agent extends Construct {
       memorySize: config.memoryMb,
       tracing: props.tracing ?? false,
       environment: { ...props.environment, ...commonVariables(config.id) },
+      // Scheduler invokes asynchronously: a run that failed Lambda's retries too is kept beside the invocations
+      // Scheduler gave up on, where an alarm sees it and `nightshift invoke --at` can run the slot again.
+      deadLetterQueue: props.scheduleDeadLetterQueue,
     });
 
     this.schedules = config.schedules.map((entry, index) => {

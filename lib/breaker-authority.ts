@@ -45,6 +45,7 @@ export class BreakerAuthority extends Construct {
         ...commonVariables('breaker'),
       },
       tracing: props.tracing ?? false,
+      invocation: 'sync',
     });
     props.breaker.grantBreakerState(this.function);
     props.breaker.grantAlert(this.function);

@@ -4,7 +4,6 @@ import {
   RemovalPolicy,
   Stack,
   Validations,
-  aws_lambda_destinations as destinations,
   aws_sqs as sqs,
   aws_cloudwatch as cloudwatch,
   aws_dynamodb as dynamodb,
@@ -46,10 +45,12 @@ export class CircuitBreaker extends Construct {
   /** Posts each alert to the pager webhook; only with `pagerWebhookParameter`. */
   readonly pagerForwarder?: NightshiftFunction;
   /**
-   * Alerts the pager forwarder could not post after Lambda's retries (its on-failure destination), kept 14 days;
+   * Alerts the pager forwarder could not post after Lambda's retries (its dead-letter queue), kept 14 days;
    * `PipelineMonitoring` alarms on any. Only with `pagerWebhookParameter`.
    */
   readonly pagerFailures?: sqs.Queue;
+  /** Alerts SNS could not deliver to a subscription (an email address, the forwarder), kept 14 days. */
+  readonly deliveryFailures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: CircuitBreakerProps = {}) {
     super(scope, id);
@@ -72,33 +73,35 @@ export class CircuitBreaker extends Construct {
       masterKey: this.topicKey,
       enforceSSL: true,
     });
+    this.deliveryFailures = this.failureQueue('DeliveryFailures', 'the dead-letter queue of the alert topic\'s subscriptions');
     for (const email of props.alertEmails ?? []) {
-      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email, { deadLetterQueue: this.deliveryFailures }));
     }
     if (parameter) {
+      // SNS invokes the forwarder asynchronously: Lambda retries a failed post twice, then keeps the alert here.
+      this.pagerFailures = this.failureQueue('PagerFailures', 'the dead-letter queue of the pager forwarder');
       this.pagerForwarder = new NightshiftFunction(this, 'PagerForwarder', {
         entry: builtInHandler('pager-forwarder'),
         timeout: Duration.seconds(30),
         memorySize: 256,
         environment: { ...pagerVariables(parameter), ...commonVariables('pager-forwarder') },
         tracing: props.tracing ?? false,
+        deadLetterQueue: this.pagerFailures,
       });
       iam.Grant.addToPrincipal({
         grantee: this.pagerForwarder,
         actions: ['ssm:GetParameter'],
         resourceArns: [Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: parameter.slice(1) })],
       });
-      this.pagerFailures = new sqs.Queue(this, 'PagerFailures', {
-        retentionPeriod: Duration.days(14),
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-      });
-      Validations.of(this.pagerFailures).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself the failure destination of the pager forwarder' });
-      // SNS invokes the forwarder asynchronously: Lambda retries a failed post twice, then records the alert here
-      // instead of dropping it.
-      this.pagerForwarder.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(this.pagerFailures) });
-      this.topic.addSubscription(new subscriptions.LambdaSubscription(this.pagerForwarder));
+      this.topic.addSubscription(new subscriptions.LambdaSubscription(this.pagerForwarder, { deadLetterQueue: this.deliveryFailures }));
     }
+  }
+
+  /** A queue that failures land in: encrypted, TLS only, kept 14 days, itself with no dead-letter queue. */
+  private failureQueue(id: string, what: string): sqs.Queue {
+    const queue = new sqs.Queue(this, id, { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
+    for (const rule of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) Validations.of(queue).acknowledge({ id: rule, reason: `This queue is itself ${what}` });
+    return queue;
   }
 
   /**

@@ -2,6 +2,7 @@ import { InvalidPropsError } from '../src/errors';
 import {
   Duration,
   Lazy,
+  Validations,
   Stack,
   RemovalPolicy,
   aws_cloudwatch as cloudwatch,
@@ -84,6 +85,7 @@ export class MemoryStore extends Construct {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
     });
+    Validations.of(this.deadLetterQueue).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: 'this queue is itself the dead-letter queue of the memory queue' });
     this.queue = new sqs.Queue(this, 'Queue', {
       fifo: true,
       // Memory updates at rest: SQS-managed keys, so agents need no KMS grant to submit.
@@ -103,6 +105,7 @@ export class MemoryStore extends Construct {
       timeout: Duration.minutes(5),
       environment: { ...commonVariables('redrive') },
       tracing: props.tracing ?? false,
+      invocation: 'sync',
     });
     const redriveRole = this.redrive.role as iam.Role;
     for (const [name, value] of Object.entries(redriveVariables({ memoryQueueUrl: this.queue.queueUrl, deadLetterQueueUrl: this.deadLetterQueue.queueUrl, redriver: redriveRole.roleId }))) {
@@ -126,8 +129,14 @@ export class MemoryStore extends Construct {
         }),
       },
       tracing: props.tracing ?? false,
+      invocation: 'sync',
     });
-    this.steward.addEventSource(new sources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true }));
+    const eventSource = new sources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true });
+    this.steward.addEventSource(eventSource);
+    Validations.of(this.steward).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason: 'an SQS event source dead-letters through the queue\'s own redrive policy (maxReceiveCount), where every update that keeps failing lands',
+    });
     // Exactly the calls the steward makes: conditional puts and updates (alone or in a transaction), and the read
     // back of a fenced merge to stamp its context index.
     iam.Grant.addToPrincipal({

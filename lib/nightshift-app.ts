@@ -1,6 +1,6 @@
 import { InvalidPropsError } from '../src/errors';
 import { type App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { PipelineConfig } from '../src/config/pipeline';
 import { NightshiftStack } from './nightshift-stack';
 
@@ -19,6 +19,6 @@ export function addNightshiftPipeline(app: App, pipeline: PipelineConfig): Night
     ...(modelProvider ? { modelProvider } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return stack;
 }

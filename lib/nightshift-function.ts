@@ -1,4 +1,5 @@
-import { AssetHashType, DockerImage, Duration, RemovalPolicy, Validations, aws_iam as iam, aws_lambda as lambda, aws_logs as logs } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, Validations, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, type aws_sqs as sqs } from 'aws-cdk-lib';
+import { InvalidPropsError } from '../src/errors';
 import { dirname, relative, resolve } from 'node:path';
 import type { Construct } from 'constructs';
 import { tracingVariables } from '../src/contract/environment';
@@ -25,6 +26,15 @@ export interface NightshiftFunctionProps {
    * (`NIGHTSHIFT_TRACING=true`). @default false
    */
   readonly tracing?: boolean;
+  /**
+   * How the function is invoked, which decides where a failed invocation goes: `async` ones (Scheduler, SNS) need
+   * `deadLetterQueue`; a `sync` one (a caller waiting for the answer, an SQS event source mapping) reports its
+   * failure to whoever invoked it, so a dead-letter queue of its own would never receive anything.
+   * @default 'async'
+   */
+  readonly invocation?: 'async' | 'sync';
+  /** Where an asynchronous invocation goes after Lambda's retries failed. Required for `invocation: 'async'`. */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /**
@@ -71,10 +81,18 @@ export class NightshiftFunction extends lambda.Function {
       memorySize: props.memorySize ?? 512,
       environment: { ...props.environment, ...tracingVariables(props.tracing ?? false) },
       logGroup,
+      ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
     });
     this.entry = props.entry;
     this.kind = props.kind ?? 'handler';
+    if ((props.invocation ?? 'async') === 'async' && !props.deadLetterQueue) {
+      throw new InvalidPropsError(`NightshiftFunction ${this.node.path}: an asynchronously invoked function needs a deadLetterQueue, or a failed invocation is dropped`);
+    }
+    if (props.invocation === 'sync') {
+      Validations.of(this).acknowledge({ id: 'Serverless-LambdaDLQ', reason: 'invoked synchronously: a failure goes back to the caller, so a dead-letter queue would never receive anything' });
+    }
     if (props.tracing) this.traceWithXRay(role);
+    else Validations.of(this).acknowledge({ id: 'Serverless-LambdaTracing', reason: 'X-Ray tracing is opt-in (`tracing: true` in the pipeline config): every trace is billed' });
   }
 
   /**

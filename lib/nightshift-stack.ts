@@ -122,6 +122,7 @@ export class NightshiftStack extends Stack {
         entry: builtInHandler('breaker-watchdog'),
         environment: { ...shared, ...breakerVariables(breakerEnvironment), ...commonVariables('breaker-watchdog') },
         tracing: pipeline.tracing,
+        deadLetterQueue: this.schedules.deadLetterQueue,
       });
       this.breaker.grantBreakerState(this.breakerWatchdog);
       this.schedules.grantHalt(this.breakerWatchdog);

@@ -172,6 +172,7 @@ export class PipelineMonitoring extends Construct {
     if (props.breaker.pagerFailures) {
       facade.monitorSqsQueue({ queue: props.breaker.pagerFailures, alarmFriendlyName: 'PagerFailures', addQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } } });
     }
+    facade.monitorSqsQueue({ queue: props.breaker.deliveryFailures, alarmFriendlyName: 'AlertDeliveryFailures', addQueueMaxSizeAlarm: { Critical: { maxMessageCount: 0 } } });
     const functions: [string, lambda.IFunction][] = [
       ...props.agents.map((a) => [`Agent-${a.agentId}`, a.function] as [string, lambda.IFunction]),
       ['Steward', memory.steward],

@@ -2,6 +2,7 @@ import { aws_scheduler as scheduler, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../lib/agent';
+import { NightshiftFunction } from '../../lib/nightshift-function';
 import { definePipeline } from '../../src/config/pipeline';
 import { NightshiftStack } from '../../lib/nightshift-stack';
 import { logicalId, testApp, testStack } from '../support/template';
@@ -95,5 +96,12 @@ describe('Agent', () => {
       scheduleArn: '<aws.scheduler.schedule-arn>',
       attemptNumber: '<aws.scheduler.attempt-number>',
     });
+  });
+});
+
+describe('NightshiftFunction invocation', () => {
+  it('refuses an asynchronously invoked function with nowhere for a failed invocation to go', () => {
+    const stack = testStack();
+    expect(() => new NightshiftFunction(stack, 'Orphan', { entry: 'lambdas/redrive/handler.ts' })).toThrow(/needs a deadLetterQueue, or a failed invocation is dropped/);
   });
 });

@@ -1,4 +1,4 @@
-import { Stack, aws_sqs as sqs } from 'aws-cdk-lib';
+import { Stack, aws_lambda as lambda, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { addNightshiftPipeline } from '../../lib/nightshift-app';
@@ -136,7 +136,7 @@ describe('NightshiftStack for the reference pipeline', () => {
       .filter(([, r]) => stateful.test(r.Type))
       .map(([id, r]) => `${r.Type} ${id}`)
       .sort();
-    // Copied from the template as of 2026-11-26 (the redrive and breaker functions' log groups and the pager-failures queue added 2026-12-02, new: nothing
+    // Copied from the template as of 2026-11-26 (the redrive and breaker functions' log groups and the pager and delivery failure queues added 2026-12-02, new: nothing
     // replaced). Change it only together with a migration note in the README.
     expect(ids).toEqual(
       [
@@ -155,6 +155,7 @@ describe('NightshiftStack for the reference pipeline', () => {
         'AWS::Logs::LogGroup BreakerAuthorityFunctionLogs1940EF61',
         'AWS::SNS::Topic BreakerAlertTopic67DED1FF',
         'AWS::SQS::Queue BreakerPagerFailures29DCECE4',
+        'AWS::SQS::Queue BreakerDeliveryFailuresDE49AE0F',
         'AWS::SQS::Queue MemoryDeadLetterQueueBFA0708D',
         'AWS::SQS::Queue MemoryQueueF0F60D00',
         'AWS::SQS::Queue ScheduleDeadLetterQueue0D6B48D2',
@@ -223,7 +224,7 @@ describe('NightshiftStack breaker permissions', () => {
   });
 });
 
-describe('cdk-nag AwsSolutions checks', () => {
+describe('cdk-nag AwsSolutions and Serverless checks', () => {
   it('pass for the reference pipeline', () => {
     const checked = testApp();
     addNightshiftPipeline(checked, reference);
@@ -235,6 +236,14 @@ describe('cdk-nag AwsSolutions checks', () => {
     const nightshift = addNightshiftPipeline(checked, reference);
     new sqs.Queue(Stack.of(nightshift), 'UnsafeQueue');
     expect(() => checked.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+
+  it('fail the synth on a Serverless finding too: an asynchronously invoked function without a dead-letter queue', () => {
+    const checked = testApp();
+    const nightshift = addNightshiftPipeline(checked, reference);
+    const fn = new lambda.Function(Stack.of(nightshift), 'Unguarded', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+    expect(fn.node.path).toContain('Unguarded');
+    expect(() => checked.synth()).toThrow(/Serverless-LambdaDLQ/);
   });
 
   it('lets each agent invoke exactly its configured model on Bedrock, through its inference profile only, and nothing else there', () => {
