@@ -91,8 +91,11 @@ export function monthlyCost(pipeline: PipelineConfig, day: SimulationResult): { 
   );
   const stewardBatches = day.usage.stewardInvocations * scale;
   const watchdogInvocations = pipeline.breaker.coolDownMinutes === undefined ? 0 : 60 * 24 * DAYS_PER_MONTH;
-  const invocations = monthlyRuns + stewardBatches + watchdogInvocations;
-  const gbSeconds = agentGbSeconds + (stewardBatches * ASSUMPTIONS.stewardSecondsPerBatch + watchdogInvocations * ASSUMPTIONS.otherFunctionSeconds) * 0.5;
+  // Agents ask the breaker function once per output counted (and per trip or probe).
+  const breakerRequests = (day.usage.breakerInvocations ?? 0) * scale;
+  const invocations = monthlyRuns + stewardBatches + watchdogInvocations + breakerRequests;
+  const gbSeconds =
+    agentGbSeconds + (stewardBatches * ASSUMPTIONS.stewardSecondsPerBatch + (watchdogInvocations + breakerRequests) * ASSUMPTIONS.otherFunctionSeconds) * 0.5;
 
   const readUnits = day.usage.dynamo.readUnits * scale;
   const writeUnits = day.usage.dynamo.writeUnits * scale;
@@ -130,7 +133,11 @@ export function monthlyCost(pipeline: PipelineConfig, day: SimulationResult): { 
 
   const count = (n: number) => Math.round(n).toLocaleString('en-US');
   const lines: CostLine[] = [
-    { service: 'Lambda requests', usage: `${count(invocations)} invocations (${count(monthlyRuns)} agent runs, ${count(stewardBatches)} steward batches${watchdogInvocations ? `, ${count(watchdogInvocations)} watchdog` : ''})`, usd: invocations * PRICES.lambdaRequest },
+    {
+      service: 'Lambda requests',
+      usage: `${count(invocations)} invocations (${count(monthlyRuns)} agent runs, ${count(stewardBatches)} steward batches, ${count(breakerRequests)} breaker requests${watchdogInvocations ? `, ${count(watchdogInvocations)} watchdog` : ''})`,
+      usd: invocations * PRICES.lambdaRequest,
+    },
     { service: 'Lambda compute (arm64)', usage: `${count(gbSeconds)} GB-s`, usd: gbSeconds * PRICES.lambdaArmGbSecond },
     { service: 'DynamoDB on-demand', usage: `${count(readUnits)} read units, ${count(writeUnits)} write units`, usd: readUnits * PRICES.dynamoReadUnit + writeUnits * PRICES.dynamoWriteUnit },
     { service: 'SQS FIFO', usage: `${count(sqsRequests)} requests (${count(ASSUMPTIONS.eventSourcePollsPerMonth)} of them event-source polls)`, usd: sqsRequests * PRICES.sqsFifoRequest },

@@ -189,9 +189,10 @@ export class LocalPipeline {
         (call) => this.calls.record(functionName, call),
       );
       const breaker = wiring.remoteBreaker(
-        inProcessTransport(this.authority, agentId, () =>
-          this.calls.record(functionName, { service: 'lambda', action: 'InvokeFunction', resource: `function/${BREAKER_FUNCTION}:${agentId}` }),
-        ),
+        inProcessTransport(this.authority, agentId, () => {
+          this.usage.breakerInvocations++;
+          this.calls.record(functionName, { service: 'lambda', action: 'InvokeFunction', resource: `function/${BREAKER_FUNCTION}:${agentId}` });
+        }),
       );
       parts = { wiring, outputs: wiring.outputs(breaker), model: stand.model };
       this.agentWirings.set(agentId, parts);

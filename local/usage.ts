@@ -2,13 +2,16 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
  * What a local run used of the services that bill per request, measured where the calls are made: DynamoDB
- * request units (as DynamoDB Local reports them for each request), SQS requests by action, steward invocations.
+ * request units (as DynamoDB Local reports them for each request), SQS requests by action, steward and breaker
+ * function invocations.
  * `nightshift cost` scales a simulated day of these to a month.
  */
 export class UsageMeter {
   readonly dynamo = { readUnits: 0, writeUnits: 0, reads: 0, writes: 0 };
   readonly sqs = new Map<string, number>();
   stewardInvocations = 0;
+  /** Requests agents made of the breaker function (one per output counted, plus trips and probes). */
+  breakerInvocations = 0;
 
   /** Counts every request `client` sends, asking DynamoDB for the capacity each consumed. */
   meter(client: { middlewareStack: DynamoDBDocumentClient["middlewareStack"] }): void {
@@ -35,6 +38,6 @@ export class UsageMeter {
   }
 
   toJSON() {
-    return { dynamo: this.dynamo, sqs: Object.fromEntries(this.sqs), stewardInvocations: this.stewardInvocations };
+    return { dynamo: this.dynamo, sqs: Object.fromEntries(this.sqs), stewardInvocations: this.stewardInvocations, breakerInvocations: this.breakerInvocations };
   }
 }
