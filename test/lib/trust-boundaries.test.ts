@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { addNightshiftPipeline } from '../../lib/nightshift-app';
 import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects';
 import reference from '../../nightshift.config';
-import { tableNames } from '../../src/contract/tables';
 import type { AwsCall } from '../../src/runtime/aws-calls';
-import { checkCalls } from '../support/iam';
+import { checkCalls, resourceMap } from '../support/iam';
 import { logicalId, testApp } from '../support/template';
 
 /**
@@ -15,17 +14,8 @@ import { logicalId, testApp } from '../support/template';
  */
 const stack = addNightshiftPipeline(testApp(), reference);
 const template = Template.fromStack(stack);
-const tables = tableNames('nightshift-dev');
-const map = {
-  tables,
-  tableIds: { coordination: logicalId(stack.coordination.table), memory: logicalId(stack.memory.table), counters: logicalId(stack.breaker.table) },
-  queues: { 'nightshift-dev-memory.fifo': logicalId(stack.memory.queue), 'nightshift-dev-memory-dlq.fifo': logicalId(stack.memory.deadLetterQueue) },
-  topicId: logicalId(stack.breaker.topic),
-  topicKeyId: logicalId(stack.breaker.topicKey),
-  scheduleRoleId: logicalId(stack.schedules.role),
-  breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
-  breakerFunctionId: logicalId(stack.breakerAuthority.function),
-};
+const map = resourceMap(stack, 'nightshift-dev');
+const tables = map.tables;
 const slot = '2026-11-25T03:00:00.000Z';
 const ddb = (action: string, table: keyof typeof tables, key: string, index?: string): AwsCall => ({
   service: 'dynamodb',

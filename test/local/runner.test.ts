@@ -3,12 +3,11 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { NightshiftStack } from '../../lib/nightshift-stack';
 import reference from '../../nightshift.config';
-import { tableNames } from '../../src/contract/tables';
 import { BREAKER_FUNCTION, agentFunction } from '../../local/pipeline';
 import { type SimulationResult, simulate } from '../../local/runner';
 import type { ScenarioName } from '../../local/scenarios';
 import type { AwsCall } from '../../src/runtime/aws-calls';
-import { checkCalls } from '../support/iam';
+import { checkCalls, resourceMap } from '../support/iam';
 import { logicalId, testApp } from '../support/template';
 
 /** The local runner end to end: DynamoDB Local, local SQS, real handlers and steward, accelerated clock. */
@@ -99,15 +98,7 @@ describe('IAM by evidence', () => {
     ['steward', logicalId(stack.memory.steward.role!)] as const,
     [BREAKER_FUNCTION, logicalId(stack.breakerAuthority.function.role!)] as const,
   ]);
-  const mapFor = (prefix: string) => ({
-    tables: tableNames(prefix),
-    tableIds: { coordination: logicalId(stack.coordination.table), memory: logicalId(stack.memory.table), counters: logicalId(stack.breaker.table) },
-    queues: { 'nightshift-dev-memory.fifo': logicalId(stack.memory.queue), 'nightshift-dev-memory-dlq.fifo': logicalId(stack.memory.deadLetterQueue) },
-    topicId: logicalId(stack.breaker.topic),
-    topicKeyId: logicalId(stack.breaker.topicKey),
-    scheduleRoleId: logicalId(stack.schedules.role),
-    breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
-  });
+  const mapFor = (prefix: string) => resourceMap(stack, prefix);
 
   it.each(['normal', '3am', 'crash'] as const)('allows every call the %s scenario made, to the function that made it', (scenario) => {
     const { calls, prefix } = runs.get(scenario)!;

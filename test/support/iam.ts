@@ -1,6 +1,8 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { parseModelId, DESTINATION_REGIONS } from '../../src/config/models';
-import type { TableNames } from '../../src/contract/tables';
+import { type TableNames, tableNames } from '../../src/contract/tables';
+import type { NightshiftStack } from '../../lib/nightshift-stack';
+import { logicalId } from './template';
 import type { AwsCall } from '../../src/runtime/aws-calls';
 import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects';
 
@@ -44,6 +46,20 @@ export interface ResourceMap {
   readonly breakerAliasIds: Readonly<Record<string, string>>;
   /** The breaker function itself (invoked without an alias). @default - unknown */
   readonly breakerFunctionId?: string;
+}
+
+/** What the template calls each resource local mode names, for a stack whose local tables have `prefix`. */
+export function resourceMap(stack: NightshiftStack, prefix: string): ResourceMap {
+  return {
+    tables: tableNames(prefix),
+    tableIds: { coordination: logicalId(stack.coordination.table), memory: logicalId(stack.memory.table), counters: logicalId(stack.breaker.table) },
+    queues: { [`${stack.stackName}-memory.fifo`]: logicalId(stack.memory.queue), [`${stack.stackName}-memory-dlq.fifo`]: logicalId(stack.memory.deadLetterQueue) },
+    topicId: logicalId(stack.breaker.topic),
+    topicKeyId: logicalId(stack.breaker.topicKey),
+    scheduleRoleId: logicalId(stack.schedules.role),
+    breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
+    breakerFunctionId: logicalId(stack.breakerAuthority.function),
+  };
 }
 
 export function checkCalls(template: Template, roles: Readonly<Record<string, string>>, calls: ReadonlyMap<string, readonly AwsCall[]>, map: ResourceMap): IamVerdict {
