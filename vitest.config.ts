@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Nightshift's own package name resolves to its sources here, never to the built dist/ (one copy of each class).
+  resolve: { conditions: ['nightshift-source', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['nightshift-source', 'node', 'import', 'default'], externalConditions: ['nightshift-source'] } },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],

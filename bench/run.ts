@@ -19,15 +19,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import reference from '../nightshift.config';
-import { startDynamoDbLocal } from '../local/dynamodb-local';
-import { createTables } from '../local/tables';
-import { runBundleBench } from './bundles/run';
-import { contextLine, runContextBench } from './context/run';
-import { generateWorkload, parseWorkload } from './context/workload';
-import { runCliBench } from './hot-paths/cli';
-import { runEmitBench } from './hot-paths/emit';
-import { runStewardBench } from './hot-paths/steward';
+import reference from '../nightshift.config.ts';
+import { startDynamoDbLocal } from '../local/dynamodb-local.ts';
+import { createTables } from '../local/tables.ts';
+import { runBundleBench } from './bundles/run.ts';
+import { contextLine, runContextBench } from './context/run.ts';
+import { generateWorkload, parseWorkload } from './context/workload.ts';
+import { runCliBench } from './hot-paths/cli.ts';
+import { runEmitBench } from './hot-paths/emit.ts';
+import { runStewardBench } from './hot-paths/steward.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

@@ -1,14 +1,16 @@
 #!/usr/bin/env -S npx tsx
-import { UsageError } from '../src/errors';
-import { readFileSync } from 'node:fs';
+import { UsageError } from '../src/errors.ts';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { type CommandResult, memoryResult, renderStatus } from '../cli/render';
+import { type CommandResult, memoryResult, renderStatus } from '../cli/render.ts';
 
 /** The `nightshift` CLI: run the pipeline locally, and operate a local run or a deployed stack. */
 // The SDK warns on every process that Node 20 support ends in 2027; the README's limits say so once.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+// The package's own package.json: beside bin/ in the sources, two levels up from dist/bin.
+const packageJson = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((url) => existsSync(url))!;
+const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
 
 const program = new Command()
   .name('nightshift')
@@ -37,7 +39,7 @@ program
     // The handlers log and emit metrics for CloudWatch; locally the summary says what matters.
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    const { localCommand } = await import('../cli/local');
+    const { localCommand } = await import('../cli/local.ts');
     process.exitCode = await localCommand(options);
   });
 
@@ -50,8 +52,8 @@ program
   .option('--dir <dir>', 'folder of agent modules', 'agents')
   .option('--test-dir <dir>', 'folder of tests', 'test')
   .action(async (id: string, options: { config: string; dir: string; testDir: string }) => {
-    const { newAgent } = await import('../cli/scaffold');
-    const { loadPipeline } = await import('../src/config/load');
+    const { newAgent } = await import('../cli/scaffold.ts');
+    const { loadPipeline } = await import('../src/config/load.ts');
     const scaffold = newAgent({ id, config: options.config, dir: options.dir, testDir: options.testDir });
     // The new entry must make a valid pipeline (e.g. its namespace and schedule): checked now, undone if not.
     try {
@@ -71,8 +73,8 @@ interface TargetOptions {
   json?: boolean;
 }
 
-type Target = import('../cli/target').Target;
-type Snapshot = import('../cli/snapshot').Snapshot;
+type Target = import('../cli/target.ts').Target;
+type Snapshot = import('../cli/snapshot.ts').Snapshot;
 
 interface Ops {
   /** Checks the arguments before anything starts; throws naming what is wrong. */
@@ -99,26 +101,26 @@ function opsCommand(command: Command, ops: Ops) {
       ops.check?.(positional, options as unknown as Record<string, unknown>, Boolean(options.local));
       const print = (result: CommandResult) => process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
       if (options.local && ops.fromSnapshot) {
-        const { readSnapshot } = await import('../cli/snapshot');
+        const { readSnapshot } = await import('../cli/snapshot.ts');
         print(await ops.fromSnapshot(readSnapshot(options.stateDir), positional, options as unknown as Record<string, unknown>));
         return;
       }
-      const { loadPipeline } = await import('../src/config/load');
-      const { localTarget, deployedTarget } = await import('../cli/target');
+      const { loadPipeline } = await import('../src/config/load.ts');
+      const { localTarget, deployedTarget } = await import('../cli/target.ts');
       const pipeline = await loadPipeline(options.config);
       if (options.local) process.stderr.write(`nightshift: starting DynamoDB Local on ${options.stateDir} to ${ops.starts ?? 'read it'}\n`);
       const target = options.local ? await localTarget(pipeline, options.stateDir) : await deployedTarget(pipeline, options.stage!);
       try {
         print(await ops.run(target, positional, options as unknown as Record<string, unknown>));
-        if (options.local) await (await import('../cli/ops')).saveSnapshot(target, options.stateDir);
+        if (options.local) await (await import('../cli/ops.ts')).saveSnapshot(target, options.stateDir);
       } finally {
         await target.close();
       }
     });
 }
 
-const ops = () => import('../cli/ops');
-const views = () => import('../cli/views');
+const ops = () => import('../cli/ops.ts');
+const views = () => import('../cli/views.ts');
 
 /** `--limit`: a whole number from 1 to 1000. */
 function limitOf(options: Record<string, unknown>): number {
@@ -187,9 +189,9 @@ program
     // The handler logs and emits metrics for CloudWatch; here the outcome says what matters (set before it loads).
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    const { parseAt, invokeLocal, invokeDeployed } = await import('../cli/invoke');
+    const { parseAt, invokeLocal, invokeDeployed } = await import('../cli/invoke.ts');
     parseAt(options.at, Date.now()); // a bad --at is refused before anything starts
-    const { loadPipeline } = await import('../src/config/load');
+    const { loadPipeline } = await import('../src/config/load.ts');
     const pipeline = await loadPipeline(options.config);
     const result = options.local
       ? await invokeLocal(pipeline, options.stateDir, agent, options.at)
@@ -204,13 +206,13 @@ program
   .action(async (options: { config: string; json?: boolean }) => {
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-    const { loadPipeline } = await import('../src/config/load');
+    const { loadPipeline } = await import('../src/config/load.ts');
     const pipeline = await loadPipeline(options.config);
     const [{ mkdtempSync, rmSync }, { tmpdir }, { join }] = await Promise.all([import('node:fs'), import('node:os'), import('node:path')]);
     const stateDir = mkdtempSync(join(tmpdir(), 'nightshift-cost-'));
     process.stderr.write(`nightshift: measuring a simulated day of ${pipeline.name} locally (DynamoDB Local, local SQS)…\n`);
     try {
-      const [{ simulate }, { costView }] = await Promise.all([import('../local/runner'), import('../cli/cost')]);
+      const [{ simulate }, { costView }] = await Promise.all([import('../local/runner.ts'), import('../cli/cost.ts')]);
       const day = await simulate({ pipeline, scenario: 'normal', hours: 24, stateDir });
       const result = costView(pipeline, day);
       process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);

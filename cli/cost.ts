@@ -1,10 +1,10 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { NightshiftStack } from '../lib/nightshift-stack';
-import type { PipelineConfig } from '../src/config/pipeline';
-import { runsPerMonth } from '../src/config/schedule-times';
-import type { SimulationResult } from '../local/recorder';
-import type { CommandResult } from './render';
+import { NightshiftStack } from '../lib/nightshift-stack.ts';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { runsPerMonth } from '../src/config/schedule-times.ts';
+import type { SimulationResult } from '../local/recorder.ts';
+import type { CommandResult } from './render.ts';
 
 /**
  * Unit prices, in USD, of everything a Nightshift stack is billed for: AWS list prices for us-east-1 as published

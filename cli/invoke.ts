@@ -1,15 +1,15 @@
-import { NightshiftError, UsageError } from '../src/errors';
-import { STACK_OUTPUT } from '../src/contract/outputs';
+import { NightshiftError, UsageError } from '../src/errors.ts';
+import { STACK_OUTPUT } from '../src/contract/outputs.ts';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { PipelineConfig } from '../src/config/pipeline';
-import { LocalPipeline } from '../local/pipeline';
-import { ManualClock } from '../src/runtime/clock';
-import type { AgentContext } from '../src/runtime/run-lifecycle';
-import { checkAgent, saveSnapshot } from './ops';
-import type { CommandResult } from './render';
-import { readSnapshot } from './snapshot';
-import { localTargetOn } from './target';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { LocalPipeline } from '../local/pipeline.ts';
+import { ManualClock } from '../src/runtime/clock.ts';
+import type { AgentContext } from '../src/runtime/run-lifecycle.ts';
+import { checkAgent, saveSnapshot } from './ops.ts';
+import type { CommandResult } from './render.ts';
+import { readSnapshot } from './snapshot.ts';
+import { localTargetOn } from './target.ts';
 
 /** The event `invoke` sends: what EventBridge Scheduler sends, marked as a manual run. */
 export function manualInvocation(agentId: string, at: number) {

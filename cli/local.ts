@@ -1,11 +1,11 @@
-import { UsageError } from '../src/errors';
+import { UsageError } from '../src/errors.ts';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { checkAgentEntries } from '../lib/bundling';
-import { loadPipeline } from '../src/config/load';
-import { SIMULATION_START, simulate } from '../local/runner';
-import { SCENARIOS, type ScenarioName, runFaults } from '../local/scenarios';
-import { formatSummary } from '../local/summary';
+import { checkAgentEntries } from '../lib/bundling.ts';
+import { loadPipeline } from '../src/config/load.ts';
+import { SIMULATION_START, simulate } from '../local/runner.ts';
+import { SCENARIOS, type ScenarioName, runFaults } from '../local/scenarios.ts';
+import { formatSummary } from '../local/summary.ts';
 
 export interface LocalCommandOptions {
   readonly config: string;
@@ -77,14 +77,14 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
     progress: options.json ? undefined : log,
     // The read commands (`status --local`, `memory get --local`) read this snapshot and start nothing.
     onFinished: async ({ dynamoEndpoint, result }) => {
-      const [{ localTargetOn }, { saveSnapshot }] = await Promise.all([import('./target'), import('./ops')]);
+      const [{ localTargetOn }, { saveSnapshot }] = await Promise.all([import('./target.ts'), import('./ops.ts')]);
       await saveSnapshot(localTargetOn(pipeline, options.stateDir, dynamoEndpoint, result), options.stateDir);
     },
   });
   const seconds = (performance.now() - started) / 1000;
   writeFileSync(join(options.stateDir, 'run.json'), JSON.stringify({ ...result, wallClockSeconds: seconds }, null, 2));
   if (options.report) {
-    const { writeReport } = await import('../local/report');
+    const { writeReport } = await import('../local/report.ts');
     writeReport(options.report, result);
   }
   if (options.json) {

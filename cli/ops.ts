@@ -1,10 +1,10 @@
-import { UsageError } from '../src/errors';
-import type { MemoryEntry } from '../src/runtime/memory/reader';
-import { type CommandResult, type StatusData, memoryResult, renderStatus } from './render';
-import { writeSnapshot } from './snapshot';
-import { type ScheduleRow, memoryListView, runsView, schedulesView } from './views';
-import { scheduleName } from '../src/config/agent-spec';
-import type { Target } from './target';
+import { UsageError } from '../src/errors.ts';
+import type { MemoryEntry } from '../src/runtime/memory/reader.ts';
+import { type CommandResult, type StatusData, memoryResult, renderStatus } from './render.ts';
+import { writeSnapshot } from './snapshot.ts';
+import { type ScheduleRow, memoryListView, runsView, schedulesView } from './views.ts';
+import { scheduleName } from '../src/config/agent-spec.ts';
+import type { Target } from './target.ts';
 
 export type { CommandResult };
 

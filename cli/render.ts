@@ -1,6 +1,6 @@
-import { UsageError } from '../src/errors';
-import type { BreakerState } from '../src/runtime/breaker/breaker';
-import type { MemoryEntry } from '../src/runtime/memory/reader';
+import { UsageError } from '../src/errors.ts';
+import type { BreakerState } from '../src/runtime/breaker/breaker.ts';
+import type { MemoryEntry } from '../src/runtime/memory/reader.ts';
 
 /** What a CLI command returns: a plain object (printed as JSON with `--json`) and its human rendering. */
 export interface CommandResult {

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
-import { NightshiftError } from '../src/errors';
+import { NightshiftError } from '../src/errors.ts';
 
 /** `nightshift new agent <id>`: a handler, its config entry and a passing test, written beside the config. */
 

@@ -1,10 +1,10 @@
-import { UsageError } from '../src/errors';
+import { UsageError } from '../src/errors.ts';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MemoryEntry } from '../src/runtime/memory/reader';
-import type { RunEntry } from '../src/runtime/run-history';
-import type { StatusData } from './render';
-import type { ScheduleRow } from './views';
+import type { MemoryEntry } from '../src/runtime/memory/reader.ts';
+import type { RunEntry } from '../src/runtime/run-history.ts';
+import type { StatusData } from './render.ts';
+import type { ScheduleRow } from './views.ts';
 
 /**
  * What a local run leaves for the read commands: the status as the state stood when the run (or the last local

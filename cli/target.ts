@@ -1,5 +1,5 @@
-import { NightshiftError, UsageError } from '../src/errors';
-import type { RedriveResult } from '../src/runtime/memory/redrive';
+import { NightshiftError, UsageError } from '../src/errors.ts';
+import type { RedriveResult } from '../src/runtime/memory/redrive.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -7,22 +7,22 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { breakerSpec } from '../src/config/agent-spec';
-import type { PipelineConfig } from '../src/config/pipeline';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
-import { STACK_OUTPUT, type StackOutputKey, stackName as stackNameOf } from '../src/contract/outputs';
-import { type TableNames, tableNames } from '../src/contract/tables';
-import { LocalSchedules } from '../local/side-effects';
-import type { Breaker } from '../src/runtime/breaker/breaker';
-import { EventBridgeSchedules, type ScheduleSwitch } from '../src/runtime/breaker/schedules';
-import type { RunHistory } from '../src/runtime/run-history';
-import { type BreakerWiring, type Endpoints, Wiring } from '../src/runtime/wiring';
-import { readSnapshotIfAny } from './snapshot';
-import { type Alert, SnsAlerts } from '../src/runtime/breaker/alerts';
-import { type Clock, systemClock } from '../src/runtime/clock';
-import type { Heartbeats } from '../src/runtime/heartbeats';
-import type { TaskLocks } from '../src/runtime/locks';
-import type { MemoryReader } from '../src/runtime/memory/reader';
+import { breakerSpec } from '../src/config/agent-spec.ts';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local.ts';
+import { STACK_OUTPUT, type StackOutputKey, stackName as stackNameOf } from '../src/contract/outputs.ts';
+import { type TableNames, tableNames } from '../src/contract/tables.ts';
+import { LocalSchedules } from '../local/side-effects.ts';
+import type { Breaker } from '../src/runtime/breaker/breaker.ts';
+import { EventBridgeSchedules, type ScheduleSwitch } from '../src/runtime/breaker/schedules.ts';
+import type { RunHistory } from '../src/runtime/run-history.ts';
+import { type BreakerWiring, type Endpoints, Wiring } from '../src/runtime/wiring.ts';
+import { readSnapshotIfAny } from './snapshot.ts';
+import { type Alert, SnsAlerts } from '../src/runtime/breaker/alerts.ts';
+import { type Clock, systemClock } from '../src/runtime/clock.ts';
+import type { Heartbeats } from '../src/runtime/heartbeats.ts';
+import type { TaskLocks } from '../src/runtime/locks.ts';
+import type { MemoryReader } from '../src/runtime/memory/reader.ts';
 
 /**
  * What the ops CLI operates on: the state a `nightshift local` run left in its state directory, or a deployed

@@ -1,9 +1,9 @@
-import { UsageError } from '../src/errors';
+import { UsageError } from '../src/errors.ts';
 import cronstrue from 'cronstrue';
-import { nextFireTimes } from '../src/config/schedule-times';
-import type { MemoryEntry } from '../src/runtime/memory/reader';
-import type { RunEntry } from '../src/runtime/run-history';
-import { type CommandResult, withIsoTime } from './render';
+import { nextFireTimes } from '../src/config/schedule-times.ts';
+import type { MemoryEntry } from '../src/runtime/memory/reader.ts';
+import type { RunEntry } from '../src/runtime/run-history.ts';
+import { type CommandResult, withIsoTime } from './render.ts';
 
 /** One schedule as `nightshift schedules` shows it. */
 export interface ScheduleRow {

@@ -12,14 +12,14 @@ import {
   type aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { parseCron, toEventBridgeCron } from '../src/config/cron';
-import { longestGapMs } from '../src/config/schedule-times';
-import { scheduleName } from '../src/config/agent-spec';
-import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics';
-import { commonVariables } from '../src/contract/environment';
-import { DESTINATION_REGIONS, parseModelId } from '../src/config/models';
-import type { AgentConfig } from '../src/config/pipeline';
-import { NightshiftFunction } from './nightshift-function';
+import { parseCron, toEventBridgeCron } from '../src/config/cron.ts';
+import { longestGapMs } from '../src/config/schedule-times.ts';
+import { scheduleName } from '../src/config/agent-spec.ts';
+import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
+import { commonVariables } from '../src/contract/environment.ts';
+import { DESTINATION_REGIONS, parseModelId } from '../src/config/models.ts';
+import type { AgentConfig } from '../src/config/pipeline.ts';
+import { NightshiftFunction } from './nightshift-function.ts';
 
 export interface AgentProps {
   /** The agent's entry in the validated pipeline config (`definePipeline(...).agents[i]`). */

@@ -1,11 +1,11 @@
 import { aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { BreakerSpec } from '../src/config/agent-spec';
-import { breakerVariables, commonVariables } from '../src/contract/environment';
-import { builtInHandler } from './bundling';
-import type { CircuitBreaker } from './circuit-breaker';
-import { NightshiftFunction } from './nightshift-function';
-import type { PipelineSchedules } from './pipeline-schedules';
+import type { BreakerSpec } from '../src/config/agent-spec.ts';
+import { breakerVariables, commonVariables } from '../src/contract/environment.ts';
+import { builtInHandler } from './bundling.ts';
+import type { CircuitBreaker } from './circuit-breaker.ts';
+import { NightshiftFunction } from './nightshift-function.ts';
+import type { PipelineSchedules } from './pipeline-schedules.ts';
 
 export interface BreakerAuthorityProps {
   /** The breaker's table and alert topic. */

@@ -1,17 +1,24 @@
-import { NightshiftError } from '../src/errors';
+import { NightshiftError } from '../src/errors.ts';
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildFailure, buildSync, type Metafile } from 'esbuild';
-import { ConfigError, type PipelineConfig } from '../src/config/pipeline';
+import { ConfigError, type PipelineConfig } from '../src/config/pipeline.ts';
 
 /**
  * A handler Nightshift ships (`steward`, `breaker-watchdog`, `pager-forwarder`, `shared/agent-handler`), by its
  * absolute path: found wherever the package is installed, whatever the app's working directory.
  */
 export function builtInHandler(name: string): string {
-  return fileURLToPath(new URL(`../lambdas/${name}${name.endsWith('.ts') ? '' : '/handler.ts'}`, import.meta.url));
+  const file = name.endsWith('.ts') ? name : `${name}/handler.ts`;
+  // The sources: this repository's, or the package's own `lambdas/` (this module may run from dist/lib), so an
+  // agent's work importing from 'nightshift' and its handler are bundled from one copy.
+  for (const relative of ['../lambdas/', '../../lambdas/']) {
+    const source = fileURLToPath(new URL(`${relative}${file}`, import.meta.url));
+    if (existsSync(source)) return source;
+  }
+  return fileURLToPath(new URL(`../lambdas/${file.replace(/\.ts$/, '.js')}`, import.meta.url));
 }
 
 /** The Lambda adapter every agent's work runs inside. */
@@ -107,6 +114,8 @@ export function bundle(entry: string, outdir: string): BundleSize {
     treeShaking: true,
     legalComments: 'none',
     mainFields: ['module', 'main'],
+    // Nightshift itself from its TypeScript sources (the package ships them), as the handlers are.
+    conditions: ['nightshift-source'],
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,

@@ -1,4 +1,4 @@
-import { InvalidPropsError } from '../src/errors';
+import { InvalidPropsError } from '../src/errors.ts';
 import {
   Duration,
   RemovalPolicy,
@@ -13,12 +13,12 @@ import {
   aws_sns_subscriptions as subscriptions,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { KEYS, TABLE_SCHEMAS } from '../src/contract/tables';
-import { commonVariables, pagerVariables } from '../src/contract/environment';
-import { METRIC, METRICS_NAMESPACE, SERVICE_DIMENSION } from '../src/contract/metrics';
-import { builtInHandler } from './bundling';
-import { NightshiftFunction } from './nightshift-function';
-import { tablePropsFromSchema } from './table-props';
+import { KEYS, TABLE_SCHEMAS } from '../src/contract/tables.ts';
+import { commonVariables, pagerVariables } from '../src/contract/environment.ts';
+import { METRIC, METRICS_NAMESPACE, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
+import { builtInHandler } from './bundling.ts';
+import { NightshiftFunction } from './nightshift-function.ts';
+import { tablePropsFromSchema } from './table-props.ts';
 
 export interface CircuitBreakerProps {
   /** Addresses subscribed to the alert topic by email. @default - none */

@@ -1,7 +1,7 @@
 import { RemovalPolicy, aws_dynamodb as dynamodb, aws_iam as iam } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { KEYS, LOCK_PK_PREFIX, TABLE_SCHEMAS } from '../src/contract/tables';
-import { tablePropsFromSchema } from './table-props';
+import { KEYS, LOCK_PK_PREFIX, TABLE_SCHEMAS } from '../src/contract/tables.ts';
+import { tablePropsFromSchema } from './table-props.ts';
 
 export interface CoordinationTableProps {
   /**

@@ -4,17 +4,17 @@
  *
  *   // bin/app.ts
  *   import { App, addNightshiftPipeline } from 'nightshift/cdk';
- *   import pipeline from '../nightshift.config';
+ *   import pipeline from '../nightshift.config.ts';
  *   addNightshiftPipeline(new App(), pipeline);
  */
 // The CDK app class, from the same aws-cdk-lib the constructs use (two copies of aws-cdk-lib in one app misbehave).
 export { App } from 'aws-cdk-lib';
-export { addNightshiftPipeline } from './nightshift-app';
-export { NightshiftStack, type NightshiftStackProps } from './nightshift-stack';
-export { Agent, type AgentProps } from './agent';
-export { CircuitBreaker, type CircuitBreakerProps } from './circuit-breaker';
-export { CoordinationTable, type CoordinationTableProps } from './coordination-table';
-export { MemoryStore, type MemoryStoreProps } from './memory-store';
-export { NightshiftFunction, type NightshiftFunctionProps } from './nightshift-function';
-export { PipelineMonitoring, type PipelineMonitoringProps } from './pipeline-monitoring';
-export { PipelineSchedules, type PipelineSchedulesProps } from './pipeline-schedules';
+export { addNightshiftPipeline } from './nightshift-app.ts';
+export { NightshiftStack, type NightshiftStackProps } from './nightshift-stack.ts';
+export { Agent, type AgentProps } from './agent.ts';
+export { CircuitBreaker, type CircuitBreakerProps } from './circuit-breaker.ts';
+export { CoordinationTable, type CoordinationTableProps } from './coordination-table.ts';
+export { MemoryStore, type MemoryStoreProps } from './memory-store.ts';
+export { NightshiftFunction, type NightshiftFunctionProps } from './nightshift-function.ts';
+export { PipelineMonitoring, type PipelineMonitoringProps } from './pipeline-monitoring.ts';
+export { PipelineSchedules, type PipelineSchedulesProps } from './pipeline-schedules.ts';

@@ -1,4 +1,4 @@
-import { InvalidPropsError } from '../src/errors';
+import { InvalidPropsError } from '../src/errors.ts';
 import {
   Duration,
   Lazy,
@@ -12,12 +12,12 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey } from '../src/contract/tables';
-import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics';
-import { type WriterGrant, commonVariables, redriveVariables, stewardVariables } from '../src/contract/environment';
-import { builtInHandler } from './bundling';
-import { NightshiftFunction } from './nightshift-function';
-import { tablePropsFromSchema } from './table-props';
+import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey } from '../src/contract/tables.ts';
+import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
+import { type WriterGrant, commonVariables, redriveVariables, stewardVariables } from '../src/contract/environment.ts';
+import { builtInHandler } from './bundling.ts';
+import { NightshiftFunction } from './nightshift-function.ts';
+import { tablePropsFromSchema } from './table-props.ts';
 
 export interface MemoryStoreProps {
   /** Steward handler file. @default - Nightshift's steward (`lambdas/steward/handler.ts` in the package) */

@@ -1,8 +1,8 @@
-import { InvalidPropsError } from '../src/errors';
+import { InvalidPropsError } from '../src/errors.ts';
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import type { PipelineConfig } from '../src/config/pipeline';
-import { NightshiftStack } from './nightshift-stack';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { NightshiftStack } from './nightshift-stack.ts';
 
 /**
  * Adds one pipeline to a CDK app: a `NightshiftStack` named `<name>-<stage>`, checked by cdk-nag's AWS Solutions

@@ -1,9 +1,9 @@
 import { AssetHashType, DockerImage, Duration, RemovalPolicy, Validations, aws_iam as iam, aws_lambda as lambda, aws_logs as logs, type aws_sqs as sqs } from 'aws-cdk-lib';
-import { InvalidPropsError } from '../src/errors';
+import { InvalidPropsError } from '../src/errors.ts';
 import { dirname, relative, resolve } from 'node:path';
 import type { Construct } from 'constructs';
-import { tracingVariables } from '../src/contract/environment';
-import { HANDLER, agentEntry, bundle } from './bundling';
+import { tracingVariables } from '../src/contract/environment.ts';
+import { HANDLER, agentEntry, bundle } from './bundling.ts';
 
 export interface NightshiftFunctionProps {
   /** Handler file; its `handler` export is the entry point (for `kind: 'agent'`, its `work` export). */

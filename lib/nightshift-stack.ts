@@ -9,19 +9,19 @@ import {
   aws_scheduler_targets as targets,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { agentSpec, breakerSpec } from '../src/config/agent-spec';
-import { type BreakerEnvironment, agentVariables, breakerVariables, commonVariables } from '../src/contract/environment';
-import { STACK_OUTPUT, type StackOutputKey } from '../src/contract/outputs';
-import type { PipelineConfig } from '../src/config/pipeline';
-import { Agent } from './agent';
-import { CircuitBreaker } from './circuit-breaker';
-import { CoordinationTable } from './coordination-table';
-import { MemoryStore } from './memory-store';
-import { builtInHandler, checkAgentEntries } from './bundling';
-import { NightshiftFunction } from './nightshift-function';
-import { BreakerAuthority } from './breaker-authority';
-import { PipelineMonitoring } from './pipeline-monitoring';
-import { PipelineSchedules } from './pipeline-schedules';
+import { agentSpec, breakerSpec } from '../src/config/agent-spec.ts';
+import { type BreakerEnvironment, agentVariables, breakerVariables, commonVariables } from '../src/contract/environment.ts';
+import { STACK_OUTPUT, type StackOutputKey } from '../src/contract/outputs.ts';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { Agent } from './agent.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
+import { CoordinationTable } from './coordination-table.ts';
+import { MemoryStore } from './memory-store.ts';
+import { builtInHandler, checkAgentEntries } from './bundling.ts';
+import { NightshiftFunction } from './nightshift-function.ts';
+import { BreakerAuthority } from './breaker-authority.ts';
+import { PipelineMonitoring } from './pipeline-monitoring.ts';
+import { PipelineSchedules } from './pipeline-schedules.ts';
 
 export interface NightshiftStackProps extends StackProps {
   /** The validated pipeline config (see `definePipeline`). */

@@ -11,10 +11,10 @@ import {
 } from 'aws-cdk-lib';
 import { DynamicDashboardFactory, MonitoringFacade, SnsAlarmActionStrategy } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
-import type { MetricName } from '../src/contract/metrics';
-import type { Agent } from './agent';
-import type { CircuitBreaker } from './circuit-breaker';
-import type { MemoryStore } from './memory-store';
+import type { MetricName } from '../src/contract/metrics.ts';
+import type { Agent } from './agent.ts';
+import type { CircuitBreaker } from './circuit-breaker.ts';
+import type { MemoryStore } from './memory-store.ts';
 
 export interface PipelineMonitoringProps {
   /** The dashboard's name, and the prefix of every alarm's name. */

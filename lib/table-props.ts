@@ -1,5 +1,5 @@
 import { aws_dynamodb as dynamodb } from 'aws-cdk-lib';
-import type { TableSchema } from '../src/contract/tables';
+import type { TableSchema } from '../src/contract/tables.ts';
 
 /**
  * Table props every Nightshift table shares, derived from the table's {@link TableSchema} (the same schema the test

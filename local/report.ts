@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { SimulationResult } from './recorder';
+import type { SimulationResult } from './recorder.ts';
 
 /**
  * One self-contained HTML page for a local run: Chart.js is inlined, so the file opens offline. It shows, with UTC

@@ -1,5 +1,5 @@
-import type { BreakerStatus } from '../src/runtime/breaker/breaker';
-import type { UsageMeter } from './usage';
+import type { BreakerStatus } from '../src/runtime/breaker/breaker.ts';
+import type { UsageMeter } from './usage.ts';
 
 /** What a local run produced: the shapes the recorder fills, the scenarios and faults check, the CLI prints. */
 

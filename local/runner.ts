@@ -1,19 +1,19 @@
-import { InvalidPropsError, NightshiftError } from '../src/errors';
+import { InvalidPropsError, NightshiftError } from '../src/errors.ts';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
-import { scheduleName } from '../src/config/agent-spec';
-import type { PipelineConfig } from '../src/config/pipeline';
-import type { CallLog } from '../src/runtime/aws-calls';
-import { type Clock, ManualClock } from '../src/runtime/clock';
-import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle';
-import { type Fault, redeliveryAt } from './faults';
-import { checkAgentEntries } from '../lib/bundling';
-import { LocalPipeline } from './pipeline';
-import { RunRecorder, type SimulationResult } from './recorder';
-import { type ScenarioName, runChecks, runFaults } from './scenarios';
+import { scheduleName } from '../src/config/agent-spec.ts';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import type { CallLog } from '../src/runtime/aws-calls.ts';
+import { type Clock, ManualClock } from '../src/runtime/clock.ts';
+import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle.ts';
+import { type Fault, redeliveryAt } from './faults.ts';
+import { checkAgentEntries } from '../lib/bundling.ts';
+import { LocalPipeline } from './pipeline.ts';
+import { RunRecorder, type SimulationResult } from './recorder.ts';
+import { type ScenarioName, runChecks, runFaults } from './scenarios.ts';
 
-export type { SimulationResult } from './recorder';
+export type { SimulationResult } from './recorder.ts';
 
 /**
  * Runs the pipeline locally on an accelerated clock: fires each agent at its cron times (croner, with time zones),

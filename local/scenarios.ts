@@ -1,8 +1,8 @@
-import type { PipelineConfig } from '../src/config/pipeline';
-import { type Fault, faultChecks, parseFaults } from './faults';
-import { type Check, type ScenarioName, type SimulationResult, check, notExercised } from './result';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { type Fault, faultChecks, parseFaults } from './faults.ts';
+import { type Check, type ScenarioName, type SimulationResult, check, notExercised } from './result.ts';
 
-export type { Check, ScenarioName } from './result';
+export type { Check, ScenarioName } from './result.ts';
 
 /**
  * Scenario presets: fault sets like any other (`--inject`), plus, for the field report's stories on the reference

@@ -1,9 +1,9 @@
 import { appendFileSync } from 'node:fs';
-import type { Alert, AlertSink } from '../src/runtime/breaker/alerts';
-import type { ScheduleSwitch } from '../src/runtime/breaker/schedules';
-import type { AwsCall } from '../src/runtime/aws-calls';
-import type { Clock } from '../src/runtime/clock';
-import type { ModelProvider } from '../src/runtime/model/model';
+import type { Alert, AlertSink } from '../src/runtime/breaker/alerts.ts';
+import type { ScheduleSwitch } from '../src/runtime/breaker/schedules.ts';
+import type { AwsCall } from '../src/runtime/aws-calls.ts';
+import type { Clock } from '../src/runtime/clock.ts';
+import type { ModelProvider } from '../src/runtime/model/model.ts';
 
 /**
  * Local stand-ins for the services local mode does not run: SNS (alerts are recorded), EventBridge Scheduler

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { TABLE_SCHEMAS, type TableNames, type TableRole } from '../src/contract/tables';
-import { conditionally } from '../src/runtime/conditional';
-import type { Clock } from '../src/runtime/clock';
+import { TABLE_SCHEMAS, type TableNames, type TableRole } from '../src/contract/tables.ts';
+import { conditionally } from '../src/runtime/conditional.ts';
+import type { Clock } from '../src/runtime/clock.ts';
 
 /**
  * DynamoDB TTL on a simulated clock. Local mode's tables are created without DynamoDB Local's TTL (which runs on

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../src/runtime/clock';
-import { FifoQueue, QueueError, type QueueMessage } from './fifo-queue';
+import type { Clock } from '../src/runtime/clock.ts';
+import { FifoQueue, QueueError, type QueueMessage } from './fifo-queue.ts';
 
 /**
  * A local SQS endpoint speaking the AWS JSON 1.0 protocol that `@aws-sdk/client-sqs` uses, over in-memory FIFO

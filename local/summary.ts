@@ -1,4 +1,4 @@
-import type { SimulationResult } from './recorder';
+import type { SimulationResult } from './recorder.ts';
 
 /** The end-of-run summary: a table per agent, the memory ledger, and the scenario's checks. */
 export function formatSummary(result: SimulationResult): string {

@@ -1,5 +1,5 @@
 import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMAS, type TableNames, type TableRole, tableNames } from '../src/contract/tables';
+import { TABLE_SCHEMAS, type TableNames, type TableRole, tableNames } from '../src/contract/tables.ts';
 
 export { type TableNames, tableNames };
 

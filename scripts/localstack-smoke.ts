@@ -6,11 +6,11 @@
  * It runs only when LOCALSTACK_ENDPOINT is set (e.g. http://localhost:4566). Otherwise it says it did not run and
  * exits 77, the conventional "skipped" code: a run that did not happen never counts as passed.
  */
-import reference from '../nightshift.config';
-import { invokeDeployed } from '../cli/invoke';
-import { status } from '../cli/ops';
-import { deployedTarget } from '../cli/target';
-import { loadPipeline } from '../src/config/load';
+import reference from '../nightshift.config.ts';
+import { invokeDeployed } from '../cli/invoke.ts';
+import { status } from '../cli/ops.ts';
+import { deployedTarget } from '../cli/target.ts';
+import { loadPipeline } from '../src/config/load.ts';
 
 const NOT_RUN = 77;
 const endpoint = process.env.LOCALSTACK_ENDPOINT;

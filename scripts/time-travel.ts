@@ -8,11 +8,11 @@
  * Prints one JSON line: the clock this process saw, each run's failed checks, chaos's violations. Exits 0 when
  * every run held.
  */
-import { chaos } from '../bench/chaos/chaos';
-import { startDynamoDbLocal } from '../local/dynamodb-local';
-import { SIMULATION_START, simulate } from '../local/runner';
-import type { ScenarioName } from '../local/scenarios';
-import { loadPipeline } from '../src/config/load';
+import { chaos } from '../bench/chaos/chaos.ts';
+import { startDynamoDbLocal } from '../local/dynamodb-local.ts';
+import { SIMULATION_START, simulate } from '../local/runner.ts';
+import type { ScenarioName } from '../local/scenarios.ts';
+import { loadPipeline } from '../src/config/load.ts';
 
 const pipeline = await loadPipeline('nightshift.config.ts');
 const dynamo = await startDynamoDbLocal();

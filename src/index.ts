@@ -12,15 +12,15 @@
  * Constructs for a CDK app are in `nightshift/cdk`; a harness that runs one agent locally, for its tests, is in
  * `nightshift/testing`.
  */
-export { ConfigError, type AgentConfig, type PipelineConfig, type PipelineInput, definePipeline } from './config/pipeline';
-export { NightshiftError } from './errors';
-export { BreakerOpenError } from './runtime/breaker/breaker';
-export type { EmitResult } from './runtime/breaker/output-guard';
-export { LockLostError } from './runtime/locks';
-export type { MemoryEntry } from './runtime/memory/reader';
-export type { OmittedEntry, RetrievalRequest, RetrievedContext, RetrievedEntry } from './runtime/memory/retrieval';
-export { MemoryValueError, type EntryOptions, type MemoryChange, type RunMemory, type ValueSchema } from './runtime/memory/run-memory';
-export type { ModelResponse, ModelUsage } from './runtime/model/model';
-export type { RunModel } from './runtime/model/run-model';
-export type { AgentContext, AgentOutput, Degraded, EmittedOutput, RunOutcome } from './runtime/run-lifecycle';
-export { type AgentWork, agentHandler } from '../lambdas/shared/agent-handler';
+export { ConfigError, type AgentConfig, type PipelineConfig, type PipelineInput, definePipeline } from './config/pipeline.ts';
+export { NightshiftError } from './errors.ts';
+export { BreakerOpenError } from './runtime/breaker/breaker.ts';
+export type { EmitResult } from './runtime/breaker/output-guard.ts';
+export { LockLostError } from './runtime/locks.ts';
+export type { MemoryEntry } from './runtime/memory/reader.ts';
+export type { OmittedEntry, RetrievalRequest, RetrievedContext, RetrievedEntry } from './runtime/memory/retrieval.ts';
+export { MemoryValueError, type EntryOptions, type MemoryChange, type RunMemory, type ValueSchema } from './runtime/memory/run-memory.ts';
+export type { ModelResponse, ModelUsage } from './runtime/model/model.ts';
+export type { RunModel } from './runtime/model/run-model.ts';
+export type { AgentContext, AgentOutput, Degraded, EmittedOutput, RunOutcome } from './runtime/run-lifecycle.ts';
+export { type AgentWork, agentHandler } from '../lambdas/shared/agent-handler.ts';

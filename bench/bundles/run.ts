@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
-import { type BundleSize, agentEntry, bundle } from '../../lib/bundling';
-import { NightshiftFunction } from '../../lib/nightshift-function';
-import { NightshiftStack } from '../../lib/nightshift-stack';
-import type { PipelineConfig } from '../../src/config/pipeline';
+import { type BundleSize, agentEntry, bundle } from '../../lib/bundling.ts';
+import { NightshiftFunction } from '../../lib/nightshift-function.ts';
+import { NightshiftStack } from '../../lib/nightshift-stack.ts';
+import type { PipelineConfig } from '../../src/config/pipeline.ts';
 
 /**
  * Bundle sizes and cold module load of every function the stack deploys. Cold load is `import()` of the bundle in

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AgentSpec } from '../../src/config/agent-spec';
-import { createTables } from '../../local/tables';
-import { MessageLedger } from '../../local/ledger';
-import { BreakerOpenError } from '../../src/runtime/breaker/breaker';
-import { inProcessTransport } from '../../src/runtime/breaker/authority';
-import { ManualClock } from '../../src/runtime/clock';
-import { LockHeldError, type TaskLocks } from '../../src/runtime/locks';
-import { type StewardMessage, wireSteward } from '../../src/runtime/memory/steward';
-import { Wiring } from '../../src/runtime/wiring';
-import { messageGroupId } from '../../src/runtime/memory/update';
+import type { AgentSpec } from '../../src/config/agent-spec.ts';
+import { createTables } from '../../local/tables.ts';
+import { MessageLedger } from '../../local/ledger.ts';
+import { BreakerOpenError } from '../../src/runtime/breaker/breaker.ts';
+import { inProcessTransport } from '../../src/runtime/breaker/authority.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { LockHeldError, type TaskLocks } from '../../src/runtime/locks.ts';
+import { type StewardMessage, wireSteward } from '../../src/runtime/memory/steward.ts';
+import { Wiring } from '../../src/runtime/wiring.ts';
+import { messageGroupId } from '../../src/runtime/memory/update.ts';
 
 /**
  * Seeded fault injection against the runtime on DynamoDB Local, through the real SDK: each run draws its faults from

@@ -3,8 +3,8 @@
  * what was injected and of each invariant, and a non-zero exit on any violation.
  */
 import { parseArgs } from 'node:util';
-import { startDynamoDbLocal } from '../../local/dynamodb-local';
-import { chaos, chaosTable } from './chaos';
+import { startDynamoDbLocal } from '../../local/dynamodb-local.ts';
+import { chaos, chaosTable } from './chaos.ts';
 
 const { values } = parseArgs({ options: { seed: { type: 'string', default: '1' }, runs: { type: 'string', default: '20' } } });
 const seed = Number(values.seed);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { NAMESPACE } from '../../src/config/namespaces';
-import { definePipeline } from '../../src/config/pipeline';
-import { LocalPipeline } from '../../local/pipeline';
-import { ManualClock } from '../../src/runtime/clock';
-import { InvalidUpdateError, type MemoryUpdate, parseUpdate } from '../../src/runtime/memory/update';
-import type { Workload } from './workload';
+import { NAMESPACE } from '../../src/config/namespaces.ts';
+import { definePipeline } from '../../src/config/pipeline.ts';
+import { LocalPipeline } from '../../local/pipeline.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { InvalidUpdateError, type MemoryUpdate, parseUpdate } from '../../src/runtime/memory/update.ts';
+import type { Workload } from './workload.ts';
 
 export interface ContextFigures {
   /** Items the write path refused, with its reason: never stored, so never returned. */

@@ -1,10 +1,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { AgentSpec } from '../../src/config/agent-spec';
-import type { OutputGuard } from '../../src/runtime/breaker/output-guard';
-import { ManualClock } from '../../src/runtime/clock';
-import { Wiring } from '../../src/runtime/wiring';
-import { inProcessTransport } from '../../src/runtime/breaker/authority';
+import type { AgentSpec } from '../../src/config/agent-spec.ts';
+import type { OutputGuard } from '../../src/runtime/breaker/output-guard.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { Wiring } from '../../src/runtime/wiring.ts';
+import { inProcessTransport } from '../../src/runtime/breaker/authority.ts';
 
 export interface EmitFigures {
   readonly outputs: number;

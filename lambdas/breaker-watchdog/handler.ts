@@ -1,9 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { parseBreakerEnvironment } from '../../src/contract/environment';
-import type { Breaker } from '../../src/runtime/breaker/breaker';
-import { systemClock } from '../../src/runtime/clock';
-import { Wiring } from '../../src/runtime/wiring';
-import { breakerSideEffects } from '../shared/breaker-side-effects';
+import { parseBreakerEnvironment } from '../../src/contract/environment.ts';
+import type { Breaker } from '../../src/runtime/breaker/breaker.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { Wiring } from '../../src/runtime/wiring.ts';
+import { breakerSideEffects } from '../shared/breaker-side-effects.ts';
 
 const logger = new Logger({ serviceName: 'breaker-watchdog' });
 let breaker: Breaker | undefined;

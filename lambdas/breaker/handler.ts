@@ -1,11 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { parseBreakerEnvironment } from '../../src/contract/environment';
-import { BreakerRequestError, type BreakerResponse, handleBreakerRequest } from '../../src/runtime/breaker/authority';
-import type { Breaker } from '../../src/runtime/breaker/breaker';
-import { systemClock } from '../../src/runtime/clock';
-import { Wiring } from '../../src/runtime/wiring';
-import { breakerSideEffects } from '../shared/breaker-side-effects';
+import { parseBreakerEnvironment } from '../../src/contract/environment.ts';
+import { BreakerRequestError, type BreakerResponse, handleBreakerRequest } from '../../src/runtime/breaker/authority.ts';
+import type { Breaker } from '../../src/runtime/breaker/breaker.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { Wiring } from '../../src/runtime/wiring.ts';
+import { breakerSideEffects } from '../shared/breaker-side-effects.ts';
 
 const logger = new Logger({ serviceName: 'breaker' });
 let breaker: Breaker | undefined;

@@ -1,8 +1,8 @@
-import { InvalidPropsError, NightshiftError } from '../../src/errors';
+import { InvalidPropsError, NightshiftError } from '../../src/errors.ts';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import type { SNSEvent } from 'aws-lambda';
-import { parsePagerEnvironment } from '../../src/contract/environment';
+import { parsePagerEnvironment } from '../../src/contract/environment.ts';
 
 const logger = new Logger({ serviceName: 'pager-forwarder' });
 

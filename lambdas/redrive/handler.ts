@@ -1,7 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod/mini';
-import { parseRedriveEnvironment } from '../../src/contract/environment';
-import { type RedriveResult, redriveDeadLetters } from '../../src/runtime/memory/redrive';
+import { parseRedriveEnvironment } from '../../src/contract/environment.ts';
+import { type RedriveResult, redriveDeadLetters } from '../../src/runtime/memory/redrive.ts';
 
 const sqs = new SQSClient({});
 const request = z.object({ max: z.optional(z.int().check(z.positive(), z.maximum(10_000))) });

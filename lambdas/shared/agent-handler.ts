@@ -2,18 +2,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
-import { METRICS_NAMESPACE } from '../../src/contract/metrics';
-import { parseAgentEnvironment } from '../../src/contract/environment';
-import { systemClock } from '../../src/runtime/clock';
-import { parseInvocation } from '../../src/runtime/invocation';
-import type { MetricsSink } from '../../src/runtime/metrics';
-import type { ModelProvider } from '../../src/runtime/model/model';
-import { once } from '../../src/runtime/once';
-import { type AgentContext, type RunOutcome, runAgent, slotTaskId } from '../../src/runtime/run-lifecycle';
-import { RunHistory } from '../../src/runtime/run-history';
-import { type Runtime, Wiring } from '../../src/runtime/wiring';
-import { lambdaBreakerTransport } from './breaker-transport';
-import { tracingFromEnvironment } from './tracing';
+import { METRICS_NAMESPACE } from '../../src/contract/metrics.ts';
+import { parseAgentEnvironment } from '../../src/contract/environment.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { parseInvocation } from '../../src/runtime/invocation.ts';
+import type { MetricsSink } from '../../src/runtime/metrics.ts';
+import type { ModelProvider } from '../../src/runtime/model/model.ts';
+import { once } from '../../src/runtime/once.ts';
+import { type AgentContext, type RunOutcome, runAgent, slotTaskId } from '../../src/runtime/run-lifecycle.ts';
+import { RunHistory } from '../../src/runtime/run-history.ts';
+import { type Runtime, Wiring } from '../../src/runtime/wiring.ts';
+import { lambdaBreakerTransport } from './breaker-transport.ts';
+import { tracingFromEnvironment } from './tracing.ts';
 
 const logger = new Logger();
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE });
@@ -48,10 +48,10 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
 /** The model provider, its SDK client imported when the first call is made (not every agent run calls a model). */
 function modelProvider(kind: 'bedrock' | 'offline'): ModelProvider {
   const load = once(async (): Promise<ModelProvider> => {
-    if (kind === 'offline') return new (await import('../../src/runtime/model/offline')).OfflineProvider();
+    if (kind === 'offline') return new (await import('../../src/runtime/model/offline.ts')).OfflineProvider();
     const [{ BedrockRuntimeClient }, { BedrockProvider }] = await Promise.all([
       import('@aws-sdk/client-bedrock-runtime'),
-      import('../../src/runtime/model/bedrock'),
+      import('../../src/runtime/model/bedrock.ts'),
     ]);
     // The provider retries throttling itself, bounded by the run's lease: the SDK must not retry underneath it.
     return new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), clock: systemClock });

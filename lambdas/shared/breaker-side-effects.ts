@@ -1,7 +1,7 @@
-import type { BreakerEnvironment } from '../../src/contract/environment';
-import type { AlertSink } from '../../src/runtime/breaker/alerts';
-import type { ScheduleSwitch } from '../../src/runtime/breaker/schedules';
-import { once } from '../../src/runtime/once';
+import type { BreakerEnvironment } from '../../src/contract/environment.ts';
+import type { AlertSink } from '../../src/runtime/breaker/alerts.ts';
+import type { ScheduleSwitch } from '../../src/runtime/breaker/schedules.ts';
+import { once } from '../../src/runtime/once.ts';
 
 /**
  * The breaker's side effects as the stack deployed them: alerts to the SNS topic, schedules switched in the
@@ -10,13 +10,13 @@ import { once } from '../../src/runtime/once';
  */
 export function breakerSideEffects(env: BreakerEnvironment): { alerts: AlertSink; schedules: ScheduleSwitch } {
   const sns = once(async () => {
-    const [{ SNSClient }, { SnsAlerts }] = await Promise.all([import('@aws-sdk/client-sns'), import('../../src/runtime/breaker/alerts')]);
+    const [{ SNSClient }, { SnsAlerts }] = await Promise.all([import('@aws-sdk/client-sns'), import('../../src/runtime/breaker/alerts.ts')]);
     return new SnsAlerts({ sns: new SNSClient({}), topicArn: env.alertTopicArn });
   });
   const scheduler = once(async () => {
     const [{ SchedulerClient }, { EventBridgeSchedules }] = await Promise.all([
       import('@aws-sdk/client-scheduler'),
-      import('../../src/runtime/breaker/schedules'),
+      import('../../src/runtime/breaker/schedules.ts'),
     ]);
     return new EventBridgeSchedules({ scheduler: new SchedulerClient({}), groupName: env.scheduleGroup, scheduleNames: env.breakerSpec.scheduleNames });
   });

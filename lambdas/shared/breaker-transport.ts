@@ -1,6 +1,6 @@
-import type { BreakerRequest, BreakerResponse, BreakerTransport } from '../../src/runtime/breaker/authority';
-import { NightshiftError } from '../../src/errors';
-import { once } from '../../src/runtime/once';
+import type { BreakerRequest, BreakerResponse, BreakerTransport } from '../../src/runtime/breaker/authority.ts';
+import { NightshiftError } from '../../src/errors.ts';
+import { once } from '../../src/runtime/once.ts';
 
 /**
  * How an agent asks the breaker function: a synchronous Lambda Invoke of `functionArn`, the function qualified by

@@ -1,4 +1,4 @@
-import { tracingOn } from '../../src/contract/environment';
+import { tracingOn } from '../../src/contract/environment.ts';
 /** Wraps an AWS SDK v3 client so its calls show as X-Ray subsegments; the identity when tracing is off. */
 export type Capture = <T>(client: T) => T;
 

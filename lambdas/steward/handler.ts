@@ -2,13 +2,13 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { parseStewardEnvironment } from '../../src/contract/environment';
-import { METRICS_NAMESPACE } from '../../src/contract/metrics';
-import { documentClient } from '../../src/runtime/clients';
-import { systemClock } from '../../src/runtime/clock';
-import { type MemorySteward, type StewardMessage, wireSteward } from '../../src/runtime/memory/steward';
-import { tracingFromEnvironment } from '../shared/tracing';
-import { NightshiftError } from '../../src/errors';
+import { parseStewardEnvironment } from '../../src/contract/environment.ts';
+import { METRICS_NAMESPACE } from '../../src/contract/metrics.ts';
+import { documentClient } from '../../src/runtime/clients.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { type MemorySteward, type StewardMessage, wireSteward } from '../../src/runtime/memory/steward.ts';
+import { tracingFromEnvironment } from '../shared/tracing.ts';
+import { NightshiftError } from '../../src/errors.ts';
 
 const logger = new Logger({ serviceName: 'steward' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'steward' });

@@ -1,6 +1,6 @@
-import { UnknownNameError } from '../errors';
+import { UnknownNameError } from '../errors.ts';
 import * as z from 'zod/mini';
-import type { PipelineConfig } from './pipeline';
+import type { PipelineConfig } from './pipeline.ts';
 
 /**
  * What the runtime needs to know about one agent: its own limits and the staleness limit of each upstream. Built

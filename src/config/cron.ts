@@ -1,4 +1,4 @@
-import { NightshiftError } from '../errors';
+import { NightshiftError } from '../errors.ts';
 
 /**
  * Standard five-field cron (`minute hour day-of-month month day-of-week`), the form users already know from

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, type PipelineConfig, type PipelineInput, definePipeline } from './pipeline';
+import { ConfigError, type PipelineConfig, type PipelineInput, definePipeline } from './pipeline.ts';
 
 /**
  * Loads a pipeline config file (its default export) and validates it, whether or not the file already called

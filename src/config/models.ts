@@ -1,4 +1,4 @@
-import { InvalidPropsError } from '../errors';
+import { InvalidPropsError } from '../errors.ts';
 /**
  * Amazon Bedrock model ids as the pipeline config names them, and what IAM must allow for each. A foundation model
  * id (`anthropic.claude-3-5-haiku-20241022-v1:0`) is invoked in the stack's region. A cross-region inference

@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import { CronError, parseCron, toEventBridgeCron } from './cron';
-import { parseModelId } from './models';
-import { NAMESPACE, NAMESPACE_RULE } from './namespaces';
-import { NightshiftError } from '../errors';
+import { CronError, parseCron, toEventBridgeCron } from './cron.ts';
+import { parseModelId } from './models.ts';
+import { NAMESPACE, NAMESPACE_RULE } from './namespaces.ts';
+import { NightshiftError } from '../errors.ts';
 
 /**
  * The pipeline config: one typed object that declares every agent, its schedules and guardrails. It is validated

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { parseCron } from './cron';
+import { parseCron } from './cron.ts';
 
 /** One cron entry of an agent, as the config holds it. */
 export interface ScheduleEntry {

@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
-import { type AgentSpec, type BreakerSpec, agentSpecSchema, breakerSpecSchema } from '../config/agent-spec';
-import { NightshiftError } from '../errors';
-import { describeIssues, jsonText } from '../runtime/schema';
-import { METRICS_NAMESPACE } from './metrics';
+import { type AgentSpec, type BreakerSpec, agentSpecSchema, breakerSpecSchema } from '../config/agent-spec.ts';
+import { NightshiftError } from '../errors.ts';
+import { describeIssues, jsonText } from '../runtime/schema.ts';
+import { METRICS_NAMESPACE } from './metrics.ts';
 
 /**
  * The environment of every Nightshift function: the stack writes it with the builders here (`lib/`), the handlers

@@ -1,4 +1,4 @@
-import type { RESERVED_NAMESPACES } from '../config/namespaces';
+import type { RESERVED_NAMESPACES } from '../config/namespaces.ts';
 /**
  * The tables both floors share: key schema and TTL attribute of each (what the CDK constructs deploy and local mode
  * and the tests create in DynamoDB Local), and the key layout of every item the runtime writes, so a key is spelled

@@ -1,8 +1,8 @@
-import { conditionally } from './conditional';
-import { KEYS } from '../contract/tables';
+import { conditionally } from './conditional.ts';
+import { KEYS } from '../contract/tables.ts';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from './clock';
-import type { MetricsSink } from './metrics';
+import type { Clock } from './clock.ts';
+import type { MetricsSink } from './metrics.ts';
 
 /**
  * Agent heartbeats on the coordination table: the field report's `status/{agent_id}.heartbeat`. An agent beats

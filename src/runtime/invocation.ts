@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { describeIssues } from './schema';
-import { NightshiftError } from '../errors';
+import { describeIssues } from './schema.ts';
+import { NightshiftError } from '../errors.ts';
 
 /**
  * What EventBridge Scheduler sends an agent (the target input set by the `Agent` construct, with Scheduler's

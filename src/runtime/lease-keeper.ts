@@ -1,6 +1,6 @@
-import type { AgentSpec } from '../config/agent-spec';
-import type { GuardDeps } from './run-context';
-import { type Lease, LockLostError } from './locks';
+import type { AgentSpec } from '../config/agent-spec.ts';
+import type { GuardDeps } from './run-context.ts';
+import { type Lease, LockLostError } from './locks.ts';
 
 const MINUTE = 60_000;
 

@@ -1,9 +1,9 @@
-import { conditionally } from './conditional';
-import { KEYS, LOCK_PK_PREFIX } from '../contract/tables';
+import { conditionally } from './conditional.ts';
+import { KEYS, LOCK_PK_PREFIX } from '../contract/tables.ts';
 import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from './clock';
-import type { MetricsSink } from './metrics';
-import { NightshiftError } from '../errors';
+import type { Clock } from './clock.ts';
+import type { MetricsSink } from './metrics.ts';
+import { NightshiftError } from '../errors.ts';
 
 /**
  * Lease locks on the coordination table: the field report's `tasks/{task_id}.lock`, without the watchdog.

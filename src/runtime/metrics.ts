@@ -1,4 +1,4 @@
-import type { MetricName } from '../contract/metrics';
+import type { MetricName } from '../contract/metrics.ts';
 
 /**
  * Where the runtime counts what operators watch (lock takeovers, degraded runs, …). The Lambda adapters back it

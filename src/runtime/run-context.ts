@@ -1,17 +1,17 @@
-import type { AgentSpec } from '../config/agent-spec';
-import type { EmitResult, OutputGuard } from './breaker/output-guard';
-import type { Clock } from './clock';
-import type { Heartbeats, UpstreamHealth } from './heartbeats';
-import type { AgentInvocation } from './invocation';
-import type { TaskLocks } from './locks';
-import type { MemoryClient } from './memory/client';
-import type { MemoryReader } from './memory/reader';
-import type { ContextRetriever, RetrievalRequest, RetrievedContext } from './memory/retrieval';
-import { RunMemory } from './memory/run-memory';
-import type { MetricsSink } from './metrics';
-import type { ModelProvider } from './model/model';
-import { RunModel } from './model/run-model';
-import { NotConfiguredError } from '../errors';
+import type { AgentSpec } from '../config/agent-spec.ts';
+import type { EmitResult, OutputGuard } from './breaker/output-guard.ts';
+import type { Clock } from './clock.ts';
+import type { Heartbeats, UpstreamHealth } from './heartbeats.ts';
+import type { AgentInvocation } from './invocation.ts';
+import type { TaskLocks } from './locks.ts';
+import type { MemoryClient } from './memory/client.ts';
+import type { MemoryReader } from './memory/reader.ts';
+import type { ContextRetriever, RetrievalRequest, RetrievedContext } from './memory/retrieval.ts';
+import { RunMemory } from './memory/run-memory.ts';
+import type { MetricsSink } from './metrics.ts';
+import type { ModelProvider } from './model/model.ts';
+import { RunModel } from './model/run-model.ts';
+import { NotConfiguredError } from '../errors.ts';
 
 /**
  * What an agent's work function sees of its run ({@link AgentContext}) and what the guard runs on ({@link GuardDeps}).

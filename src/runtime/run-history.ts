@@ -1,7 +1,7 @@
-import { KEYS } from '../contract/tables';
+import { KEYS } from '../contract/tables.ts';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from './clock';
-import type { RunOutcome } from './run-lifecycle';
+import type { Clock } from './clock.ts';
+import type { RunOutcome } from './run-lifecycle.ts';
 
 /** One run of an agent as `nightshift runs` lists it. */
 export interface RunEntry {

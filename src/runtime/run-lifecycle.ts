@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentSpec } from '../config/agent-spec';
-import { NightshiftError } from '../errors';
-import { BreakerOpenError } from './breaker/breaker';
-import type { OutputGuard } from './breaker/output-guard';
-import type { Heartbeats, RunOrder, UpstreamHealth } from './heartbeats';
-import type { AgentInvocation } from './invocation';
-import { LeaseKeeper } from './lease-keeper';
-import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks';
-import type { ModelUsageTally } from './model/run-model';
-import { type AgentContext, type ContextTokens, type Degraded, type EmittedOutput, type GuardDeps, type RunLog, createRunContext } from './run-context';
+import type { AgentSpec } from '../config/agent-spec.ts';
+import { NightshiftError } from '../errors.ts';
+import { BreakerOpenError } from './breaker/breaker.ts';
+import type { OutputGuard } from './breaker/output-guard.ts';
+import type { Heartbeats, RunOrder, UpstreamHealth } from './heartbeats.ts';
+import type { AgentInvocation } from './invocation.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
+import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks.ts';
+import type { ModelUsageTally } from './model/run-model.ts';
+import { type AgentContext, type ContextTokens, type Degraded, type EmittedOutput, type GuardDeps, type RunLog, createRunContext } from './run-context.ts';
 
-export type { AgentContext, AgentOutput, ContextTokens, Degraded, EmittedOutput, GuardDeps, RunLog } from './run-context';
+export type { AgentContext, AgentOutput, ContextTokens, Degraded, EmittedOutput, GuardDeps, RunLog } from './run-context.ts';
 
 export type RunOutcome<R> =
   | {

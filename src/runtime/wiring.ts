@@ -1,25 +1,25 @@
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AgentSpec, BreakerSpec } from '../config/agent-spec';
-import { NotConfiguredError } from '../errors';
-import type { TableNames } from '../contract/tables';
-import type { AlertSink } from './breaker/alerts';
-import { Breaker, type BreakerPort, readBreakerState } from './breaker/breaker';
-import { type BreakerTransport, RemoteBreaker } from './breaker/authority';
-import { OutputGuard } from './breaker/output-guard';
-import { OutputWindows } from './breaker/output-window';
-import type { ScheduleSwitch } from './breaker/schedules';
-import type { Clock } from './clock';
-import type { GuardDeps, RunLog } from './run-context';
-import { Heartbeats } from './heartbeats';
-import { TaskLocks } from './locks';
-import { MemoryClient } from './memory/client';
-import { MemoryReader } from './memory/reader';
-import { ContextRetriever } from './memory/retrieval';
-import type { MetricsSink } from './metrics';
-import { type Endpoints, type Instrument, clientConfig, documentClient } from './clients';
-import type { ModelProvider } from './model/model';
-import { RunHistory } from './run-history';
+import type { AgentSpec, BreakerSpec } from '../config/agent-spec.ts';
+import { NotConfiguredError } from '../errors.ts';
+import type { TableNames } from '../contract/tables.ts';
+import type { AlertSink } from './breaker/alerts.ts';
+import { Breaker, type BreakerPort, readBreakerState } from './breaker/breaker.ts';
+import { type BreakerTransport, RemoteBreaker } from './breaker/authority.ts';
+import { OutputGuard } from './breaker/output-guard.ts';
+import { OutputWindows } from './breaker/output-window.ts';
+import type { ScheduleSwitch } from './breaker/schedules.ts';
+import type { Clock } from './clock.ts';
+import type { GuardDeps, RunLog } from './run-context.ts';
+import { Heartbeats } from './heartbeats.ts';
+import { TaskLocks } from './locks.ts';
+import { MemoryClient } from './memory/client.ts';
+import { MemoryReader } from './memory/reader.ts';
+import { ContextRetriever } from './memory/retrieval.ts';
+import type { MetricsSink } from './metrics.ts';
+import { type Endpoints, type Instrument, clientConfig, documentClient } from './clients.ts';
+import type { ModelProvider } from './model/model.ts';
+import { RunHistory } from './run-history.ts';
 
 /**
  * The one place the runtime is assembled: from where AWS is (endpoints), the clock, the metrics sink, and for the
@@ -28,7 +28,7 @@ import { RunHistory } from './run-history';
  * wiring's core by `wireSteward` (in its own module, so neither bundle loads the other's code).
  */
 
-export type { Endpoints, Instrument } from './clients';
+export type { Endpoints, Instrument } from './clients.ts';
 
 export interface WiringOptions {
   readonly tables: TableNames;

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import reference from '../../nightshift.config';
-import { agentEnvironment, breakerFunctionArn, memoryQueueForTest } from '../support/agent-env';
-import { lambdaEndpoint } from '../support/lambda-endpoint';
-import { dynamoForTest } from '../support/dynamo';
-import { runTs } from '../support/subprocess';
-import { cdkJsonContext } from '../support/template';
+import reference from '../../nightshift.config.ts';
+import { agentEnvironment, breakerFunctionArn, memoryQueueForTest } from '../support/agent-env.ts';
+import { lambdaEndpoint } from '../support/lambda-endpoint.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
+import { runTs } from '../support/subprocess.ts';
+import { cdkJsonContext } from '../support/template.ts';
 
 const { names } = await dynamoForTest('synth');
 const memory = await memoryQueueForTest();
@@ -46,7 +46,7 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     const assetDir = join(outdir, `asset.${planner.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
     expect(readdirSync(assetDir)).toContain('index.mjs');
     // Its outputs are counted by the breaker function (the real handler, behind a loopback Lambda endpoint).
-    const breakerFunction = await lambdaEndpoint(async (event, context) => (await import('../../lambdas/breaker/handler')).handler(event, context));
+    const breakerFunction = await lambdaEndpoint(async (event, context) => (await import('../../lambdas/breaker/handler.ts')).handler(event, context));
     for (const [key, value] of Object.entries(agentEnvironment(reference, 'planner', names, memory, breakerFunction.endpoint))) vi.stubEnv(key, value);
     const { handler } = await import(pathToFileURL(join(assetDir, 'index.mjs')).href);
     const result = await handler({ agentId: 'planner', scheduledTime: '2026-11-25T01:00:00Z' });

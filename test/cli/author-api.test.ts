@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SHIFTS, faketime } from '../support/faketime';
-import { runTs } from '../support/subprocess';
+import { SHIFTS, faketime } from '../support/faketime.ts';
+import { runTs } from '../support/subprocess.ts';
 
 const run = promisify(execFile);
 const repo = resolve('.');

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import reference from '../../nightshift.config';
-import { ASSUMPTIONS, PRICES, costView, monthlyCost } from '../../cli/cost';
-import { definePipeline } from '../../src/config/pipeline';
-import { runsPerMonth } from '../../src/config/schedule-times';
-import { simulate } from '../../local/runner';
+import reference from '../../nightshift.config.ts';
+import { ASSUMPTIONS, PRICES, costView, monthlyCost } from '../../cli/cost.ts';
+import { definePipeline } from '../../src/config/pipeline.ts';
+import { runsPerMonth } from '../../src/config/schedule-times.ts';
+import { simulate } from '../../local/runner.ts';
 
 /** `nightshift cost` on the reference pipeline, from a simulated day measured on DynamoDB Local. */
 const day = await simulate({

@@ -2,12 +2,12 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import reference from '../../nightshift.config';
-import { invokeDeployed } from '../../cli/invoke';
-import { dlqRedrive, locksRelease, status } from '../../cli/ops';
-import { type Target, deployedTarget } from '../../cli/target';
-import { memoryQueueForTest } from '../support/agent-env';
-import { dynamoForTest } from '../support/dynamo';
+import reference from '../../nightshift.config.ts';
+import { invokeDeployed } from '../../cli/invoke.ts';
+import { dlqRedrive, locksRelease, status } from '../../cli/ops.ts';
+import { type Target, deployedTarget } from '../../cli/target.ts';
+import { memoryQueueForTest } from '../support/agent-env.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
 
 /**
  * The CLI against a "deployed" stack: CloudFormation is mocked to return the stack's outputs, which point at this

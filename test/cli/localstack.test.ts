@@ -1,9 +1,9 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { addNightshiftPipeline } from '../../lib/nightshift-app';
-import reference from '../../nightshift.config';
-import { runTs } from '../support/subprocess';
-import { cdkJsonContext } from '../support/template';
+import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
+import reference from '../../nightshift.config.ts';
+import { runTs } from '../support/subprocess.ts';
+import { cdkJsonContext } from '../support/template.ts';
 import { App } from 'aws-cdk-lib';
 
 describe('the LocalStack path', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nightshift } from '../support/subprocess';
+import { nightshift } from '../support/subprocess.ts';
 
 describe('nightshift CLI', () => {
   const stateDir = join(mkdtempSync(join(tmpdir(), 'nightshift-cli-')), 'state');

@@ -2,7 +2,7 @@ import awsCronParser from 'aws-cron-parser';
 import { Cron } from 'croner';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCron, toEventBridgeCron } from '../../src/config/cron';
+import { parseCron, toEventBridgeCron } from '../../src/config/cron.ts';
 
 /**
  * The crontab → EventBridge translation checked against two implementations nobody here wrote: for generated

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCron, toEventBridgeCron } from '../../src/config/cron';
+import { parseCron, toEventBridgeCron } from '../../src/config/cron.ts';
 
 const eventBridge = (expression: string) => toEventBridgeCron(parseCron(expression));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import reference from '../../nightshift.config';
-import { ConfigError, type PipelineInput, definePipeline } from '../../src/config/pipeline';
+import reference from '../../nightshift.config.ts';
+import { ConfigError, type PipelineInput, definePipeline } from '../../src/config/pipeline.ts';
 
 type AgentInput = PipelineInput['agents'][number];
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { longestGapMs, nextFireTimes, runsPerMonth } from '../../src/config/schedule-times';
+import { longestGapMs, nextFireTimes, runsPerMonth } from '../../src/config/schedule-times.ts';
 
 const HOUR = 3_600_000;
 

@@ -5,9 +5,9 @@ import {
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { TABLE_SCHEMAS, type TableRole } from '../../src/contract/tables';
-import { createTables } from '../../local/tables';
-import { dynamoForTest } from '../support/dynamo';
+import { TABLE_SCHEMAS, type TableRole } from '../../src/contract/tables.ts';
+import { createTables } from '../../local/tables.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
 
 const { client, names } = await dynamoForTest('harness');
 

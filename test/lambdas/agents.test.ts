@@ -1,20 +1,20 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import * as analystAgent from '../../lambdas/agents/analyst/handler';
-import * as communityAgent from '../../lambdas/agents/community/handler';
-import * as plannerAgent from '../../lambdas/agents/planner/handler';
-import * as seoAgent from '../../lambdas/agents/seo/handler';
-import * as writerAgent from '../../lambdas/agents/writer/handler';
-import { agentHandler } from '../../lambdas/shared/agent-handler';
-import { parseAgentEnvironment as agentEnvironment } from '../../src/contract/environment';
-import reference from '../../nightshift.config';
-import { memoryQueueForTest, agentEnvironment as testEnvironment } from '../support/agent-env';
-import { dynamoForTest } from '../support/dynamo';
-import { lambdaEndpoint } from '../support/lambda-endpoint';
-import { schedulerInvocation } from '../support/events';
+import * as analystAgent from '../../lambdas/agents/analyst/handler.ts';
+import * as communityAgent from '../../lambdas/agents/community/handler.ts';
+import * as plannerAgent from '../../lambdas/agents/planner/handler.ts';
+import * as seoAgent from '../../lambdas/agents/seo/handler.ts';
+import * as writerAgent from '../../lambdas/agents/writer/handler.ts';
+import { agentHandler } from '../../lambdas/shared/agent-handler.ts';
+import { parseAgentEnvironment as agentEnvironment } from '../../src/contract/environment.ts';
+import reference from '../../nightshift.config.ts';
+import { memoryQueueForTest, agentEnvironment as testEnvironment } from '../support/agent-env.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
+import { lambdaEndpoint } from '../support/lambda-endpoint.ts';
+import { schedulerInvocation } from '../support/events.ts';
 
 const { names } = await dynamoForTest('agents');
 // The breaker function each agent asks: the real handler, behind a loopback Lambda endpoint.
-const breakerFunction = await lambdaEndpoint(async (event, context) => (await import('../../lambdas/breaker/handler')).handler(event, context));
+const breakerFunction = await lambdaEndpoint(async (event, context) => (await import('../../lambdas/breaker/handler.ts')).handler(event, context));
 const memory = await memoryQueueForTest();
 // What the Agent construct bundles around each agent's work: the handler over the function's environment.
 const [planner, writer, seo, community, analyst] = [plannerAgent, writerAgent, seoAgent, communityAgent, analystAgent].map((m) => agentHandler(m.work));

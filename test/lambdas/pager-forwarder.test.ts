@@ -4,7 +4,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { SNSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { handler } from '../../lambdas/pager-forwarder/handler';
+import { handler } from '../../lambdas/pager-forwarder/handler.ts';
 
 const ssm = mockClient(SSMClient);
 // Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.

@@ -1,11 +1,11 @@
 import type { Context, SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { createStewardHandler } from '../../lambdas/steward/handler';
-import { messageGroupId } from '../../src/runtime/memory/update';
-import { dynamoForTest } from '../support/dynamo';
-import { sqsEvent, sqsFifoRecord } from '../support/events';
-import { freshNamespace, memory, update } from '../support/memory';
+import { createStewardHandler } from '../../lambdas/steward/handler.ts';
+import { messageGroupId } from '../../src/runtime/memory/update.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
+import { sqsEvent, sqsFifoRecord } from '../support/events.ts';
+import { freshNamespace, memory, update } from '../support/memory.ts';
 
 const dynamo = await dynamoForTest('steward-handler');
 const context = { functionName: 'steward', awsRequestId: 'test', getRemainingTimeInMillis: () => 30_000 } as Context;

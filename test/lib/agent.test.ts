@@ -1,11 +1,11 @@
 import { aws_scheduler as scheduler, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { Agent } from '../../lib/agent';
-import { NightshiftFunction } from '../../lib/nightshift-function';
-import { definePipeline } from '../../src/config/pipeline';
-import { NightshiftStack } from '../../lib/nightshift-stack';
-import { logicalId, testApp, testStack } from '../support/template';
+import { Agent } from '../../lib/agent.ts';
+import { NightshiftFunction } from '../../lib/nightshift-function.ts';
+import { definePipeline } from '../../src/config/pipeline.ts';
+import { NightshiftStack } from '../../lib/nightshift-stack.ts';
+import { logicalId, testApp, testStack } from '../support/template.ts';
 
 const pipeline = definePipeline({
   name: 'test',

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { agentEntry, bundle, checkAgentEntries } from '../../lib/bundling';
-import { ConfigError } from '../../src/config/pipeline';
+import { agentEntry, bundle, checkAgentEntries } from '../../lib/bundling.ts';
+import { ConfigError } from '../../src/config/pipeline.ts';
 
 /** What loads at an agent's cold start, and what waits for first use. */
 describe('function bundles', () => {

@@ -1,8 +1,8 @@
 import { aws_iam as iam } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker } from '../../lib/circuit-breaker';
-import { actionsGranted, logicalId, testStack } from '../support/template';
+import { CircuitBreaker } from '../../lib/circuit-breaker.ts';
+import { actionsGranted, logicalId, testStack } from '../support/template.ts';
 
 describe('CircuitBreaker', () => {
   it('counts outputs in a pk/sk table whose TTL attribute clears old windows', () => {

@@ -1,8 +1,8 @@
 import { RemovalPolicy, aws_iam as iam } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { CoordinationTable } from '../../lib/coordination-table';
-import { actionsGranted, logicalId, testStack } from '../support/template';
+import { CoordinationTable } from '../../lib/coordination-table.ts';
+import { actionsGranted, logicalId, testStack } from '../support/template.ts';
 
 describe('CoordinationTable', () => {
   it('is an on-demand pk/sk table with a TTL attribute for clean-up', () => {

@@ -1,8 +1,8 @@
 import { Duration, aws_iam as iam } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../lib/memory-store';
-import { actionsGranted, logicalId, testStack } from '../support/template';
+import { MemoryStore } from '../../lib/memory-store.ts';
+import { actionsGranted, logicalId, testStack } from '../support/template.ts';
 
 function memoryStore(props: ConstructorParameters<typeof MemoryStore>[2] = {}) {
   const stack = testStack();

@@ -1,9 +1,9 @@
 import { Stack, aws_lambda as lambda, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { addNightshiftPipeline } from '../../lib/nightshift-app';
-import reference from '../../nightshift.config';
-import { actionsGranted, logicalId, testApp } from '../support/template';
+import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
+import reference from '../../nightshift.config.ts';
+import { actionsGranted, logicalId, testApp } from '../support/template.ts';
 
 const app = testApp();
 const stack = addNightshiftPipeline(app, reference);

@@ -1,8 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { addNightshiftPipeline } from '../../lib/nightshift-app';
-import reference from '../../nightshift.config';
-import { logicalId, testApp } from '../support/template';
+import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
+import reference from '../../nightshift.config.ts';
+import { logicalId, testApp } from '../support/template.ts';
 
 const stack = addNightshiftPipeline(testApp(), reference);
 const template = Template.fromStack(stack);

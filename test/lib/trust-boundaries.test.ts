@@ -1,11 +1,11 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { addNightshiftPipeline } from '../../lib/nightshift-app';
-import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects';
-import reference from '../../nightshift.config';
-import type { AwsCall } from '../../src/runtime/aws-calls';
-import { checkCalls, resourceMap } from '../support/iam';
-import { logicalId, testApp } from '../support/template';
+import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
+import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects.ts';
+import reference from '../../nightshift.config.ts';
+import type { AwsCall } from '../../src/runtime/aws-calls.ts';
+import { checkCalls, resourceMap } from '../support/iam.ts';
+import { logicalId, testApp } from '../support/template.ts';
 
 /**
  * An attacker holding one agent's role and calling AWS directly: every request below is evaluated against the

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { FaultError, busiestWindow, parseFaults } from '../../local/faults';
-import { SIMULATION_START, simulate } from '../../local/runner';
-import { formatSummary } from '../../local/summary';
-import { type PipelineInput, definePipeline } from '../../src/config/pipeline';
+import { FaultError, busiestWindow, parseFaults } from '../../local/faults.ts';
+import { SIMULATION_START, simulate } from '../../local/runner.ts';
+import { formatSummary } from '../../local/summary.ts';
+import { type PipelineInput, definePipeline } from '../../src/config/pipeline.ts';
 
 const entry = 'examples/agents/note-taker.ts';
 const memory = { reads: ['notes'], writes: ['notes'] };

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { status } from '../../cli/ops';
-import type { Target } from '../../cli/target';
-import { definePipeline } from '../../src/config/pipeline';
-import { LocalPipeline } from '../../local/pipeline';
-import { ManualClock } from '../../src/runtime/clock';
+import { status } from '../../cli/ops.ts';
+import type { Target } from '../../cli/target.ts';
+import { definePipeline } from '../../src/config/pipeline.ts';
+import { LocalPipeline } from '../../local/pipeline.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
 
 /** Two agents with their own namespaces, on the local stack where each signs its SQS requests as itself. */
 const pipeline = definePipeline({

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MessageLedger } from '../../local/ledger';
-import { MemorySteward } from '../../src/runtime/memory/steward';
-import { dynamoForTest } from '../support/dynamo';
-import { delivered, freshNamespace, memory, update } from '../support/memory';
+import { MessageLedger } from '../../local/ledger.ts';
+import { MemorySteward } from '../../src/runtime/memory/steward.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
+import { delivered, freshNamespace, memory, update } from '../support/memory.ts';
 
 const dynamo = await dynamoForTest('ledger');
 

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import reference from '../../nightshift.config';
-import { renderReport, writeReport } from '../../local/report';
-import { simulate } from '../../local/runner';
-import { definePipeline } from '../../src/config/pipeline';
+import reference from '../../nightshift.config.ts';
+import { renderReport, writeReport } from '../../local/report.ts';
+import { simulate } from '../../local/runner.ts';
+import { definePipeline } from '../../src/config/pipeline.ts';
 
 /** The report in a real browser: Debian's Chromium, driven by playwright-core. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { NightshiftStack } from '../../lib/nightshift-stack';
-import reference from '../../nightshift.config';
-import { BREAKER_FUNCTION, agentFunction } from '../../local/pipeline';
-import { type SimulationResult, simulate } from '../../local/runner';
-import type { ScenarioName } from '../../local/scenarios';
-import type { AwsCall } from '../../src/runtime/aws-calls';
-import { checkCalls, resourceMap } from '../support/iam';
-import { logicalId, testApp } from '../support/template';
+import { NightshiftStack } from '../../lib/nightshift-stack.ts';
+import reference from '../../nightshift.config.ts';
+import { BREAKER_FUNCTION, agentFunction } from '../../local/pipeline.ts';
+import { type SimulationResult, simulate } from '../../local/runner.ts';
+import type { ScenarioName } from '../../local/scenarios.ts';
+import type { AwsCall } from '../../src/runtime/aws-calls.ts';
+import { checkCalls, resourceMap } from '../support/iam.ts';
+import { logicalId, testApp } from '../support/template.ts';
 
 /** The local runner end to end: DynamoDB Local, local SQS, real handlers and steward, accelerated clock. */
 const runs = new Map<ScenarioName, { result: SimulationResult; calls: ReadonlyMap<string, readonly AwsCall[]>; prefix: string }>();

@@ -2,11 +2,11 @@ import { DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SimulatedTtl } from '../../local/simulated-ttl';
-import { TABLE_SCHEMAS, type TableRole } from '../../src/contract/tables';
-import { ManualClock } from '../../src/runtime/clock';
-import { TOKEN_HORIZON_MS, TaskLocks } from '../../src/runtime/locks';
-import { dynamoForTest } from '../support/dynamo';
+import { SimulatedTtl } from '../../local/simulated-ttl.ts';
+import { TABLE_SCHEMAS, type TableRole } from '../../src/contract/tables.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { TOKEN_HORIZON_MS, TaskLocks } from '../../src/runtime/locks.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
 
 const HOUR = 3_600_000;
 

@@ -11,8 +11,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { createSqsServer } from 'local-aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalSqs } from '../../local/sqs-server';
-import { systemClock } from '../../src/runtime/clock';
+import { LocalSqs } from '../../local/sqs-server.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
 
 /**
  * The local SQS against an SQS implementation nobody here wrote (`local-aws-sqs`), both on the real clock, through

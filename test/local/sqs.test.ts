@@ -8,8 +8,8 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSqs } from '../../local/sqs-server';
-import { ManualClock } from '../../src/runtime/clock';
+import { LocalSqs } from '../../local/sqs-server.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
 
 /** FIFO semantics the steward relies on, checked through the real AWS SDK client against the local endpoint. */
 const clock = new ManualClock(Date.UTC(2026, 10, 25, 3, 0));

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SHIFTS, faketime } from '../support/faketime';
+import { SHIFTS, faketime } from '../support/faketime.ts';
 
 const run = promisify(execFile);
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -16,7 +16,7 @@ const DAY = 86_400_000;
  */
 describe.each(Object.entries(SHIFTS))('with the machine clock %s the simulated dates', (_, shift) => {
   it('holds every guardrail on the calm day, at 3am, through the crash, and under chaos', async () => {
-    const { stdout } = await run(faketime(), ['-f', shift.spec, process.execPath, '--import', TSX, 'scripts/time-travel.ts'], {
+    const { stdout } = await run(faketime(), ['-f', shift.spec, process.execPath, '--conditions=nightshift-source', '--import', TSX, 'scripts/time-travel.ts'], {
       env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR' },
       maxBuffer: 4 * 1024 * 1024,
     }).catch((error: { stdout: string; stderr: string }) => {

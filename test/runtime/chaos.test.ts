@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { chaos } from '../../bench/chaos/chaos';
+import { chaos } from '../../bench/chaos/chaos.ts';
 
 /** A short seeded chaos run (the full one is `npm run chaos -- --seed 1 --runs 20`): every fault injected, no violation. */
 describe('chaos', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/runtime/clock';
+import { ManualClock } from '../../src/runtime/clock.ts';
 
 describe('ManualClock', () => {
   it('fires timers in time order with now() at the moment each falls due', async () => {

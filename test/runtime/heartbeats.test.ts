@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/runtime/clock';
-import { CountingMetrics } from '../../src/runtime/metrics';
-import { Heartbeats } from '../../src/runtime/heartbeats';
-import { MINUTE, coordination } from '../support/coordination';
-import { dynamoForTest } from '../support/dynamo';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { CountingMetrics } from '../../src/runtime/metrics.ts';
+import { Heartbeats } from '../../src/runtime/heartbeats.ts';
+import { MINUTE, coordination } from '../support/coordination.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
 
 const dynamo = await dynamoForTest('heartbeats');
 const agent = () => `agent-${randomUUID().slice(0, 8)}`;

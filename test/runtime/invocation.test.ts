@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvocationError, parseInvocation } from '../../src/runtime/invocation';
-import { schedulerInvocation } from '../support/events';
+import { InvocationError, parseInvocation } from '../../src/runtime/invocation.ts';
+import { schedulerInvocation } from '../support/events.ts';
 
 describe('agent invocation', () => {
   it('parses what EventBridge Scheduler sends', () => {

@@ -8,9 +8,9 @@ import {
   LockLostError,
   TOKEN_HORIZON_MS,
   TaskCompletedError,
-} from '../../src/runtime/locks';
-import { MINUTE, coordination } from '../support/coordination';
-import { dynamoForTest } from '../support/dynamo';
+} from '../../src/runtime/locks.ts';
+import { MINUTE, coordination } from '../support/coordination.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
 
 const dynamo = await dynamoForTest('locks');
 const task = () => `task-${randomUUID()}`;

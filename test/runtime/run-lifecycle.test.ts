@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import type { AgentSpec } from '../../src/config/agent-spec';
-import { type AgentContext, UpstreamCheckError, runAgent } from '../../src/runtime/run-lifecycle';
-import { Heartbeats } from '../../src/runtime/heartbeats';
-import { LockLostError } from '../../src/runtime/locks';
-import { MINUTE, coordination } from '../support/coordination';
-import { dynamoForTest } from '../support/dynamo';
+import type { AgentSpec } from '../../src/config/agent-spec.ts';
+import { type AgentContext, UpstreamCheckError, runAgent } from '../../src/runtime/run-lifecycle.ts';
+import { Heartbeats } from '../../src/runtime/heartbeats.ts';
+import { LockLostError } from '../../src/runtime/locks.ts';
+import { MINUTE, coordination } from '../support/coordination.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
 
 const dynamo = await dynamoForTest('guard');
 

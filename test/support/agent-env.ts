@@ -1,10 +1,10 @@
 import { afterAll, inject } from 'vitest';
-import { agentSpec, breakerSpec } from '../../src/config/agent-spec';
-import type { PipelineConfig } from '../../src/config/pipeline';
-import { LocalSqs } from '../../local/sqs-server';
-import type { TableNames } from '../../src/contract/tables';
-import { agentVariables, breakerVariables } from '../../src/contract/environment';
-import { systemClock } from '../../src/runtime/clock';
+import { agentSpec, breakerSpec } from '../../src/config/agent-spec.ts';
+import type { PipelineConfig } from '../../src/config/pipeline.ts';
+import { LocalSqs } from '../../local/sqs-server.ts';
+import type { TableNames } from '../../src/contract/tables.ts';
+import { agentVariables, breakerVariables } from '../../src/contract/environment.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
 
 /** A local SQS endpoint with a memory queue, on wall-clock time (what deployed handlers see), for this test file. */
 export async function memoryQueueForTest() {

@@ -6,14 +6,14 @@ import {
 } from '@aws-sdk/client-scheduler';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { AgentSpec } from '../../src/config/agent-spec';
-import { SnsAlerts } from '../../src/runtime/breaker/alerts';
-import { Breaker } from '../../src/runtime/breaker/breaker';
-import { OutputGuard } from '../../src/runtime/breaker/output-guard';
-import { OutputWindows } from '../../src/runtime/breaker/output-window';
-import { EventBridgeSchedules } from '../../src/runtime/breaker/schedules';
-import { coordination } from './coordination';
-import { dynamoForTest } from './dynamo';
+import type { AgentSpec } from '../../src/config/agent-spec.ts';
+import { SnsAlerts } from '../../src/runtime/breaker/alerts.ts';
+import { Breaker } from '../../src/runtime/breaker/breaker.ts';
+import { OutputGuard } from '../../src/runtime/breaker/output-guard.ts';
+import { OutputWindows } from '../../src/runtime/breaker/output-window.ts';
+import { EventBridgeSchedules } from '../../src/runtime/breaker/schedules.ts';
+import { coordination } from './coordination.ts';
+import { dynamoForTest } from './dynamo.ts';
 
 export const snsMock = mockClient(SNSClient);
 export const schedulerMock = mockClient(SchedulerClient);

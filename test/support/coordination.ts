@@ -1,9 +1,9 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ManualClock } from '../../src/runtime/clock';
-import { Heartbeats } from '../../src/runtime/heartbeats';
-import { TaskLocks } from '../../src/runtime/locks';
-import { CountingMetrics } from '../../src/runtime/metrics';
-import type { TestDynamo } from './dynamo';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { Heartbeats } from '../../src/runtime/heartbeats.ts';
+import { TaskLocks } from '../../src/runtime/locks.ts';
+import { CountingMetrics } from '../../src/runtime/metrics.ts';
+import type { TestDynamo } from './dynamo.ts';
 
 export const MINUTE = 60_000;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
-import { type TableNames, createTables } from '../../local/tables';
+import { type TableNames, createTables } from '../../local/tables.ts';
 
 export interface TestDynamo {
   readonly client: DynamoDBClient;

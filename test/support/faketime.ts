@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { SIMULATION_START } from '../../local/runner';
+import { SIMULATION_START } from '../../local/runner.ts';
 
 const DAY = 86_400_000;
 

@@ -1,10 +1,10 @@
 import type { Template } from 'aws-cdk-lib/assertions';
-import { parseModelId, DESTINATION_REGIONS } from '../../src/config/models';
-import { type TableNames, tableNames } from '../../src/contract/tables';
-import type { NightshiftStack } from '../../lib/nightshift-stack';
-import { logicalId } from './template';
-import type { AwsCall } from '../../src/runtime/aws-calls';
-import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects';
+import { parseModelId, DESTINATION_REGIONS } from '../../src/config/models.ts';
+import { type TableNames, tableNames } from '../../src/contract/tables.ts';
+import type { NightshiftStack } from '../../lib/nightshift-stack.ts';
+import { logicalId } from './template.ts';
+import type { AwsCall } from '../../src/runtime/aws-calls.ts';
+import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects.ts';
 
 /**
  * Holds the AWS calls local mode recorded for each function against the IAM policies the synthesized template

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ManualClock } from '../../src/runtime/clock';
-import { CountingMetrics } from '../../src/runtime/metrics';
-import { MemoryReader } from '../../src/runtime/memory/reader';
-import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward';
-import { type MemoryUpdate, messageGroupId } from '../../src/runtime/memory/update';
-import type { TestDynamo } from './dynamo';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import { CountingMetrics } from '../../src/runtime/metrics.ts';
+import { MemoryReader } from '../../src/runtime/memory/reader.ts';
+import { MemorySteward, type StewardMessage } from '../../src/runtime/memory/steward.ts';
+import { type MemoryUpdate, messageGroupId } from '../../src/runtime/memory/update.ts';
+import type { TestDynamo } from './dynamo.ts';
 
 /** A steward and reader on the test file's memory table. */
 export function memory(dynamo: TestDynamo) {

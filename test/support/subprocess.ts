@@ -21,7 +21,7 @@ export interface Finished {
  */
 export async function runTs(file: string, args: readonly string[] = [], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Finished> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', TSX, resolve(file), ...args], {
+    const { stdout, stderr } = await exec(process.execPath, ['--conditions=nightshift-source', '--import', TSX, resolve(file), ...args], {
       maxBuffer: 16 * 1024 * 1024,
       ...(options.cwd ? { cwd: options.cwd } : {}),
       env: { ...process.env, ...options.env },

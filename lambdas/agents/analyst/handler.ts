@@ -1,5 +1,5 @@
 import type { AgentContext } from 'nightshift';
-import { posts } from '../shared/memory-shapes';
+import { posts } from '../shared/memory-shapes.ts';
 
 /** The analyst: has its model summarise the day's drafts and posts into a report. */
 export async function work(ctx: AgentContext): Promise<string> {

@@ -1,5 +1,5 @@
 import type { AgentContext } from 'nightshift';
-import { draft, draftIndex } from '../shared/memory-shapes';
+import { draft, draftIndex } from '../shared/memory-shapes.ts';
 
 /**
  * The community agent (the report's Discord poster): announces the latest draft. The announcement is the output

@@ -1,5 +1,5 @@
 import type { AgentContext } from 'nightshift';
-import { plan as planShape } from '../shared/memory-shapes';
+import { plan as planShape } from '../shared/memory-shapes.ts';
 
 const TOPICS = ['production patterns at 3am', 'memory stewards', 'fencing tokens', 'circuit breakers', 'lazy context'];
 

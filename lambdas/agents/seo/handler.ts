@@ -1,5 +1,5 @@
 import type { AgentContext } from 'nightshift';
-import { draft, draftIndex } from '../shared/memory-shapes';
+import { draft, draftIndex } from '../shared/memory-shapes.ts';
 
 /** The SEO agent: has its model review the latest draft against the house rules and merges the review into it. */
 export async function work(ctx: AgentContext): Promise<string> {

@@ -1,5 +1,5 @@
 import type { AgentContext } from 'nightshift';
-import { draftIndex, plan } from '../shared/memory-shapes';
+import { draftIndex, plan } from '../shared/memory-shapes.ts';
 
 /**
  * The writer (the report's content agent): drafts an article from the current plan, or standalone when degraded.

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
-import { NightshiftError } from '../../errors';
-import { describeIssues } from '../schema';
-import type { Admission, AgentCounted, Breaker, BreakerPort, BreakerState, OutputAdmission, Trip } from './breaker';
+import { NightshiftError } from '../../errors.ts';
+import { describeIssues } from '../schema.ts';
+import type { Admission, AgentCounted, Breaker, BreakerPort, BreakerState, OutputAdmission, Trip } from './breaker.ts';
 
 /**
  * Agents request, the breaker function acts. An agent role may read the breaker's state but never write its item,

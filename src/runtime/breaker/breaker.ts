@@ -1,12 +1,12 @@
-import { conditionally } from '../conditional';
-import { KEYS } from '../../contract/tables';
+import { conditionally } from '../conditional.ts';
+import { KEYS } from '../../contract/tables.ts';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from '../clock';
-import type { MetricsSink } from '../metrics';
-import type { AlertSink } from './alerts';
-import { REMOVE_AT_MOST, type WindowCount, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window';
-import type { ScheduleSwitch } from './schedules';
-import { NightshiftError } from '../../errors';
+import type { Clock } from '../clock.ts';
+import type { MetricsSink } from '../metrics.ts';
+import type { AlertSink } from './alerts.ts';
+import { REMOVE_AT_MOST, type WindowCount, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window.ts';
+import type { ScheduleSwitch } from './schedules.ts';
+import { NightshiftError } from '../../errors.ts';
 
 /**
  * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { AgentSpec } from '../../config/agent-spec';
-import { ContentionError } from '../../errors';
-import type { MetricsSink } from '../metrics';
-import { type Admission, BreakerOpenError, type BreakerPort, type Trip } from './breaker';
-import type { OutputWindows } from './output-window';
+import type { AgentSpec } from '../../config/agent-spec.ts';
+import { ContentionError } from '../../errors.ts';
+import type { MetricsSink } from '../metrics.ts';
+import { type Admission, BreakerOpenError, type BreakerPort, type Trip } from './breaker.ts';
+import type { OutputWindows } from './output-window.ts';
 
 export type EmitResult = { readonly published: true } | { readonly published: false; readonly reason: 'duplicate' };
 

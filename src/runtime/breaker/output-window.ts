@@ -1,9 +1,9 @@
-import { conditionally } from '../conditional';
-import { KEYS } from '../../contract/tables';
+import { conditionally } from '../conditional.ts';
+import { KEYS } from '../../contract/tables.ts';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Clock } from '../clock';
+import type { Clock } from '../clock.ts';
 
 /**
  * Output accounting on the counter table, in as few store calls as exactness allows.

@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { MAX_MESSAGE_BYTES, type MemoryUpdate, encodeUpdate, messageGroupId, parseUpdate } from './update';
-import { NightshiftError } from '../../errors';
+import { MAX_MESSAGE_BYTES, type MemoryUpdate, encodeUpdate, messageGroupId, parseUpdate } from './update.ts';
+import { NightshiftError } from '../../errors.ts';
 
 /**
  * How agents submit memory updates: `SendMessageBatch` to the steward's FIFO queue, 10 a call.

@@ -1,4 +1,4 @@
-import type { TokenCounter } from '../tokens';
+import type { TokenCounter } from '../tokens.ts';
 
 /**
  * What the steward stamps on a live memory entry so retrieval can rank and pack it without reading it: the text

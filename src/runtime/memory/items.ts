@@ -1,5 +1,5 @@
-import { KEYS, REJECTED_PK } from '../../contract/tables';
-import type { MemoryUpdate } from './update';
+import { KEYS, REJECTED_PK } from '../../contract/tables.ts';
+import type { MemoryUpdate } from './update.ts';
 
 /**
  * How memory is laid out in the memory table.

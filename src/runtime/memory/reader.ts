@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { REJECTED_PK, entryKey, unpadSequence, valueOf } from './items';
-import type { RejectionReason } from './steward';
+import { REJECTED_PK, entryKey, unpadSequence, valueOf } from './items.ts';
+import type { RejectionReason } from './steward.ts';
 
 /** A memory entry as a reader sees it, with the sequence of the update that produced it. */
 export interface MemoryEntry<T = unknown> {

@@ -1,11 +1,11 @@
-import { ContentionError } from '../../errors';
+import { ContentionError } from '../../errors.ts';
 import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { CONTEXT_INDEX } from '../../contract/tables';
-import { once } from '../once';
-import { tokenCounter } from '../tokens';
-import { renderEntry } from './context-index';
-import { entryKey } from './items';
-import { type MemoryEntry, toEntry } from './reader';
+import { CONTEXT_INDEX } from '../../contract/tables.ts';
+import { once } from '../once.ts';
+import { tokenCounter } from '../tokens.ts';
+import { renderEntry } from './context-index.ts';
+import { entryKey } from './items.ts';
+import { type MemoryEntry, toEntry } from './reader.ts';
 
 /**
  * Lazy context: instead of injecting all of shared memory into every model call (the field report's biggest token

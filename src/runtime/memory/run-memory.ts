@@ -1,7 +1,7 @@
-import type { MemoryClient, SentUpdate } from './client';
-import type { MemoryEntry, MemoryReader } from './reader';
-import type { MemoryUpdate } from './update';
-import { NightshiftError } from '../../errors';
+import type { MemoryClient, SentUpdate } from './client.ts';
+import type { MemoryEntry, MemoryReader } from './reader.ts';
+import type { MemoryUpdate } from './update.ts';
+import { NightshiftError } from '../../errors.ts';
 
 /**
  * A schema a read value is checked against: any Standard Schema (zod 4, valibot, arktype), e.g. `z.object({…})`.

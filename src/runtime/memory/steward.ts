@@ -1,4 +1,4 @@
-import { ContentionError } from '../../errors';
+import { ContentionError } from '../../errors.ts';
 import { createHash } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
@@ -13,8 +13,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Clock } from '../clock';
-import type { MetricsSink } from '../metrics';
+import type { Clock } from '../clock.ts';
+import type { MetricsSink } from '../metrics.ts';
 import {
   FIELD_PREFIX,
   entryKey,
@@ -26,11 +26,11 @@ import {
   valueAttributes,
   valueOf,
   kindOf,
-} from './items';
-import { type TokenCounter, tokenCounter } from '../tokens';
-import { contextAttributes } from './context-index';
-import { type EntryIds, EntryIdsCache, RECENT_IDS_HORIZON_MS, RECENT_IDS_KEPT, entryIds, idAttribute, keepRecent } from './recent-ids';
-import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update';
+} from './items.ts';
+import { type TokenCounter, tokenCounter } from '../tokens.ts';
+import { contextAttributes } from './context-index.ts';
+import { type EntryIds, EntryIdsCache, RECENT_IDS_HORIZON_MS, RECENT_IDS_KEPT, entryIds, idAttribute, keepRecent } from './recent-ids.ts';
+import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update.ts';
 
 /**
  * The memory steward: the single writer of shared memory. Every message ends as exactly one of

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import { describeIssues } from '../schema';
-import { NAMESPACE, NAMESPACE_RULE } from '../../config/namespaces';
-import { NightshiftError } from '../../errors';
+import { describeIssues } from '../schema.ts';
+import { NAMESPACE, NAMESPACE_RULE } from '../../config/namespaces.ts';
+import { NightshiftError } from '../../errors.ts';
 
 /**
  * A memory update: what an agent submits to the steward's FIFO queue. Agents never write memory themselves.

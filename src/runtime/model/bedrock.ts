@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type BedrockRuntimeClient, ConverseCommand, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
-import type { Clock } from '../clock';
-import { ModelCallError, type ModelProvider, type ModelResponse, type ProviderRequest } from './model';
+import type { Clock } from '../clock.ts';
+import { ModelCallError, type ModelProvider, type ModelResponse, type ProviderRequest } from './model.ts';
 
 /** Errors worth another attempt: Bedrock is busy, not the request wrong. */
 const RETRYABLE = new Set([

@@ -1,6 +1,6 @@
-import type { RetrievedContext } from '../memory/retrieval';
-import { renderContext } from '../memory/retrieval';
-import { NightshiftError } from '../../errors';
+import type { RetrievedContext } from '../memory/retrieval.ts';
+import { renderContext } from '../memory/retrieval.ts';
+import { NightshiftError } from '../../errors.ts';
 
 /**
  * Model calls as agents make them. A call takes the system prompt, the task and the retrieved context, and comes

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type TokenCounter, tokenCounter } from '../tokens';
-import type { ModelProvider, ModelResponse, ProviderRequest } from './model';
+import { type TokenCounter, tokenCounter } from '../tokens.ts';
+import type { ModelProvider, ModelResponse, ProviderRequest } from './model.ts';
 
 /**
  * OFFLINE: no model is called. The provider local mode and tests use in place of Bedrock: deterministic (the same

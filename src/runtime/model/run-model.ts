@@ -1,9 +1,9 @@
-import { NotConfiguredError } from '../../errors';
-import type { AgentSpec } from '../../config/agent-spec';
-import type { OutputGuard } from '../breaker/output-guard';
-import type { MetricsSink } from '../metrics';
-import { tokenCounter } from '../tokens';
-import { type ModelCall, type ModelProvider, type ModelResponse, type ModelUsage, composePrompt, totalTokens } from './model';
+import { NotConfiguredError } from '../../errors.ts';
+import type { AgentSpec } from '../../config/agent-spec.ts';
+import type { OutputGuard } from '../breaker/output-guard.ts';
+import type { MetricsSink } from '../metrics.ts';
+import { tokenCounter } from '../tokens.ts';
+import { type ModelCall, type ModelProvider, type ModelResponse, type ModelUsage, composePrompt, totalTokens } from './model.ts';
 
 /**
  * Our tokenizer (cl100k) counts English prose up to ~20% below the Claude and Titan tokenizers, so the reservation

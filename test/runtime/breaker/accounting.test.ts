@@ -1,13 +1,13 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AgentSpec } from '../../../src/config/agent-spec';
-import { Breaker, BreakerOpenError } from '../../../src/runtime/breaker/breaker';
-import { OutputGuard } from '../../../src/runtime/breaker/output-guard';
-import { OutputWindows } from '../../../src/runtime/breaker/output-window';
-import { ManualClock } from '../../../src/runtime/clock';
-import { breakerSpec, freshBreaker } from '../../support/breaker';
-import { MINUTE } from '../../support/coordination';
+import type { AgentSpec } from '../../../src/config/agent-spec.ts';
+import { Breaker, BreakerOpenError } from '../../../src/runtime/breaker/breaker.ts';
+import { OutputGuard } from '../../../src/runtime/breaker/output-guard.ts';
+import { OutputWindows } from '../../../src/runtime/breaker/output-window.ts';
+import { ManualClock } from '../../../src/runtime/clock.ts';
+import { breakerSpec, freshBreaker } from '../../support/breaker.ts';
+import { MINUTE } from '../../support/coordination.ts';
 
 /**
  * The breaker's output accounting: two store calls per output on the normal path, exact under concurrency, bounded

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { callerOf } from '../../../lambdas/breaker/handler';
-import { BreakerRequestError, RemoteBreaker, handleBreakerRequest, inProcessTransport } from '../../../src/runtime/breaker/authority';
-import { BreakerOpenError, readBreakerState } from '../../../src/runtime/breaker/breaker';
-import { OutputGuard } from '../../../src/runtime/breaker/output-guard';
-import { OutputWindows } from '../../../src/runtime/breaker/output-window';
-import { breakerSpec, freshBreaker } from '../../support/breaker';
-import { MINUTE } from '../../support/coordination';
+import { callerOf } from '../../../lambdas/breaker/handler.ts';
+import { BreakerRequestError, RemoteBreaker, handleBreakerRequest, inProcessTransport } from '../../../src/runtime/breaker/authority.ts';
+import { BreakerOpenError, readBreakerState } from '../../../src/runtime/breaker/breaker.ts';
+import { OutputGuard } from '../../../src/runtime/breaker/output-guard.ts';
+import { OutputWindows } from '../../../src/runtime/breaker/output-window.ts';
+import { breakerSpec, freshBreaker } from '../../support/breaker.ts';
+import { MINUTE } from '../../support/coordination.ts';
 
 /** The breaker function as agents meet it: each request carried out in the caller's name, nothing more. */
 async function agents(options: Parameters<typeof freshBreaker>[0] = {}) {

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { BreakerOpenError } from '../../../src/runtime/breaker/breaker';
-import { runAgent } from '../../../src/runtime/run-lifecycle';
-import { alertsPublished, breakerSpec, freshBreaker, schedulerMock } from '../../support/breaker';
-import { MINUTE } from '../../support/coordination';
+import { BreakerOpenError } from '../../../src/runtime/breaker/breaker.ts';
+import { runAgent } from '../../../src/runtime/run-lifecycle.ts';
+import { alertsPublished, breakerSpec, freshBreaker, schedulerMock } from '../../support/breaker.ts';
+import { MINUTE } from '../../support/coordination.ts';
 
 const spec = breakerSpec;
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import nightshift from '../../../nightshift.config';
-import { agentSpec } from '../../../src/config/agent-spec';
-import { type AgentContext, runAgent } from '../../../src/runtime/run-lifecycle';
-import { alertsPublished, freshBreaker } from '../../support/breaker';
+import nightshift from '../../../nightshift.config.ts';
+import { agentSpec } from '../../../src/config/agent-spec.ts';
+import { type AgentContext, runAgent } from '../../../src/runtime/run-lifecycle.ts';
+import { alertsPublished, freshBreaker } from '../../support/breaker.ts';
 
 /**
  * The field report's 3am story, replayed through the real guard and breaker with the reference pipeline's limits:

@@ -7,10 +7,10 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryClient, SubmitError, planBatches } from '../../../src/runtime/memory/client';
-import { redriveDeadLetters } from '../../../src/runtime/memory/redrive';
-import { InvalidUpdateError, MAX_MESSAGE_BYTES, type MemoryUpdate } from '../../../src/runtime/memory/update';
-import { update } from '../../support/memory';
+import { MemoryClient, SubmitError, planBatches } from '../../../src/runtime/memory/client.ts';
+import { redriveDeadLetters } from '../../../src/runtime/memory/redrive.ts';
+import { InvalidUpdateError, MAX_MESSAGE_BYTES, type MemoryUpdate } from '../../../src/runtime/memory/update.ts';
+import { update } from '../../support/memory.ts';
 
 const sqsMock = mockClient(SQSClient);
 // Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.

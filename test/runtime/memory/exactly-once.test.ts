@@ -1,11 +1,11 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RECENT_IDS_KEPT } from '../../../src/runtime/memory/recent-ids';
-import { MemorySteward } from '../../../src/runtime/memory/steward';
-import { MINUTE } from '../../support/coordination';
-import { dynamoForTest } from '../../support/dynamo';
-import { delivered, freshNamespace, memory, update } from '../../support/memory';
+import { RECENT_IDS_KEPT } from '../../../src/runtime/memory/recent-ids.ts';
+import { MemorySteward } from '../../../src/runtime/memory/steward.ts';
+import { MINUTE } from '../../support/coordination.ts';
+import { dynamoForTest } from '../../support/dynamo.ts';
+import { delivered, freshNamespace, memory, update } from '../../support/memory.ts';
 
 /**
  * Exactly one effect per idempotency id, whenever it is re-sent: SQS FIFO's deduplication lasts five minutes, after

@@ -1,11 +1,11 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryClient } from '../../../src/runtime/memory/client';
-import { REJECTED_BODY_BYTES } from '../../../src/runtime/memory/steward';
-import { InvalidUpdateError } from '../../../src/runtime/memory/update';
-import { dynamoForTest } from '../../support/dynamo';
-import { delivered, freshNamespace, memory, update } from '../../support/memory';
+import { MemoryClient } from '../../../src/runtime/memory/client.ts';
+import { REJECTED_BODY_BYTES } from '../../../src/runtime/memory/steward.ts';
+import { InvalidUpdateError } from '../../../src/runtime/memory/update.ts';
+import { dynamoForTest } from '../../support/dynamo.ts';
+import { delivered, freshNamespace, memory, update } from '../../support/memory.ts';
 
 /**
  * Whatever a message holds, the steward applies it exactly or rejects it with a reason: it throws only for what a

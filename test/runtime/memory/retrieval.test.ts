@@ -1,12 +1,12 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { renderEntry } from '../../../src/runtime/memory/context-index';
-import { ContextRetriever, renderContext } from '../../../src/runtime/memory/retrieval';
-import { tokenCounter } from '../../../src/runtime/tokens';
-import { countingClient } from '../../support/counting-client';
-import { dynamoForTest } from '../../support/dynamo';
-import { delivered, freshNamespace, memory, update } from '../../support/memory';
+import { renderEntry } from '../../../src/runtime/memory/context-index.ts';
+import { ContextRetriever, renderContext } from '../../../src/runtime/memory/retrieval.ts';
+import { tokenCounter } from '../../../src/runtime/tokens.ts';
+import { countingClient } from '../../support/counting-client.ts';
+import { dynamoForTest } from '../../support/dynamo.ts';
+import { delivered, freshNamespace, memory, update } from '../../support/memory.ts';
 
 const countTokens = await tokenCounter();
 

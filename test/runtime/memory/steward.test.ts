@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import type { MemoryUpdate } from '../../../src/runtime/memory/update';
-import { dynamoForTest } from '../../support/dynamo';
-import { delivered, freshNamespace, memory, update } from '../../support/memory';
+import type { MemoryUpdate } from '../../../src/runtime/memory/update.ts';
+import { dynamoForTest } from '../../support/dynamo.ts';
+import { delivered, freshNamespace, memory, update } from '../../support/memory.ts';
 
 const dynamo = await dynamoForTest('steward');
 

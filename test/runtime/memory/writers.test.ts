@@ -1,11 +1,11 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/runtime/clock';
-import { MemoryReader } from '../../../src/runtime/memory/reader';
-import { MemorySteward, type StewardMessage } from '../../../src/runtime/memory/steward';
-import { CountingMetrics } from '../../../src/runtime/metrics';
-import { dynamoForTest } from '../../support/dynamo';
-import { delivered, freshNamespace, update } from '../../support/memory';
+import { ManualClock } from '../../../src/runtime/clock.ts';
+import { MemoryReader } from '../../../src/runtime/memory/reader.ts';
+import { MemorySteward, type StewardMessage } from '../../../src/runtime/memory/steward.ts';
+import { CountingMetrics } from '../../../src/runtime/metrics.ts';
+import { dynamoForTest } from '../../support/dynamo.ts';
+import { delivered, freshNamespace, update } from '../../support/memory.ts';
 
 const dynamo = await dynamoForTest('writers');
 

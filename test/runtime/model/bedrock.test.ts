@@ -1,9 +1,9 @@
 import { BedrockRuntimeClient, ConverseCommand, ThrottlingException, ValidationException } from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/runtime/clock';
-import { BedrockProvider } from '../../../src/runtime/model/bedrock';
-import { ModelCallError, type ProviderRequest } from '../../../src/runtime/model/model';
+import { ManualClock } from '../../../src/runtime/clock.ts';
+import { BedrockProvider } from '../../../src/runtime/model/bedrock.ts';
+import { ModelCallError, type ProviderRequest } from '../../../src/runtime/model/model.ts';
 
 const bedrock = mockClient(BedrockRuntimeClient);
 // Files share one process (vitest `isolate: false`): the stubbed client must not outlive this file.

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import type { AgentSpec } from '../../../src/config/agent-spec';
-import { BreakerOpenError } from '../../../src/runtime/breaker/breaker';
-import { runAgent } from '../../../src/runtime/run-lifecycle';
-import type { ModelProvider, ProviderRequest } from '../../../src/runtime/model/model';
-import { OfflineProvider } from '../../../src/runtime/model/offline';
-import { INPUT_ESTIMATE_MARGIN } from '../../../src/runtime/model/run-model';
-import { tokenCounter } from '../../../src/runtime/tokens';
-import { alertsPublished, freshBreaker } from '../../support/breaker';
+import type { AgentSpec } from '../../../src/config/agent-spec.ts';
+import { BreakerOpenError } from '../../../src/runtime/breaker/breaker.ts';
+import { runAgent } from '../../../src/runtime/run-lifecycle.ts';
+import type { ModelProvider, ProviderRequest } from '../../../src/runtime/model/model.ts';
+import { OfflineProvider } from '../../../src/runtime/model/offline.ts';
+import { INPUT_ESTIMATE_MARGIN } from '../../../src/runtime/model/run-model.ts';
+import { tokenCounter } from '../../../src/runtime/tokens.ts';
+import { alertsPublished, freshBreaker } from '../../support/breaker.ts';
 
 const countTokens = await tokenCounter();
 
