@@ -68,6 +68,7 @@ program
 interface TargetOptions {
   local?: boolean;
   stage?: string;
+  stack?: string;
   stateDir: string;
   config: string;
   json?: boolean;
@@ -91,6 +92,7 @@ function opsCommand(command: Command, ops: Ops) {
   return command
     .option('--local', 'operate on the state of the last `nightshift local` run')
     .option('--stage <stage>', 'operate on the deployed stack <pipeline>-<stage> (AWS credentials from the environment)')
+    .option('--stack <name>', 'with --stage: the stack holding the pipeline, when it is a NightshiftPipeline in a stack of your own')
     .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
     .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
     .option('--json', 'print JSON only')
@@ -109,7 +111,7 @@ function opsCommand(command: Command, ops: Ops) {
       const { localTarget, deployedTarget } = await import('../cli/target.ts');
       const pipeline = await loadPipeline(options.config);
       if (options.local) process.stderr.write(`nightshift: starting DynamoDB Local on ${options.stateDir} to ${ops.starts ?? 'read it'}\n`);
-      const target = options.local ? await localTarget(pipeline, options.stateDir) : await deployedTarget(pipeline, options.stage!);
+      const target = options.local ? await localTarget(pipeline, options.stateDir) : await deployedTarget(pipeline, options.stage!, options.stack);
       try {
         print(await ops.run(target, positional, options as unknown as Record<string, unknown>));
         if (options.local) await (await import('../cli/ops.ts')).saveSnapshot(target, options.stateDir);

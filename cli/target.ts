@@ -10,7 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { breakerSpec } from '../src/config/agent-spec.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local.ts';
-import { STACK_OUTPUT, type StackOutputKey, stackName as stackNameOf } from '../src/contract/outputs.ts';
+import { STACK_OUTPUT, type StackOutputKey, outputKey, stackName as stackNameOf } from '../src/contract/outputs.ts';
 import { type TableNames, tableNames } from '../src/contract/tables.ts';
 import { LocalSchedules } from '../local/side-effects.ts';
 import type { Breaker } from '../src/runtime/breaker/breaker.ts';
@@ -90,14 +90,18 @@ export function localTargetOn(pipeline: PipelineConfig, stateDir: string, endpoi
   });
 }
 
-export async function deployedTarget(pipeline: PipelineConfig, stage: string): Promise<Target> {
-  const stackName = stackNameOf(pipeline.name, stage);
+/**
+ * A deployed pipeline, found by its stack's outputs: `<pipeline>-<stage>` (a `NightshiftStack`), or `stack` when the
+ * pipeline is a `NightshiftPipeline` inside a stack of the user's own (its output keys prefixed by name and stage).
+ */
+export async function deployedTarget(pipeline: PipelineConfig, stage: string, stack?: string): Promise<Target> {
+  const stackName = stack ?? stackNameOf(pipeline.name, stage);
   const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
   const outputs = Object.fromEntries((Stacks[0]?.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
   const need = (output: StackOutputKey) => {
-    const key = STACK_OUTPUT[output];
-    const value = outputs[key];
-    if (!value) throw new UsageError(`Stack ${stackName} has no output ${key}: deploy it with this version of Nightshift`);
+    const keys = [STACK_OUTPUT[output], outputKey(output, { name: pipeline.name, stage })];
+    const value = keys.map((key) => outputs[key]).find(Boolean);
+    if (!value) throw new UsageError(`Stack ${stackName} has no output ${keys.join(' or ')}: deploy it with this version of Nightshift (or name the stack that holds the pipeline with --stack)`);
     return value;
   };
   const sqs = new SQSClient({});

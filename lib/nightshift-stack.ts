@@ -1,170 +1,43 @@
-import {
-  type CfnElement,
-  CfnOutput,
-  Duration,
-  Stack,
-  type StackProps,
-  Validations,
-  aws_scheduler as scheduler,
-  aws_scheduler_targets as targets,
-} from 'aws-cdk-lib';
+import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { agentSpec, breakerSpec } from '../src/config/agent-spec.ts';
-import { type BreakerEnvironment, agentVariables, breakerVariables, commonVariables } from '../src/contract/environment.ts';
-import { STACK_OUTPUT, type StackOutputKey } from '../src/contract/outputs.ts';
-import type { PipelineConfig } from '../src/config/pipeline.ts';
-import { Agent } from './agent.ts';
-import { CircuitBreaker } from './circuit-breaker.ts';
-import { CoordinationTable } from './coordination-table.ts';
-import { MemoryStore } from './memory-store.ts';
-import { builtInHandler, checkAgentEntries } from './bundling.ts';
-import { NightshiftFunction } from './nightshift-function.ts';
-import { BreakerAuthority } from './breaker-authority.ts';
-import { PipelineMonitoring } from './pipeline-monitoring.ts';
-import { PipelineSchedules } from './pipeline-schedules.ts';
+import { NightshiftPipeline, type NightshiftPipelineProps } from './nightshift-pipeline.ts';
 
-export interface NightshiftStackProps extends StackProps {
-  /** The validated pipeline config (see `definePipeline`). */
-  readonly pipeline: PipelineConfig;
-  /**
-   * Where `ctx.model` calls go. `offline` answers without a model (for stacks emulated without Bedrock, such as
-   * LocalStack's). @default 'bedrock'
-   */
-  readonly modelProvider?: 'bedrock' | 'offline';
-}
+export interface NightshiftStackProps extends StackProps, NightshiftPipelineProps {}
 
-/** The whole pipeline: coordination, memory steward, circuit breaker, and one scheduled function per agent. */
+/**
+ * A stack holding one whole pipeline (`NightshiftPipeline`), named `<name>-<stage>` by `addNightshiftPipeline`. The
+ * pipeline is its `Default` child, so every logical id is the one the stack had before the construct existed.
+ */
 export class NightshiftStack extends Stack {
-  readonly coordination: CoordinationTable;
-  readonly memory: MemoryStore;
-  readonly breaker: CircuitBreaker;
-  /** The schedule group, the role schedules invoke with, their dead-letter queue, and the halt grant. */
-  readonly schedules: PipelineSchedules;
-  readonly agents: readonly Agent[];
-  /** Moves a cooled-down breaker to HALF_OPEN; only when the config sets `breaker.coolDownMinutes`. */
-  readonly breakerWatchdog?: NightshiftFunction;
-  /** The breaker function: the only function that moves the breaker, switches schedules and publishes trip alerts. */
-  readonly breakerAuthority: BreakerAuthority;
-  /** Dashboard and alarms (to the alert topic). */
-  readonly monitoring: PipelineMonitoring;
+  readonly pipeline: NightshiftPipeline;
 
   constructor(scope: Construct, id: string, props: NightshiftStackProps) {
     super(scope, id, props);
-    const { pipeline } = props;
-    checkAgentEntries(pipeline);
+    this.pipeline = new NightshiftPipeline(this, 'Default', props);
+  }
 
-    this.coordination = new CoordinationTable(this, 'Coordination');
-    this.breaker = new CircuitBreaker(this, 'Breaker', {
-      alertEmails: pipeline.alerts.emails,
-      tracing: pipeline.tracing,
-      ...(pipeline.alerts.pagerWebhookParameter ? { pagerWebhookParameter: pipeline.alerts.pagerWebhookParameter } : {}),
-    });
-    const shared = { NIGHTSHIFT_PIPELINE: pipeline.name, NIGHTSHIFT_STAGE: pipeline.stage };
-    this.memory = new MemoryStore(this, 'Memory', {
-      batchSize: pipeline.steward.batchSize,
-      maxReceiveCount: pipeline.steward.maxReceiveCount,
-      stewardTimeout: Duration.seconds(pipeline.steward.timeoutSeconds),
-      environment: shared,
-      tracing: pipeline.tracing,
-    });
-    this.schedules = new PipelineSchedules(this, 'Schedules', {
-      groupName: `${pipeline.name}-${pipeline.stage}`,
-      scheduleNames: breakerSpec(pipeline).scheduleNames,
-      // Where these were created before PipelineSchedules held them.
-      keepLogicalIds: { group: 'ScheduleGroup4D377372', deadLetterQueue: 'ScheduleDeadLetterQueue0D6B48D2', role: 'ScheduleRole756A1A25' },
-    });
-
-    const breakerEnvironment: BreakerEnvironment = {
-      counterTable: this.breaker.table.tableName,
-      alertTopicArn: this.breaker.topic.topicArn,
-      scheduleGroup: this.schedules.group.scheduleGroupName,
-      breakerSpec: breakerSpec(pipeline),
-    };
-    // The only function that moves the breaker, switches schedules and alerts: agents ask it through their aliases.
-    this.breakerAuthority = new BreakerAuthority(this, 'BreakerAuthority', {
-      breaker: this.breaker,
-      schedules: this.schedules,
-      spec: breakerSpec(pipeline),
-      environment: shared,
-      tracing: pipeline.tracing,
-    });
-    this.agents = pipeline.agents.map((config) => {
-      const agent = new Agent(this, `Agent-${config.id}`, {
-        config,
-        tracing: pipeline.tracing,
-        scheduleGroup: this.schedules.group,
-        scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
-        scheduleRole: this.schedules.role,
-        environment: {
-          ...shared,
-          ...agentVariables({
-            counterTable: this.breaker.table.tableName,
-            breakerFunction: this.breakerAuthority.aliasFor(config.id).functionArn,
-            coordinationTable: this.coordination.table.tableName,
-            memoryTable: this.memory.table.tableName,
-            memoryQueueUrl: this.memory.queue.queueUrl,
-            agentSpec: agentSpec(pipeline, config.id),
-            modelProvider: props.modelProvider ?? 'bedrock',
-          }),
-        },
-      });
-      // Every grant scoped to the agent's own keys: its locks, heartbeat, runs, window and budget.
-      this.coordination.grantAgent(agent.function, config.id, config.upstream);
-      this.memory.grantRead(agent.function, config.memory.reads);
-      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes);
-      this.breaker.grantAgentCounters(agent.function, config.id);
-      this.breakerAuthority.grantRequest(config.id, agent.function);
-      return agent;
-    });
-
-    if (pipeline.breaker.coolDownMinutes !== undefined) {
-      this.breakerWatchdog = new NightshiftFunction(this, 'BreakerWatchdog', {
-        entry: builtInHandler('breaker-watchdog'),
-        environment: { ...shared, ...breakerVariables(breakerEnvironment), ...commonVariables('breaker-watchdog') },
-        tracing: pipeline.tracing,
-        deadLetterQueue: this.schedules.deadLetterQueue,
-      });
-      this.breaker.grantBreakerState(this.breakerWatchdog);
-      this.schedules.grantHalt(this.breakerWatchdog);
-      new scheduler.Schedule(this, 'BreakerWatchdogSchedule', {
-        // Outside the pipeline's group: a halt must never switch off the thing that ends it.
-        schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
-        description: 'Moves a cooled-down circuit breaker to HALF_OPEN',
-        target: new targets.LambdaInvoke(this.breakerWatchdog, { retryAttempts: 0, role: this.schedules.role }),
-      });
-      Validations.of(this).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.breakerWatchdog.node.defaultChild as CfnElement)}.Arn>:*]`,
-        reason: 'aws-scheduler-targets.LambdaInvoke grants invoke on the function and its versions (`:*`); actions are exact',
-      });
-    }
-
-    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
-      dashboardName: `${pipeline.name}-${pipeline.stage}`,
-      agents: this.agents,
-      memory: this.memory,
-      scheduleGroup: this.schedules.group,
-      scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
-      breaker: this.breaker,
-      otherFunctions: {
-        ...(this.breaker.pagerForwarder ? { PagerForwarder: this.breaker.pagerForwarder } : {}),
-        ...(this.breakerWatchdog ? { BreakerWatchdog: this.breakerWatchdog } : {}),
-        BreakerAuthority: this.breakerAuthority.function,
-      },
-      tables: { CoordinationTable: this.coordination.table, MemoryTable: this.memory.table, CounterTable: this.breaker.table },
-    });
-
-    const outputs: Record<StackOutputKey, string> = {
-      coordinationTable: this.coordination.table.tableName,
-      memoryTable: this.memory.table.tableName,
-      memoryQueueUrl: this.memory.queue.queueUrl,
-      memoryDeadLetterQueueUrl: this.memory.deadLetterQueue.queueUrl,
-      counterTable: this.breaker.table.tableName,
-      alertTopicArn: this.breaker.topic.topicArn,
-      scheduleGroup: this.schedules.group.scheduleGroupName,
-      // `nightshift invoke <agent> --stage` finds the function to invoke here.
-      agentFunctionNames: this.toJsonString(Object.fromEntries(this.agents.map((a) => [a.agentId, a.function.functionName]))),
-      redriveFunction: this.memory.redrive.functionName,
-    };
-    for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, STACK_OUTPUT[key as StackOutputKey], { value });
+  get coordination() {
+    return this.pipeline.coordination;
+  }
+  get memory() {
+    return this.pipeline.memory;
+  }
+  get breaker() {
+    return this.pipeline.breaker;
+  }
+  get schedules() {
+    return this.pipeline.schedules;
+  }
+  get agents() {
+    return this.pipeline.agents;
+  }
+  get breakerWatchdog() {
+    return this.pipeline.breakerWatchdog;
+  }
+  get breakerAuthority() {
+    return this.pipeline.breakerAuthority;
+  }
+  get monitoring() {
+    return this.pipeline.monitoring;
   }
 }

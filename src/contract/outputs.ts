@@ -18,6 +18,16 @@ export const STACK_OUTPUT = {
 
 export type StackOutputKey = keyof typeof STACK_OUTPUT;
 
+/**
+ * The key of a pipeline's output in its stack: `STACK_OUTPUT[key]` in a `NightshiftStack`, prefixed by the
+ * pipeline's name and stage (`NewsroomDev…`) when the pipeline shares a stack with others (`NightshiftPipeline`).
+ */
+export function outputKey(key: StackOutputKey, pipeline?: { readonly name: string; readonly stage: string }): string {
+  if (!pipeline) return STACK_OUTPUT[key];
+  const pascal = (text: string) => text.split(/[^A-Za-z0-9]+/).map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
+  return `${pascal(pipeline.name)}${pascal(pipeline.stage)}${STACK_OUTPUT[key]}`;
+}
+
 /** The stack a pipeline deploys as. */
 export function stackName(pipeline: string, stage: string): string {
   return `${pipeline}-${stage}`;

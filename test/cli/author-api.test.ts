@@ -36,7 +36,8 @@ describe('the author API, from a folder outside the repository', () => {
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'adopter', type: 'module', private: true }));
     mkdirSync(join(project, 'node_modules'));
     symlinkSync(repo, join(project, 'node_modules', 'nightshift'));
-    for (const dependency of ['vitest', 'zod']) symlinkSync(join(repo, 'node_modules', dependency), join(project, 'node_modules', dependency));
+    // What the project installs beside Nightshift: its test runner, its schemas, and the CDK (a peer dependency).
+    for (const dependency of ['vitest', 'zod', 'aws-cdk-lib', 'constructs']) symlinkSync(join(repo, 'node_modules', dependency), join(project, 'node_modules', dependency));
     scaffolded = (await nightshift('new', 'agent', 'scout')).stdout;
     await nightshift('new', 'agent', 'editor');
     rmSync(join(project, 'test', 'editor.test.ts'));
@@ -60,7 +61,8 @@ export async function work(ctx: AgentContext): Promise<string> {
     writeFileSync(join(project, 'nightshift.config.ts'), config.replace("memory: { reads: ['editor'], writes: ['editor'] }", "memory: { reads: ['scout', 'editor'], writes: ['editor'] }, upstream: ['scout']"));
     writeFileSync(
       join(project, 'app.ts'),
-      `import { App, addNightshiftPipeline } from 'nightshift/cdk';
+      `import { App } from 'aws-cdk-lib';
+import { addNightshiftPipeline } from 'nightshift/cdk';
 import pipeline from './nightshift.config';
 
 addNightshiftPipeline(new App(), pipeline);
@@ -83,11 +85,11 @@ addNightshiftPipeline(new App(), pipeline);
   it('synthesizes a config and a hand-written agent that import only from the package name', async () => {
     const sources = ['nightshift.config.ts', 'app.ts', 'agents/scout.ts', 'agents/editor.ts', 'test/scout.test.ts'].map((f) => readFileSync(join(project, f), 'utf8'));
     const imported = new Set(sources.flatMap((s) => [...s.matchAll(/from '([^']+)'/g)].map((m) => m[1]!)).filter((m) => !m.startsWith('.')));
-    expect([...imported].sort()).toEqual(['nightshift', 'nightshift/cdk', 'nightshift/testing', 'vitest', 'zod/mini']);
+    expect([...imported].sort()).toEqual(['aws-cdk-lib', 'nightshift', 'nightshift/cdk', 'nightshift/testing', 'vitest', 'zod/mini']);
 
     const outdir = mkdtempSync(join(tmpdir(), 'nightshift-adopter-out-'));
     try {
-      const synth = await runTs(join(project, 'app.ts'), [], { cwd: project, env: { CDK_OUTDIR: outdir } });
+      const synth = await runTs(join(project, 'app.ts'), [], { cwd: project, env: { CDK_OUTDIR: outdir }, asInstalled: true });
       expect(synth.stderr).not.toMatch(/Error/);
       expect(synth.code).toBe(0);
       const templateFile = readdirSync(outdir).find((f) => f.endsWith('.template.json'))!;

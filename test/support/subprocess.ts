@@ -19,9 +19,11 @@ export interface Finished {
  * Runs a TypeScript file in a Node process of its own, as users run it, through tsx's loader in that one process:
  * not `npx tsx`, which resolves the package and then starts a second Node (seconds per call on a busy machine).
  */
-export async function runTs(file: string, args: readonly string[] = [], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Finished> {
+export async function runTs(file: string, args: readonly string[] = [], options: { cwd?: string; env?: NodeJS.ProcessEnv; asInstalled?: boolean } = {}): Promise<Finished> {
+  // This repository's own files run on Nightshift's sources; a project that installed it (`asInstalled`) on dist/.
+  const conditions = options.asInstalled ? [] : ['--conditions=nightshift-source'];
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--conditions=nightshift-source', '--import', TSX, resolve(file), ...args], {
+    const { stdout, stderr } = await exec(process.execPath, [...conditions, '--import', TSX, resolve(file), ...args], {
       maxBuffer: 16 * 1024 * 1024,
       ...(options.cwd ? { cwd: options.cwd } : {}),
       env: { ...process.env, ...options.env },

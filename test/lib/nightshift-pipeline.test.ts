@@ -1,0 +1,41 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import newsroom from '../../examples/newsroom.config.ts';
+import { NightshiftPipeline } from '../../lib/nightshift-pipeline.ts';
+import reference from '../../nightshift.config.ts';
+import { testApp } from '../support/template.ts';
+
+/** A pipeline inside a stack the user already has, beside another pipeline. */
+describe('NightshiftPipeline', () => {
+  const app = testApp();
+  const stack = new Stack(app, 'MyPlatform');
+  new NightshiftPipeline(stack, 'Content', { pipeline: reference });
+  new NightshiftPipeline(stack, 'News', { pipeline: newsroom });
+  const template = Template.fromStack(stack);
+  const resources = Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
+  const named = (type: string, property: string) => resources.filter((r) => r.Type === type).map((r) => JSON.stringify(r.Properties[property]));
+
+  it('adds a whole pipeline to a stack of the user\'s own, twice, with every name that must be unique kept apart', () => {
+    expect(named('AWS::Scheduler::ScheduleGroup', 'Name').sort()).toEqual(['"newsroom-dev"', '"nightshift-dev"']);
+    expect(named('AWS::CloudWatch::Dashboard', 'DashboardName').sort()).toEqual(['"newsroom-dev"', '"nightshift-dev"']);
+    const alarms = named('AWS::CloudWatch::Alarm', 'AlarmName').filter((n) => n !== undefined);
+    expect(new Set(alarms).size).toBe(alarms.length);
+    const schedules = resources.filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => `${JSON.stringify(r.Properties.GroupName)}/${r.Properties.Name}`);
+    expect(new Set(schedules).size).toBe(schedules.length);
+    expect(resources.filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(6);
+  });
+
+  it('keys its outputs by the pipeline\'s name and stage, which the ops CLI finds with --stack', () => {
+    const outputs = Object.keys(template.toJSON().Outputs as Record<string, unknown>);
+    expect(outputs).toContain('NightshiftDevCoordinationTableName');
+    expect(outputs).toContain('NewsroomDevMemoryQueueUrl');
+  });
+
+  it('refuses the same pipeline name and stage twice in one app, naming both places', () => {
+    const again = new Stack(app, 'Elsewhere');
+    expect(() => new NightshiftPipeline(again, 'Copy', { pipeline: reference })).toThrow(
+      "NightshiftPipeline Elsewhere/Copy: pipeline 'nightshift' stage 'dev' is already at MyPlatform/Content; give one of them another name or stage",
+    );
+  });
+});
