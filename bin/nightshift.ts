@@ -44,6 +44,20 @@ program
   });
 
 program
+  .command('init [dir]')
+  .description('a new project: package.json, tsconfig, cdk.json, the CDK app, nightshift.config.ts, one agent and its test')
+  .option('--package <spec>', 'how the project depends on Nightshift: a version range, a tarball or a folder (default: ^<this version>)')
+  .option('--agent <id>', "the first agent's id", 'scout')
+  .action(async (dir: string | undefined, options: { package?: string; agent: string }) => {
+    const { initProject } = await import('../cli/init.ts');
+    const { written, root } = initProject({ dir: dir ?? '.', agent: options.agent, ...(options.package ? { packageSpec: options.package } : {}) });
+    const where = dir ? `cd ${dir} && ` : '';
+    process.stdout.write(
+      `${written.map((f) => `wrote ${f}`).join('\n')}\nnext: ${where}npm install, then npm test, npx cdk synth and npx nightshift local (in ${root})\n`,
+    );
+  });
+
+program
   .command('new')
   .description('scaffold part of a pipeline')
   .command('agent <id>')

@@ -18,6 +18,8 @@ export interface NewAgentOptions {
   readonly testDir?: string;
   /** Where the package is imported from (this repository imports its own sources). @default 'nightshift' */
   readonly packageName?: string;
+  /** The project's root: paths in the config and messages are relative to it. @default - the working directory */
+  readonly root?: string;
 }
 
 const AGENT_ID = /^[a-z][a-z0-9-]{0,39}$/;
@@ -26,18 +28,19 @@ const AGENT_ID = /^[a-z][a-z0-9-]{0,39}$/;
 export function newAgent(options: NewAgentOptions): { written: string[]; undo: () => void } {
   const { id } = options;
   if (!AGENT_ID.test(id)) throw new ScaffoldError(`agent id '${id}' must be 1-40 lowercase letters, digits or dashes, starting with a letter`);
-  const configPath = resolve(options.config);
-  const agentFile = resolve(options.dir ?? 'agents', `${id}.ts`);
-  const testFile = resolve(options.testDir ?? 'test', `${id}.test.ts`);
+  const root = resolve(options.root ?? process.cwd());
+  const configPath = resolve(root, options.config);
+  const agentFile = resolve(root, options.dir ?? 'agents', `${id}.ts`);
+  const testFile = resolve(root, options.testDir ?? 'test', `${id}.test.ts`);
   const pkg = options.packageName ?? 'nightshift';
   for (const file of [agentFile, testFile]) {
-    if (existsSync(file)) throw new ScaffoldError(`${relative(process.cwd(), file)} already exists; choose another id or remove it`);
+    if (existsSync(file)) throw new ScaffoldError(`${relative(root, file)} already exists; choose another id or remove it`);
   }
   const configText = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
   if (configText && new RegExp(`id:\\s*['"]${id}['"]`).test(configText)) {
     throw new ScaffoldError(`agent '${id}' is already in ${options.config}; choose another id`);
   }
-  const entry = relative(process.cwd(), agentFile).split('\\').join('/');
+  const entry = relative(root, agentFile).split('\\').join('/');
   const namespace = id;
   const configEntry = [
     '    {',
@@ -116,7 +119,7 @@ describe('${id}', () => {
   writeFileSync(testFile, testSource);
   writeFileSync(configPath, newConfig);
   return {
-    written: [configPath, agentFile, testFile].map((f) => relative(process.cwd(), f)),
+    written: [configPath, agentFile, testFile].map((f) => relative(root, f)),
     undo: () => {
       if (configText === undefined) rmSync(configPath, { force: true });
       else writeFileSync(configPath, configText);

@@ -17,6 +17,7 @@ export { NightshiftStack, type NightshiftStackProps } from './nightshift-stack.t
 export { NightshiftPipeline, type NightshiftPipelineProps } from './nightshift-pipeline.ts';
 export { BreakerAuthority, type BreakerAuthorityProps } from './breaker-authority.ts';
 export { loadPipeline } from '../src/config/load.ts';
+export { pipelineApp } from './pipeline-app.ts';
 export { Agent, type AgentProps } from './agent.ts';
 export { CircuitBreaker, type CircuitBreakerProps } from './circuit-breaker.ts';
 export { CoordinationTable, type CoordinationTableProps } from './coordination-table.ts';
