@@ -1,7 +1,6 @@
+import { importUserModule } from '../src/config/user-module.ts';
 import { NightshiftError, UsageError } from '../src/errors.ts';
 import { STACK_OUTPUT } from '../src/contract/outputs.ts';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { LocalPipeline } from '../local/pipeline.ts';
 import { ManualClock } from '../src/runtime/clock.ts';
@@ -38,7 +37,7 @@ export async function invokeLocal(pipeline: PipelineConfig, stateDir: string, ag
   const snapshot = readSnapshot(stateDir);
   const at = parseAt(atText, snapshot.now);
   const agent = pipeline.agents.find((a) => a.id === agentId)!;
-  const module = (await import(pathToFileURL(resolve(agent.entry)).href)) as { work?: (ctx: AgentContext) => Promise<unknown> };
+  const module = (await importUserModule(agent.entry)) as { work?: (ctx: AgentContext) => Promise<unknown> };
   if (typeof module.work !== 'function') throw new UsageError(`${agent.entry} must export its work function as \`work\` for local mode`);
   process.stderr.write(`nightshift: starting DynamoDB Local and the local SQS on ${stateDir} to run ${agentId}\n`);
   const clock = new ManualClock(Math.max(at, snapshot.now));

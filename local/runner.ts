@@ -1,6 +1,5 @@
+import { importUserModule } from '../src/config/user-module.ts';
 import { InvalidPropsError, NightshiftError } from '../src/errors.ts';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Cron } from 'croner';
 import { scheduleName } from '../src/config/agent-spec.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
@@ -105,7 +104,7 @@ class Simulation {
 
   async run(): Promise<SimulationResult> {
     for (const agent of this.options.pipeline.agents) {
-      const module = (await import(pathToFileURL(resolve(agent.entry)).href)) as { work?: Work };
+      const module = (await importUserModule(agent.entry)) as { work?: Work };
       if (typeof module.work !== 'function') throw new InvalidPropsError(`${agent.entry} must export its work function as \`work\` for local mode`);
       this.works.set(agent.id, module.work);
     }

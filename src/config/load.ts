@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importUserModule } from './user-module.ts';
 import { ConfigError, type PipelineConfig, type PipelineInput, definePipeline } from './pipeline.ts';
 
 /**
@@ -12,7 +12,7 @@ export async function loadPipeline(path: string): Promise<PipelineConfig> {
   if (!existsSync(absolute)) {
     throw new ConfigError([{ path: '(file)', message: `config file ${absolute} does not exist` }]);
   }
-  const module = (await import(pathToFileURL(absolute).href)) as { default?: PipelineInput };
+  const module = (await importUserModule(absolute)) as { default?: PipelineInput };
   if (module.default === undefined) {
     throw new ConfigError([{ path: '(file)', message: `${path} has no default export; export default definePipeline({...})` }]);
   }
