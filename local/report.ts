@@ -1,3 +1,4 @@
+import { NightshiftError } from '../src/errors.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,7 +18,7 @@ export function writeReport(path: string, result: SimulationResult): void {
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563'];
 
 export function renderReport(result: SimulationResult): string {
-  const chartJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+  const chartJs = readFileSync(join(dirname(chartJsEntry()), 'chart.umd.min.js'), 'utf8');
   const { timeline } = result;
   const labels = timeline.at.map((t) => `${new Date(t).toISOString().slice(11, 16)}Z`);
   const agents = Object.keys(result.agents);
@@ -168,6 +169,15 @@ function burstAroundTrip(result: SimulationResult, agents: readonly string[]) {
     }))
     .filter(({ perMinute }) => perMinute.some((n) => n > 0));
   return { labels: minutes.map(hhmm), series, tripMinute: hhmm(tripMinute).replace(' trip', '') };
+}
+
+/** Chart.js, an optional peer dependency only `--report` needs. */
+function chartJsEntry(): string {
+  try {
+    return createRequire(import.meta.url).resolve('chart.js');
+  } catch {
+    throw new NightshiftError('--report draws its charts with Chart.js, which is not installed: npm install --save-dev chart.js');
+  }
 }
 
 function escape(text: string): string {
