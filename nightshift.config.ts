@@ -69,6 +69,9 @@ export default definePipeline({
       breaker: { maxOutputs: 5, windowMinutes: 60 },
       tokenBudgetPerDay: 20_000,
       model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 100 },
+      // The bot token lives in SSM (create it before deploying); only its name reaches the template.
+      secrets: { discordToken: { parameter: '/nightshift/dev/discord-bot-token', local: 'local-only-token' } },
+      environment: { DISCORD_CHANNEL_ID: '1100000000000000000' },
     },
     {
       id: 'analyst',

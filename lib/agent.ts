@@ -77,7 +77,9 @@ export class Agent extends Construct {
       timeout: Duration.seconds(config.timeoutSeconds),
       memorySize: config.memoryMb,
       tracing: props.tracing ?? false,
-      environment: { ...props.environment, ...commonVariables(config.id) },
+      // The config's own variables first: nothing it sets can replace what Nightshift and Lambda set (the schema
+      // refuses those names too).
+      environment: { ...config.environment, ...props.environment, ...commonVariables(config.id) },
       // Scheduler invokes asynchronously: a run that failed Lambda's retries too is kept beside the invocations
       // Scheduler gave up on, where an alarm sees it and `nightshift invoke --at` can run the slot again.
       deadLetterQueue: props.scheduleDeadLetterQueue,
@@ -109,6 +111,10 @@ export class Agent extends Construct {
     });
 
     if (config.model) this.modelArns = this.grantInvokeModel(config.model);
+    this.grantSecrets(config.secrets);
+    for (const permission of config.permissions) {
+      this.function.addToRolePolicy(new iam.PolicyStatement({ actions: [...permission.actions], resources: [...permission.resources] }));
+    }
 
     const stack = Stack.of(this);
     const functionLogicalId = stack.getLogicalId(this.function.node.defaultChild as CfnElement);
@@ -142,6 +148,19 @@ export class Agent extends Construct {
   /** Runs that went ahead degraded because an upstream's heartbeat was stale or its last run failed. */
   metricDegradedRuns(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('DegradedRuns', props);
+  }
+
+  /**
+   * Lets the function read exactly its own secrets: `ssm:GetParameter` on each parameter (a SecureString under the
+   * account's `aws/ssm` key, which needs no KMS grant), `secretsmanager:GetSecretValue` on each secret (its ARN ends
+   * in six random characters, hence the `-??????`). Only the names reach the template; the values are read at run time.
+   */
+  private grantSecrets(secrets: AgentConfig['secrets']): void {
+    const stack = Stack.of(this);
+    const parameters = Object.values(secrets).flatMap((s) => (s.parameter ? [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: s.parameter.slice(1) })] : []));
+    const named = Object.values(secrets).flatMap((s) => (s.secret ? [stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${s.secret}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })] : []));
+    if (parameters.length) iam.Grant.addToPrincipal({ grantee: this.function, actions: ['ssm:GetParameter'], resourceArns: parameters });
+    if (named.length) iam.Grant.addToPrincipal({ grantee: this.function, actions: ['secretsmanager:GetSecretValue'], resourceArns: named });
   }
 
   /**

@@ -17,6 +17,9 @@ import type { Clock, ManualClock } from '../src/runtime/clock.ts';
 import type { Heartbeats } from '../src/runtime/heartbeats.ts';
 import type { TaskLocks } from '../src/runtime/locks.ts';
 import type { MemoryClient } from '../src/runtime/memory/client.ts';
+import type { SecretSource } from '../src/runtime/run-context.ts';
+import { localSecretVariable } from '../src/config/agent-access.ts';
+import { NotConfiguredError } from '../src/errors.ts';
 import type { MemoryReader } from '../src/runtime/memory/reader.ts';
 import type { ContextRetriever } from '../src/runtime/memory/retrieval.ts';
 import { CountingMetrics } from '../src/runtime/metrics.ts';
@@ -201,6 +204,7 @@ export class LocalPipeline {
   }
 
   static async start(options: LocalPipelineOptions): Promise<LocalPipeline> {
+    const restoreEnvironment = applyAgentEnvironment(options.pipeline);
     if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
     const process = options.dynamoEndpoint
       ? undefined
@@ -211,7 +215,9 @@ export class LocalPipeline {
     raw.destroy();
     const sqs = new LocalSqs(options.clock);
     await sqs.start();
-    return new LocalPipeline(options, { endpoint, process }, names, sqs);
+    const local = new LocalPipeline(options, { endpoint, process }, names, sqs);
+    local.restoreEnvironment = restoreEnvironment;
+    return local;
   }
 
   /** The runtime an agent's handler runs over; `clock` lets a scenario freeze one process (a crash). */
@@ -221,7 +227,30 @@ export class LocalPipeline {
     return {
       spec: agentSpec(this.options.pipeline, agentId),
       history: own.history(),
-      deps: own.guardDeps({ outputs, model, queue: this.queueAccess(agentId) }),
+      deps: own.guardDeps({ outputs, model, queue: this.queueAccess(agentId), secrets: this.secretsFor(agentId) }),
+    };
+  }
+
+  /**
+   * An agent's secrets locally: the config's `local` value, else the environment variable it names
+   * (`NIGHTSHIFT_SECRET_<AGENT>_<NAME>`). Each read is recorded as the call the cloud makes (SSM GetParameter or
+   * Secrets Manager GetSecretValue), so the agent's grant is held against it.
+   */
+  private secretsFor(agentId: string): SecretSource {
+    const declared = this.options.pipeline.agents.find((a) => a.id === agentId)?.secrets ?? {};
+    return async (name, where) => {
+      this.calls.record(
+        agentFunction(agentId),
+        where.parameter
+          ? { service: 'ssm', action: 'GetParameter', resource: `parameter${where.parameter}` }
+          : { service: 'secretsmanager', action: 'GetSecretValue', resource: `secret/${where.secret}` },
+      );
+      const variable = localSecretVariable(agentId, name);
+      const value = declared[name]?.local ?? process.env[variable];
+      if (value === undefined) {
+        throw new NotConfiguredError(`${agentId}'s secret '${name}' has no local value: set agents[${agentId}].secrets.${name}.local in the config, or the environment variable ${variable}`);
+      }
+      return value;
     };
   }
 
@@ -261,7 +290,36 @@ export class LocalPipeline {
   }
 
   async stop(): Promise<void> {
+    this.restoreEnvironment();
     await this.sqs.stop();
     await this.dynamo.process?.stop();
   }
+
+  private restoreEnvironment: () => void = () => undefined;
+}
+
+/**
+ * The agents' `environment` for local mode, where every agent runs in this one process: set on `process.env` for
+ * the run (as each function's own would be in Lambda), restored afterwards. Two agents giving one variable different
+ * values cannot share a process: refused, naming both.
+ */
+function applyAgentEnvironment(pipeline: PipelineConfig): () => void {
+  const wanted = new Map<string, { value: string; agentId: string }>();
+  for (const agent of pipeline.agents) {
+    for (const [name, value] of Object.entries(agent.environment)) {
+      const other = wanted.get(name);
+      if (other && other.value !== value) {
+        throw new NotConfiguredError(`local mode runs every agent in one process: ${other.agentId} and ${agent.id} give ${name} different values; give one of them another variable name`);
+      }
+      wanted.set(name, { value, agentId: agent.id });
+    }
+  }
+  const previous = new Map([...wanted.keys()].map((name) => [name, process.env[name]] as const));
+  for (const [name, { value }] of wanted) process.env[name] = value;
+  return () => {
+    for (const [name, value] of previous) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
 }

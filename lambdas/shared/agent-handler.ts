@@ -10,6 +10,8 @@ import type { MetricsSink } from '../../src/runtime/metrics.ts';
 import type { ModelProvider } from '../../src/runtime/model/model.ts';
 import { once } from '../../src/runtime/once.ts';
 import { type AgentContext, type RunOutcome, runAgent, slotTaskId } from '../../src/runtime/run-lifecycle.ts';
+import type { SecretSource } from '../../src/runtime/run-context.ts';
+import { NightshiftError } from '../../src/errors.ts';
 import { RunHistory } from '../../src/runtime/run-history.ts';
 import { type Runtime, Wiring } from '../../src/runtime/wiring.ts';
 import { lambdaBreakerTransport } from './breaker-transport.ts';
@@ -40,8 +42,29 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
       outputs: wiring.outputs(breaker),
       queue: { queueUrl: env.memoryQueueUrl },
       ...(env.agentSpec.model ? { model: modelProvider(env.modelProvider) } : {}),
+      ...(env.agentSpec.secrets ? { secrets: parameterSecrets() } : {}),
       log: { info: (message, extra) => logger.info(message, extra ?? {}), warn: (message, extra) => logger.warn(message, extra ?? {}) },
     }),
+  };
+}
+
+/**
+ * Secrets through Powertools Parameters (SSM SecureString decrypted, or Secrets Manager), each cached five minutes
+ * in the sandbox; the clients are imported with the first read.
+ */
+function parameterSecrets(): SecretSource {
+  const MAX_AGE = 300;
+  return async (_name, where) => {
+    if (where.parameter) {
+      const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
+      const value = await getParameter(where.parameter, { decrypt: true, maxAge: MAX_AGE });
+      if (value === undefined) throw new NightshiftError(`SSM parameter ${where.parameter} has no value`);
+      return value;
+    }
+    const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
+    const value = await getSecret(where.secret!, { maxAge: MAX_AGE });
+    if (typeof value !== 'string') throw new NightshiftError(`secret ${where.secret} is not a string secret`);
+    return value;
   };
 }
 

@@ -27,6 +27,8 @@ export const agentSpecSchema = z.object({
   duplicateWindowMinutes: positiveInt(),
   /** The model `ctx.model` calls, and the default output limit per call. */
   model: z.optional(z.object({ id: nonEmpty(), maxTokens: positiveInt() })),
+  /** `ctx.secret(name)`: where each secret lives (a parameter or secret name, never a value). */
+  secrets: z.optional(z.record(z.string(), z.object({ parameter: z.optional(nonEmpty()), secret: z.optional(nonEmpty()) }))),
 });
 
 export type AgentSpec = z.output<typeof agentSpecSchema>;
@@ -44,6 +46,10 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
     duplicateWindowMinutes: agent.duplicateWindowMinutes,
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),
     ...(agent.model ? { model: { id: agent.model.id, maxTokens: agent.model.maxTokens } } : {}),
+    // Where each secret lives; a local value stays in the config, out of every deployed spec.
+    ...(Object.keys(agent.secrets).length
+      ? { secrets: Object.fromEntries(Object.entries(agent.secrets).map(([name, { parameter, secret }]) => [name, parameter ? { parameter } : { secret: secret! }])) }
+      : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { CronError, parseCron, toEventBridgeCron } from './cron.ts';
 import { parseModelId } from './models.ts';
 import { NAMESPACE, NAMESPACE_RULE } from './namespaces.ts';
+import { environmentSchema, permissionsSchema, secretsSchema } from './agent-access.ts';
 import { NightshiftError } from '../errors.ts';
 
 /**
@@ -117,6 +118,16 @@ const agentSchema = z
       .default({ reads: [], writes: [] }),
     /** The model `ctx.model` calls (Bedrock in the cloud, the offline provider locally). @default - none */
     model: modelSchema.optional(),
+    /**
+     * Secrets the agent reads at run time with `ctx.secret(name)`: SSM SecureString parameters or Secrets Manager
+     * secrets, granted to this agent's role alone, read through Powertools Parameters (cached five minutes), never
+     * in a template or a log. @default - none
+     */
+    secrets: secretsSchema,
+    /** Environment variables of the agent's function (plain configuration, not secrets). @default - none */
+    environment: environmentSchema,
+    /** Extra IAM statements for the agent's role, e.g. `{ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::bucket/*'] }`. @default - none */
+    permissions: permissionsSchema,
     /** Lambda timeout. */
     timeoutSeconds: positiveInt.max(900).default(300),
     memoryMb: z.int().min(128).max(10240).default(512),

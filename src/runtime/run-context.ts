@@ -11,7 +11,7 @@ import { RunMemory } from './memory/run-memory.ts';
 import type { MetricsSink } from './metrics.ts';
 import type { ModelProvider } from './model/model.ts';
 import { RunModel } from './model/run-model.ts';
-import { NotConfiguredError } from '../errors.ts';
+import { NotConfiguredError, UnknownNameError } from '../errors.ts';
 
 /**
  * What an agent's work function sees of its run ({@link AgentContext}) and what the guard runs on ({@link GuardDeps}).
@@ -36,9 +36,17 @@ export interface GuardDeps {
   readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader; readonly retriever: ContextRetriever };
   /** Where `context.model` sends calls: Bedrock in Lambda, the offline provider locally. @default - none */
   readonly model?: ModelProvider;
+  /**
+   * Reads the agent's secrets (`context.secret`): Powertools Parameters in Lambda, the config's local values locally.
+   * @default - `context.secret` refuses
+   */
+  readonly secrets?: SecretSource;
   /** @default crypto.randomUUID */
   readonly newRunId?: () => string;
 }
+
+/** Reads one of an agent's declared secrets by its name in the config, with where the spec says it lives. */
+export type SecretSource = (name: string, where: { readonly parameter?: string | undefined; readonly secret?: string | undefined }) => Promise<string>;
 
 /** Why a run is degraded: one reason per unhealthy upstream. */
 export interface Degraded {
@@ -89,6 +97,11 @@ export interface AgentContext {
   reportTokens(tokens: number): Promise<void>;
   /** Lazy context: the memory entries a task needs, within a token budget, pinned entries first (`ContextRetriever`). */
   retrieve(request: RetrievalRequest): Promise<RetrievedContext>;
+  /**
+   * One of the agent's `secrets` from the config, by its name there: read at run time (cached five minutes), never
+   * logged. Throws {@link UnknownNameError} for a name the config does not give this agent.
+   */
+  secret(name: string): Promise<string>;
 }
 
 /** Context tokens a run loaded, against what injecting all the memory it looked at would have cost. */
@@ -165,6 +178,12 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
       if (deps.outputs) await deps.outputs.reportTokens(spec, tokens);
     },
     model,
+    secret: async (name) => {
+      const where = spec.secrets?.[name];
+      if (!where) throw new UnknownNameError(`${spec.id} has no secret '${name}' (it has: ${Object.keys(spec.secrets ?? {}).join(', ') || 'none'}); add it to agents[${spec.id}].secrets in the config`);
+      if (!deps.secrets) throw new NotConfiguredError(`${spec.id}: secrets are not configured for this guard`);
+      return deps.secrets(name, where);
+    },
     retrieve: async (request) => {
       const retrieved = await needMemory().retriever.retrieve(request);
       contextTokens.loaded += retrieved.tokensLoaded;

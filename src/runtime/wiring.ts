@@ -10,7 +10,7 @@ import { OutputGuard } from './breaker/output-guard.ts';
 import { OutputWindows } from './breaker/output-window.ts';
 import type { ScheduleSwitch } from './breaker/schedules.ts';
 import type { Clock } from './clock.ts';
-import type { GuardDeps, RunLog } from './run-context.ts';
+import type { GuardDeps, RunLog, SecretSource } from './run-context.ts';
 import { Heartbeats } from './heartbeats.ts';
 import { TaskLocks } from './locks.ts';
 import { MemoryClient } from './memory/client.ts';
@@ -158,7 +158,7 @@ export class Wiring {
   }
 
   /** Everything an agent's guard runs on. */
-  guardDeps(parts: { outputs: OutputGuard; queue: QueueAccess; model?: ModelProvider; log?: RunLog }): GuardDeps {
+  guardDeps(parts: { outputs: OutputGuard; queue: QueueAccess; model?: ModelProvider; log?: RunLog; secrets?: SecretSource }): GuardDeps {
     return {
       locks: this.locks(),
       heartbeats: this.heartbeats(),
@@ -168,6 +168,7 @@ export class Wiring {
       memory: { client: this.memoryClient(parts.queue), reader: this.reader(), retriever: this.retriever() },
       ...(parts.model ? { model: parts.model } : {}),
       ...(parts.log ? { log: parts.log } : {}),
+      ...(parts.secrets ? { secrets: parts.secrets } : {}),
     };
   }
 

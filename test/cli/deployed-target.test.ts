@@ -86,7 +86,7 @@ describe('ops CLI against a deployed stack', () => {
   it('says what is missing when the stack lacks an output', async () => {
     cloudFormation.on(DescribeStacksCommand, { StackName: 'nightshift-old' }).resolves({ Stacks: [{ StackName: 'nightshift-old', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
     await expect(deployedTarget(reference, 'old')).rejects.toThrow(
-      'Stack nightshift-old has no output MemoryQueueUrl: deploy it with this version of Nightshift',
+      'Stack nightshift-old has no output MemoryQueueUrl or NightshiftOldMemoryQueueUrl: deploy it with this version of Nightshift (or name the stack that holds the pipeline with --stack)',
     );
   });
 

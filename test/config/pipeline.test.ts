@@ -230,3 +230,53 @@ describe('pipeline config', () => {
     });
   });
 });
+
+describe('what an agent is given: secrets, environment, permissions', () => {
+  const base = (extra: Record<string, unknown>) => ({
+    name: 'p',
+    stage: 'dev',
+    agents: [{ id: 'poster', entry: 'examples/agents/note-taker.ts', schedules: [{ cron: '0 6 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 60 }, ...extra }],
+    breaker: { maxOutputs: 10, windowMinutes: 60 },
+  });
+  const issues = (extra: Record<string, unknown>) => {
+    try {
+      definePipeline(base(extra) as never);
+      return [];
+    } catch (error) {
+      return (error as ConfigError).issues;
+    }
+  };
+
+  it('accepts a secret by SSM parameter or Secrets Manager name, plain variables and exact extra statements', () => {
+    const agent = definePipeline(
+      base({
+        secrets: { token: { parameter: '/p/dev/token', local: 'test' }, apiKey: { secret: 'p/api-key' } },
+        environment: { CHANNEL_ID: '42' },
+        permissions: [{ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::reports/*'] }],
+      }) as never,
+    ).agents[0]!;
+    expect(Object.keys(agent.secrets)).toEqual(['token', 'apiKey']);
+    expect(agent.environment).toEqual({ CHANNEL_ID: '42' });
+  });
+
+  it('names each bad secret, variable and statement', () => {
+    expect(
+      issues({
+        secrets: { both: { parameter: '/a', secret: 'b' }, neither: {}, 'bad name!': { parameter: '/c' } },
+        environment: { AWS_REGION: 'eu-west-1', NIGHTSHIFT_AGENT_SPEC: '{}', 'not-a-name': 'x' },
+        permissions: [{ actions: ['s3:*'], resources: ['arn:aws:s3:::b'] }, { actions: ['s3:GetObject'], resources: ['bucket'] }],
+      }).map((i) => i.path),
+    ).toEqual(
+      expect.arrayContaining([
+        'agents[poster].secrets.both',
+        'agents[poster].secrets.neither',
+        'agents[poster].secrets.bad name!',
+        'agents[poster].environment.AWS_REGION',
+        'agents[poster].environment.NIGHTSHIFT_AGENT_SPEC',
+        'agents[poster].environment.not-a-name',
+        'agents[poster].permissions[0].actions',
+        'agents[poster].permissions[1].resources[0]',
+      ]),
+    );
+  });
+});

@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import * as analystAgent from '../../lambdas/agents/analyst/handler.ts';
 import * as communityAgent from '../../lambdas/agents/community/handler.ts';
 import * as plannerAgent from '../../lambdas/agents/planner/handler.ts';
@@ -13,6 +15,10 @@ import { lambdaEndpoint } from '../support/lambda-endpoint.ts';
 import { schedulerInvocation } from '../support/events.ts';
 
 const { names } = await dynamoForTest('agents');
+// SSM is the one service here we cannot run: the community agent's bot token comes from this stand-in.
+const ssm = mockClient(SSMClient);
+ssm.on(GetParameterCommand, { Name: '/nightshift/dev/discord-bot-token', WithDecryption: true }).resolves({ Parameter: { Value: 'token-from-ssm' } });
+afterAll(() => ssm.restore());
 // The breaker function each agent asks: the real handler, behind a loopback Lambda endpoint.
 const breakerFunction = await lambdaEndpoint(async (event, context) => (await import('../../lambdas/breaker/handler.ts')).handler(event, context));
 const memory = await memoryQueueForTest();
@@ -43,6 +49,8 @@ describe('reference agent handlers', () => {
       // No steward runs in this test, so the writer's draft is queued, not applied: SEO finds nothing to review.
       expect(outcome.outputs, agentId).toHaveLength(agentId === 'seo' ? 0 : 1);
     }
+    // The community agent read its bot token from SSM (decrypted), by the name the config gives, once.
+    expect(ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input)).toEqual([{ Name: '/nightshift/dev/discord-bot-token', WithDecryption: true }]);
     // The agents queued their memory updates for the steward instead of writing the table.
     expect(memory.queue.sentCount).toBeGreaterThanOrEqual(5);
     // Each output was counted by the breaker function, each agent through its own alias.

@@ -178,6 +178,17 @@ describe('NightshiftStack for the reference pipeline', () => {
     expect(steward.Properties.Environment.Variables.NIGHTSHIFT_REDRIVER).toEqual({ 'Fn::GetAtt': [logicalId(stack.memory.redrive.role!), 'RoleId'] });
   });
 
+  it('gives the community agent alone its bot token by name (never its value) and its channel variable', () => {
+    const community = stack.agents.find((a) => a.agentId === 'community')!;
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(community.function)]!;
+    expect(fn.Properties.Environment.Variables.DISCORD_CHANNEL_ID).toBe('1100000000000000000');
+    expect(JSON.stringify(template.toJSON())).not.toContain('local-only-token');
+    const readers = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.PolicyDocument.Statement.some((st: { Action: unknown }) => JSON.stringify(st.Action).includes('ssm:GetParameter') && JSON.stringify(st).includes('discord-bot-token')))
+      .map((p) => p.Properties.Roles[0].Ref);
+    expect(readers).toEqual([logicalId(community.function.role!)]);
+  });
+
   it('exports what the ops CLI needs as stack outputs', () => {
     for (const name of ['CoordinationTableName', 'MemoryTableName', 'MemoryQueueUrl', 'CounterTableName', 'AlertTopicArn']) {
       template.hasOutput(name, {});

@@ -122,6 +122,11 @@ function arnStrings(call: AwsCall, map: ResourceMap): string[] {
     }
     case 'schedule':
       return [`arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${name}`];
+    case 'parameter':
+      return [`arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/${name}`];
+    case 'secret':
+      // A secret's ARN ends in six random characters Secrets Manager adds.
+      return [`arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbC123`];
     case 'model': {
       const ref = parseModelId(name);
       const foundation = (region: string) => `arn:aws:bedrock:${region}::foundation-model/${ref.modelId}`;
