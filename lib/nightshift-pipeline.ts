@@ -3,6 +3,7 @@ import {
   CfnOutput,
   Duration,
   Stack,
+  Annotations,
   Validations,
   aws_scheduler as scheduler,
   aws_scheduler_targets as targets,
@@ -61,6 +62,14 @@ export class NightshiftPipeline extends Construct {
     checkAgentEntries(pipeline);
     claimName(this, pipeline);
     const stack = Stack.of(this);
+    const asked = this.node.tryGetContext('config') as string | undefined;
+    if (asked !== undefined && this.node.id !== 'Default') {
+      // `-c config=` names a file this construct never reads: its pipeline came in its props. Say so, not nothing.
+      Annotations.of(this).addWarningV2(
+        'nightshift:config-context-ignored',
+        `-c config=${asked} is set, but this NightshiftPipeline was given pipeline '${pipeline.name}' in its props: load the file with loadPipeline(app.node.tryGetContext('config')) to honour it`,
+      );
+    }
     // A NightshiftStack holds its pipeline as `Default`, invisible in logical ids: the stack's ids stay what they were.
     const embedded = this.node.id !== 'Default';
 

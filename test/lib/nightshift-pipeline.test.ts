@@ -1,5 +1,5 @@
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import newsroom from '../../examples/newsroom.config.ts';
 import { NightshiftPipeline } from '../../lib/nightshift-pipeline.ts';
@@ -37,5 +37,12 @@ describe('NightshiftPipeline', () => {
     expect(() => new NightshiftPipeline(again, 'Copy', { pipeline: reference })).toThrow(
       "NightshiftPipeline Elsewhere/Copy: pipeline 'nightshift' stage 'dev' is already at MyPlatform/Content; give one of them another name or stage",
     );
+  });
+
+  it('warns when -c config= names a file the construct was not given, instead of ignoring it silently', () => {
+    const withContext = new (app.constructor as typeof import('aws-cdk-lib').App)({ context: { config: 'other.config.ts', 'aws:cdk:bundling-stacks': [] } });
+    const own = new Stack(withContext, 'Mine');
+    new NightshiftPipeline(own, 'Pipeline', { pipeline: newsroom });
+    Annotations.fromStack(own).hasWarning('/Mine/Pipeline', Match.stringLikeRegexp('-c config=other.config.ts is set, but this NightshiftPipeline was given pipeline .newsroom.'));
   });
 });
