@@ -205,19 +205,24 @@ export class LocalPipeline {
 
   static async start(options: LocalPipelineOptions): Promise<LocalPipeline> {
     const restoreEnvironment = applyAgentEnvironment(options.pipeline);
-    if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
-    const process = options.dynamoEndpoint
-      ? undefined
-      : await startDynamoDbLocal(options.stateDir ? { dbPath: join(options.stateDir, 'dynamodb') } : {});
-    const endpoint = options.dynamoEndpoint ?? process!.endpoint;
-    const raw = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
-    const names = await createTables(raw, options.tablePrefix ?? `${options.pipeline.name}-${options.pipeline.stage}`);
-    raw.destroy();
-    const sqs = new LocalSqs(options.clock);
-    await sqs.start();
-    const local = new LocalPipeline(options, { endpoint, process }, names, sqs);
-    local.restoreEnvironment = restoreEnvironment;
-    return local;
+    try {
+      if (options.stateDir) mkdirSync(options.stateDir, { recursive: true });
+      const dynamoDbLocal = options.dynamoEndpoint
+        ? undefined
+        : await startDynamoDbLocal(options.stateDir ? { dbPath: join(options.stateDir, 'dynamodb') } : {});
+      const endpoint = options.dynamoEndpoint ?? dynamoDbLocal!.endpoint;
+      const raw = new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS });
+      const names = await createTables(raw, options.tablePrefix ?? `${options.pipeline.name}-${options.pipeline.stage}`);
+      raw.destroy();
+      const sqs = new LocalSqs(options.clock);
+      await sqs.start();
+      const local = new LocalPipeline(options, { endpoint, process: dynamoDbLocal }, names, sqs);
+      local.restoreEnvironment = restoreEnvironment;
+      return local;
+    } catch (error) {
+      restoreEnvironment();
+      throw error;
+    }
   }
 
   /** The runtime an agent's handler runs over; `clock` lets a scenario freeze one process (a crash). */
@@ -314,12 +319,30 @@ function applyAgentEnvironment(pipeline: PipelineConfig): () => void {
       wanted.set(name, { value, agentId: agent.id });
     }
   }
-  const previous = new Map([...wanted.keys()].map((name) => [name, process.env[name]] as const));
-  for (const [name, { value }] of wanted) process.env[name] = value;
+  for (const [name, { value, agentId }] of wanted) {
+    const held = HELD.get(name);
+    if (held && held.value !== value) {
+      throw new NotConfiguredError(`another local pipeline in this process sets ${name} to a different value than ${agentId} does; run them one after the other`);
+    }
+  }
+  for (const [name, { value }] of wanted) {
+    const held = HELD.get(name);
+    HELD.set(name, held ? { ...held, users: held.users + 1 } : { value, previous: process.env[name], users: 1 });
+    process.env[name] = value;
+  }
   return () => {
-    for (const [name, value] of previous) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
+    for (const name of wanted.keys()) {
+      const held = HELD.get(name)!;
+      if (held.users > 1) {
+        HELD.set(name, { ...held, users: held.users - 1 });
+        continue;
+      }
+      HELD.delete(name);
+      if (held.previous === undefined) delete process.env[name];
+      else process.env[name] = held.previous;
     }
   };
 }
+
+/** Variables local pipelines running in this process have set: the value, what was there before, how many use it. */
+const HELD = new Map<string, { value: string; previous: string | undefined; users: number }>();
