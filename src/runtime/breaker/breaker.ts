@@ -1,10 +1,10 @@
 import { conditionally } from '../conditional.ts';
 import { KEYS } from '../../contract/tables.ts';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import type { AlertSink } from './alerts.ts';
-import { REMOVE_AT_MOST, type WindowCount, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window.ts';
+import { REMOVE_AT_MOST, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window.ts';
 import type { ScheduleSwitch } from './schedules.ts';
 import { NightshiftError } from '../../errors.ts';
 
@@ -20,91 +20,18 @@ import { NightshiftError } from '../../errors.ts';
  * burst that tripped the breaker is not counted again. The pipeline-wide output window is kept on the same item
  * ({@link Breaker.countOutput}), so admitting an output and counting it is one conditional write.
  */
-export type BreakerStatus = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
-
-export type TripReason = 'outputs' | 'pipeline-outputs' | 'budget';
-
-export interface BreakerState {
-  readonly status: BreakerStatus;
-  /** Epoch ms of the last transition. */
-  readonly since?: number;
-  /** Counting epoch: bumped by every reset. */
-  readonly epoch: number;
-  readonly reason?: TripReason;
-  readonly agentId?: string;
-  readonly detail?: string;
-  readonly trips: number;
-  /** Schedules the trip disabled, which reset re-enables. */
-  readonly restoreSchedules: readonly string[];
-  readonly probeRunId?: string;
-  /** For a trip by an agent's own window: the tripping output's sequence (outputs counted before it may publish). */
-  readonly tripSequence?: number;
-}
-
-export interface Trip {
-  readonly reason: TripReason;
-  readonly agentId: string;
-  readonly detail: string;
-  readonly recentOutputIds?: readonly string[];
-  /**
-   * With reason `outputs`: the sequence number the agent's window gave the tripping output. The agent's outputs
-   * its window counted before it (within its limit) are still admitted after the trip; nothing counted after is.
-   */
-  readonly outputSequence?: number;
-  /**
-   * The counting epoch the tripping output was counted in: the trip is made only if it is still current (a reset
-   * since then started the windows afresh, so the count that tripped means nothing). @default - any epoch
-   */
-  readonly epoch?: number;
-}
-
-/** An output the agent's window admitted, as the pipeline step is asked to count it. */
-export interface AgentCounted {
-  readonly agentId: string;
-  /** The counting epoch the agent's window counted it in. */
-  readonly epoch: number;
-  /** Its sequence number in the agent's window. */
-  readonly sequence: number;
-}
-
-/**
- * What counting an output in the pipeline's window found: counted, or refused by the breaker's state, or not
- * counted because the counting epoch moved on (a reset) since the agent's window counted it.
- */
-export type PipelineCount =
-  | ({ readonly admitted: true; readonly epoch: number } & WindowCount)
-  | {
-      readonly admitted: false;
-      readonly state: BreakerState;
-      /** The breaker would admit it, but in a newer counting epoch: count it again there. */
-      readonly epochChanged: boolean;
-    };
-
-export type Admission = { readonly admitted: true; readonly probe: boolean; readonly epoch: number } | { readonly admitted: false; readonly reason: string };
-
-/**
- * Whether an output the agent's window admitted may publish: counted in the pipeline's window, or refused (the
- * breaker is open, or this output crossed the pipeline's limit and tripped it), or to be counted again in a newer
- * counting epoch (a reset since the agent last looked).
- */
-export type OutputAdmission =
-  | { readonly admitted: true }
-  | { readonly admitted: false; readonly epochChanged: boolean; readonly detail: string };
-
-/**
- * What an agent's guard asks of the breaker. In the cloud every call that moves the breaker's state goes to the
- * privileged breaker function (`RemoteBreaker`): no agent role may write the breaker's item, switch schedules or
- * publish alerts. The `Breaker` itself is that function's (and the operator's) implementation.
- */
-export interface BreakerPort {
-  /** The counting epoch last seen: agents' windows count in its buckets. */
-  readonly countingEpoch: number;
-  admit(runId: string): Promise<Admission>;
-  admitOutput(runId: string, outputId: string, counted: AgentCounted): Promise<OutputAdmission>;
-  /** Opens the breaker; true for the one caller that made the transition. */
-  trip(trip: Trip): Promise<boolean>;
-  probeFinished(runId: string, clean: boolean): Promise<void>;
-}
+export * from './breaker-state.ts';
+import {
+  type Admission,
+  type AgentCounted,
+  type BreakerPort,
+  type BreakerState,
+  type OutputAdmission,
+  type PipelineCount,
+  type Trip,
+  breakerStateOf,
+  readBreakerState,
+} from './breaker-state.ts';
 
 export interface BreakerOptions {
   readonly client: DynamoDBDocumentClient;
@@ -405,28 +332,6 @@ export class Breaker implements BreakerPort {
     );
     return { subject: `[${pipelineLabel}] circuit breaker OPEN: ${trip.agentId} (${trip.reason})`, message: lines.join('\n') };
   }
-}
-
-/** The breaker's state from its item; a missing item is a closed breaker in epoch 0. */
-export function breakerStateOf(Item: Record<string, unknown> | undefined): BreakerState {
-  return {
-    status: (Item?.status as BreakerStatus | undefined) ?? 'CLOSED',
-    since: Item?.since as number | undefined,
-    epoch: (Item?.epoch as number | undefined) ?? 0,
-    reason: Item?.reason as TripReason | undefined,
-    agentId: Item?.agentId as string | undefined,
-    detail: Item?.detail as string | undefined,
-    trips: (Item?.trips as number | undefined) ?? 0,
-    restoreSchedules: (Item?.restoreSchedules as string[] | undefined) ?? [],
-    probeRunId: Item?.probeRunId as string | undefined,
-    tripSequence: Item?.tripSequence as number | undefined,
-  };
-}
-
-/** Strongly consistent read of the breaker's state: all an agent role may do with the breaker's item. */
-export async function readBreakerState(client: DynamoDBDocumentClient, tableName: string): Promise<BreakerState> {
-  const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: KEY, ConsistentRead: true }));
-  return breakerStateOf(Item);
 }
 
 function iso(epochMs: number | undefined): string {
