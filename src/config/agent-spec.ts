@@ -70,7 +70,7 @@ export const breakerSpecSchema = z.object({
   coolDownMinutes: z.optional(positiveInt()),
   scheduleNames: z.array(nonEmpty()),
   /** Every agent of the pipeline: the breaker function serves exactly these, each through its own alias. */
-  agents: z.array(nonEmpty()),
+  agents: z._default(z.array(nonEmpty()), []),
 });
 
 export type BreakerSpec = z.output<typeof breakerSpecSchema>;

@@ -45,6 +45,12 @@ export interface Trip {
   readonly epoch?: number;
 }
 
+/** The pipeline-wide limit: N outputs in any window of M minutes, across all agents. */
+export interface PipelineLimit {
+  readonly maxOutputs: number;
+  readonly windowMinutes: number;
+}
+
 /** An output the agent's window admitted, as the pipeline step is asked to count it. */
 export interface AgentCounted {
   readonly agentId: string;
@@ -87,7 +93,8 @@ export interface BreakerPort {
   /** The counting epoch last seen: agents' windows count in its buckets. */
   readonly countingEpoch: number;
   admit(runId: string): Promise<Admission>;
-  admitOutput(runId: string, outputId: string, counted: AgentCounted): Promise<OutputAdmission>;
+  /** `limit`: trusted callers only; an agent's `RemoteBreaker` ignores it (the breaker function has its own). */
+  admitOutput(runId: string, outputId: string, counted: AgentCounted, limit?: PipelineLimit): Promise<OutputAdmission>;
   /** Opens the breaker; true for the one caller that made the transition. */
   trip(trip: Trip): Promise<boolean>;
   probeFinished(runId: string, clean: boolean): Promise<void>;

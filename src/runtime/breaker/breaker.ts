@@ -28,6 +28,7 @@ import {
   type BreakerState,
   type OutputAdmission,
   type PipelineCount,
+  type PipelineLimit,
   type Trip,
   breakerStateOf,
   readBreakerState,
@@ -45,8 +46,12 @@ export interface BreakerOptions {
   readonly resetCommand: string;
   /** Minutes OPEN before a probe run is let through; unset means only a manual reset closes it. */
   readonly coolDownMinutes?: number;
-  /** The pipeline-wide limit: N outputs in any window of M minutes, across all agents. */
-  readonly pipelineLimit: { readonly maxOutputs: number; readonly windowMinutes: number };
+  /**
+   * The pipeline-wide limit: N outputs in any window of M minutes, across all agents. @default - set by the caller of
+   * `admitOutput` (privileged code only); without either, outputs are counted in a 60-minute window and never refused
+   * for the pipeline's sake
+   */
+  readonly pipelineLimit?: PipelineLimit;
   readonly metrics?: MetricsSink;
 }
 
@@ -77,8 +82,8 @@ export class Breaker implements BreakerPort {
    * the one that crosses the pipeline's limit, trips the breaker (reason `pipeline-outputs`, naming the agent)
    * instead of admitting it.
    */
-  async admitOutput(runId: string, outputId: string, counted: AgentCounted): Promise<OutputAdmission> {
-    const { maxOutputs, windowMinutes } = this.options.pipelineLimit;
+  async admitOutput(runId: string, outputId: string, counted: AgentCounted, limit: PipelineLimit | undefined = this.options.pipelineLimit): Promise<OutputAdmission> {
+    const { maxOutputs, windowMinutes } = limit ?? { maxOutputs: Number.POSITIVE_INFINITY, windowMinutes: 60 };
     const pipeline = await this.countOutput(runId, outputId, windowMinutes, counted);
     if (!pipeline.admitted) return { admitted: false, epochChanged: pipeline.epochChanged, detail: `the breaker is ${pipeline.state.status}` };
     if (pipeline.count <= maxOutputs) return { admitted: true };
@@ -99,9 +104,9 @@ export class Breaker implements BreakerPort {
    * when HALF_OPEN with this run as the probe, and when OPEN by this agent's own window from an output counted after
    * this one (see {@link Trip.outputSequence}). Returns the window including this output, or why it was not counted.
    */
-  async countOutput(runId: string, outputId: string, windowMinutes: number, counted: AgentCounted): Promise<PipelineCount> {
+  async countOutput(runId: string, outputId: string, windowMinutes: number, counted?: AgentCounted): Promise<PipelineCount> {
     const { client, tableName, clock } = this.options;
-    const { epoch } = counted;
+    const epoch = counted?.epoch ?? this.epoch;
     const minute = minuteOf(clock.now());
     const bucket = bucketNames(epoch, minute);
     const remove = removeClause(this.staleBuckets.filter((name) => name !== bucket.count && name !== bucket.ids).slice(0, REMOVE_AT_MOST));
@@ -123,8 +128,9 @@ export class Breaker implements BreakerPort {
             ':halfOpen': 'HALF_OPEN',
             ':open': 'OPEN',
             ':outputs': 'outputs',
-            ':agent': counted.agentId,
-            ':sequence': counted.sequence,
+            // Without an agent's count (an older caller), no output is let past its own agent's trip.
+            ':agent': counted?.agentId ?? '',
+            ':sequence': counted?.sequence ?? Number.MAX_SAFE_INTEGER,
             ':run': runId,
             ':epoch': epoch,
           },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AgentSpec } from '../../config/agent-spec.ts';
 import { ContentionError } from '../../errors.ts';
 import type { MetricsSink } from '../metrics.ts';
-import { type Admission, BreakerOpenError, type BreakerPort, type Trip } from './breaker.ts';
+import { type Admission, BreakerOpenError, type BreakerPort, type PipelineLimit, type Trip } from './breaker.ts';
 import type { OutputWindows } from './output-window.ts';
 
 export type EmitResult = { readonly published: true } | { readonly published: false; readonly reason: 'duplicate' };
@@ -11,6 +11,11 @@ export interface OutputGuardOptions {
   /** The breaker itself (privileged code), or the agent's `RemoteBreaker` that asks the breaker function. */
   readonly breaker: BreakerPort;
   readonly windows: OutputWindows;
+  /**
+   * The pipeline-wide limit, when the breaker is the `Breaker` itself in trusted code and does not know it (an agent's
+   * `RemoteBreaker` ignores this: the breaker function judges by its own). @default - the breaker's own
+   */
+  readonly pipelineLimit?: PipelineLimit;
   readonly metrics?: MetricsSink;
 }
 
@@ -57,7 +62,7 @@ export class OutputGuard {
         if (trip === 'stale epoch' && attempt < 3) continue;
         this.refused(spec.id, outputId, `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`);
       }
-      const pipeline = await breaker.admitOutput(runId, outputId, { agentId: spec.id, epoch, sequence: agent.sequence });
+      const pipeline = await breaker.admitOutput(runId, outputId, { agentId: spec.id, epoch, sequence: agent.sequence }, this.options.pipelineLimit);
       if (!pipeline.admitted) {
         await agent.release();
         if (pipeline.epochChanged) {

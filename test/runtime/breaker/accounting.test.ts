@@ -192,4 +192,17 @@ describe('output accounting', () => {
       { numRuns: 8, seed: 20 },
     );
   });
+
+  it('enforces a pipeline limit given to the guard, in trusted code whose breaker was built without one', async () => {
+    const b = await freshBreaker();
+    const { pipelineLimit: _, ...withoutLimit } = breakerOptions(b);
+    const guard = new OutputGuard({
+      breaker: new Breaker(withoutLimit),
+      windows: new OutputWindows({ client: b.client, tableName: b.countersTable, clock: b.clock }),
+      pipelineLimit: { maxOutputs: 3, windowMinutes: 60 },
+    });
+    for (let i = 0; i < 3; i++) expect(await guard.emit(spec({ id: `agent-${i}` }), 'run', `o${i}`, { i })).toEqual({ published: true });
+    await expect(guard.emit(spec({ id: 'agent-9' }), 'run', 'o9', { i: 9 })).rejects.toThrow(/the pipeline produced 4 outputs in the last 60 minutes; the limit is 3/);
+    expect(await b.breaker.state()).toMatchObject({ status: 'OPEN', reason: 'pipeline-outputs', agentId: 'agent-9' });
+  });
 });
