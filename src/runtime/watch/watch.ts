@@ -1,0 +1,204 @@
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { AlertSink } from '../breaker/alerts.ts';
+import type { BreakerState } from '../breaker/breaker-state.ts';
+import type { Clock } from '../clock.ts';
+import type { RunEntry } from '../run-history.ts';
+import { type Incident, IncidentStore } from './incidents.ts';
+
+/**
+ * The watch: every few minutes it reads what the pipeline already keeps (run records, the breaker's state, the
+ * steward's rejections, queue depths) and pages through the alert topic when something goes wrong and again when it
+ * clears, once per incident however many watch runs overlap. It replaces CloudWatch's custom metrics and alarms
+ * (`monitoring: 'watch'`), which cost about as much as the VPS the field report ran on.
+ */
+export interface WatchedAgent {
+  readonly id: string;
+  /** No completed run for this long pages (its longest scheduled gap plus a grace); unset: not watched for silence. */
+  readonly silentAfterMs?: number;
+}
+
+export interface WatchSpec {
+  /** Names the pipeline in pages, e.g. `nightshift (dev)`. */
+  readonly label: string;
+  readonly agents: readonly WatchedAgent[];
+  /** Memory updates visible in the queue for this long page. @default 15 minutes */
+  readonly maxUpdateAgeMs?: number;
+}
+
+/** Where the watch reads the pipeline's state. */
+export interface WatchSources {
+  /** The agent's newest runs, newest first. */
+  runs(agentId: string, limit: number): Promise<readonly RunEntry[]>;
+  breaker(): Promise<BreakerState>;
+  /** Memory updates the steward rejected after `sinceMs`. */
+  rejectionsSince(sinceMs: number): Promise<number>;
+  queues(): Promise<{ readonly memoryVisible: number; readonly memoryDeadLetters: number; readonly scheduleDeadLetters: number }>;
+}
+
+export interface WatchOptions {
+  readonly spec: WatchSpec;
+  readonly sources: WatchSources;
+  readonly client: DynamoDBDocumentClient;
+  /** The coordination table: incidents and the watch's own state live there. */
+  readonly tableName: string;
+  readonly clock: Clock;
+  readonly alerts: AlertSink;
+}
+
+/** What one watch run did. */
+export interface WatchTick {
+  readonly at: number;
+  readonly opened: readonly string[];
+  readonly resolved: readonly string[];
+  /** Transitions another overlapping run made first (nothing paged here for them). */
+  readonly lost: number;
+}
+
+interface Condition {
+  readonly subject: string;
+  readonly detail: string;
+  /** False for an incident whose page someone else sends (a breaker trip: its own single alert). */
+  readonly pages: boolean;
+}
+
+const MINUTE = 60_000;
+const STATE_KEY = { pk: 'watch#state', sk: 'state' };
+
+export class Watch {
+  private readonly incidents: IncidentStore;
+
+  constructor(private readonly options: WatchOptions) {
+    this.incidents = new IncidentStore({ client: options.client, tableName: options.tableName });
+  }
+
+  /** Every incident key the spec can raise. */
+  keys(): string[] {
+    const agents = this.options.spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`]);
+    return [...agents, 'memory-rejected', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'breaker'];
+  }
+
+  async run(): Promise<WatchTick> {
+    const { clock, alerts } = this.options;
+    const now = clock.now();
+    const state = await this.state(now);
+    const open = new Map([...(await this.incidents.get(this.keys()))].filter(([, incident]) => incident.status === 'open'));
+    const { active, memoryWaitingSince } = await this.evaluate(now, state, open);
+    const tick = { at: now, opened: [] as string[], resolved: [] as string[], lost: 0 };
+    for (const [key, condition] of active) {
+      if (open.has(key)) continue;
+      if (!(await this.incidents.open(key, condition.subject, now))) {
+        tick.lost++;
+        continue;
+      }
+      tick.opened.push(key);
+      if (condition.pages) await alerts.publish({ subject: `[${this.options.spec.label}] ${condition.subject}`, message: condition.detail });
+    }
+    for (const [key, incident] of open) {
+      if (active.has(key)) continue;
+      if (!(await this.incidents.resolve(key, incident.openedAt, now))) {
+        tick.lost++;
+        continue;
+      }
+      tick.resolved.push(key);
+      await alerts.publish({ subject: `[${this.options.spec.label}] RESOLVED: ${incident.subject}`, message: resolution(incident, now) });
+    }
+    await this.options.client.send(
+      new PutCommand({
+        TableName: this.options.tableName,
+        Item: { ...STATE_KEY, lastTickAt: now, baselineAt: state.baselineAt, ...(memoryWaitingSince === undefined ? {} : { memoryWaitingSince }) },
+      }),
+    );
+    return tick;
+  }
+
+  /** The watch's own memory between runs: when it last looked, when it began, since when updates have waited. */
+  private async state(now: number): Promise<{ since: number; baselineAt: number; memoryWaitingSince?: number }> {
+    const { Item } = await this.options.client.send(new GetCommand({ TableName: this.options.tableName, Key: STATE_KEY, ConsistentRead: true }));
+    if (!Item) return { since: now, baselineAt: now };
+    return { since: Item.lastTickAt as number, baselineAt: Item.baselineAt as number, ...(Item.memoryWaitingSince === undefined ? {} : { memoryWaitingSince: Item.memoryWaitingSince as number }) };
+  }
+
+  /** The incidents that hold now: conditions of the pipeline's state, and open ones that have not cleared. */
+  private async evaluate(now: number, state: { since: number; baselineAt: number; memoryWaitingSince?: number }, open: ReadonlyMap<string, Incident>) {
+    const { spec, sources } = this.options;
+    const active = new Map<string, Condition>();
+    const [breaker, rejected, queues, runs] = await Promise.all([
+      sources.breaker(),
+      sources.rejectionsSince(state.since),
+      sources.queues(),
+      Promise.all(spec.agents.map(async (agent) => [agent, await sources.runs(agent.id, 20)] as const)),
+    ]);
+    const halted = breaker.status !== 'CLOSED';
+    if (halted) {
+      active.set('breaker', { subject: `circuit breaker ${breaker.status}: ${breaker.agentId ?? ''} (${breaker.reason ?? ''})`, detail: breaker.detail ?? '', pages: false });
+    }
+    for (const [agent, entries] of runs) {
+      const newest = entries[0];
+      const lastCompleted = entries.find((e) => e.status === 'completed');
+      const lastAt = lastCompleted ? Date.parse(lastCompleted.endedAt) : state.baselineAt;
+      // A halted pipeline is silent on purpose, and the trip already paged once.
+      if (agent.silentAfterMs !== undefined && !halted && now - lastAt > agent.silentAfterMs) {
+        active.set(`silent:${agent.id}`, {
+          subject: `${agent.id} is silent: no run completed since ${new Date(lastAt).toISOString()}`,
+          detail: `${agent.id} has completed no run in ${minutes(now - lastAt)} (it should within ${minutes(agent.silentAfterMs)}): check \`nightshift schedules\` (disabled?) and \`nightshift status\`, then \`nightshift invoke ${agent.id}\` to run it now.`,
+          pages: true,
+        });
+      }
+      const recent = entries.filter((e) => Date.parse(e.startedAt) > state.since);
+      const degraded = recent.find((e) => e.degraded);
+      const cleared = newest?.status === 'completed' && !newest.degraded;
+      if (degraded || (open.has(`stale-upstream:${agent.id}`) && !cleared)) {
+        active.set(`stale-upstream:${agent.id}`, {
+          subject: `${agent.id} runs degraded: an upstream is stale or failed`,
+          detail: `${agent.id} ran degraded${degraded?.detail ? ` (${degraded.detail})` : ''}: \`nightshift status\` shows whose heartbeat.`,
+          pages: true,
+        });
+      }
+      const failed = recent.find((e) => e.status === 'failed');
+      if (failed || (open.has(`failed-runs:${agent.id}`) && newest?.status !== 'completed')) {
+        active.set(`failed-runs:${agent.id}`, {
+          subject: `${agent.id}'s runs fail`,
+          detail: `${agent.id}'s run ${failed?.taskId ?? ''} failed${failed?.detail ? `: ${failed.detail}` : ''}. \`nightshift runs --agent ${agent.id}\` lists them.`,
+          pages: true,
+        });
+      }
+    }
+    // Rejections are events: open while new ones arrive, resolved at the first run that finds none.
+    if (rejected > 0) {
+      active.set('memory-rejected', { subject: `${rejected} memory update(s) rejected`, detail: '`nightshift status` lists each rejection with its reason.', pages: true });
+    }
+    if (queues.memoryDeadLetters > 0) {
+      active.set('memory-dead-letters', {
+        subject: `${queues.memoryDeadLetters} memory update(s) dead-lettered`,
+        detail: 'The steward failed them repeatedly: fix the cause, then `nightshift dlq redrive`.',
+        pages: true,
+      });
+    }
+    const memoryWaitingSince = queues.memoryVisible > 0 ? (state.memoryWaitingSince ?? now) : undefined;
+    const maxAge = spec.maxUpdateAgeMs ?? 15 * MINUTE;
+    if (memoryWaitingSince !== undefined && now - memoryWaitingSince >= maxAge) {
+      active.set('memory-waiting', {
+        subject: `memory updates waiting for ${minutes(now - memoryWaitingSince)}`,
+        detail: `${queues.memoryVisible} update(s) are waiting in the memory queue: is the steward failing or throttled?`,
+        pages: true,
+      });
+    }
+    if (queues.scheduleDeadLetters > 0) {
+      active.set('schedule-dead-letters', {
+        subject: `${queues.scheduleDeadLetters} agent invocation(s) lost`,
+        detail: 'EventBridge Scheduler gave up on them, or the runs failed every retry (throttled, or erroring): their slots did not run.',
+        pages: true,
+      });
+    }
+    return { active, memoryWaitingSince };
+  }
+}
+
+function resolution(incident: Incident, now: number): string {
+  return `Cleared at ${new Date(now).toISOString()}, ${minutes(now - incident.openedAt)} after it was opened.`;
+}
+
+function minutes(ms: number): string {
+  const total = Math.round(ms / MINUTE);
+  return total >= 120 ? `${Math.round(total / 60)} h` : `${total} min`;
+}

@@ -1,0 +1,139 @@
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '../../src/runtime/breaker/alerts.ts';
+import type { BreakerState } from '../../src/runtime/breaker/breaker-state.ts';
+import { ManualClock } from '../../src/runtime/clock.ts';
+import type { RunEntry } from '../../src/runtime/run-history.ts';
+import { Watch, type WatchSources } from '../../src/runtime/watch/watch.ts';
+import { dynamoForTest } from '../support/dynamo.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** The pipeline's state as the watch reads it, set by each test; incidents live on a real coordination table. */
+function world() {
+  const state = {
+    runs: new Map<string, RunEntry[]>(),
+    breaker: { status: 'CLOSED', epoch: 0, trips: 0, restoreSchedules: [] } as BreakerState,
+    rejected: [] as number[],
+    queues: { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0 },
+  };
+  const sources: WatchSources = {
+    runs: async (agentId) => state.runs.get(agentId) ?? [],
+    breaker: async () => state.breaker,
+    rejectionsSince: async (since) => state.rejected.filter((at) => at > since).length,
+    queues: async () => state.queues,
+  };
+  return { state, sources };
+}
+
+const run = (agentId: string, at: number, extra: Partial<RunEntry> = {}): RunEntry => ({
+  agentId,
+  taskId: `${agentId}@${new Date(at).toISOString()}`,
+  status: 'completed',
+  startedAt: new Date(at).toISOString(),
+  endedAt: new Date(at + MINUTE).toISOString(),
+  degraded: false,
+  published: 1,
+  suppressed: 0,
+  tokens: { input: 0, output: 0, cacheRead: 0, calls: 0 },
+  ...extra,
+});
+
+async function setup() {
+  const dynamo = await dynamoForTest('watch');
+  const client = DynamoDBDocumentClient.from(dynamo.client);
+  const clock = new ManualClock(Date.UTC(2026, 10, 25));
+  const { state, sources } = world();
+  const pages: (Alert & { at: number })[] = [];
+  const watch = () =>
+    new Watch({
+      spec: { label: 'news (test)', agents: [{ id: 'writer', silentAfterMs: 2 * HOUR }, { id: 'editor' }] },
+      sources,
+      client,
+      tableName: dynamo.names.coordination,
+      clock,
+      alerts: { publish: async (alert) => void pages.push({ ...alert, at: clock.now() }) },
+    });
+  const tick = async (minutes = 5) => {
+    await clock.advance(minutes * MINUTE);
+    return watch().run();
+  };
+  return { clock, state, pages, watch, tick };
+}
+
+describe('the watch', () => {
+  it('pages once for a silent agent after its gap and grace, not before, and once more when it runs again', async () => {
+    const t = await setup();
+    t.state.runs.set('writer', [run('writer', t.clock.now())]);
+    for (let i = 0; i < 24; i++) await t.tick(); // 2 hours: within the gap
+    expect(t.pages).toEqual([]);
+    for (let i = 0; i < 6; i++) await t.tick();
+    expect(t.pages.map((p) => p.subject)).toEqual([expect.stringMatching(/^\[news \(test\)\] writer is silent: no run completed since 2026-11-25T00:01:00.000Z$/)]);
+    t.state.runs.set('writer', [run('writer', t.clock.now()), run('writer', Date.UTC(2026, 10, 25))]);
+    await t.tick();
+    await t.tick();
+    expect(t.pages.map((p) => p.subject)).toEqual([expect.stringMatching(/writer is silent/), expect.stringMatching(/^\[news \(test\)\] RESOLVED: writer is silent/)]);
+  });
+
+  it('stays quiet about silence while the breaker holds the pipeline halted (its trip paged once), and resolves the trip when it closes', async () => {
+    const t = await setup();
+    t.state.breaker = { ...t.state.breaker, status: 'OPEN', reason: 'outputs', agentId: 'writer', detail: 'loop' };
+    for (let i = 0; i < 40; i++) await t.tick();
+    expect(t.pages).toEqual([]);
+    t.state.breaker = { ...t.state.breaker, status: 'CLOSED' };
+    t.state.runs.set('writer', [run('writer', t.clock.now())]);
+    await t.tick();
+    expect(t.pages.map((p) => p.subject)).toEqual([expect.stringMatching(/RESOLVED: circuit breaker OPEN: writer \(outputs\)/)]);
+  });
+
+  it('pages a degraded run and a failed run, each until the agent completes a healthy run', async () => {
+    const t = await setup();
+    await t.tick();
+    t.state.runs.set('editor', [run('editor', t.clock.now() + MINUTE, { degraded: true, detail: 'writer stale' })]);
+    await t.tick();
+    await t.tick();
+    t.state.runs.set('editor', [run('editor', t.clock.now() + MINUTE, { status: 'failed', detail: 'boom' }), ...t.state.runs.get('editor')!]);
+    await t.tick();
+    await t.tick();
+    expect(t.pages.map((p) => p.subject)).toEqual([expect.stringMatching(/editor runs degraded/), expect.stringMatching(/editor's runs fail/)]);
+    t.state.runs.set('editor', [run('editor', t.clock.now() + MINUTE), ...t.state.runs.get('editor')!]);
+    await t.tick();
+    expect(t.pages.slice(2)).toHaveLength(2);
+    expect(t.pages.slice(2).map((p) => p.subject)).toEqual(expect.arrayContaining([expect.stringMatching(/RESOLVED: editor runs degraded/), expect.stringMatching(/RESOLVED: editor's runs fail/)]));
+  });
+
+  it('pages rejected, dead-lettered and waiting memory updates and lost invocations, and resolves each when it clears', async () => {
+    const t = await setup();
+    await t.tick();
+    t.state.rejected.push(t.clock.now() + MINUTE);
+    t.state.queues = { memoryVisible: 3, memoryDeadLetters: 1, scheduleDeadLetters: 2 };
+    await t.tick();
+    expect(t.pages).toHaveLength(3);
+    expect(t.pages.map((p) => p.subject)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/1 memory update\(s\) rejected/), expect.stringMatching(/1 memory update\(s\) dead-lettered/), expect.stringMatching(/2 agent invocation\(s\) lost/)]),
+    );
+    for (let i = 0; i < 3; i++) await t.tick(); // 15 minutes of updates waiting
+    expect(t.pages.some((p) => /memory updates waiting for 15 min/.test(p.subject))).toBe(true);
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0 };
+    await t.tick();
+    const resolved = t.pages.filter((p) => p.subject.includes('RESOLVED')).map((p) => p.subject);
+    expect(resolved).toHaveLength(4);
+  });
+
+  it('pages each incident exactly once when ten watch runs overlap', async () => {
+    const t = await setup();
+    t.state.runs.set('writer', [run('writer', t.clock.now())]);
+    await t.clock.advance(3 * HOUR);
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 2, scheduleDeadLetters: 0 };
+    const ticks = await Promise.all(Array.from({ length: 10 }, () => t.watch().run()));
+    expect(t.pages).toHaveLength(2);
+    expect(t.pages.map((p) => p.subject)).toEqual(expect.arrayContaining([expect.stringMatching(/dead-lettered/), expect.stringMatching(/writer is silent/)]));
+    expect(ticks.reduce((sum, tick) => sum + tick.opened.length, 0)).toBe(2);
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0 };
+    t.state.runs.set('writer', [run('writer', t.clock.now())]);
+    await t.clock.advance(MINUTE);
+    await Promise.all(Array.from({ length: 10 }, () => t.watch().run()));
+    expect(t.pages.filter((p) => p.subject.includes('RESOLVED'))).toHaveLength(2);
+  });
+});
