@@ -49,7 +49,15 @@ export const ASSUMPTIONS = {
   otherFunctionSeconds: 0.3,
   logKbPerInvocation: 4,
   eventSourcePollsPerMonth: 5 * 3 * 60 * 24 * 30,
+  /** What one watch run reads and writes (`monitoring: 'watch'`): its state, the incidents, each agent's runs, the breaker, the rejections; three queues' attributes. */
+  watchReadUnitsPerRun: 2 + 0.5 * 20,
+  watchReadUnitsPerAgent: 1,
+  watchWriteUnitsPerRun: 1,
+  watchQueueRequestsPerRun: 3,
+  watchRunsPerMonth: 12 * 24 * 30,
 };
+
+export type MonitoringMode = PipelineConfig['monitoring'];
 
 const DAYS_PER_MONTH = 30;
 
@@ -59,13 +67,15 @@ export interface CostLine {
   readonly usd: number;
 }
 
-const templates = new WeakMap<PipelineConfig, Template>();
+const templates = new WeakMap<PipelineConfig, Partial<Record<MonitoringMode, Template>>>();
 
-/** The pipeline's stack as it would deploy (bundling skipped: only resources are counted), synthesized once. */
-function templateOf(pipeline: PipelineConfig): Template {
-  let template = templates.get(pipeline);
-  if (!template) templates.set(pipeline, (template = Template.fromStack(new NightshiftStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cost', { pipeline }))));
-  return template;
+/** The pipeline's stack as it would deploy in `mode` (bundling skipped: only resources are counted), synthesized once. */
+function templateOf(pipeline: PipelineConfig, mode: MonitoringMode): Template {
+  const byMode = templates.get(pipeline) ?? {};
+  templates.set(pipeline, byMode);
+  return (byMode[mode] ??= Template.fromStack(
+    new NightshiftStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Cost', { pipeline: { ...pipeline, monitoring: mode } }),
+  ));
 }
 
 /**
@@ -73,8 +83,15 @@ function templateOf(pipeline: PipelineConfig): Template {
  * and model tokens measured on a simulated day (`day`) and scaled to those runs; alarms, dashboards and keys
  * counted in the synthesized template.
  */
-export function monthlyCost(pipeline: PipelineConfig, day: SimulationResult): { lines: CostLine[]; total: number; unpricedModels: string[] } {
-  const template = templateOf(pipeline);
+export function monthlyCost(
+  pipeline: PipelineConfig,
+  day: SimulationResult,
+  mode: MonitoringMode = pipeline.monitoring,
+): { lines: CostLine[]; total: number; infrastructure: number; unpricedModels: string[] } {
+  const template = templateOf(pipeline, mode);
+  const watching = mode === 'watch';
+  // The watch runs every five minutes whatever happens: priced from what one run reads and writes.
+  const watchRuns = watching ? ASSUMPTIONS.watchRunsPerMonth : 0;
   const runsPerDay = Math.max(1, Object.values(day.agents).reduce((sum, a) => sum + a.completed + a.failed + a.halted + a.skipped, 0));
   const agentRuns = pipeline.agents.map((agent) => ({ agent, runs: runsPerMonth(agent.schedules) }));
   const monthlyRuns = agentRuns.reduce((sum, a) => sum + a.runs, 0);
@@ -93,25 +110,27 @@ export function monthlyCost(pipeline: PipelineConfig, day: SimulationResult): { 
   const watchdogInvocations = pipeline.breaker.coolDownMinutes === undefined ? 0 : 60 * 24 * DAYS_PER_MONTH;
   // Agents ask the breaker function once per output counted (and per trip or probe).
   const breakerRequests = (day.usage.breakerInvocations ?? 0) * scale;
-  const invocations = monthlyRuns + stewardBatches + watchdogInvocations + breakerRequests;
+  const invocations = monthlyRuns + stewardBatches + watchdogInvocations + breakerRequests + watchRuns;
   const gbSeconds =
-    agentGbSeconds + (stewardBatches * ASSUMPTIONS.stewardSecondsPerBatch + (watchdogInvocations + breakerRequests) * ASSUMPTIONS.otherFunctionSeconds) * 0.5;
+    agentGbSeconds + (stewardBatches * ASSUMPTIONS.stewardSecondsPerBatch + (watchdogInvocations + breakerRequests + watchRuns) * ASSUMPTIONS.otherFunctionSeconds) * 0.5;
 
-  const readUnits = day.usage.dynamo.readUnits * scale;
-  const writeUnits = day.usage.dynamo.writeUnits * scale;
+  // Local mode skips the watch's quiet runs: what the simulated day measured of it is replaced by the assumption.
+  const readUnits = (day.usage.dynamo.readUnits - (day.usage.watch?.readUnits ?? 0)) * scale + watchRuns * (ASSUMPTIONS.watchReadUnitsPerRun + ASSUMPTIONS.watchReadUnitsPerAgent * pipeline.agents.length);
+  const writeUnits = (day.usage.dynamo.writeUnits - (day.usage.watch?.writeUnits ?? 0)) * scale + watchRuns * ASSUMPTIONS.watchWriteUnitsPerRun;
   const sent = Object.entries(day.usage.sqs)
     .filter(([action]) => action.startsWith('Send'))
     .reduce((sum, [, n]) => sum + n, 0);
-  const sqsRequests = sent * scale + ASSUMPTIONS.eventSourcePollsPerMonth + stewardBatches; // polls, and a delete per batch
+  const sqsRequests = sent * scale + ASSUMPTIONS.eventSourcePollsPerMonth + stewardBatches + watchRuns * ASSUMPTIONS.watchQueueRequestsPerRun; // polls, a delete per batch, the watch's looks
 
   const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { Metrics?: { MetricStat?: unknown }[] } }[];
   const alarmMetrics = alarms.reduce((sum, a) => sum + (a.Properties.Metrics ? a.Properties.Metrics.filter((m) => m.MetricStat).length : 1), 0);
   const dashboards = Object.keys(template.findResources('AWS::CloudWatch::Dashboard')).length;
   const keys = Object.keys(template.findResources('AWS::KMS::Key')).length;
-  // Each metric name the runtime emitted, once per service that emits it (every agent, and the steward).
-  const customMetrics = Object.keys(day.metrics).length * (pipeline.agents.length + 1);
+  // Each metric name the runtime emitted, once per service that emits it (every agent, and the steward); the watch
+  // mode turns them off.
+  const customMetrics = watching ? 0 : Object.keys(day.metrics).length * (pipeline.agents.length + 1);
+  const alertsPerMonth = (day.alerts.length + (day.pages?.length ?? 0)) * DAYS_PER_MONTH;
   const logGb = (invocations * ASSUMPTIONS.logKbPerInvocation) / 1024 / 1024;
-  const alertsPerMonth = day.alerts.length * DAYS_PER_MONTH;
 
   const unpricedModels: string[] = [];
   const model = { input: 0, output: 0, cacheRead: 0, usd: 0 };
@@ -135,14 +154,18 @@ export function monthlyCost(pipeline: PipelineConfig, day: SimulationResult): { 
   const lines: CostLine[] = [
     {
       service: 'Lambda requests',
-      usage: `${count(invocations)} invocations (${count(monthlyRuns)} agent runs, ${count(stewardBatches)} steward batches, ${count(breakerRequests)} breaker requests${watchdogInvocations ? `, ${count(watchdogInvocations)} watchdog` : ''})`,
+      usage: `${count(invocations)} invocations (${count(monthlyRuns)} agent runs, ${count(stewardBatches)} steward batches, ${count(breakerRequests)} breaker requests${watchRuns ? `, ${count(watchRuns)} watch runs` : ''}${watchdogInvocations ? `, ${count(watchdogInvocations)} watchdog` : ''})`,
       usd: invocations * PRICES.lambdaRequest,
     },
     { service: 'Lambda compute (arm64)', usage: `${count(gbSeconds)} GB-s`, usd: gbSeconds * PRICES.lambdaArmGbSecond },
     { service: 'DynamoDB on-demand', usage: `${count(readUnits)} read units, ${count(writeUnits)} write units`, usd: readUnits * PRICES.dynamoReadUnit + writeUnits * PRICES.dynamoWriteUnit },
     { service: 'SQS FIFO', usage: `${count(sqsRequests)} requests (${count(ASSUMPTIONS.eventSourcePollsPerMonth)} of them event-source polls)`, usd: sqsRequests * PRICES.sqsFifoRequest },
-    { service: 'EventBridge Scheduler', usage: `${count(monthlyRuns + watchdogInvocations)} invocations`, usd: (monthlyRuns + watchdogInvocations) * PRICES.schedulerInvocation },
-    { service: 'SNS', usage: `${count(alertsPerMonth)} alerts`, usd: alertsPerMonth * PRICES.snsPublish },
+    {
+      service: 'EventBridge Scheduler',
+      usage: `${count(monthlyRuns + watchdogInvocations + watchRuns)} invocations`,
+      usd: (monthlyRuns + watchdogInvocations + watchRuns) * PRICES.schedulerInvocation,
+    },
+    { service: 'SNS', usage: `${count(alertsPerMonth)} alerts and pages`, usd: alertsPerMonth * PRICES.snsPublish },
     { service: 'CloudWatch dashboards', usage: `${dashboards}`, usd: dashboards * PRICES.cloudWatchDashboard },
     { service: 'CloudWatch alarms', usage: `${alarms.length} alarms over ${alarmMetrics} metrics`, usd: alarmMetrics * PRICES.cloudWatchAlarmMetric },
     { service: 'CloudWatch custom metrics', usage: `${customMetrics} metrics`, usd: customMetrics * PRICES.cloudWatchCustomMetric },
@@ -150,19 +173,31 @@ export function monthlyCost(pipeline: PipelineConfig, day: SimulationResult): { 
     { service: 'KMS', usage: `${keys} customer managed key(s)`, usd: keys * PRICES.kmsKey },
     { service: 'Bedrock (model tokens)', usage: `${count(model.input)} in, ${count(model.output)} out, ${count(model.cacheRead)} cache read`, usd: model.usd },
   ];
-  return { lines, total: lines.reduce((sum, l) => sum + l.usd, 0), unpricedModels };
+  const total = lines.reduce((sum, l) => sum + l.usd, 0);
+  // What the pipeline's own infrastructure costs: everything but model tokens and dashboards (both optional extras).
+  const infrastructure = lines.filter((l) => l.service !== 'Bedrock (model tokens)' && l.service !== 'CloudWatch dashboards').reduce((sum, l) => sum + l.usd, 0);
+  return { lines, total, infrastructure, unpricedModels };
 }
 
 export function costView(pipeline: PipelineConfig, day: SimulationResult): CommandResult {
-  const { lines, total, unpricedModels } = monthlyCost(pipeline, day);
-  const width = Math.max(...lines.map((l) => l.service.length));
+  const modes: MonitoringMode[] = ['watch', 'cloudwatch'];
+  const priced = Object.fromEntries(modes.map((mode) => [mode, monthlyCost(pipeline, day, mode)])) as Record<MonitoringMode, ReturnType<typeof monthlyCost>>;
+  const own = priced[pipeline.monitoring];
+  const width = Math.max(...own.lines.map((l) => l.service.length), 'infrastructure'.length);
+  const money = (usd: number) => `$${usd.toFixed(2)}`.padStart(9);
+  const column = (mode: MonitoringMode) => `${mode}${mode === pipeline.monitoring ? '*' : ''}`.padStart(11);
   const text = [
-    `Monthly cost of ${pipeline.name} (${pipeline.stage}): ${PRICES.region} list prices of ${PRICES.date}, before free tiers.`,
+    `Monthly cost of ${pipeline.name} (${pipeline.stage}): ${PRICES.region} list prices of ${PRICES.date}, before free tiers; * is this config's monitoring.`,
     `Measured: a simulated day of this pipeline locally; assumed: ${ASSUMPTIONS.agentBaseSeconds} s per agent run plus ${ASSUMPTIONS.secondsPerModelCall} s per model call, ${ASSUMPTIONS.logKbPerInvocation} KB of logs per invocation.`,
     '',
-    ...lines.map((l) => `${l.service.padEnd(width)}  ${`$${l.usd.toFixed(2)}`.padStart(9)}  ${l.usage}`),
-    `${'total'.padEnd(width)}  ${`$${total.toFixed(2)}`.padStart(9)}  per month`,
-    ...(unpricedModels.length ? ['', `Not priced (no price in the table): ${[...new Set(unpricedModels)].join(', ')}`] : []),
+    `${''.padEnd(width)}  ${modes.map(column).join('')}`,
+    ...own.lines.map((l, i) => `${l.service.padEnd(width)}  ${modes.map((m) => `  ${money(priced[m].lines[i]!.usd)}`).join('')}  ${l.usage}`),
+    `${'infrastructure'.padEnd(width)}  ${modes.map((m) => `  ${money(priced[m].infrastructure)}`).join('')}  (all but model tokens and dashboards)`,
+    `${'total'.padEnd(width)}  ${modes.map((m) => `  ${money(priced[m].total)}`).join('')}  per month`,
+    ...(own.unpricedModels.length ? ['', `Not priced (no price in the table): ${[...new Set(own.unpricedModels)].join(', ')}`] : []),
   ].join('\n');
-  return { data: { prices: PRICES, assumptions: ASSUMPTIONS, lines, total, unpricedModels }, text };
+  return {
+    data: { prices: PRICES, assumptions: ASSUMPTIONS, monitoring: pipeline.monitoring, lines: own.lines, total: own.total, infrastructure: own.infrastructure, modes: priced, unpricedModels: own.unpricedModels },
+    text,
+  };
 }

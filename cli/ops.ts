@@ -102,7 +102,7 @@ export async function scheduleRows(target: Target): Promise<ScheduleRow[]> {
   const states = await target.scheduleStates();
   return target.pipeline.agents.flatMap((agent) =>
     agent.schedules.map((entry, i) => {
-      const name = scheduleName(agent.id, i);
+      const name = scheduleName(agent.id, i, target.schedulePrefix);
       return { name, agentId: agent.id, cron: entry.cron, timeZone: entry.timeZone, enabled: states[name] ?? false };
     }),
   );

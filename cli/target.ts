@@ -7,7 +7,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { breakerSpec } from '../src/config/agent-spec.ts';
+import { breakerSpec, schedulePrefix } from '../src/config/agent-spec.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local.ts';
 import { STACK_OUTPUT, type StackOutputKey, outputKey, stackName as stackNameOf } from '../src/contract/outputs.ts';
@@ -32,6 +32,8 @@ export interface Target {
   readonly label: string;
   readonly pipeline: PipelineConfig;
   readonly names: TableNames;
+  /** What the pipeline's schedule names start with (a `NightshiftPipeline` in a stack of its own has none). */
+  readonly schedulePrefix: string;
   /** "Now" for ages and lease expiry: the end of the simulated run locally, the wall clock in AWS. */
   readonly clock: Clock;
   readonly client: DynamoDBDocumentClient;
@@ -115,6 +117,7 @@ export async function deployedTarget(pipeline: PipelineConfig, stage: string, st
   const deadLetterQueueUrl = need('memoryDeadLetterQueueUrl');
   const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: need('alertTopicArn') });
   return assemble({
+    schedulePrefix: schedulePrefix(pipeline, stack !== undefined),
     label: `stack ${stackName}`,
     pipeline: { ...pipeline, stage },
     names: { coordination: need('coordinationTable'), memory: need('memoryTable'), counters: need('counterTable') },
@@ -124,7 +127,7 @@ export async function deployedTarget(pipeline: PipelineConfig, stage: string, st
     schedules: new EventBridgeSchedules({
       scheduler: new SchedulerClient({}),
       groupName: need('scheduleGroup'),
-      scheduleNames: breakerSpec(pipeline).scheduleNames,
+      scheduleNames: breakerSpec(pipeline, schedulePrefix(pipeline, stack !== undefined)).scheduleNames,
     }),
     alerts: (alert) => sns.publish(alert),
     queueDepths: async () => {
@@ -138,6 +141,7 @@ export async function deployedTarget(pipeline: PipelineConfig, stage: string, st
 
 interface Parts {
   label: string;
+  schedulePrefix?: string;
   pipeline: PipelineConfig;
   names: TableNames;
   clock: Clock;
@@ -152,10 +156,11 @@ interface Parts {
 
 function assemble(parts: Parts): Target {
   const { names, clock, pipeline } = parts;
-  const spec = breakerSpec(pipeline);
+  const spec = breakerSpec(pipeline, parts.schedulePrefix);
   const wiring = new Wiring({ tables: names, clock, endpoints: parts.endpoints });
   return {
     label: parts.label,
+    schedulePrefix: parts.schedulePrefix ?? '',
     pipeline,
     names,
     clock,

@@ -43,6 +43,8 @@ export interface AgentProps {
   readonly retryAttempts?: number;
   /** How long Scheduler keeps retrying one slot. @default Duration.hours(1) */
   readonly maxEventAge?: Duration;
+  /** What the agent's schedule names start with (see `schedulePrefix`). @default '' */
+  readonly scheduleNamePrefix?: string;
   /** Shared environment (table names, queue URL, …). @default - none */
   readonly environment?: Record<string, string>;
 }
@@ -99,7 +101,7 @@ export class Agent extends Construct {
         ...(props.scheduleRole ? { role: props.scheduleRole } : {}),
       });
       return new scheduler.Schedule(this, `Schedule${index}`, {
-        scheduleName: scheduleName(config.id, index),
+        scheduleName: scheduleName(config.id, index, props.scheduleNamePrefix),
         description: `${config.id}: ${entry.cron} (${entry.timeZone})`,
         scheduleGroup: props.scheduleGroup,
         schedule: scheduler.ScheduleExpression.expression(

@@ -31,6 +31,13 @@ export interface CircuitBreakerProps {
   readonly pagerWebhookParameter?: string;
   /** X-Ray tracing of the pager forwarder. @default false */
   readonly tracing?: boolean;
+  /**
+   * How the alert topic is encrypted. `customer-key`: a KMS key of its own ($1 a month), which CloudWatch alarms can
+   * publish with. `aws-managed`: SNS's AWS managed key (no charge); alarms then reach the topic through a function
+   * (`PipelineWatch`'s relay).
+   * @default 'customer-key'
+   */
+  readonly topicEncryption?: 'customer-key' | 'aws-managed';
 }
 
 /**
@@ -41,7 +48,8 @@ export interface CircuitBreakerProps {
 export class CircuitBreaker extends Construct {
   readonly table: dynamodb.Table;
   readonly topic: sns.Topic;
-  readonly topicKey: kms.Key;
+  /** The topic's own key; none under `topicEncryption: 'aws-managed'`. */
+  readonly topicKey?: kms.Key;
   /** Posts each alert to the pager webhook; only with `pagerWebhookParameter`. */
   readonly pagerForwarder?: NightshiftFunction;
   /**
@@ -62,15 +70,21 @@ export class CircuitBreaker extends Construct {
       ...tablePropsFromSchema(TABLE_SCHEMAS.counters),
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.topicKey = new kms.Key(this, 'TopicKey', {
-      description: 'Encrypts the Nightshift alert topic',
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    this.topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey');
+    let masterKey: kms.IKey;
+    if ((props.topicEncryption ?? 'customer-key') === 'customer-key') {
+      this.topicKey = new kms.Key(this, 'TopicKey', {
+        description: 'Encrypts the Nightshift alert topic',
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      this.topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey');
+      masterKey = this.topicKey;
+    } else {
+      masterKey = kms.Alias.fromAliasName(this, 'ManagedTopicKey', 'alias/aws/sns');
+    }
     this.topic = new sns.Topic(this, 'AlertTopic', {
       displayName: 'Nightshift alerts',
-      masterKey: this.topicKey,
+      masterKey,
       enforceSSL: true,
     });
     this.deliveryFailures = this.failureQueue('DeliveryFailures', 'the dead-letter queue of the alert topic\'s subscriptions');
@@ -131,7 +145,8 @@ export class CircuitBreaker extends Construct {
    * wildcard action `kms:GenerateDataKey*`; SNS needs only these two key actions.
    */
   grantAlert(grantee: iam.IGrantable): iam.Grant {
-    this.topicKey.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey');
+    // Under SNS's AWS managed key, publishing needs no key grant: the key's policy lets SNS use it for the account.
+    this.topicKey?.grant(grantee, 'kms:Decrypt', 'kms:GenerateDataKey');
     return iam.Grant.addToPrincipal({ grantee, actions: ['sns:Publish'], resourceArns: [this.topic.topicArn] });
   }
 

@@ -11,7 +11,7 @@ import {
 import { Construct, type IConstruct } from 'constructs';
 import { InvalidPropsError } from '../src/errors.ts';
 import { outputKey } from '../src/contract/outputs.ts';
-import { agentSpec, breakerSpec } from '../src/config/agent-spec.ts';
+import { agentSpec, breakerSpec, schedulePrefix } from '../src/config/agent-spec.ts';
 import { type BreakerEnvironment, agentVariables, breakerVariables, commonVariables } from '../src/contract/environment.ts';
 import { STACK_OUTPUT, type StackOutputKey } from '../src/contract/outputs.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
@@ -23,6 +23,8 @@ import { builtInHandler, checkAgentEntries } from './bundling.ts';
 import { NightshiftFunction } from './nightshift-function.ts';
 import { BreakerAuthority } from './breaker-authority.ts';
 import { PipelineMonitoring } from './pipeline-monitoring.ts';
+import { PipelineWatch } from './pipeline-watch.ts';
+import { watchSpec } from '../src/config/watch-plan.ts';
 import { PipelineSchedules } from './pipeline-schedules.ts';
 
 export interface NightshiftPipelineProps {
@@ -54,7 +56,9 @@ export class NightshiftPipeline extends Construct {
   /** The breaker function: the only function that moves the breaker, switches schedules and publishes trip alerts. */
   readonly breakerAuthority: BreakerAuthority;
   /** Dashboard and alarms (to the alert topic). */
-  readonly monitoring: PipelineMonitoring;
+  readonly monitoring?: PipelineMonitoring;
+  /** The watch function and its silence alarm (`monitoring: 'watch'`, the default). */
+  readonly watch?: PipelineWatch;
 
   constructor(scope: Construct, id: string, props: NightshiftPipelineProps) {
     super(scope, id);
@@ -72,12 +76,16 @@ export class NightshiftPipeline extends Construct {
     }
     // A NightshiftStack holds its pipeline as `Default`, invisible in logical ids: the stack's ids stay what they were.
     const embedded = this.node.id !== 'Default';
+    const prefix = schedulePrefix(pipeline, embedded);
+    const spec = breakerSpec(pipeline, prefix);
 
     this.coordination = new CoordinationTable(this, 'Coordination');
     this.breaker = new CircuitBreaker(this, 'Breaker', {
       alertEmails: pipeline.alerts.emails,
       tracing: pipeline.tracing,
       ...(pipeline.alerts.pagerWebhookParameter ? { pagerWebhookParameter: pipeline.alerts.pagerWebhookParameter } : {}),
+      // The watch's one alarm reaches the topic through a function, so the topic needs no $1-a-month key of its own.
+      topicEncryption: pipeline.monitoring === 'watch' ? 'aws-managed' : 'customer-key',
     });
     const shared = { NIGHTSHIFT_PIPELINE: pipeline.name, NIGHTSHIFT_STAGE: pipeline.stage };
     this.memory = new MemoryStore(this, 'Memory', {
@@ -89,7 +97,7 @@ export class NightshiftPipeline extends Construct {
     });
     this.schedules = new PipelineSchedules(this, 'Schedules', {
       groupName: `${pipeline.name}-${pipeline.stage}`,
-      scheduleNames: breakerSpec(pipeline).scheduleNames,
+      scheduleNames: spec.scheduleNames,
       // Where these were created, in a NightshiftStack, before PipelineSchedules held them.
       ...(embedded ? {} : { keepLogicalIds: { group: 'ScheduleGroup4D377372', deadLetterQueue: 'ScheduleDeadLetterQueue0D6B48D2', role: 'ScheduleRole756A1A25' } }),
     });
@@ -98,13 +106,13 @@ export class NightshiftPipeline extends Construct {
       counterTable: this.breaker.table.tableName,
       alertTopicArn: this.breaker.topic.topicArn,
       scheduleGroup: this.schedules.group.scheduleGroupName,
-      breakerSpec: breakerSpec(pipeline),
+      breakerSpec: spec,
     };
     // The only function that moves the breaker, switches schedules and alerts: agents ask it through their aliases.
     this.breakerAuthority = new BreakerAuthority(this, 'BreakerAuthority', {
       breaker: this.breaker,
       schedules: this.schedules,
-      spec: breakerSpec(pipeline),
+      spec,
       environment: shared,
       tracing: pipeline.tracing,
     });
@@ -115,6 +123,7 @@ export class NightshiftPipeline extends Construct {
         scheduleGroup: this.schedules.group,
         scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
         scheduleRole: this.schedules.role,
+        scheduleNamePrefix: prefix,
         environment: {
           ...shared,
           ...agentVariables({
@@ -158,20 +167,33 @@ export class NightshiftPipeline extends Construct {
       });
     }
 
-    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
-      dashboardName: `${pipeline.name}-${pipeline.stage}`,
-      agents: this.agents,
-      memory: this.memory,
-      scheduleGroup: this.schedules.group,
-      scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
-      breaker: this.breaker,
-      otherFunctions: {
-        ...(this.breaker.pagerForwarder ? { PagerForwarder: this.breaker.pagerForwarder } : {}),
-        ...(this.breakerWatchdog ? { BreakerWatchdog: this.breakerWatchdog } : {}),
-        BreakerAuthority: this.breakerAuthority.function,
-      },
-      tables: { CoordinationTable: this.coordination.table, MemoryTable: this.memory.table, CounterTable: this.breaker.table },
-    });
+    if (pipeline.monitoring === 'watch') {
+      this.watch = new PipelineWatch(this, 'Watch', {
+        coordination: this.coordination,
+        memory: this.memory,
+        breaker: this.breaker,
+        schedules: this.schedules,
+        spec: watchSpec(pipeline),
+        tracing: pipeline.tracing,
+      });
+      // No custom metrics: the watch pages from what the pipeline keeps, and each metric costs $0.30 a month.
+      for (const fn of this.node.findAll().filter((c): c is NightshiftFunction => c instanceof NightshiftFunction)) fn.addEnvironment('POWERTOOLS_METRICS_DISABLED', 'true');
+    } else {
+      this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+        dashboardName: `${pipeline.name}-${pipeline.stage}`,
+        agents: this.agents,
+        memory: this.memory,
+        scheduleGroup: this.schedules.group,
+        scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
+        breaker: this.breaker,
+        otherFunctions: {
+          ...(this.breaker.pagerForwarder ? { PagerForwarder: this.breaker.pagerForwarder } : {}),
+          ...(this.breakerWatchdog ? { BreakerWatchdog: this.breakerWatchdog } : {}),
+          BreakerAuthority: this.breakerAuthority.function,
+        },
+        tables: { CoordinationTable: this.coordination.table, MemoryTable: this.memory.table, CounterTable: this.breaker.table },
+      });
+    }
 
     const outputs: Record<StackOutputKey, string> = {
       coordinationTable: this.coordination.table.tableName,

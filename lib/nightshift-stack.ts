@@ -40,4 +40,7 @@ export class NightshiftStack extends Stack {
   get monitoring() {
     return this.pipeline.monitoring;
   }
+  get watch() {
+    return this.pipeline.watch;
+  }
 }

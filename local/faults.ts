@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { type Check, type SimulationResult, check, notExercised } from './result.ts';
+import { watchSpec } from '../src/config/watch-plan.ts';
 
 export type { Check } from './result.ts';
 import { NightshiftError } from '../src/errors.ts';
@@ -17,9 +18,12 @@ import { NightshiftError } from '../src/errors.ts';
  * - `fail:<agent>@<HH:MM>`: the agent's first scheduled run at or after that time throws: the guard records a failed
  *   heartbeat and releases the lock; downstream agents run degraded until it next succeeds.
  *
+ * - `silence:<agent>@<HH:MM>`: from that time the agent's schedules stop firing, as a disabled or deleted schedule or a
+ *   role that can no longer invoke would: nothing fails, the agent just never runs. The watch must page it, once.
+ *
  * Times are on the first simulated day, in UTC, or in the IANA zone given after them: `crash:writer@14:15[Europe/Berlin]`.
  */
-export type FaultKind = 'loop' | 'crash' | 'fail';
+export type FaultKind = 'loop' | 'crash' | 'fail' | 'silence';
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -30,7 +34,7 @@ export interface Fault {
   readonly label: string;
 }
 
-const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail'];
+const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail', 'silence'];
 const SYNTAX = /^(?<kind>[a-z]+):(?<agent>[a-z][a-z0-9-]*)@(?<hour>\d{1,2}):(?<minute>\d{2})(?:\[(?<zone>[^\]]+)\])?$/;
 
 /** A fault that cannot be injected: says which flag and why. */
@@ -186,7 +190,8 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
       );
     }
   }
-  if (faults.some((f) => f.kind !== 'loop')) {
+  checks.push(...pageChecks(pipeline, faults, r));
+  if (faults.some((f) => f.kind === 'crash' || f.kind === 'fail')) {
     const m = r.memory;
     const name = 'no update lost or doubled: every queued update applied or recognised as a duplicate';
     checks.push(
@@ -198,6 +203,56 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
             `${m.applied} applied + ${m.duplicates} duplicates of ${m.submitted} submitted; ${m.rejected} rejected, ${m.deadLetters} dead-lettered`,
           ),
     );
+  }
+  return checks;
+}
+
+/** What the watch must have paged for the faults (and must not have): with `monitoring: 'watch'` only. */
+function pageChecks(pipeline: PipelineConfig, faults: readonly Fault[], r: SimulationResult): Check[] {
+  const opened = (pattern: string) => r.pages.filter((p) => !p.subject.includes('RESOLVED') && p.subject.includes(pattern));
+  const resolved = (pattern: string) => r.pages.filter((p) => p.subject.includes(`RESOLVED: ${pattern}`));
+  if (pipeline.monitoring !== 'watch') {
+    return faults.length === 0 ? [] : [notExercised('pages for the faults', "monitoring is 'cloudwatch': its alarms cannot be rehearsed locally", false)];
+  }
+  const checks: Check[] = [];
+  if (faults.length === 0) checks.push(check('no page', r.pages.length === 0, r.pages.length ? r.pages.map((p) => p.subject).join('; ') : '0 pages'));
+  for (const fault of faults.filter((f) => f.kind === 'silence')) {
+    const agent = pipeline.agents.find((a) => a.id === fault.agentId)!;
+    const silentAfter = watchSpec(pipeline).agents.find((a) => a.id === agent.id)!.silentAfterMs!;
+    const last = [...r.runs].reverse().find((run) => run.agentId === agent.id && run.status === 'completed' && run.at < fault.at);
+    const deadline = (last?.at ?? r.start) + silentAfter + 5 * 60_000 + 60_000;
+    const pages = opened(`${agent.id} is silent`);
+    const name = `silence ${agent.id}: paged once, within its longest gap plus grace (${Math.round(silentAfter / 60_000)} min after its last run)`;
+    if (pages.length === 0 && deadline > r.end) {
+      checks.push(notExercised(name, `the page is due by ${hhmm(deadline)}, after the simulated hours: run more --hours`, true));
+    } else {
+      checks.push(
+        check(name, pages.length === 1 && pages[0]!.at <= deadline, pages.length ? `paged at ${new Date(pages[0]!.at).toISOString()} (due by ${new Date(deadline).toISOString()}): ${pages[0]!.subject}` : `no page by ${hhmm(deadline)}`),
+      );
+    }
+    const others = pipeline.agents.filter((a) => !faults.some((f) => f.kind === 'silence' && f.agentId === a.id)).flatMap((a) => opened(`${a.id} is silent`));
+    checks.push(check(`silence ${agent.id}: no other agent paged as silent`, others.length === 0, others.length ? others.map((p) => p.subject).join('; ') : '0 other silence pages'));
+    const after = r.runs.find((run) => run.agentId === agent.id && run.status === 'completed' && run.at > fault.at);
+    checks.push(
+      after
+        ? check(`silence ${agent.id}: resolved once it ran again`, resolved(`${agent.id} is silent`).length === 1, `${resolved(`${agent.id} is silent`).length} resolution page(s)`)
+        : notExercised(`silence ${agent.id}: resolved once it ran again`, `${agent.id} did not run again within the simulated hours`, false),
+    );
+  }
+  for (const fault of faults.filter((f) => f.kind === 'fail')) {
+    const failed = r.runs.some((run) => run.agentId === fault.agentId && run.status === 'fail');
+    const name = `fail ${fault.agentId}: its failed run paged`;
+    checks.push(failed ? check(name, opened(`${fault.agentId}'s runs fail`).length === 1, `${opened(`${fault.agentId}'s runs fail`).length} page(s)`) : notExercised(name, `no run of ${fault.agentId} failed`, false));
+  }
+  for (const fault of faults.filter((f) => f.kind === 'crash' || f.kind === 'fail')) {
+    const degraded = [...new Set(r.runs.filter((run) => run.degraded && pipeline.agents.find((a) => a.id === run.agentId)?.upstream.includes(fault.agentId)).map((run) => run.agentId))];
+    const name = `${fault.kind} ${fault.agentId}: each agent that ran degraded paged (stale upstream)`;
+    const missing = degraded.filter((id) => opened(`${id} runs degraded`).length !== 1);
+    checks.push(degraded.length ? check(name, missing.length === 0, missing.length ? `not paged once: ${missing.join(', ')}` : `paged: ${degraded.join(', ')}`) : notExercised(name, 'no downstream run went degraded', false));
+  }
+  if (faults.some((f) => f.kind === 'loop')) {
+    const silent = opened(' is silent');
+    checks.push(check('loop: no agent paged as silent while the breaker holds the pipeline halted (the trip paged once)', silent.length === 0, silent.length ? silent.map((p) => p.subject).join('; ') : '0 silence pages'));
   }
   return checks;
 }

@@ -12,6 +12,9 @@ import type { TableNames } from '../src/contract/tables.ts';
 import { CallLog, recordCalls } from '../src/runtime/aws-calls.ts';
 import type { Breaker } from '../src/runtime/breaker/breaker.ts';
 import { inProcessTransport } from '../src/runtime/breaker/authority.ts';
+import { readBreakerState } from '../src/runtime/breaker/breaker-state.ts';
+import { Watch, storeSources } from '../src/runtime/watch/watch.ts';
+import { watchSpec } from '../src/config/watch-plan.ts';
 import type { OutputGuard } from '../src/runtime/breaker/output-guard.ts';
 import type { Clock, ManualClock } from '../src/runtime/clock.ts';
 import type { Heartbeats } from '../src/runtime/heartbeats.ts';
@@ -58,6 +61,9 @@ export function localSenderId(agentId: string): string {
 /** The name local mode records the breaker function's calls under. */
 export const BREAKER_FUNCTION = 'breaker';
 
+/** The name local mode records the watch function's calls under. */
+export const WATCH_FUNCTION = 'watch';
+
 /** The name local mode records an agent's calls under. */
 export function agentFunction(agentId: string): string {
   return `agent/${agentId}`;
@@ -85,6 +91,10 @@ export class LocalPipeline {
   readonly calls = new CallLog();
   readonly schedules: LocalSchedules;
   readonly alerts: RecordedAlerts;
+  /** What the watch paged (`monitoring: 'watch'`): incidents opened and resolved, as SNS would carry them. */
+  readonly pages: RecordedAlerts;
+  /** The watch function, run by the runner every five simulated minutes; only with `monitoring: 'watch'`. */
+  readonly watch?: Watch;
   readonly memoryQueue: string;
   readonly deadLetterQueue: string;
   /** The operator's view (not recorded as any function's calls). */
@@ -115,6 +125,7 @@ export class LocalPipeline {
     const spec = breakerSpec(pipeline);
     this.schedules = new LocalSchedules(spec.scheduleNames);
     this.alerts = new RecordedAlerts(clock, options.stateDir && join(options.stateDir, 'alerts.log'), options.print);
+    this.pages = new RecordedAlerts(clock, options.stateDir && join(options.stateDir, 'pages.log'), options.print && ((line) => options.print!(line.replace(/^ALERT /, 'PAGE '))));
     this.memoryQueue = `${pipeline.name}-${pipeline.stage}-memory.fifo`;
     this.deadLetterQueue = `${pipeline.name}-${pipeline.stage}-memory-dlq.fifo`;
     sqs.createQueues([
@@ -136,10 +147,11 @@ export class LocalPipeline {
     this.breaker = this.operator.breaker({ spec, alerts: this.alerts, schedules: this.schedules, reset: 'local' });
     // The breaker function: the one part that moves the breaker, switches schedules and alerts.
     const authority = declaringCalls(
-      { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames },
+      { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames, topicKeyOfItsOwn: pipeline.monitoring === 'cloudwatch' },
       (call) => this.calls.record(BREAKER_FUNCTION, call),
     );
     this.authority = this.wiring(BREAKER_FUNCTION).breaker({ spec, alerts: authority.alerts, schedules: authority.schedules, reset: 'local' });
+    if (pipeline.monitoring === 'watch') this.watch = this.watchFunction();
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
@@ -167,9 +179,36 @@ export class LocalPipeline {
       metrics: this.metrics,
       sqs: (config) => new SQSClient(config),
       instrument: (client) => {
-        if (client instanceof DynamoDBClient) this.usage.meter(client);
+        if (client instanceof DynamoDBClient) this.usage.meter(client, functionName === WATCH_FUNCTION ? this.usage.watch : undefined);
         return functionName ? recordCalls(client, (call) => this.calls.record(functionName, call)) : client;
       },
+    });
+  }
+
+  /** The watch function's parts, its calls recorded under {@link WATCH_FUNCTION}: the same runtime the Lambda runs. */
+  private watchFunction(): Watch {
+    const wiring = this.wiring(WATCH_FUNCTION);
+    const stand = declaringCalls(
+      { alerts: this.pages, schedules: this.schedules, model: this.model, scheduleGroup: '', scheduleNames: [], topicKeyOfItsOwn: false },
+      (call) => this.calls.record(WATCH_FUNCTION, call),
+    );
+    return new Watch({
+      spec: watchSpec(this.options.pipeline, `${this.options.pipeline.name} (${this.options.pipeline.stage}, local)`),
+      sources: storeSources({
+        history: wiring.history(),
+        breaker: () => readBreakerState(wiring.dynamo, this.names.counters),
+        reader: wiring.reader(),
+        queues: async () => {
+          for (const queue of [this.memoryQueue, this.deadLetterQueue]) this.calls.record(WATCH_FUNCTION, { service: 'sqs', action: 'GetQueueAttributes', resource: `queue/${queue}` });
+          const depths = await this.queueDepths();
+          // Local mode has no Scheduler dead-letter queue: nothing is ever lost there.
+          return { memoryVisible: depths.queue, memoryDeadLetters: depths.deadLetters, scheduleDeadLetters: 0 };
+        },
+      }),
+      client: wiring.dynamo,
+      tableName: this.names.coordination,
+      clock: this.options.clock,
+      alerts: stand.alerts,
     });
   }
 

@@ -174,6 +174,7 @@ export class RunRecorder {
       staleAfterMinutes: Object.fromEntries(this.pipeline.agents.map((a) => [a.id, a.heartbeat.staleAfterMinutes])),
       totals: { ...totals, slots: slotCount },
       alerts: this.local.alerts.alerts,
+      pages: this.local.pages.alerts.map(({ subject, at }) => ({ subject, at })),
       breaker: (await this.local.breaker.state()).status,
       memory: {
         submitted: this.local.sqs.queue(this.local.memoryQueue).sentCount,

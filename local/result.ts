@@ -102,6 +102,8 @@ export interface SimulationResult {
   readonly staleAfterMinutes: Record<string, number>;
   readonly totals: AgentTally & { slots: number };
   readonly alerts: readonly { subject: string; message: string; at: number }[];
+  /** What the watch paged (`monitoring: 'watch'`): each incident when it opened, and `RESOLVED: …` when it cleared. */
+  readonly pages: readonly { subject: string; at: number }[];
   readonly breaker: BreakerStatus;
   /** By message: submitted = applied + duplicates + rejected + deadLetters + queued; redeliveries counted apart. */
   readonly memory: { submitted: number; applied: number; duplicates: number; rejected: number; deadLetters: number; queued: number; redeliveries: number };

@@ -90,6 +90,10 @@ class Simulation {
   private readonly recorder: RunRecorder;
   private readonly handlers = new Map<string, Map<Work, (event: unknown) => Promise<unknown>>>();
   private offSchedule = 0;
+  /** Whether anything ran since the watch last looked, and until when it would find nothing new otherwise. */
+  private stirred = true;
+  private watchSent = -1;
+  private watchQuietUntil = 0;
 
   constructor(
     private readonly options: SimulationOptions,
@@ -117,7 +121,7 @@ class Simulation {
       for (const fault of this.faults.filter((f) => f.at <= t && f.at > t - MINUTE)) this.recorder.event(fault.agentId, 'fault', `injected ${fault.label}`);
       while (next < slots.length && slots[next]!.at <= t) {
         const slot = slots[next++]!;
-        if (this.local.schedules.isEnabled(slot.schedule)) await this.fire(slot.agentId, slot.at, 0);
+        if (this.local.schedules.isEnabled(slot.schedule) && !this.silenced(slot)) await this.fire(slot.agentId, slot.at, 0);
       }
       for (const loop of this.loops.filter((l) => l.at <= t)) {
         this.loops.splice(this.loops.indexOf(loop), 1);
@@ -129,8 +133,21 @@ class Simulation {
         await this.fire(r.agentId, r.slot, 1);
       }
       await this.local.drainMemory();
-      if (await this.local.breaker.coolDown()) this.recorder.changed();
-      if ((t - this.start) % (5 * MINUTE) === 0) await this.recorder.sample(t);
+      if (await this.local.breaker.coolDown()) {
+        this.recorder.changed();
+        this.stirred = true;
+      }
+      if ((t - this.start) % (5 * MINUTE) === 0) {
+        // The watch function's schedule (rate 5 minutes), on the simulated clock. A run that could find nothing new
+        // (nothing ran, nothing was sent, no deadline passed) is skipped: it would only read and write the same.
+        const sent = this.local.sqs.queue(this.local.memoryQueue).sentCount;
+        if (this.local.watch && (this.stirred || sent !== this.watchSent || t >= this.watchQuietUntil)) {
+          this.watchQuietUntil = (await this.local.watch.run()).quietUntil;
+          this.watchSent = sent;
+          this.stirred = false;
+        }
+        await this.recorder.sample(t);
+      }
       if ((t - this.start) % (60 * MINUTE) === 0) {
         await this.local.ttl.sweep();
         await this.recorder.progress(t);
@@ -153,6 +170,7 @@ class Simulation {
         this.loops.push(fault);
         continue;
       }
+      if (fault.kind === 'silence') continue; // its slots are skipped as they come (see `silenced`)
       const slot = slots.find((s) => s.agentId === fault.agentId && s.at >= fault.at);
       if (!slot) continue; // reported by the fault's checks
       this.overrides.set(`${fault.agentId}@${slot.at}`, fault);
@@ -161,6 +179,11 @@ class Simulation {
         this.redeliveries.push({ agentId: fault.agentId, slot: slot.at, at: redeliveryAt(agent, slot.at) });
       }
     }
+  }
+
+  /** A silenced agent's schedules stop firing at the fault's time: as a disabled or deleted schedule or a broken role. */
+  private silenced(slot: Slot): boolean {
+    return this.faults.some((f) => f.kind === 'silence' && f.agentId === slot.agentId && slot.at >= f.at);
   }
 
   /** Broken retry logic: the agent is invoked again and again; what it publishes re-invokes its downstream agents. */
@@ -210,6 +233,7 @@ class Simulation {
   }
 
   private async fire(agentId: string, slot: number, attempt: number, extraWork?: Work): Promise<void> {
+    this.stirred = true;
     const hhmm = new Date(slot).toISOString().slice(11, 16);
     const fault = attempt === 0 && !extraWork ? this.overrides.get(`${agentId}@${slot}`) : undefined;
     const work = extraWork ?? this.works.get(agentId)!;

@@ -59,7 +59,15 @@ export const LOCAL_SCHEDULE_ROLE = 'role/schedule';
  * GetSchedule, an UpdateSchedule and passing the schedule role back to Scheduler.
  */
 export function declaringCalls(
-  parts: { alerts: AlertSink; schedules: ScheduleSwitch; model: ModelProvider; scheduleGroup: string; scheduleNames: readonly string[] },
+  parts: {
+    alerts: AlertSink;
+    schedules: ScheduleSwitch;
+    model: ModelProvider;
+    scheduleGroup: string;
+    scheduleNames: readonly string[];
+    /** Whether the topic has a key of its own, whose use the publisher is granted; SNS's AWS managed key needs none. @default true */
+    topicKeyOfItsOwn?: boolean;
+  },
   record: (call: AwsCall) => void,
 ): { alerts: AlertSink; schedules: ScheduleSwitch; model: ModelProvider } {
   const schedule = (name: string) => `schedule/${parts.scheduleGroup}/${name}`;
@@ -75,8 +83,10 @@ export function declaringCalls(
       publish: async (alert) => {
         record({ service: 'sns', action: 'Publish', resource: LOCAL_ALERT_TOPIC });
         // Publishing to a topic encrypted with a customer managed key: SNS uses both on the publisher's behalf.
-        record({ service: 'kms', action: 'GenerateDataKey', resource: `${LOCAL_ALERT_TOPIC}/key` });
-        record({ service: 'kms', action: 'Decrypt', resource: `${LOCAL_ALERT_TOPIC}/key` });
+        if (parts.topicKeyOfItsOwn ?? true) {
+          record({ service: 'kms', action: 'GenerateDataKey', resource: `${LOCAL_ALERT_TOPIC}/key` });
+          record({ service: 'kms', action: 'Decrypt', resource: `${LOCAL_ALERT_TOPIC}/key` });
+        }
         return parts.alerts.publish(alert);
       },
     },

@@ -12,9 +12,11 @@ export class UsageMeter {
   stewardInvocations = 0;
   /** Requests agents made of the breaker function (one per output counted, plus trips and probes). */
   breakerInvocations = 0;
+  /** The watch function's share of `dynamo` (local mode runs it only when something changed; the cloud, always). */
+  readonly watch = { readUnits: 0, writeUnits: 0 };
 
   /** Counts every request `client` sends, asking DynamoDB for the capacity each consumed. */
-  meter(client: { middlewareStack: DynamoDBDocumentClient["middlewareStack"] }): void {
+  meter(client: { middlewareStack: DynamoDBDocumentClient["middlewareStack"] }, share?: { readUnits: number; writeUnits: number }): void {
     const middleware = ((next: (args: { input: Record<string, unknown> }) => Promise<{ output: { ConsumedCapacity?: unknown } }>, context: { commandName?: string }) =>
       async (args: { input: Record<string, unknown> }) => {
         args.input.ReturnConsumedCapacity ??= 'TOTAL';
@@ -24,9 +26,11 @@ export class UsageMeter {
         if (read) {
           this.dynamo.reads++;
           this.dynamo.readUnits += units;
+          if (share) share.readUnits += units;
         } else {
           this.dynamo.writes++;
           this.dynamo.writeUnits += units;
+          if (share) share.writeUnits += units;
         }
         return result;
       }) as never;
@@ -38,6 +42,6 @@ export class UsageMeter {
   }
 
   toJSON() {
-    return { dynamo: this.dynamo, sqs: Object.fromEntries(this.sqs), stewardInvocations: this.stewardInvocations, breakerInvocations: this.breakerInvocations };
+    return { dynamo: this.dynamo, sqs: Object.fromEntries(this.sqs), stewardInvocations: this.stewardInvocations, breakerInvocations: this.breakerInvocations, watch: this.watch };
   }
 }

@@ -54,8 +54,16 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
 }
 
 /** The name of an agent's `index`th schedule in the pipeline's schedule group (the Agent construct uses it too). */
-export function scheduleName(agentId: string, index: number): string {
-  return `${agentId}-${index}`;
+export function scheduleName(agentId: string, index: number, prefix = ''): string {
+  return `${prefix}${agentId}-${index}`;
+}
+
+/**
+ * What a pipeline's schedule names start with: nothing in a stack of its own (`NightshiftStack`), its name and stage
+ * when it shares a stack (`NightshiftPipeline`), since CloudFormation identifies a schedule by its name alone.
+ */
+export function schedulePrefix(pipeline: Pick<PipelineConfig, 'name' | 'stage'>, embedded: boolean): string {
+  return embedded ? `${pipeline.name}-${pipeline.stage}-` : '';
 }
 
 /**
@@ -75,14 +83,14 @@ export const breakerSpecSchema = z.object({
 
 export type BreakerSpec = z.output<typeof breakerSpecSchema>;
 
-export function breakerSpec(pipeline: PipelineConfig): BreakerSpec {
+export function breakerSpec(pipeline: PipelineConfig, prefix = ''): BreakerSpec {
   return {
     pipeline: pipeline.name,
     stage: pipeline.stage,
     maxOutputs: pipeline.breaker.maxOutputs,
     windowMinutes: pipeline.breaker.windowMinutes,
     ...(pipeline.breaker.coolDownMinutes === undefined ? {} : { coolDownMinutes: pipeline.breaker.coolDownMinutes }),
-    scheduleNames: pipeline.agents.flatMap((a) => a.schedules.map((_, i) => scheduleName(a.id, i))),
+    scheduleNames: pipeline.agents.flatMap((a) => a.schedules.map((_, i) => scheduleName(a.id, i, prefix))),
     agents: pipeline.agents.map((a) => a.id),
   };
 }

@@ -174,6 +174,13 @@ const pipelineSchema = z
      * loaded only when this is on). @default false
      */
     tracing: z.boolean().default(false),
+    /**
+     * How the pipeline pages. `watch`: a watch function every five minutes reads what the pipeline keeps (runs,
+     * heartbeats, the breaker, queues) and pages on transitions, with one CloudWatch alarm for its own silence: cents a
+     * month. `cloudwatch`: custom metrics, cdk-monitoring-constructs alarms and a dashboard: about $24 a month.
+     * @default 'watch'
+     */
+    monitoring: z.enum(['watch', 'cloudwatch']).default('watch'),
     alerts: z
       .strictObject({
         emails: z.array(z.email()).default([]),

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { type AgentSpec, type BreakerSpec, agentSpecSchema, breakerSpecSchema } from '../config/agent-spec.ts';
+import { type WatchSpec, watchSpecSchema } from '../config/watch-spec.ts';
 import { NightshiftError } from '../errors.ts';
 import { describeIssues, jsonText } from '../runtime/schema.ts';
 import { METRICS_NAMESPACE } from './metrics.ts';
@@ -58,6 +59,18 @@ export interface StewardEnvironment {
   readonly redriver: string;
 }
 
+/** What the watch function needs: where the pipeline keeps its state, the queues, the topic, what to watch. */
+export interface WatchEnvironment {
+  readonly coordinationTable: string;
+  readonly memoryTable: string;
+  readonly counterTable: string;
+  readonly memoryQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly scheduleDeadLetterQueueUrl: string;
+  readonly alertTopicArn: string;
+  readonly watchSpec: WatchSpec;
+}
+
 /** What the redrive function needs: both queues, and its own role's id (it carries over only what it sent). */
 export interface RedriveEnvironment {
   readonly memoryQueueUrl: string;
@@ -79,6 +92,8 @@ const VARIABLES = {
   breakerFunction: 'BREAKER_FUNCTION',
   redriver: 'NIGHTSHIFT_REDRIVER',
   deadLetterQueueUrl: 'MEMORY_DEAD_LETTER_QUEUE_URL',
+  scheduleDeadLetterQueueUrl: 'SCHEDULE_DEAD_LETTER_QUEUE_URL',
+  watchSpec: 'NIGHTSHIFT_WATCH_SPEC',
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
   tracing: 'NIGHTSHIFT_TRACING',
 } as const;
@@ -114,6 +129,20 @@ export function agentVariables(env: AgentEnvironment): Record<string, string> {
 /** The steward's variables: its table and who may write what. */
 export function stewardVariables(env: StewardEnvironment): Record<string, string> {
   return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers, [VARIABLES.redriver]: env.redriver };
+}
+
+/** The watch function's variables. */
+export function watchVariables(env: WatchEnvironment): Record<string, string> {
+  return {
+    [VARIABLES.coordinationTable]: env.coordinationTable,
+    [VARIABLES.memoryTable]: env.memoryTable,
+    [VARIABLES.counterTable]: env.counterTable,
+    [VARIABLES.memoryQueueUrl]: env.memoryQueueUrl,
+    [VARIABLES.deadLetterQueueUrl]: env.deadLetterQueueUrl,
+    [VARIABLES.scheduleDeadLetterQueueUrl]: env.scheduleDeadLetterQueueUrl,
+    [VARIABLES.alertTopicArn]: env.alertTopicArn,
+    [VARIABLES.watchSpec]: JSON.stringify(env.watchSpec),
+  };
 }
 
 /** The redrive function's variables. */
@@ -156,6 +185,17 @@ const stewardSchema = z.object({
   [VARIABLES.redriver]: nonEmpty(),
 });
 
+const watchSchema = z.object({
+  [VARIABLES.coordinationTable]: nonEmpty(),
+  [VARIABLES.memoryTable]: nonEmpty(),
+  [VARIABLES.counterTable]: nonEmpty(),
+  [VARIABLES.memoryQueueUrl]: nonEmpty(),
+  [VARIABLES.deadLetterQueueUrl]: nonEmpty(),
+  [VARIABLES.scheduleDeadLetterQueueUrl]: nonEmpty(),
+  [VARIABLES.alertTopicArn]: nonEmpty(),
+  [VARIABLES.watchSpec]: z.pipe(jsonText, watchSpecSchema),
+});
+
 const redriveSchema = z.object({
   [VARIABLES.memoryQueueUrl]: nonEmpty(),
   [VARIABLES.deadLetterQueueUrl]: nonEmpty(),
@@ -192,6 +232,21 @@ export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Req
 export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[]; redriver: string } {
   const e = parse(stewardSchema, env, 'Steward');
   return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS, redriver: e.NIGHTSHIFT_REDRIVER };
+}
+
+/** Reads the watch function's environment. */
+export function parseWatchEnvironment(env: NodeJS.ProcessEnv = process.env): WatchEnvironment {
+  const e = parse(watchSchema, env, 'Watch');
+  return {
+    coordinationTable: e.COORDINATION_TABLE,
+    memoryTable: e.MEMORY_TABLE,
+    counterTable: e.COUNTER_TABLE,
+    memoryQueueUrl: e.MEMORY_QUEUE_URL,
+    deadLetterQueueUrl: e.MEMORY_DEAD_LETTER_QUEUE_URL,
+    scheduleDeadLetterQueueUrl: e.SCHEDULE_DEAD_LETTER_QUEUE_URL,
+    alertTopicArn: e.ALERT_TOPIC_ARN,
+    watchSpec: e.NIGHTSHIFT_WATCH_SPEC,
+  };
 }
 
 /** Reads the redrive function's environment. */

@@ -18,7 +18,7 @@ describe('CircuitBreaker', () => {
     const stack = testStack();
     const breaker = new CircuitBreaker(stack, 'Breaker');
     Template.fromStack(stack).hasResourceProperties('AWS::SNS::Topic', {
-      KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(breaker.topicKey), 'Arn'] },
+      KmsMasterKeyId: { 'Fn::GetAtt': [logicalId(breaker.topicKey!), 'Arn'] },
     });
   });
 
@@ -56,7 +56,7 @@ describe('CircuitBreaker', () => {
     breaker.grantAlert(agent);
     const template = Template.fromStack(stack);
     expect(actionsGranted(template, logicalId(agent), logicalId(breaker.topic))).toEqual(['sns:Publish']);
-    expect(actionsGranted(template, logicalId(agent), logicalId(breaker.topicKey))).toEqual([
+    expect(actionsGranted(template, logicalId(agent), logicalId(breaker.topicKey!))).toEqual([
       'kms:Decrypt',
       'kms:GenerateDataKey',
     ]);

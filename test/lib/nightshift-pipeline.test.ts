@@ -12,18 +12,23 @@ describe('NightshiftPipeline', () => {
   const stack = new Stack(app, 'MyPlatform');
   new NightshiftPipeline(stack, 'Content', { pipeline: reference });
   new NightshiftPipeline(stack, 'News', { pipeline: newsroom });
+  // A third, monitored the CloudWatch way, in the same stack: its dashboard and alarms are its own.
+  new NightshiftPipeline(stack, 'Legacy', { pipeline: { ...newsroom, stage: 'legacy', monitoring: 'cloudwatch' } });
   const template = Template.fromStack(stack);
   const resources = Object.values(template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
   const named = (type: string, property: string) => resources.filter((r) => r.Type === type).map((r) => JSON.stringify(r.Properties[property]));
 
   it('adds a whole pipeline to a stack of the user\'s own, twice, with every name that must be unique kept apart', () => {
-    expect(named('AWS::Scheduler::ScheduleGroup', 'Name').sort()).toEqual(['"newsroom-dev"', '"nightshift-dev"']);
-    expect(named('AWS::CloudWatch::Dashboard', 'DashboardName').sort()).toEqual(['"newsroom-dev"', '"nightshift-dev"']);
+    expect(named('AWS::Scheduler::ScheduleGroup', 'Name').sort()).toEqual(['"newsroom-dev"', '"newsroom-legacy"', '"nightshift-dev"']);
+    expect(named('AWS::CloudWatch::Dashboard', 'DashboardName')).toEqual(['"newsroom-legacy"']);
     const alarms = named('AWS::CloudWatch::Alarm', 'AlarmName').filter((n) => n !== undefined);
+    expect(alarms).toEqual(expect.arrayContaining(['"newsroom-dev-watch-silent"', '"nightshift-dev-watch-silent"']));
     expect(new Set(alarms).size).toBe(alarms.length);
-    const schedules = resources.filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => `${JSON.stringify(r.Properties.GroupName)}/${r.Properties.Name}`);
+    // CloudFormation identifies a schedule by its name alone: each embedded pipeline's start with its name and stage.
+    const schedules = resources.filter((r) => r.Type === 'AWS::Scheduler::Schedule' && r.Properties.Name).map((r) => String(r.Properties.Name));
     expect(new Set(schedules).size).toBe(schedules.length);
-    expect(resources.filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(6);
+    expect(schedules).toEqual(expect.arrayContaining(['newsroom-dev-scout-0', 'newsroom-legacy-scout-0', 'nightshift-dev-planner-0']));
+    expect(resources.filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(9);
   });
 
   it('keys its outputs by the pipeline\'s name and stage, which the ops CLI finds with --stack', () => {

@@ -14,9 +14,14 @@ describe('NightshiftStack for the reference pipeline', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 3);
     template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
     template.resourceCountIs('AWS::SNS::Topic', 1);
-    template.resourceCountIs('AWS::Lambda::Function', 9); // 5 agents, the steward, the redrive, the breaker function, the pager forwarder
+    // 5 agents, the steward, the redrive, the breaker function, the pager forwarder, the watch and its alarm relay
+    template.resourceCountIs('AWS::Lambda::Function', 11);
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
-    template.resourceCountIs('AWS::Scheduler::Schedule', 12);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 13); // the agents' 12 and the watch's
+    // Watch mode: one alarm (the watch's own silence), no key of the topic's own, no dashboard.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
   });
 
   it('schedules each configured cron expression', () => {
@@ -37,6 +42,7 @@ describe('NightshiftStack for the reference pipeline', () => {
         'cron(30 15 * * ? *) UTC',
         'cron(0 9 ? * MON-FRI *) America/New_York',
         'cron(0 23 * * ? *) UTC',
+        'rate(5 minutes) Etc/UTC',
       ].sort(),
     );
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'nightshift-dev' });
@@ -136,14 +142,14 @@ describe('NightshiftStack for the reference pipeline', () => {
       .filter(([, r]) => stateful.test(r.Type))
       .map(([id, r]) => `${r.Type} ${id}`)
       .sort();
-    // Copied from the template as of 2026-11-26 (the redrive and breaker functions' log groups and the pager and delivery failure queues added 2026-12-02, new: nothing
+    // Copied from the template as of 2026-11-26 (2026-12-02: the redrive, breaker, watch and relay functions' log groups and the pager and delivery failure queues
+    // added; the topic's key gone with monitoring: 'watch', which encrypts it with SNS's AWS managed key, new: nothing
     // replaced). Change it only together with a migration note in the README.
     expect(ids).toEqual(
       [
         'AWS::DynamoDB::Table BreakerTable68DCABCD',
         'AWS::DynamoDB::Table CoordinationTableB8240530',
         'AWS::DynamoDB::Table MemoryTable2F605A68',
-        'AWS::KMS::Key BreakerTopicKeyDF7A0505',
         'AWS::Logs::LogGroup AgentanalystFunctionLogsE8F877A8',
         'AWS::Logs::LogGroup AgentcommunityFunctionLogs19099DED',
         'AWS::Logs::LogGroup AgentplannerFunctionLogsA766710A',
@@ -151,6 +157,8 @@ describe('NightshiftStack for the reference pipeline', () => {
         'AWS::Logs::LogGroup AgentwriterFunctionLogs3FD87048',
         'AWS::Logs::LogGroup BreakerPagerForwarderLogs481E3ABA',
         'AWS::Logs::LogGroup MemoryStewardLogs14B7FC1C',
+        'AWS::Logs::LogGroup WatchAlarmRelayLogsF430BA51',
+        'AWS::Logs::LogGroup WatchFunctionLogs80146208',
         'AWS::Logs::LogGroup MemoryRedriveLogsFE44612D',
         'AWS::Logs::LogGroup BreakerAuthorityFunctionLogs1940EF61',
         'AWS::SNS::Topic BreakerAlertTopic67DED1FF',
@@ -222,7 +230,7 @@ describe('NightshiftStack breaker permissions', () => {
     template.resourcePropertiesCountIs(
       'AWS::Scheduler::Schedule',
       { Target: Match.objectLike({ RoleArn: { 'Fn::GetAtt': [logicalId(stack.schedules.role), 'Arn'] } }) },
-      12,
+      13,
     );
   });
 
@@ -230,7 +238,7 @@ describe('NightshiftStack breaker permissions', () => {
     expect(stack.breakerWatchdog).toBeUndefined();
     const cooled = addNightshiftPipeline(testApp(), { ...reference, breaker: { ...reference.breaker, coolDownMinutes: 30 } });
     const cooledTemplate = Template.fromStack(cooled);
-    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 10); // and the watchdog
+    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 12); // and the watchdog
     cooledTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', GroupName: Match.absent() });
   });
 });

@@ -4,7 +4,7 @@ import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
 import reference from '../../nightshift.config.ts';
 import { logicalId, testApp } from '../support/template.ts';
 
-const stack = addNightshiftPipeline(testApp(), reference);
+const stack = addNightshiftPipeline(testApp(), { ...reference, monitoring: 'cloudwatch' });
 const template = Template.fromStack(stack);
 const topic = { Ref: logicalId(stack.breaker.topic) };
 

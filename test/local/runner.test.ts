@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { NightshiftStack } from '../../lib/nightshift-stack.ts';
 import reference from '../../nightshift.config.ts';
-import { BREAKER_FUNCTION, agentFunction } from '../../local/pipeline.ts';
+import { BREAKER_FUNCTION, WATCH_FUNCTION, agentFunction } from '../../local/pipeline.ts';
 import { type SimulationResult, simulate } from '../../local/runner.ts';
 import type { ScenarioName } from '../../local/scenarios.ts';
 import type { AwsCall } from '../../src/runtime/aws-calls.ts';
@@ -97,6 +97,7 @@ describe('IAM by evidence', () => {
     ...stack.agents.map((a) => [agentFunction(a.agentId), logicalId(a.function.role!)] as const),
     ['steward', logicalId(stack.memory.steward.role!)] as const,
     [BREAKER_FUNCTION, logicalId(stack.breakerAuthority.function.role!)] as const,
+    [WATCH_FUNCTION, logicalId(stack.watch!.function.role!)] as const,
   ]);
   const mapFor = (prefix: string) => resourceMap(stack, prefix);
 

@@ -55,7 +55,7 @@ export function resourceMap(stack: NightshiftStack, prefix: string): ResourceMap
     tableIds: { coordination: logicalId(stack.coordination.table), memory: logicalId(stack.memory.table), counters: logicalId(stack.breaker.table) },
     queues: { [`${stack.stackName}-memory.fifo`]: logicalId(stack.memory.queue), [`${stack.stackName}-memory-dlq.fifo`]: logicalId(stack.memory.deadLetterQueue) },
     topicId: logicalId(stack.breaker.topic),
-    topicKeyId: logicalId(stack.breaker.topicKey),
+    topicKeyId: stack.breaker.topicKey ? logicalId(stack.breaker.topicKey) : '(the AWS managed key: no grant needed)',
     scheduleRoleId: logicalId(stack.schedules.role),
     breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
     breakerFunctionId: logicalId(stack.breakerAuthority.function),

@@ -62,6 +62,30 @@ export class MemoryReader {
     return nextKey === undefined ? { entries } : { entries, nextKey };
   }
 
+  /**
+   * How many updates the steward rejected after `sinceMs` (the watch's question): one Query of the rejections sent
+   * within a day before then (records key by when the update was sent), counted by when each was rejected.
+   */
+  async rejectedSince(sinceMs: number): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.options.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk > :from',
+          FilterExpression: 'rejectedAt > :since',
+          ExpressionAttributeValues: { ':pk': REJECTED_PK, ':from': new Date(sinceMs - 86_400_000).toISOString(), ':since': sinceMs },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      count += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
   /** Rejected updates, oldest first, with their reasons and original bodies. */
   async rejections(options: { limit?: number } = {}): Promise<RejectedUpdate[]> {
     const items: Record<string, unknown>[] = [];

@@ -4,6 +4,9 @@ import type { BreakerState } from '../breaker/breaker-state.ts';
 import type { Clock } from '../clock.ts';
 import type { RunEntry } from '../run-history.ts';
 import { type Incident, IncidentStore } from './incidents.ts';
+import type { WatchSpec } from '../../config/watch-spec.ts';
+
+export type { WatchSpec, WatchedAgent } from '../../config/watch-spec.ts';
 
 /**
  * The watch: every few minutes it reads what the pipeline already keeps (run records, the breaker's state, the
@@ -11,20 +14,6 @@ import { type Incident, IncidentStore } from './incidents.ts';
  * clears, once per incident however many watch runs overlap. It replaces CloudWatch's custom metrics and alarms
  * (`monitoring: 'watch'`), which cost about as much as the VPS the field report ran on.
  */
-export interface WatchedAgent {
-  readonly id: string;
-  /** No completed run for this long pages (its longest scheduled gap plus a grace); unset: not watched for silence. */
-  readonly silentAfterMs?: number;
-}
-
-export interface WatchSpec {
-  /** Names the pipeline in pages, e.g. `nightshift (dev)`. */
-  readonly label: string;
-  readonly agents: readonly WatchedAgent[];
-  /** Memory updates visible in the queue for this long page. @default 15 minutes */
-  readonly maxUpdateAgeMs?: number;
-}
-
 /** Where the watch reads the pipeline's state. */
 export interface WatchSources {
   /** The agent's newest runs, newest first. */
@@ -52,6 +41,11 @@ export interface WatchTick {
   readonly resolved: readonly string[];
   /** Transitions another overlapping run made first (nothing paged here for them). */
   readonly lost: number;
+  /**
+   * Until when another run would find nothing new unless the pipeline's state changes meanwhile (a run, an update, a
+   * queue): the earliest silence or waiting deadline. Local mode skips the runs before it while nothing happens.
+   */
+  readonly quietUntil: number;
 }
 
 interface Condition {
@@ -82,8 +76,8 @@ export class Watch {
     const now = clock.now();
     const state = await this.state(now);
     const open = new Map([...(await this.incidents.get(this.keys()))].filter(([, incident]) => incident.status === 'open'));
-    const { active, memoryWaitingSince } = await this.evaluate(now, state, open);
-    const tick = { at: now, opened: [] as string[], resolved: [] as string[], lost: 0 };
+    const { active, memoryWaitingSince, quietUntil } = await this.evaluate(now, state, open);
+    const tick = { at: now, opened: [] as string[], resolved: [] as string[], lost: 0, quietUntil };
     for (const [key, condition] of active) {
       if (open.has(key)) continue;
       if (!(await this.incidents.open(key, condition.subject, now))) {
@@ -122,6 +116,8 @@ export class Watch {
   private async evaluate(now: number, state: { since: number; baselineAt: number; memoryWaitingSince?: number }, open: ReadonlyMap<string, Incident>) {
     const { spec, sources } = this.options;
     const active = new Map<string, Condition>();
+    // Time alone can open a silence or a waiting incident, and resolve a rejections one: the earliest such moment.
+    let quietUntil = Number.POSITIVE_INFINITY;
     const [breaker, rejected, queues, runs] = await Promise.all([
       sources.breaker(),
       sources.rejectionsSince(state.since),
@@ -137,6 +133,8 @@ export class Watch {
       const lastCompleted = entries.find((e) => e.status === 'completed');
       const lastAt = lastCompleted ? Date.parse(lastCompleted.endedAt) : state.baselineAt;
       // A halted pipeline is silent on purpose, and the trip already paged once.
+      // An open silence resolves only when the agent runs, which is news in itself.
+      if (agent.silentAfterMs !== undefined && !halted && !open.has(`silent:${agent.id}`)) quietUntil = Math.min(quietUntil, lastAt + agent.silentAfterMs + 1);
       if (agent.silentAfterMs !== undefined && !halted && now - lastAt > agent.silentAfterMs) {
         active.set(`silent:${agent.id}`, {
           subject: `${agent.id} is silent: no run completed since ${new Date(lastAt).toISOString()}`,
@@ -164,6 +162,7 @@ export class Watch {
       }
     }
     // Rejections are events: open while new ones arrive, resolved at the first run that finds none.
+    if (rejected > 0 || open.has('memory-rejected')) quietUntil = now;
     if (rejected > 0) {
       active.set('memory-rejected', { subject: `${rejected} memory update(s) rejected`, detail: '`nightshift status` lists each rejection with its reason.', pages: true });
     }
@@ -176,6 +175,7 @@ export class Watch {
     }
     const memoryWaitingSince = queues.memoryVisible > 0 ? (state.memoryWaitingSince ?? now) : undefined;
     const maxAge = spec.maxUpdateAgeMs ?? 15 * MINUTE;
+    if (memoryWaitingSince !== undefined) quietUntil = Math.min(quietUntil, memoryWaitingSince + maxAge);
     if (memoryWaitingSince !== undefined && now - memoryWaitingSince >= maxAge) {
       active.set('memory-waiting', {
         subject: `memory updates waiting for ${minutes(now - memoryWaitingSince)}`,
@@ -190,7 +190,7 @@ export class Watch {
         pages: true,
       });
     }
-    return { active, memoryWaitingSince };
+    return { active, memoryWaitingSince, quietUntil };
   }
 }
 
@@ -201,4 +201,19 @@ function resolution(incident: Incident, now: number): string {
 function minutes(ms: number): string {
   const total = Math.round(ms / MINUTE);
   return total >= 120 ? `${Math.round(total / 60)} h` : `${total} min`;
+}
+
+/** The watch's sources over the pipeline's own stores, and `queues` from wherever the queues are. */
+export function storeSources(parts: {
+  readonly history: { list(agentIds: readonly string[], limit?: number): Promise<RunEntry[]> };
+  readonly breaker: () => Promise<BreakerState>;
+  readonly reader: { rejectedSince(sinceMs: number): Promise<number> };
+  readonly queues: WatchSources['queues'];
+}): WatchSources {
+  return {
+    runs: (agentId, limit) => parts.history.list([agentId], limit),
+    breaker: parts.breaker,
+    rejectionsSince: (since) => parts.reader.rejectedSince(since),
+    queues: parts.queues,
+  };
 }
