@@ -64,6 +64,7 @@ export class PipelineWatch extends Construct {
           memoryQueueUrl: memory.queue.queueUrl,
           deadLetterQueueUrl: memory.deadLetterQueue.queueUrl,
           scheduleDeadLetterQueueUrl: schedules.deadLetterQueue.queueUrl,
+          alertFailureQueueUrls: alertFailureQueues(breaker).map((q) => q.queueUrl),
           alertTopicArn: breaker.topic.topicArn,
           watchSpec: props.spec,
         }),
@@ -124,7 +125,17 @@ export class PipelineWatch extends Construct {
     iam.Grant.addToPrincipal({
       grantee: fn,
       actions: ['sqs:GetQueueAttributes'],
-      resourceArns: [props.memory.queue.queueArn, props.memory.deadLetterQueue.queueArn, props.schedules.deadLetterQueue.queueArn],
+      resourceArns: [
+        props.memory.queue.queueArn,
+        props.memory.deadLetterQueue.queueArn,
+        props.schedules.deadLetterQueue.queueArn,
+        ...alertFailureQueues(props.breaker).map((q) => q.queueArn),
+      ],
     });
   }
+}
+
+/** Where alerts that could not be delivered land: the topic's subscriptions' dead letters, the pager forwarder's. */
+function alertFailureQueues(breaker: CircuitBreaker) {
+  return [breaker.deliveryFailures, ...(breaker.pagerFailures ? [breaker.pagerFailures] : [])];
 }

@@ -31,8 +31,15 @@ function watchFromEnvironment(): Watch {
       breaker: () => readBreakerState(wiring.dynamo, env.counterTable),
       reader: wiring.reader(),
       queues: async () => {
-        const [memory, dead, schedule] = await Promise.all([depth(env.memoryQueueUrl), depth(env.deadLetterQueueUrl), depth(env.scheduleDeadLetterQueueUrl)]);
-        return { memoryVisible: memory.visible, memoryDeadLetters: dead.visible + dead.inFlight, scheduleDeadLetters: schedule.visible + schedule.inFlight };
+        const [memory, dead, schedule, ...alerts] = await Promise.all(
+          [env.memoryQueueUrl, env.deadLetterQueueUrl, env.scheduleDeadLetterQueueUrl, ...env.alertFailureQueueUrls].map(depth),
+        );
+        return {
+          memoryVisible: memory!.visible,
+          memoryDeadLetters: dead!.visible + dead!.inFlight,
+          scheduleDeadLetters: schedule!.visible + schedule!.inFlight,
+          undeliveredAlerts: alerts.reduce((sum, q) => sum + q.visible + q.inFlight, 0),
+        };
       },
     }),
     client: wiring.dynamo,

@@ -67,6 +67,8 @@ export interface WatchEnvironment {
   readonly memoryQueueUrl: string;
   readonly deadLetterQueueUrl: string;
   readonly scheduleDeadLetterQueueUrl: string;
+  /** Where alerts that could not be delivered are kept: the topic's subscriptions' and the pager forwarder's. */
+  readonly alertFailureQueueUrls: readonly string[];
   readonly alertTopicArn: string;
   readonly watchSpec: WatchSpec;
 }
@@ -93,6 +95,7 @@ const VARIABLES = {
   redriver: 'NIGHTSHIFT_REDRIVER',
   deadLetterQueueUrl: 'MEMORY_DEAD_LETTER_QUEUE_URL',
   scheduleDeadLetterQueueUrl: 'SCHEDULE_DEAD_LETTER_QUEUE_URL',
+  alertFailureQueueUrls: 'ALERT_FAILURE_QUEUE_URLS',
   watchSpec: 'NIGHTSHIFT_WATCH_SPEC',
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
   tracing: 'NIGHTSHIFT_TRACING',
@@ -140,6 +143,7 @@ export function watchVariables(env: WatchEnvironment): Record<string, string> {
     [VARIABLES.memoryQueueUrl]: env.memoryQueueUrl,
     [VARIABLES.deadLetterQueueUrl]: env.deadLetterQueueUrl,
     [VARIABLES.scheduleDeadLetterQueueUrl]: env.scheduleDeadLetterQueueUrl,
+    [VARIABLES.alertFailureQueueUrls]: JSON.stringify(env.alertFailureQueueUrls),
     [VARIABLES.alertTopicArn]: env.alertTopicArn,
     [VARIABLES.watchSpec]: JSON.stringify(env.watchSpec),
   };
@@ -192,6 +196,7 @@ const watchSchema = z.object({
   [VARIABLES.memoryQueueUrl]: nonEmpty(),
   [VARIABLES.deadLetterQueueUrl]: nonEmpty(),
   [VARIABLES.scheduleDeadLetterQueueUrl]: nonEmpty(),
+  [VARIABLES.alertFailureQueueUrls]: z.pipe(jsonText, z.array(nonEmpty())),
   [VARIABLES.alertTopicArn]: nonEmpty(),
   [VARIABLES.watchSpec]: z.pipe(jsonText, watchSpecSchema),
 });
@@ -244,6 +249,7 @@ export function parseWatchEnvironment(env: NodeJS.ProcessEnv = process.env): Wat
     memoryQueueUrl: e.MEMORY_QUEUE_URL,
     deadLetterQueueUrl: e.MEMORY_DEAD_LETTER_QUEUE_URL,
     scheduleDeadLetterQueueUrl: e.SCHEDULE_DEAD_LETTER_QUEUE_URL,
+    alertFailureQueueUrls: e.ALERT_FAILURE_QUEUE_URLS,
     alertTopicArn: e.ALERT_TOPIC_ARN,
     watchSpec: e.NIGHTSHIFT_WATCH_SPEC,
   };

@@ -16,7 +16,7 @@ function world() {
     runs: new Map<string, RunEntry[]>(),
     breaker: { status: 'CLOSED', epoch: 0, trips: 0, restoreSchedules: [] } as BreakerState,
     rejected: [] as number[],
-    queues: { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0 },
+    queues: { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 },
   };
   const sources: WatchSources = {
     runs: async (agentId) => state.runs.get(agentId) ?? [],
@@ -103,34 +103,39 @@ describe('the watch', () => {
     expect(t.pages.slice(2).map((p) => p.subject)).toEqual(expect.arrayContaining([expect.stringMatching(/RESOLVED: editor runs degraded/), expect.stringMatching(/RESOLVED: editor's runs fail/)]));
   });
 
-  it('pages rejected, dead-lettered and waiting memory updates and lost invocations, and resolves each when it clears', async () => {
+  it('pages rejected, dead-lettered and waiting memory updates, lost invocations and undelivered alerts, and resolves each when it clears', async () => {
     const t = await setup();
     await t.tick();
     t.state.rejected.push(t.clock.now() + MINUTE);
-    t.state.queues = { memoryVisible: 3, memoryDeadLetters: 1, scheduleDeadLetters: 2 };
+    t.state.queues = { memoryVisible: 3, memoryDeadLetters: 1, scheduleDeadLetters: 2, undeliveredAlerts: 1 };
     await t.tick();
-    expect(t.pages).toHaveLength(3);
+    expect(t.pages).toHaveLength(4);
     expect(t.pages.map((p) => p.subject)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/1 memory update\(s\) rejected/), expect.stringMatching(/1 memory update\(s\) dead-lettered/), expect.stringMatching(/2 agent invocation\(s\) lost/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/1 memory update\(s\) rejected/),
+        expect.stringMatching(/1 memory update\(s\) dead-lettered/),
+        expect.stringMatching(/2 agent invocation\(s\) lost/),
+        expect.stringMatching(/1 alert\(s\) could not be delivered/),
+      ]),
     );
     for (let i = 0; i < 3; i++) await t.tick(); // 15 minutes of updates waiting
     expect(t.pages.some((p) => /memory updates waiting for 15 min/.test(p.subject))).toBe(true);
-    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0 };
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
     await t.tick();
     const resolved = t.pages.filter((p) => p.subject.includes('RESOLVED')).map((p) => p.subject);
-    expect(resolved).toHaveLength(4);
+    expect(resolved).toHaveLength(5);
   });
 
   it('pages each incident exactly once when ten watch runs overlap', async () => {
     const t = await setup();
     t.state.runs.set('writer', [run('writer', t.clock.now())]);
     await t.clock.advance(3 * HOUR);
-    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 2, scheduleDeadLetters: 0 };
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 2, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
     const ticks = await Promise.all(Array.from({ length: 10 }, () => t.watch().run()));
     expect(t.pages).toHaveLength(2);
     expect(t.pages.map((p) => p.subject)).toEqual(expect.arrayContaining([expect.stringMatching(/dead-lettered/), expect.stringMatching(/writer is silent/)]));
     expect(ticks.reduce((sum, tick) => sum + tick.opened.length, 0)).toBe(2);
-    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0 };
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
     t.state.runs.set('writer', [run('writer', t.clock.now())]);
     await t.clock.advance(MINUTE);
     await Promise.all(Array.from({ length: 10 }, () => t.watch().run()));

@@ -21,7 +21,13 @@ export interface WatchSources {
   breaker(): Promise<BreakerState>;
   /** Memory updates the steward rejected after `sinceMs`. */
   rejectionsSince(sinceMs: number): Promise<number>;
-  queues(): Promise<{ readonly memoryVisible: number; readonly memoryDeadLetters: number; readonly scheduleDeadLetters: number }>;
+  queues(): Promise<{
+    readonly memoryVisible: number;
+    readonly memoryDeadLetters: number;
+    readonly scheduleDeadLetters: number;
+    /** Alerts kept because they could not be delivered: a subscription's dead letters, the pager's failed posts. */
+    readonly undeliveredAlerts: number;
+  }>;
 }
 
 export interface WatchOptions {
@@ -68,7 +74,7 @@ export class Watch {
   /** Every incident key the spec can raise. */
   keys(): string[] {
     const agents = this.options.spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`]);
-    return [...agents, 'memory-rejected', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'breaker'];
+    return [...agents, 'memory-rejected', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
   }
 
   async run(): Promise<WatchTick> {
@@ -187,6 +193,13 @@ export class Watch {
       active.set('schedule-dead-letters', {
         subject: `${queues.scheduleDeadLetters} agent invocation(s) lost`,
         detail: 'EventBridge Scheduler gave up on them, or the runs failed every retry (throttled, or erroring): their slots did not run.',
+        pages: true,
+      });
+    }
+    if (queues.undeliveredAlerts > 0) {
+      active.set('undelivered-alerts', {
+        subject: `${queues.undeliveredAlerts} alert(s) could not be delivered`,
+        detail: 'A subscription (email) or the pager forwarder failed to deliver them: check the pager webhook parameter and the subscriptions, then read the failure queues.',
         pages: true,
       });
     }
