@@ -79,6 +79,31 @@ describe('fault injection on pipelines other than the reference one', () => {
     expect(result.runs.find((r) => r.agentId === 'tech')).toMatchObject({ status: 'fail' });
   });
 
+  it('rehearses a silenced agent: the watch pages it once within its gap plus grace, and nobody else as silent', async () => {
+    const result = await run(support, ['silence:triage@03:00'], 8);
+    expect(failed(result.checks)).toEqual([]);
+    // Every two hours, last run 02:00: silent after 120 + 15 min, paged by the first watch run after 04:15.
+    const silent = result.pages.filter((p) => /triage is silent/.test(p.subject));
+    expect(silent).toHaveLength(1);
+    expect(silent[0]!.subject).not.toMatch(/RESOLVED/);
+    const start = SIMULATION_START.getTime();
+    const pagedAt = new Date(silent[0]!.at).getTime();
+    expect(pagedAt).toBeGreaterThan(start + (4 * 60 + 15) * 60_000);
+    expect(pagedAt).toBeLessThanOrEqual(start + (4 * 60 + 21) * 60_000);
+    expect(result.pages.filter((p) => / is silent/.test(p.subject) && !/triage/.test(p.subject))).toEqual([]);
+    expect(result.runs.filter((r) => r.agentId === 'triage' && r.at >= SIMULATION_START.getTime() + 3 * 3_600_000)).toEqual([]);
+    expect(result.checks.find((c) => c.name.startsWith('silence triage: paged once'))?.ok).toBe(true);
+    expect(result.checks.find((c) => c.name === 'silence triage: resolved once it ran again')?.status).toBe('NOT EXERCISED');
+  });
+
+  it('fails a silence rehearsal whose page falls after the simulated hours, and says to run longer', async () => {
+    // The publisher runs once a day: its silence cannot page within 14 hours.
+    const result = await run(newsroom, ['silence:publisher@00:00']);
+    const check = result.checks.find((c) => c.name.startsWith('silence publisher: paged once'))!;
+    expect(check).toMatchObject({ ok: false, status: 'NOT EXERCISED' });
+    expect(check.detail).toMatch(/after the simulated hours: run more --hours/);
+  });
+
   it('reports a check that cannot hold instead of passing it: a crash with no run left to crash', async () => {
     const result = await run(support, ['crash:digest@13:00'], 14);
     expect(failed(result.checks)).toEqual([
