@@ -40,33 +40,29 @@ export class IncidentStore {
   }
 
   /** Opens the incident unless it is open already; true for the one caller that opened it. */
-  async open(key: string, subject: string, now: number): Promise<boolean> {
-    const result = await conditionally(
-      this.options.client.send(
-        new UpdateCommand({
-          TableName: this.options.tableName,
-          Key: keyOf(key),
-          UpdateExpression: 'SET #status = :open, openedAt = :now, subject = :subject REMOVE resolvedAt',
-          ConditionExpression: 'attribute_not_exists(#status) OR #status = :resolved',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':open': 'open', ':resolved': 'resolved', ':now': now, ':subject': subject },
-        }),
-      ),
-    );
-    return result.ok;
+  open(key: string, subject: string, now: number): Promise<boolean> {
+    return this.transition(key, 'SET #status = :open, openedAt = :now, subject = :subject REMOVE resolvedAt', 'attribute_not_exists(#status) OR #status = :resolved', {
+      ':now': now,
+      ':subject': subject,
+    });
   }
 
   /** Resolves the incident opened at `openedAt`; true for the one caller that resolved it. */
-  async resolve(key: string, openedAt: number, now: number): Promise<boolean> {
+  resolve(key: string, openedAt: number, now: number): Promise<boolean> {
+    return this.transition(key, 'SET #status = :resolved, resolvedAt = :now', '#status = :open AND openedAt = :openedAt', { ':now': now, ':openedAt': openedAt });
+  }
+
+  /** One conditional write moving an incident: true for the one caller whose condition held. */
+  private async transition(key: string, update: string, condition: string, values: Record<string, unknown>): Promise<boolean> {
     const result = await conditionally(
       this.options.client.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: keyOf(key),
-          UpdateExpression: 'SET #status = :resolved, resolvedAt = :now',
-          ConditionExpression: '#status = :open AND openedAt = :openedAt',
+          UpdateExpression: update,
+          ConditionExpression: condition,
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':open': 'open', ':resolved': 'resolved', ':now': now, ':openedAt': openedAt },
+          ExpressionAttributeValues: { ':open': 'open', ':resolved': 'resolved', ...values },
         }),
       ),
     );
