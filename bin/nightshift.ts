@@ -144,7 +144,7 @@ function limitOf(options: Record<string, unknown>): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000; got '${String(options.limit)}'`);
   return limit;
 }
-opsCommand(program.command('status').description('breaker state, heartbeats, held locks, queue and DLQ depth, rejected updates'), {
+opsCommand(program.command('status').description('breaker state, heartbeats, held locks, queue and DLQ depth, rejected updates, open incidents of the watch'), {
   fromSnapshot: (snapshot) => ({ data: snapshot.status, text: renderStatus(snapshot.status) }),
   run: async (t) => (await ops()).status(t),
 });

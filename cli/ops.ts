@@ -5,6 +5,9 @@ import { writeSnapshot } from './snapshot.ts';
 import { type ScheduleRow, memoryListView, runsView, schedulesView } from './views.ts';
 import { scheduleName } from '../src/config/agent-spec.ts';
 import type { Target } from './target.ts';
+import { watchSpec } from '../src/config/watch-plan.ts';
+import { IncidentStore } from '../src/runtime/watch/incidents.ts';
+import { incidentKeys } from '../src/runtime/watch/watch.ts';
 
 export type { CommandResult };
 
@@ -27,7 +30,28 @@ export async function statusData(target: Target): Promise<StatusData> {
   const byReason: Record<string, number> = {};
   for (const r of rejected) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
   const latest = rejected.slice(-5).map((r) => ({ at: new Date(r.rejectedAt).toISOString(), reason: r.reason, detail: r.detail, messageId: r.messageId }));
-  return { target: target.label, at: new Date(now).toISOString(), breaker, heartbeats, locks, queues, rejectedUpdates: rejected.length, rejectedByReason: byReason, latestRejections: latest };
+  const incidents = target.pipeline.monitoring === 'watch' ? await openIncidents(target) : undefined;
+  return {
+    target: target.label,
+    at: new Date(now).toISOString(),
+    breaker,
+    heartbeats,
+    locks,
+    queues,
+    rejectedUpdates: rejected.length,
+    rejectedByReason: byReason,
+    latestRejections: latest,
+    ...(incidents ? { incidents } : {}),
+  };
+}
+
+/** The watch's open incidents, oldest first. */
+async function openIncidents(target: Target): Promise<NonNullable<StatusData['incidents']>> {
+  const found = await new IncidentStore({ client: target.client, tableName: target.names.coordination }).get(incidentKeys(watchSpec(target.pipeline)));
+  return [...found.values()]
+    .filter((i) => i.status === 'open')
+    .sort((a, b) => a.openedAt - b.openedAt)
+    .map((i) => ({ key: i.key, subject: i.subject, openedAt: new Date(i.openedAt).toISOString() }));
 }
 
 export async function status(target: Target): Promise<CommandResult> {

@@ -21,6 +21,8 @@ export interface StatusData {
   readonly rejectedUpdates: number;
   readonly rejectedByReason: Readonly<Record<string, number>>;
   readonly latestRejections: readonly { at: string; reason: string; detail: string; messageId: string }[];
+  /** The watch's open incidents as it last saw them (`monitoring: 'watch'` only), each opened at an ISO time. */
+  readonly incidents?: readonly { key: string; subject: string; openedAt: string }[];
 }
 
 const minutes = (ms: number) => `${Math.round(ms / 6_000) / 10} min`;
@@ -43,6 +45,7 @@ export function renderStatus(data: StatusData): string {
         : ''),
     // Rejections include writes outside an agent's namespaces and impersonation: shown like any other.
     ...data.latestRejections.map((r) => `  ${r.at}  ${r.reason}: ${r.detail}`),
+    ...(data.incidents ? [`open incidents (as the watch last saw them): ${data.incidents.length === 0 ? 'none' : ''}`, ...data.incidents.map((i) => `  since ${i.openedAt}  ${i.subject}`)] : []),
   ].join('\n');
 }
 

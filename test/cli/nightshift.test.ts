@@ -30,6 +30,8 @@ describe('nightshift CLI', () => {
     expect(data.breaker).toMatchObject({ status: 'OPEN', reason: 'outputs', agentId: 'planner' });
     expect(data.heartbeats.map((h: { agentId: string }) => h.agentId)).toEqual(['planner', 'writer', 'seo', 'community', 'analyst']);
     expect(data.heartbeats.find((h: { agentId: string }) => h.agentId === 'planner').status).toBe('failed');
+    // The watch saw the trip (its own alert was the page) and holds it open until the breaker closes.
+    expect(data.incidents).toEqual([expect.objectContaining({ key: 'breaker', subject: expect.stringMatching(/^circuit breaker OPEN: planner/), openedAt: expect.stringMatching(/^2026-11-25T0/) })]);
 
     // The halt disabled every schedule: `schedules` says so, with each next fire time in its own zone.
     const schedules = JSON.parse(schedulesRead.stdout);

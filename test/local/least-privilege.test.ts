@@ -43,10 +43,12 @@ describe('least privilege in local mode', () => {
           ['impersonation', "sent by agent 'intake' but signed as 'reply'"],
         ]),
       );
-      const target: Pick<Target, 'label' | 'pipeline' | 'clock' | 'reader' | 'heartbeats' | 'locks' | 'breaker' | 'queueDepths'> = {
+      const target: Pick<Target, 'label' | 'pipeline' | 'clock' | 'client' | 'names' | 'reader' | 'heartbeats' | 'locks' | 'breaker' | 'queueDepths'> = {
         label: 'desk (local)',
         pipeline,
         clock,
+        client: local.client,
+        names: local.names,
         reader: local.reader,
         heartbeats: local.heartbeats,
         locks: local.locks,
@@ -56,6 +58,8 @@ describe('least privilege in local mode', () => {
       const shown = await status(target as Target);
       expect(shown.text).toContain('rejected updates: 2 (1 impersonation, 1 namespace-not-writable)');
       expect(shown.text).toContain("impersonation: sent by agent 'intake' but signed as 'reply'");
+      // Rejections page through the watch, which has not run here: status says it saw nothing open.
+      expect(shown.text).toContain('open incidents (as the watch last saw them): none');
     } finally {
       await local.stop();
     }

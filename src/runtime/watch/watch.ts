@@ -73,8 +73,7 @@ export class Watch {
 
   /** Every incident key the spec can raise. */
   keys(): string[] {
-    const agents = this.options.spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`]);
-    return [...agents, 'memory-rejected', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
+    return incidentKeys(this.options.spec);
   }
 
   async run(): Promise<WatchTick> {
@@ -205,6 +204,12 @@ export class Watch {
     }
     return { active, memoryWaitingSince, quietUntil };
   }
+}
+
+/** Every incident key a watch of these agents can raise. */
+export function incidentKeys(spec: Pick<WatchSpec, 'agents'>): string[] {
+  const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`]);
+  return [...agents, 'memory-rejected', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
 }
 
 function resolution(incident: Incident, now: number): string {
