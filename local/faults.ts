@@ -18,8 +18,9 @@ import { NightshiftError } from '../src/errors.ts';
  * - `fail:<agent>@<HH:MM>`: the agent's first scheduled run at or after that time throws: the guard records a failed
  *   heartbeat and releases the lock; downstream agents run degraded until it next succeeds.
  *
- * - `silence:<agent>@<HH:MM>`: from that time the agent's schedules stop firing, as a disabled or deleted schedule or a
- *   role that can no longer invoke would: nothing fails, the agent just never runs. The watch must page it, once.
+ * - `silence:<agent>@<HH:MM>[-<HH:MM>]`: from that time (until the second, if given) the agent's schedules stop firing,
+ *   as a disabled or deleted schedule or a role that can no longer invoke would: nothing fails, the agent just does
+ *   not run. The watch must page it, once, and resolve it when it runs again.
  *
  * Times are on the first simulated day, in UTC, or in the IANA zone given after them: `crash:writer@14:15[Europe/Berlin]`.
  */
@@ -30,12 +31,14 @@ export interface Fault {
   readonly agentId: string;
   /** Epoch ms the fault starts. */
   readonly at: number;
+  /** Epoch ms a silence ends (the first time of day given after `at`); none: it lasts to the end of the run. */
+  readonly until?: number;
   /** As written on the command line. */
   readonly label: string;
 }
 
 const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail', 'silence'];
-const SYNTAX = /^(?<kind>[a-z]+):(?<agent>[a-z][a-z0-9-]*)@(?<hour>\d{1,2}):(?<minute>\d{2})(?:\[(?<zone>[^\]]+)\])?$/;
+const SYNTAX = /^(?<kind>[a-z]+):(?<agent>[a-z][a-z0-9-]*)@(?<hour>\d{1,2}):(?<minute>\d{2})(?:-(?<untilHour>\d{1,2}):(?<untilMinute>\d{2}))?(?:\[(?<zone>[^\]]+)\])?$/;
 
 /** A fault that cannot be injected: says which flag and why. */
 export class FaultError extends NightshiftError {
@@ -51,17 +54,24 @@ export function parseFaults(flags: readonly string[], pipeline: PipelineConfig, 
       problems.push(`--inject '${flag}': expected <kind>:<agent>@<HH:MM>, e.g. loop:planner@03:00 or crash:writer@14:15[Europe/Berlin]`);
       return [];
     }
-    const { kind, agent, hour, minute, zone = 'UTC' } = match.groups as Record<string, string>;
+    const { kind, agent, hour, minute, untilHour, untilMinute, zone = 'UTC' } = match.groups as Record<string, string | undefined> & Record<'kind' | 'agent' | 'hour' | 'minute', string>;
     const issues: string[] = [];
     if (!KINDS.includes(kind as FaultKind)) issues.push(`'${kind}' is not a fault; use one of ${KINDS.join(', ')}`);
     if (!pipeline.agents.some((a) => a.id === agent)) {
       issues.push(`no agent '${agent}' in pipeline '${pipeline.name}' (agents: ${pipeline.agents.map((a) => a.id).join(', ')})`);
     }
     if (Number(hour) > 23 || Number(minute) > 59) issues.push(`${hour}:${minute} is not a time of day`);
+    if (untilHour !== undefined && kind !== 'silence') issues.push(`only a silence takes an end time (${kind}:${agent}@${hour}:${minute})`);
+    if (untilHour !== undefined && (Number(untilHour) > 23 || Number(untilMinute) > 59)) issues.push(`${untilHour}:${untilMinute} is not a time of day`);
+    if (untilHour !== undefined && untilHour.padStart(2, '0') === hour.padStart(2, '0') && untilMinute === minute) issues.push(`the silence ends when it starts (${hour}:${minute})`);
     let at: number | undefined;
+    let until: number | undefined;
     if (issues.length === 0) {
       try {
-        at = new Cron(`${Number(minute)} ${Number(hour)} * * *`, { timezone: zone, paused: true }).nextRun(new Date(start - 1))!.getTime();
+        const next = (h: string, m: string, after: number) => new Cron(`${Number(m)} ${Number(h)} * * *`, { timezone: zone, paused: true }).nextRun(new Date(after))!.getTime();
+        at = next(hour, minute, start - 1);
+        // The end is the first such time after the start: 22:00-02:00 spans midnight.
+        if (untilHour !== undefined) until = next(untilHour, untilMinute!, at);
       } catch {
         issues.push(`'${zone}' is not an IANA time zone`);
       }
@@ -70,7 +80,7 @@ export function parseFaults(flags: readonly string[], pipeline: PipelineConfig, 
       problems.push(`--inject '${flag}': ${issues.join('; ')}`);
       return [];
     }
-    return [{ kind: kind as FaultKind, agentId: agent!, at, label: flag.trim() }];
+    return [{ kind: kind as FaultKind, agentId: agent, at, ...(until === undefined ? {} : { until }), label: flag.trim() }];
   });
   if (problems.length > 0) throw new FaultError(problems.join('\n'));
   return faults;
@@ -223,7 +233,12 @@ function pageChecks(pipeline: PipelineConfig, faults: readonly Fault[], r: Simul
     const deadline = (last?.at ?? r.start) + silentAfter + 5 * 60_000 + 60_000;
     const pages = opened(`${agent.id} is silent`);
     const name = `silence ${agent.id}: paged once, within its longest gap plus grace (${Math.round(silentAfter / 60_000)} min after its last run)`;
-    if (pages.length === 0 && deadline > r.end) {
+    const after = r.runs.find((run) => run.agentId === agent.id && run.status === 'completed' && run.at > fault.at);
+    const early = after !== undefined && after.at <= (last?.at ?? r.start) + silentAfter;
+    if (early) {
+      // The silence ended before its gap plus grace ran out: nothing to page.
+      checks.push(check(`silence ${agent.id}: not paged, it ran again at ${hhmm(after.at)} within its longest gap plus grace`, pages.length === 0, `${pages.length} silence page(s)`));
+    } else if (pages.length === 0 && deadline > r.end) {
       checks.push(notExercised(name, `the page is due by ${hhmm(deadline)}, after the simulated hours: run more --hours`, true));
     } else {
       checks.push(
@@ -232,11 +247,10 @@ function pageChecks(pipeline: PipelineConfig, faults: readonly Fault[], r: Simul
     }
     const others = pipeline.agents.filter((a) => !faults.some((f) => f.kind === 'silence' && f.agentId === a.id)).flatMap((a) => opened(`${a.id} is silent`));
     checks.push(check(`silence ${agent.id}: no other agent paged as silent`, others.length === 0, others.length ? others.map((p) => p.subject).join('; ') : '0 other silence pages'));
-    const after = r.runs.find((run) => run.agentId === agent.id && run.status === 'completed' && run.at > fault.at);
     checks.push(
-      after
+      after && !early
         ? check(`silence ${agent.id}: resolved once it ran again`, resolved(`${agent.id} is silent`).length === 1, `${resolved(`${agent.id} is silent`).length} resolution page(s)`)
-        : notExercised(`silence ${agent.id}: resolved once it ran again`, `${agent.id} did not run again within the simulated hours`, false),
+        : notExercised(`silence ${agent.id}: resolved once it ran again`, early ? 'it was never paged' : `${agent.id} did not run again within the simulated hours`, false),
     );
   }
   for (const fault of faults.filter((f) => f.kind === 'fail')) {

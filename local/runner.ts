@@ -183,7 +183,7 @@ class Simulation {
 
   /** A silenced agent's schedules stop firing at the fault's time: as a disabled or deleted schedule or a broken role. */
   private silenced(slot: Slot): boolean {
-    return this.faults.some((f) => f.kind === 'silence' && f.agentId === slot.agentId && slot.at >= f.at);
+    return this.faults.some((f) => f.kind === 'silence' && f.agentId === slot.agentId && slot.at >= f.at && (f.until === undefined || slot.at < f.until));
   }
 
   /** Broken retry logic: the agent is invoked again and again; what it publishes re-invokes its downstream agents. */

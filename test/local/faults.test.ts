@@ -96,6 +96,22 @@ describe('fault injection on pipelines other than the reference one', () => {
     expect(result.checks.find((c) => c.name === 'silence triage: resolved once it ran again')?.status).toBe('NOT EXERCISED');
   });
 
+  it('rehearses a silence that ends: paged once, resolved once when the agent runs again; a short one pages nothing', async () => {
+    const [long, short] = await Promise.all([run(support, ['silence:triage@03:00-05:00'], 8), run(support, ['silence:triage@03:00-03:30'], 8)]);
+    expect(failed(long.checks)).toEqual([]);
+    const triage = long.pages.filter((p) => /triage is silent/.test(p.subject));
+    expect(triage.map((p) => /RESOLVED/.test(p.subject))).toEqual([false, true]);
+    // It resolves at the first watch run once triage's 06:00 run completed.
+    const resolvedAt = new Date(triage[1]!.at).getTime() - SIMULATION_START.getTime();
+    expect(resolvedAt).toBeGreaterThanOrEqual(6 * 3_600_000);
+    expect(resolvedAt).toBeLessThanOrEqual(6 * 3_600_000 + 10 * 60_000);
+    expect(long.checks.find((c) => c.name === 'silence triage: resolved once it ran again')?.status).toBe('PASS');
+    // Silent 03:00-03:30 skips no slot (it runs every two hours): no page, and the check says why.
+    expect(failed(short.checks)).toEqual([]);
+    expect(short.pages.filter((p) => /is silent/.test(p.subject))).toEqual([]);
+    expect(short.checks.map((c) => c.name)).toContain('silence triage: not paged, it ran again at 04:00 within its longest gap plus grace');
+  });
+
   it('fails a silence rehearsal whose page falls after the simulated hours, and says to run longer', async () => {
     // The publisher runs once a day: its silence cannot page within 14 hours.
     const result = await run(newsroom, ['silence:publisher@00:00']);
@@ -163,7 +179,12 @@ describe('--inject parsing', () => {
   });
 
   it('names every bad flag at once, with the agents the pipeline has', () => {
-    const attempt = () => parseFaults(['explode:scout@01:00', 'loop:seo@03:00', 'crash:editor@25:00', 'crash:editor@01:00[Mars/Olympus]', 'crash editor'], newsroom, SIMULATION_START.getTime());
+    const attempt = () =>
+      parseFaults(
+        ['explode:scout@01:00', 'loop:seo@03:00', 'crash:editor@25:00', 'crash:editor@01:00[Mars/Olympus]', 'crash editor', 'fail:scout@01:00-02:00', 'silence:scout@01:00-24:00', 'silence:scout@01:00-01:00'],
+        newsroom,
+        SIMULATION_START.getTime(),
+      );
     expect(attempt).toThrow(FaultError);
     expect(attempt).toThrow(
       [
@@ -172,6 +193,9 @@ describe('--inject parsing', () => {
         "--inject 'crash:editor@25:00': 25:00 is not a time of day",
         "--inject 'crash:editor@01:00[Mars/Olympus]': 'Mars/Olympus' is not an IANA time zone",
         "--inject 'crash editor': expected <kind>:<agent>@<HH:MM>, e.g. loop:planner@03:00 or crash:writer@14:15[Europe/Berlin]",
+        "--inject 'fail:scout@01:00-02:00': only a silence takes an end time (fail:scout@01:00)",
+        "--inject 'silence:scout@01:00-24:00': 24:00 is not a time of day",
+        "--inject 'silence:scout@01:00-01:00': the silence ends when it starts (01:00)",
       ].join('\n'),
     );
   });
