@@ -42,6 +42,10 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['invoke the breaker function without an alias', { service: 'lambda', action: 'InvokeFunction', resource: 'function/breaker' }],
     ["read the steward's rejection records", ddb('GetItem', 'memory', 'rejected')],
     ["write memory itself", ddb('PutItem', 'memory', `mem#${config.memory.writes[0] ?? 'drafts'}`)],
+    // The watch's own state: resolving its silence would hide it; resetting the watch's memory would re-page.
+    ['resolve or open an incident', ddb('UpdateItem', 'coordination', `incident#silent:${agentId}`)],
+    ['read the incidents', ddb('BatchGetItem', 'coordination', `incident#silent:${other}`)],
+    ["rewrite the watch's state", ddb('PutItem', 'coordination', 'watch#state')],
   ];
   if (config.model && !config.model.id.startsWith('anthropic.')) {
     // Its model behind an inference profile: calling the model directly, not through the profile.
@@ -79,5 +83,29 @@ describe.each(reference.agents.map((a) => a.id))("the %s agent's role, used dire
   });
   it.each(legitimate(agentId))('may %s', (_, call) => {
     expect(verdict(agentId, call)).toEqual([]);
+  });
+});
+
+describe("the watch function's role", () => {
+  const watch = stack.pipeline.watch!;
+  const judge = (call: AwsCall) => checkCalls(template, { watch: logicalId(watch.function.role!) }, new Map([['watch', [call]]]), map).denied;
+  it.each<[string, AwsCall]>([
+    ['open and resolve incidents', ddb('UpdateItem', 'coordination', 'incident#silent:writer')],
+    ['read the incidents', ddb('BatchGetItem', 'coordination', 'incident#breaker')],
+    ['keep its own state', ddb('PutItem', 'coordination', 'watch#state')],
+    ["read an agent's runs", ddb('Query', 'coordination', 'runs#writer')],
+    ["read the steward's rejections", ddb('Query', 'memory', 'rejected')],
+    ['read the breaker state', ddb('GetItem', 'counters', 'breaker')],
+  ])('may %s', (_, call) => {
+    expect(judge(call)).toEqual([]);
+  });
+  it.each<[string, AwsCall]>([
+    ['move the breaker', ddb('UpdateItem', 'counters', 'breaker')],
+    ["forge an agent's heartbeat", ddb('PutItem', 'coordination', 'heartbeat#writer')],
+    ["take an agent's lock", ddb('UpdateItem', 'coordination', `lock#writer@${slot}`)],
+    ['write memory', ddb('PutItem', 'memory', 'mem#drafts')],
+    ['switch schedules', { service: 'scheduler', action: 'UpdateSchedule', resource: 'schedule/nightshift-dev/writer-0' }],
+  ])('may not %s', (_, call) => {
+    expect(judge(call)).toHaveLength(1);
   });
 });
