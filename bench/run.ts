@@ -24,6 +24,7 @@ import { startDynamoDbLocal } from '../local/dynamodb-local.ts';
 import { createTables } from '../local/tables.ts';
 import { runBundleBench } from './bundles/run.ts';
 import { contextLine, runContextBench } from './context/run.ts';
+import { PARAPHRASES } from './context/paraphrases.ts';
 import { generateWorkload, parseWorkload } from './context/workload.ts';
 import { runCliBench } from './hot-paths/cli.ts';
 import { runEmitBench } from './hot-paths/emit.ts';
@@ -31,7 +32,7 @@ import { runStewardBench } from './hot-paths/steward.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { workload: { type: 'string' }, seed: { type: 'string', default: '1' } },
+  options: { workload: { type: 'string' }, seed: { type: 'string', default: '1' }, paraphrase: { type: 'boolean', default: false } },
 });
 const only = positionals[0];
 if (only !== undefined && only !== 'context') {
@@ -44,7 +45,7 @@ if (!Number.isInteger(seed)) {
   process.exit(2);
 }
 const workload = (() => {
-  if (!values.workload) return generateWorkload(seed);
+  if (!values.workload) return generateWorkload(seed, values.paraphrase ? { paraphrase: PARAPHRASES } : {});
   try {
     return parseWorkload(JSON.parse(readFileSync(values.workload, 'utf8')) as unknown, values.workload);
   } catch (error) {
@@ -58,6 +59,8 @@ const results: Record<string, unknown> = {
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
 };
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
+/** Titan Text Embeddings V2 on demand, us-east-1: $0.00002 per 1,000 input tokens (AWS Bedrock pricing page). */
+const TITAN_USD_PER_TOKEN = 0.00002 / 1000;
 
 if (only !== 'context') {
   const bundles = runBundleBench(reference);
@@ -100,16 +103,25 @@ try {
     }
   }
 
-  const source = values.workload ?? `generated workload, seed ${seed}`;
+  const source = values.workload ?? `generated workload, seed ${seed}${values.paraphrase ? ', paraphrased' : ''}`;
   console.log(`retrieval on ${source}: ${workload.items.length} items, ${workload.tasks.length} tasks`);
-  const figures = await runContextBench(workload, dynamo.endpoint);
-  if (figures.refused.length > 0) {
-    console.log(`  ${figures.refused.length} item(s) refused by the write path, counted as not returned:`);
-    for (const line of figures.refused.slice(0, 10)) console.log(`    ${line}`);
+  const lexical = await runContextBench(workload, dynamo.endpoint, { embeddings: false });
+  const fused = await runContextBench(workload, dynamo.endpoint, { embeddings: true });
+  if (fused.refused.length > 0) {
+    console.log(`  ${fused.refused.length} item(s) refused by the write path, counted as not returned:`);
+    for (const line of fused.refused.slice(0, 10)) console.log(`    ${line}`);
   }
-  for (const miss of figures.worst.slice(0, 5)) console.log(`  ${miss.task} missed ${miss.missed.join(', ')}`);
-  console.log(contextLine(figures));
-  results.context = { source, ...figures };
+  for (const miss of fused.worst.slice(0, 5)) console.log(`  fused: ${miss.task} missed ${miss.missed.join(', ')}`);
+  console.log(contextLine('words', lexical));
+  console.log(contextLine('fused', fused));
+  const perEntryMs = ((fused.loadSeconds - lexical.loadSeconds) * 1000) / Math.max(1, fused.embedded);
+  console.log(
+    `context embedding: entries=${fused.embedded} tokens_per_entry=${(fused.embeddingTokens / Math.max(1, fused.embedded)).toFixed(1)} ` +
+      `steward_ms_per_entry=${perEntryMs.toFixed(1)} (offline model; load ${fused.loadSeconds.toFixed(1)} s vs ${lexical.loadSeconds.toFixed(1)} s without) ` +
+      `titan_usd_per_1k_entries=${((fused.embeddingTokens / Math.max(1, fused.embedded)) * 1000 * TITAN_USD_PER_TOKEN).toFixed(5)} ` +
+      `query_tokens=${fused.queryTokensPerTask.toFixed(1)} retrieve_ratio_vs_words=${(fused.retrieveMs / lexical.retrieveMs).toFixed(2)}`,
+  );
+  results.context = { source, words: lexical, fused };
 } finally {
   await dynamo.stop();
 }

@@ -1,5 +1,6 @@
 import { InvalidPropsError } from '../src/errors.ts';
 import {
+  ArnFormat,
   Duration,
   Lazy,
   Validations,
@@ -12,7 +13,8 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey } from '../src/contract/tables.ts';
+import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey, vectorPartitionKey } from '../src/contract/tables.ts';
+import { TITAN_V2 } from '../src/runtime/memory/embedder.ts';
 import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
 import { type WriterGrant, commonVariables, redriveVariables, stewardVariables } from '../src/contract/environment.ts';
 import { builtInHandler } from './bundling.ts';
@@ -32,6 +34,11 @@ export interface MemoryStoreProps {
   readonly environment?: Record<string, string>;
   /** X-Ray tracing of the steward. @default false */
   readonly tracing?: boolean;
+  /**
+   * Titan Text Embeddings V2's dimensions: the steward embeds each entry whose searchable text changes, and readers
+   * granted with `grantRead` may embed their queries. @default - no embeddings: retrieval by words only
+   */
+  readonly embeddingDimensions?: 256 | 512 | 1024;
 }
 
 /**
@@ -53,6 +60,8 @@ export class MemoryStore extends Construct {
    * whose redrive attributes (original sequence and sender) the steward believes.
    */
   readonly redrive: NightshiftFunction;
+  /** Whether entries are embedded (and readers may embed queries). */
+  readonly embeddings: boolean;
   private readonly writers: WriterGrant[] = [];
   /** Roles that may send to the queue: the registered agents' and the redrive's. */
   private readonly senders: iam.IRole[] = [];
@@ -126,6 +135,7 @@ export class MemoryStore extends Construct {
           memoryTable: this.table.tableName,
           writers: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }),
           redriver: redriveRole.roleId,
+          ...(props.embeddingDimensions ? { embeddingDimensions: props.embeddingDimensions } : {}),
         }),
       },
       tracing: props.tracing ?? false,
@@ -144,6 +154,8 @@ export class MemoryStore extends Construct {
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'],
       resourceArns: [this.table.tableArn],
     });
+    this.embeddings = props.embeddingDimensions !== undefined;
+    if (this.embeddings) this.grantEmbed(this.steward);
     // Only the registered agents and the redrive may send: any other principal of the account is refused by the
     // queue itself, whatever its own policies allow.
     this.queue.addToResourcePolicy(
@@ -196,13 +208,24 @@ export class MemoryStore extends Construct {
     if (!namespaces) {
       return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], resourceArns: [this.table.tableArn, index] });
     }
-    // Two statements: the table's partitions are `mem#<namespace>`, the index's the bare names. One statement with
-    // both key lists would let a bare name (say `rejected`) read that partition of the table.
+    // Two statements: the table's partitions are `mem#<namespace>` (and the entries' vectors `vec#<namespace>`), the
+    // index's the bare names. One statement with both key lists would let a bare name (say `rejected`) read that
+    // partition of the table.
     const grant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'], resourceArns: [this.table.tableArn] });
-    grant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': namespaces.map(namespacePartitionKey) });
+    grant.principalStatement?.addCondition('ForAllValues:StringEquals', {
+      'dynamodb:LeadingKeys': [...namespaces.map(namespacePartitionKey), ...(this.embeddings ? namespaces.map(vectorPartitionKey) : [])],
+    });
     const indexGrant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [index] });
     indexGrant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': [...namespaces] });
-    return grant.combine(indexGrant);
+    // A reader ranks by meaning by embedding its query: exactly the embedding model, nothing else on Bedrock.
+    return this.embeddings ? grant.combine(indexGrant).combine(this.grantEmbed(grantee)) : grant.combine(indexGrant);
+  }
+
+  /** `bedrock:InvokeModel` on Titan Text Embeddings V2 in the stack's region, and no other model. */
+  private grantEmbed(grantee: iam.IGrantable): iam.Grant {
+    const stack = Stack.of(this);
+    const model = stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: TITAN_V2, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    return iam.Grant.addToPrincipal({ grantee, actions: ['bedrock:InvokeModel'], resourceArns: [model] });
   }
 
   /**

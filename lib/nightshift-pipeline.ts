@@ -94,6 +94,7 @@ export class NightshiftPipeline extends Construct {
       stewardTimeout: Duration.seconds(pipeline.steward.timeoutSeconds),
       environment: shared,
       tracing: pipeline.tracing,
+      ...(pipeline.embeddings ? { embeddingDimensions: pipeline.embeddings.dimensions } : {}),
     });
     this.schedules = new PipelineSchedules(this, 'Schedules', {
       groupName: `${pipeline.name}-${pipeline.stage}`,
@@ -134,6 +135,8 @@ export class NightshiftPipeline extends Construct {
             memoryQueueUrl: this.memory.queue.queueUrl,
             agentSpec: agentSpec(pipeline, config.id),
             modelProvider: props.modelProvider ?? 'bedrock',
+            // An agent that reads memory embeds its queries; one that reads none gets no Bedrock grant for it.
+            ...(pipeline.embeddings && config.memory.reads.length > 0 ? { embeddingDimensions: pipeline.embeddings.dimensions } : {}),
           }),
         },
       });

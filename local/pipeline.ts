@@ -27,6 +27,8 @@ import type { MemoryReader } from '../src/runtime/memory/reader.ts';
 import type { ContextRetriever } from '../src/runtime/memory/retrieval.ts';
 import { CountingMetrics } from '../src/runtime/metrics.ts';
 import { wireSteward } from '../src/runtime/memory/steward.ts';
+import type { Embedder } from '../src/runtime/memory/embedder.ts';
+import { offlineEmbedder } from '../src/runtime/memory/offline-embedder.ts';
 import { OfflineProvider } from '../src/runtime/model/offline.ts';
 import { type Runtime, Wiring } from '../src/runtime/wiring.ts';
 import { documentClient } from '../src/runtime/clients.ts';
@@ -79,7 +81,15 @@ export interface LocalPipelineOptions {
   /** Table name prefix. @default `<name>-<stage>` */
   readonly tablePrefix?: string;
   readonly print?: (line: string) => void;
+  /**
+   * Embeds entries and queries when the pipeline has `embeddings`. @default the offline Universal Sentence Encoder
+   * (`offlineEmbedder()`), one per process
+   */
+  readonly embedder?: Embedder;
 }
+
+/** Loaded once per process, however many local pipelines run in it. */
+const offline = offlineEmbedder();
 
 export class LocalPipeline {
   readonly metrics = new CountingMetrics();
@@ -155,7 +165,9 @@ export class LocalPipeline {
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
-    const steward = wireSteward(this.wiring('steward'), { writers, onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome) });
+    const stewardWiring = this.wiring('steward');
+    const vectors = stewardWiring.vectors((namespace, key, error) => options.print?.(`steward: ${namespace}/${key} not embedded (found by its words until its next update): ${(error as Error).message}`));
+    const steward = wireSteward(stewardWiring, { writers, ...(vectors ? { vectors } : {}), onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome) });
     const stewardHandler = createStewardHandler(() => steward);
     this.eventSource = new SqsEventSource({
       // Lambda's event source mapping polls with the steward's role: its calls are the steward's.
@@ -178,6 +190,7 @@ export class LocalPipeline {
       endpoints: this.endpoints(),
       metrics: this.metrics,
       sqs: (config) => new SQSClient(config),
+      ...(this.options.pipeline.embeddings ? { embedder: this.options.embedder ?? offline } : {}),
       instrument: (client) => {
         if (client instanceof DynamoDBClient) this.usage.meter(client, functionName === WATCH_FUNCTION ? this.usage.watch : undefined);
         return functionName ? recordCalls(client, (call) => this.calls.record(functionName, call)) : client;

@@ -17,6 +17,17 @@ export interface ContextFigures {
   /** DynamoDB calls per retrieval. */
   readonly readsPerTask: number;
   readonly worst: readonly { task: string; missed: readonly string[] }[];
+  /** Which half found each needed entry that was returned (pinned entries counted apart). */
+  readonly foundBy: Readonly<Record<string, number>>;
+  /** Seconds to apply every item through the queue and the steward (embedding included, when on). */
+  readonly loadSeconds: number;
+  /** Mean milliseconds of one retrieval. */
+  readonly retrieveMs: number;
+  /** The steward's embeddings: entries embedded, the tokens they cost (as Titan would count them, roughly). */
+  readonly embedded: number;
+  readonly embeddingTokens: number;
+  /** Tokens embedding the queries cost, per task. */
+  readonly queryTokensPerTask: number;
 }
 
 /**
@@ -24,7 +35,7 @@ export interface ContextFigures {
  * queue, the steward's handler fed by the event source into DynamoDB Local) and runs each task's retrieval through
  * `ContextRetriever`, the API behind `ctx.retrieve`.
  */
-export async function runContextBench(workload: Workload, dynamoEndpoint: string): Promise<ContextFigures> {
+export async function runContextBench(workload: Workload, dynamoEndpoint: string, mode: { embeddings: boolean }): Promise<ContextFigures> {
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
   // One agent, 'bench', that may write every namespace the workload names (a name the product refuses stays out,
   // and its items are refused below).
@@ -34,6 +45,7 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
     stage: 'local',
     agents: [{ id: 'bench', entry: 'bench/context/run.ts', schedules: [{ cron: '0 3 * * *' }], breaker: { maxOutputs: 1, windowMinutes: 1 }, memory: { writes: namespaces } }],
     breaker: { maxOutputs: 1, windowMinutes: 1 },
+    embeddings: mode.embeddings ? { dimensions: 512 } : false,
   });
   const local = await LocalPipeline.start({ pipeline, clock, dynamoEndpoint, tablePrefix: `bench-context-${randomUUID().slice(0, 8)}` });
   try {
@@ -50,11 +62,13 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
         refused.push(`items.${i} ('${item.id}'): ${error.message}`);
       }
     });
+    const loadStart = performance.now();
     for (let i = 0; i < updates.length; i += 50) {
       await local.memoryClientFor('bench').submit(updates.slice(i, i + 50));
       await clock.advance(1_000); // items written over time, so recency has something to say
       await local.eventSource.drain();
     }
+    const loadSeconds = (performance.now() - loadStart) / 1000;
     const ledger = local.metrics;
     if (ledger.get('UpdatesApplied') !== updates.length) {
       throw new Error(`only ${ledger.get('UpdatesApplied')} of ${updates.length} items were applied (${ledger.get('UpdatesRejected')} rejected)`);
@@ -66,9 +80,16 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
     let cutSum = 0;
     let reads = 0;
     const worst: { task: string; missed: string[] }[] = [];
+    const foundBy: Record<string, number> = {};
+    let retrieveMs = 0;
+    let queryTokens = 0;
     for (const task of workload.tasks) {
+      const started = performance.now();
       const context = await retriever.retrieve({ namespaces: task.namespaces, query: task.query, budgetTokens: task.budgetTokens });
+      retrieveMs += performance.now() - started;
+      queryTokens += context.embedding?.tokens ?? 0;
       const returned = new Set(context.entries.map((e) => idOf.get(`${e.namespace}/${e.key}`)));
+      for (const e of context.entries) if (task.needed.includes(idOf.get(`${e.namespace}/${e.key}`)!)) foundBy[e.foundBy] = (foundBy[e.foundBy] ?? 0) + 1;
       const missed = task.needed.filter((id) => !returned.has(id));
       needed += task.needed.length;
       found += task.needed.length - missed.length;
@@ -76,13 +97,28 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
       reads += context.storeCalls;
       if (missed.length > 0) worst.push({ task: task.id, missed });
     }
-    return { refused, tasks: workload.tasks.length, recall: needed === 0 ? 1 : found / needed, cut: cutSum / workload.tasks.length, readsPerTask: reads / workload.tasks.length, worst };
+    const tasks = workload.tasks.length;
+    return {
+      refused,
+      tasks,
+      recall: needed === 0 ? 1 : found / needed,
+      cut: cutSum / tasks,
+      readsPerTask: reads / tasks,
+      worst,
+      foundBy,
+      loadSeconds,
+      retrieveMs: retrieveMs / tasks,
+      embedded: ledger.get('EntriesEmbedded'),
+      embeddingTokens: ledger.get('EmbeddingTokens'),
+      queryTokensPerTask: queryTokens / tasks,
+    };
   } finally {
     await local.stop();
   }
 }
 
-/** The figure line `npm run bench -- context` ends with. */
-export function contextLine(f: ContextFigures): string {
-  return `context: tasks=${f.tasks} recall=${f.recall.toFixed(3)} cut=${f.cut.toFixed(3)} reads_per_task=${f.readsPerTask.toFixed(1)}`;
+/** A figure line of `npm run bench -- context`: one for words only, one fused, on the same workload. */
+export function contextLine(label: string, f: ContextFigures): string {
+  const found = Object.entries(f.foundBy).sort().map(([k, v]) => `${k}:${v}`).join(',');
+  return `context ${label}: tasks=${f.tasks} recall=${f.recall.toFixed(3)} cut=${f.cut.toFixed(3)} reads_per_task=${f.readsPerTask.toFixed(1)} retrieve_ms=${f.retrieveMs.toFixed(1)} found_by=${found}`;
 }

@@ -123,6 +123,16 @@ const RULES = [
   'House rule: keep personal data out of memory entries; store ids, not names.',
 ];
 
+export interface GenerateOptions {
+  readonly items?: number;
+  readonly tasks?: number;
+  /**
+   * Word tasks as people do who did not write the entries: each subject word is replaced, with probability 0.7 and
+   * at least one per task, by one of its wordings here (`PARAPHRASES` in `paraphrases.ts`). @default - memory's words
+   */
+  readonly paraphrase?: Readonly<Record<string, readonly string[]>>;
+}
+
 /**
  * A seeded workload. Fourteen topics of ten distinct words, neighbours sharing two; each topic has subjects (a pair
  * of its words), each subject 1–3 entries in the topic's namespaces; every entry also carries background sentences
@@ -130,7 +140,7 @@ const RULES = [
  * about one subject in its own words (one of them inflected, plus common words) and needs that subject's entries in
  * its namespaces, and, when it reads the `rules` namespace, two pinned house rules.
  */
-export function generateWorkload(seed = 1, options: { items?: number; tasks?: number } = {}): Workload {
+export function generateWorkload(seed = 1, options: GenerateOptions = {}): Workload {
   const rng = random(seed);
   const topicCount = DISTINCT.length / TOPIC_SIZE;
   const topics = Array.from({ length: topicCount }, (_, t) => {
@@ -168,7 +178,7 @@ export function generateWorkload(seed = 1, options: { items?: number; tasks?: nu
     const namespaces = [...new Set([...topic.namespaces, rng.pick(NAMESPACES), ...(rng.next() < 0.7 ? ['rules'] : [])])];
     const needed = subject.items.filter((i) => namespaces.includes(i.namespace)).map((i) => i.id);
     if (needed.length === 0) continue;
-    const asked = subject.words.map((w, i) => (i === 1 && rng.next() < 0.5 ? inflect(w) : w));
+    const asked = options.paraphrase ? paraphrased(subject.words, options.paraphrase, rng) : subject.words.map((w, i) => (i === 1 && rng.next() < 0.5 ? inflect(w) : w));
     tasks.push({
       id: `t${tasks.length + 1}`,
       agent: rng.pick(['writer', 'planner', 'support', 'analyst']),
@@ -179,6 +189,17 @@ export function generateWorkload(seed = 1, options: { items?: number; tasks?: nu
     });
   }
   return { items, tasks };
+}
+
+/** The subject's words, each reworded with probability 0.7 and at least one of them (when any has a wording). */
+function paraphrased(words: readonly string[], table: Readonly<Record<string, readonly string[]>>, rng: ReturnType<typeof random>): string[] {
+  const reworded = words.map((w) => (table[w] && rng.next() < 0.7 ? rng.pick(table[w]) : w));
+  const candidates = words.map((w, i) => i).filter((i) => table[words[i]!] !== undefined);
+  if (reworded.every((w, i) => w === words[i]) && candidates.length > 0) {
+    const i = rng.pick(candidates);
+    reworded[i] = rng.pick(table[words[i]!]!);
+  }
+  return reworded;
 }
 
 /** The word as a query might use it: plural or gerund. */

@@ -16,6 +16,10 @@ import { RunHistory } from '../../src/runtime/run-history.ts';
 import { type Runtime, Wiring } from '../../src/runtime/wiring.ts';
 import { lambdaBreakerTransport } from './breaker-transport.ts';
 import { tracingFromEnvironment } from './tracing.ts';
+import { TitanEmbedder } from '../../src/runtime/memory/embedder.ts';
+
+/** One Bedrock client per sandbox, its SDK loaded with the first embedding. */
+const bedrockClient = once(async () => new (await import('@aws-sdk/client-bedrock-runtime')).BedrockRuntimeClient({}));
 
 const logger = new Logger();
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE });
@@ -32,6 +36,7 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
     metrics: metricsSink,
     instrument: await tracingFromEnvironment(),
     sqs: (config) => new SQSClient(config),
+    ...(env.embeddingDimensions ? { embedder: new TitanEmbedder({ client: bedrockClient, dimensions: env.embeddingDimensions }) } : {}),
   });
   // The breaker's state is read here; every change to it is asked of the breaker function, through this agent's alias.
   const breaker = wiring.remoteBreaker(lambdaBreakerTransport(env.breakerFunction));

@@ -170,6 +170,15 @@ const pipelineSchema = z
       })
       .default({ batchSize: 10, maxReceiveCount: 5, timeoutSeconds: 30 }),
     /**
+     * Retrieval by meaning: the steward embeds each entry when its searchable text changes, and `ctx.retrieve` fuses
+     * the embeddings' ranking with the words'. In the cloud the model is Amazon Titan Text Embeddings V2 on Bedrock
+     * (`dimensions` 256, 512 or 1024); locally and in the bench an offline model. `false`: words only, no Bedrock
+     * embedding calls. @default { dimensions: 512 }
+     */
+    embeddings: z
+      .union([z.literal(false), z.strictObject({ dimensions: z.union([z.literal(256), z.literal(512), z.literal(1024)]).default(512) })])
+      .default({ dimensions: 512 }),
+    /**
      * AWS X-Ray tracing of every function (Lambda active tracing, and Powertools Tracer around the AWS SDK clients,
      * loaded only when this is on). @default false
      */

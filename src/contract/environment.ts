@@ -42,7 +42,11 @@ export interface AgentEnvironment {
   readonly agentSpec: AgentSpec;
   /** @default 'bedrock' */
   readonly modelProvider?: ModelProviderKind;
+  /** Titan V2's dimensions when retrieval ranks by meaning too (it embeds the query). @default - words only */
+  readonly embeddingDimensions?: EmbeddingDimensions;
 }
+
+export type EmbeddingDimensions = 256 | 512 | 1024;
 
 /** An agent the steward accepts updates from: the role it sends with (SQS's SenderId), and what it may write. */
 export interface WriterGrant {
@@ -57,6 +61,8 @@ export interface StewardEnvironment {
   readonly writers: string;
   /** The redrive function's role id: the one sender whose redrive attributes the steward believes. */
   readonly redriver: string;
+  /** Titan V2's dimensions when the steward embeds entries. @default - no embeddings */
+  readonly embeddingDimensions?: EmbeddingDimensions;
 }
 
 /** What the watch function needs: where the pipeline keeps its state, the queues, the topic, what to watch. */
@@ -99,7 +105,12 @@ const VARIABLES = {
   watchSpec: 'NIGHTSHIFT_WATCH_SPEC',
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
   tracing: 'NIGHTSHIFT_TRACING',
+  embeddingDimensions: 'NIGHTSHIFT_EMBEDDING_DIMENSIONS',
 } as const;
+
+function embeddingVariables(dimensions: EmbeddingDimensions | undefined): Record<string, string> {
+  return dimensions === undefined ? {} : { [VARIABLES.embeddingDimensions]: String(dimensions) };
+}
 
 /** Variables every function gets: its Powertools service name and metrics namespace. */
 export function commonVariables(service: string): Record<string, string> {
@@ -126,12 +137,13 @@ export function agentVariables(env: AgentEnvironment): Record<string, string> {
     [VARIABLES.memoryQueueUrl]: env.memoryQueueUrl,
     [VARIABLES.agentSpec]: JSON.stringify(env.agentSpec),
     ...(env.modelProvider && env.modelProvider !== 'bedrock' ? { [VARIABLES.modelProvider]: env.modelProvider } : {}),
+    ...embeddingVariables(env.embeddingDimensions),
   };
 }
 
 /** The steward's variables: its table and who may write what. */
 export function stewardVariables(env: StewardEnvironment): Record<string, string> {
-  return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers, [VARIABLES.redriver]: env.redriver };
+  return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers, [VARIABLES.redriver]: env.redriver, ...embeddingVariables(env.embeddingDimensions) };
 }
 
 /** The watch function's variables. */
@@ -181,12 +193,14 @@ const agentSchema = z.object({
   [VARIABLES.memoryQueueUrl]: nonEmpty(),
   [VARIABLES.agentSpec]: z.pipe(jsonText, agentSpecSchema),
   [VARIABLES.modelProvider]: z._default(z.enum(['bedrock', 'offline']), 'bedrock'),
+  [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
 });
 
 const stewardSchema = z.object({
   [VARIABLES.memoryTable]: nonEmpty(),
   [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()) }))),
   [VARIABLES.redriver]: nonEmpty(),
+  [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
 });
 
 const watchSchema = z.object({
@@ -220,9 +234,10 @@ export function parseBreakerEnvironment(env: NodeJS.ProcessEnv = process.env): B
 }
 
 /** Reads what the `Agent` construct puts in an agent function's environment. */
-export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Required<AgentEnvironment> {
+export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Required<Omit<AgentEnvironment, 'embeddingDimensions'>> & Pick<AgentEnvironment, 'embeddingDimensions'> {
   const e = parse(agentSchema, env, 'Agent');
   return {
+    ...dimensionsOf(e.NIGHTSHIFT_EMBEDDING_DIMENSIONS),
     counterTable: e.COUNTER_TABLE,
     breakerFunction: e.BREAKER_FUNCTION,
     coordinationTable: e.COORDINATION_TABLE,
@@ -234,9 +249,13 @@ export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Req
 }
 
 /** Reads the steward's environment, its writers parsed. */
-export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[]; redriver: string } {
+export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[]; redriver: string; embeddingDimensions?: EmbeddingDimensions } {
   const e = parse(stewardSchema, env, 'Steward');
-  return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS, redriver: e.NIGHTSHIFT_REDRIVER };
+  return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS, redriver: e.NIGHTSHIFT_REDRIVER, ...dimensionsOf(e.NIGHTSHIFT_EMBEDDING_DIMENSIONS) };
+}
+
+function dimensionsOf(value: string | undefined): { embeddingDimensions?: EmbeddingDimensions } {
+  return value === undefined ? {} : { embeddingDimensions: Number(value) as EmbeddingDimensions };
 }
 
 /** Reads the watch function's environment. */

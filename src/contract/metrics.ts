@@ -34,6 +34,9 @@ export const METRIC = {
   UpdatesDuplicate: 'UpdatesDuplicate',
   UpdatesRejected: 'UpdatesRejected',
   UpdatesUnauthorized: 'UpdatesUnauthorized',
+  EntriesEmbedded: 'EntriesEmbedded',
+  EmbeddingTokens: 'EmbeddingTokens',
+  EmbeddingsFailed: 'EmbeddingsFailed',
 } as const;
 
 export type MetricName = keyof typeof METRIC;

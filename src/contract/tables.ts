@@ -66,6 +66,11 @@ export function namespacePartitionKey(namespace: string): string {
   return `mem#${namespace}`;
 }
 
+/** The partition key of a namespace's entry vectors (one item per entry, keyed like it), which the steward keeps. */
+export function vectorPartitionKey(namespace: string): string {
+  return `vec#${namespace}`;
+}
+
 /** The partition key of the steward's rejection records: a name no namespace may take. */
 export const REJECTED_PK: (typeof RESERVED_NAMESPACES)[number] = 'rejected';
 
@@ -86,6 +91,8 @@ export const KEYS = {
   memory: {
     /** A memory entry. */
     entry: (namespace: string, key: string) => ({ pk: namespacePartitionKey(namespace), sk: key }),
+    /** The embedding of an entry's searchable text. */
+    vector: (namespace: string, key: string) => ({ pk: vectorPartitionKey(namespace), sk: key }),
     /** The highest fencing token applied for a task. */
     fence: (taskId: string) => ({ pk: `fence#${taskId}`, sk: 'fence' }),
     /** A rejected update, by when it was sent. */

@@ -16,6 +16,8 @@ import { TaskLocks } from './locks.ts';
 import { MemoryClient } from './memory/client.ts';
 import { MemoryReader } from './memory/reader.ts';
 import { ContextRetriever } from './memory/retrieval.ts';
+import type { Embedder } from './memory/embedder.ts';
+import { EntryVectors } from './memory/entry-vectors.ts';
 import type { MetricsSink } from './metrics.ts';
 import { type Endpoints, type Instrument, clientConfig, documentClient } from './clients.ts';
 import type { ModelProvider } from './model/model.ts';
@@ -47,6 +49,8 @@ export interface WiringOptions {
    * @default - `memoryClient` and `guardDeps` refuse
    */
   readonly sqs?: (config: SQSClientConfig) => SQSClient;
+  /** Embeds memory entries (the steward) and queries (retrieval) for ranking by meaning. @default - words only */
+  readonly embedder?: Embedder;
 }
 
 /** What the breaker does besides its table: alert, switch schedules, and say how to reset it. */
@@ -112,7 +116,15 @@ export class Wiring {
 
   /** Lazy context: the memory entries a task needs within a token budget. */
   retriever(): ContextRetriever {
-    return new ContextRetriever({ client: this.dynamo, tableName: this.tables.memory });
+    const vectors = this.vectors();
+    return new ContextRetriever({ client: this.dynamo, tableName: this.tables.memory, ...(vectors ? { vectors } : {}) });
+  }
+
+  /** Entry vectors, when this wiring has an embedder. */
+  vectors(onFailure?: (namespace: string, key: string, error: unknown) => void): EntryVectors | undefined {
+    const { embedder } = this.options;
+    if (!embedder) return undefined;
+    return new EntryVectors({ client: this.dynamo, tableName: this.tables.memory, embedder, ...this.metricsOption(), ...(onFailure ? { onFailure } : {}) });
   }
 
   /** The pipeline's circuit breaker, alerting and switching schedules through `wiring`. */

@@ -67,10 +67,10 @@ describe('NightshiftStack for the reference pipeline', () => {
         .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: role }]))
         .flatMap((p) => p.Properties.PolicyDocument.Statement)
         .filter((st: { Resource: unknown }) => JSON.stringify(st.Resource).includes(`"${memoryTable}"`));
-      // The table's partitions are `mem#<namespace>`, the context index's the bare names: one statement each, so a
-      // bare name never reaches a table partition (the steward's `rejected` records).
+      // The table's partitions are `mem#<namespace>` (with their vectors `vec#<namespace>`), the context index's the
+      // bare names: one statement each, so a bare name never reaches a table partition (the steward's `rejected` records).
       expect(statements.map((st: { Condition: unknown }) => st.Condition), agent.agentId).toEqual([
-        { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': reads.map((n) => `mem#${n}`) } },
+        { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...reads.map((n) => `mem#${n}`), ...reads.map((n) => `vec#${n}`)] } },
         { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': reads } },
       ]);
       expect(JSON.stringify(statements[1].Resource), agent.agentId).toContain('/index/context');
@@ -266,18 +266,32 @@ describe('cdk-nag AwsSolutions and Serverless checks', () => {
   });
 
   it('lets each agent invoke exactly its configured model on Bedrock, through its inference profile only, and nothing else there', () => {
+    const titan = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},"::foundation-model/amazon.titan-embed-text-v2:0"]]}`;
     const invoke = new Map<string, { resources: string[]; condition?: unknown }[]>();
+    const embeds = new Set<string>();
     for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
       for (const statement of policy.Properties.PolicyDocument.Statement) {
         const actions: string[] = [statement.Action].flat();
         if (!actions.some((a) => a.startsWith('bedrock:'))) continue;
         expect(actions).toEqual(['bedrock:InvokeModel']);
         const role: string = policy.Properties.Roles[0].Ref;
-        invoke.set(role, [...(invoke.get(role) ?? []), { resources: [statement.Resource].flat().map((r: unknown) => JSON.stringify(r)), condition: statement.Condition }]);
+        let resources = [statement.Resource].flat().map((r: unknown) => JSON.stringify(r));
+        if (resources.includes(titan)) {
+          // The embedding model, never under a condition (IAM may merge it with the agent's own model's statement).
+          expect(statement.Condition).toBeUndefined();
+          embeds.add(role);
+          resources = resources.filter((r) => r !== titan);
+          if (resources.length === 0) continue;
+        }
+        invoke.set(role, [...(invoke.get(role) ?? []), { resources, condition: statement.Condition }]);
       }
     }
     const roleOf = (agentId: string) => logicalId(stack.agents.find((a) => a.agentId === agentId)!.function.role!);
-    expect([...invoke.keys()].sort()).toEqual(reference.agents.map((a) => roleOf(a.id)).sort());
+    // Embeddings: the steward (entries) and each agent that reads memory (its queries), and no one else.
+    expect([...embeds].sort()).toEqual(
+      [logicalId(stack.memory.steward.role!), ...reference.agents.filter((a) => a.memory.reads.length > 0).map((a) => roleOf(a.id))].sort(),
+    );
+    expect([...invoke.keys()].sort()).toEqual(reference.agents.filter((a) => a.model).map((a) => roleOf(a.id)).sort());
     const haiku = (region: string) => `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:${region}::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`;
     expect(invoke.get(roleOf('planner'))).toEqual([
       { resources: [`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},"::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`], condition: undefined },

@@ -46,6 +46,10 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['resolve or open an incident', ddb('UpdateItem', 'coordination', `incident#silent:${agentId}`)],
     ['read the incidents', ddb('BatchGetItem', 'coordination', `incident#silent:${other}`)],
     ["rewrite the watch's state", ddb('PutItem', 'coordination', 'watch#state')],
+    // Entry vectors: the steward's to write; a reader's only for the namespaces it reads.
+    ['plant a vector that would rank an entry for any task', ddb('PutItem', 'memory', `vec#${config.memory.reads[0] ?? 'drafts'}`)],
+    ...(['community', 'plans', 'drafts', 'rules'].filter((ns) => !config.memory.reads.includes(ns)).slice(0, 1).map((ns): [string, AwsCall] => [`read the vectors of namespace ${ns}, which it does not read`, ddb('Query', 'memory', `vec#${ns}`)])),
+    ['call another model on the embedding grant', { service: 'bedrock', action: 'InvokeModel', resource: 'model/amazon.titan-embed-image-v1' }],
   ];
   if (config.model && !config.model.id.startsWith('anthropic.')) {
     // Its model behind an inference profile: calling the model directly, not through the profile.
@@ -67,6 +71,8 @@ function legitimate(agentId: string): [string, AwsCall][] {
     ['ask the breaker through its own alias', { service: 'lambda', action: 'InvokeFunction', resource: `function/breaker:${agentId}` }],
     ['submit a memory update', { service: 'sqs', action: 'SendMessage', resource: 'queue/nightshift-dev-memory.fifo' }],
     ...config.memory.reads.map((ns): [string, AwsCall] => [`read namespace ${ns}`, ddb('GetItem', 'memory', `mem#${ns}`)]),
+    ...config.memory.reads.map((ns): [string, AwsCall] => [`read the vectors of namespace ${ns}`, ddb('Query', 'memory', `vec#${ns}`)]),
+    ...(config.memory.reads.length > 0 ? [['embed its query', { service: 'bedrock', action: 'InvokeModel', resource: 'model/amazon.titan-embed-text-v2:0' }] as [string, AwsCall]] : []),
     ...(config.model ? [['call its model', { service: 'bedrock', action: 'InvokeModel', resource: `model/${config.model.id}` }] as [string, AwsCall]] : []),
   ];
 }

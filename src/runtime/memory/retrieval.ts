@@ -5,6 +5,9 @@ import { once } from '../once.ts';
 import { tokenCounter } from '../tokens.ts';
 import { renderEntry } from './context-index.ts';
 import { entryKey } from './items.ts';
+import { type Rewrite, rewriteQuery } from './term-variants.ts';
+import { dot } from './embedder.ts';
+import type { EntryVectors } from './entry-vectors.ts';
 import { type MemoryEntry, toEntry } from './reader.ts';
 
 /**
@@ -18,9 +21,17 @@ import { type MemoryEntry, toEntry } from './reader.ts';
  *    dropped, scaled by the squared share of the query's information (IDF) each entry covers, with a light boost
  *    for recency. Entries scoring under `minRelevance` of the best are not relevant and never loaded; the rest go
  *    in best first, and one that does not fit is skipped for smaller ones behind it.
- * 4. One BatchGetItem (per 100 entries) reads the chosen entries themselves, strongly consistent.
+ * 4. With embeddings (`EntryVectors`), one more Query per namespace reads the entries' vectors, the query is embedded
+ *    once, and the entries are ranked by cosine as well; the two rankings are fused by reciprocal rank, so an entry
+ *    worded differently from the task (`bill` for `invoice`) can be found by meaning and one with the task's words by
+ *    them. Each entry says which half found it. If the query cannot be embedded, the words alone rank.
+ * 5. One BatchGetItem (per 100 entries) reads the chosen entries themselves, strongly consistent.
  *
- * Store calls per retrieval: one per namespace plus one, whatever the namespaces hold.
+ * Before ranking, query words memory never uses are rewritten to memory's words they are a form of (`k8s` →
+ * `kubernetes`, `term-variants.ts`).
+ *
+ * Store calls per retrieval: one per namespace plus one (two per namespace plus one with embeddings), whatever the
+ * namespaces hold, up to 1 MB a namespace.
  */
 
 export interface RetrievalRequest {
@@ -39,10 +50,14 @@ export interface RetrievalRequest {
   readonly minRelevance?: number;
 }
 
+/** Which half of retrieval found an entry: its words, its meaning, both; or it is pinned. */
+export type FoundBy = 'pinned' | 'words' | 'meaning' | 'both';
+
 /** An entry loaded into context, with what it costs and how it ranked (0 for a pinned entry). */
 export interface RetrievedEntry extends MemoryEntry {
   readonly tokens: number;
   readonly score: number;
+  readonly foundBy: FoundBy;
 }
 
 /** A relevant entry left out for the budget: enough to decide whether to fetch it with `memory.get`. */
@@ -54,6 +69,7 @@ export interface OmittedEntry {
   readonly tokens: number;
   readonly pinned: boolean;
   readonly score: number;
+  readonly foundBy: FoundBy;
 }
 
 export interface RetrievedContext {
@@ -70,6 +86,13 @@ export interface RetrievedContext {
   readonly omittedCount: number;
   /** DynamoDB calls this retrieval made. */
   readonly storeCalls: number;
+  /**
+   * The meaning half: the embedding model, the tokens embedding the query cost, how many entries had a vector of their
+   * current text, and why the query could not be embedded if it could not. Absent without embeddings.
+   */
+  readonly embedding?: { readonly model: string; readonly tokens: number; readonly entriesWithVectors: number; readonly error?: string };
+  /** Query words memory never uses, taken for memory's words they are a form of (`k8s` → `kubernetes`). */
+  readonly rewrites: readonly Rewrite[];
 }
 
 interface IndexedEntry {
@@ -78,20 +101,27 @@ interface IndexedEntry {
   readonly key: string;
   readonly text: string;
   readonly tags: string;
+  readonly tagList: readonly string[];
   readonly tokens: number;
   readonly pinned: boolean;
   readonly sequence: string;
   readonly updatedAt: number;
 }
 
+type Ranked = { entry: IndexedEntry; score: number; foundBy: FoundBy };
+
 const SUMMARY_CHARS = 120;
+/** Entries the meaning half ranks at most: past them cosine says little (a sweep of 50 and 100 on the bench agreed). */
+const MEANING_DEPTH = 50;
+/** Reciprocal rank fusion's constant: rank r scores 1 / (K + r), as in Cormack et al. (2009). */
+const RRF_K = 60;
 const RECENCY_WEIGHT = 0.1;
 const BATCH_GET_LIMIT = 100;
 const MAX_UNPROCESSED_RETRIES = 5;
 
 /** Ranks, packs and loads context from the memory table; one instance per table, safe to share. */
 export class ContextRetriever {
-  constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string }) {}
+  constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string; vectors?: EntryVectors }) {}
 
   async retrieve(request: RetrievalRequest): Promise<RetrievedContext> {
     if (!(Number.isFinite(request.budgetTokens) && request.budgetTokens >= 0)) {
@@ -119,53 +149,64 @@ export class ContextRetriever {
       } while (startKey);
     }
 
-    const ranked = candidates.length === 0 ? [] : rank(candidates, request.query, await searchLibrary());
-    const floor = (ranked[0]?.score ?? 0) * (request.minRelevance ?? 0.05);
-    const chosen: { entry: IndexedEntry; score: number }[] = [];
+    const lexical = candidates.length === 0 ? { ranked: [], rewrites: [] } : rank(candidates, request.query, await searchLibrary());
+    const floor = (lexical.ranked[0]?.score ?? 0) * (request.minRelevance ?? 0.05);
+    const words = lexical.ranked.filter((r) => r.score >= floor);
+    let ranked: Ranked[] = words.map((r) => ({ ...r, foundBy: 'words' as FoundBy }));
+    let embedding: RetrievedContext['embedding'];
+    const { vectors } = this.options;
+    if (vectors && candidates.some((c) => !c.pinned)) {
+      const meaning = await this.byMeaning(vectors, candidates, request.query);
+      storeCalls += meaning.calls;
+      embedding = meaning.embedding;
+      if (meaning.ranked.length > 0) ranked = fuse(words, meaning.ranked);
+    }
+    const chosen: { entry: IndexedEntry; score: number; foundBy: FoundBy }[] = [];
     let planned = 0;
-    const take = (entry: IndexedEntry, score: number) => {
+    const take = (entry: IndexedEntry, score: number, foundBy: FoundBy) => {
       if (planned + entry.tokens > request.budgetTokens) return false;
-      chosen.push({ entry, score });
+      chosen.push({ entry, score, foundBy });
       planned += entry.tokens;
       return true;
     };
-    const leftOut: { entry: IndexedEntry; score: number }[] = [];
+    const leftOut: { entry: IndexedEntry; score: number; foundBy: FoundBy }[] = [];
     const namespaceOrder = new Map(request.namespaces.map((n, i) => [n, i] as const));
     const pinned = candidates
       .filter((c) => c.pinned)
       .sort((a, b) => namespaceOrder.get(a.namespace)! - namespaceOrder.get(b.namespace)! || compare(a.key, b.key));
-    for (const entry of pinned) if (!take(entry, 0)) leftOut.push({ entry, score: 0 });
-    for (const { entry, score } of ranked) {
-      if (!entry.pinned && score >= floor && !take(entry, score)) leftOut.push({ entry, score });
+    for (const entry of pinned) if (!take(entry, 0, 'pinned')) leftOut.push({ entry, score: 0, foundBy: 'pinned' });
+    for (const { entry, score, foundBy } of ranked) {
+      if (!entry.pinned && !take(entry, score, foundBy)) leftOut.push({ entry, score, foundBy });
     }
 
     const { items, calls } = await this.batchGet(chosen.map((c) => c.entry));
     storeCalls += calls;
     const entries: RetrievedEntry[] = [];
     let tokensLoaded = 0;
-    for (const { entry, score } of chosen) {
+    for (const { entry, score, foundBy } of chosen) {
       const item = items.get(entry.id);
       if (!item || item.kind === 'deleted') continue; // deleted since the index was read
       const loaded = toEntry(entry.namespace, item);
       // The index can trail the entry by one update (a merge is stamped right after it applies): recount then.
       const tokens = item.ctxSequence === entry.sequence ? entry.tokens : (await tokenCounter())(renderEntry(entry.namespace, entry.key, loaded.value));
       if (tokensLoaded + tokens > request.budgetTokens) {
-        leftOut.unshift({ entry: { ...entry, tokens }, score });
+        leftOut.unshift({ entry: { ...entry, tokens }, score, foundBy });
         continue;
       }
-      entries.push({ ...loaded, tokens, score });
+      entries.push({ ...loaded, tokens, score, foundBy });
       tokensLoaded += tokens;
     }
     const omitted = leftOut
       .sort((a, b) => Number(b.entry.pinned) - Number(a.entry.pinned) || b.score - a.score)
       .slice(0, request.listOmitted ?? 20)
-      .map(({ entry, score }) => ({
+      .map(({ entry, score, foundBy }) => ({
         namespace: entry.namespace,
         key: entry.key,
         summary: entry.text.length > SUMMARY_CHARS ? `${entry.text.slice(0, SUMMARY_CHARS - 1)}…` : entry.text,
         tokens: entry.tokens,
         pinned: entry.pinned,
         score,
+        foundBy,
       }));
     return {
       query: request.query,
@@ -175,7 +216,37 @@ export class ContextRetriever {
       omitted,
       omittedCount: candidates.length - entries.length,
       storeCalls,
+      rewrites: lexical.rewrites,
+      ...(embedding ? { embedding } : {}),
     };
+  }
+
+  /**
+   * Non-pinned entries with a vector of their current text, by cosine to the query, best first, at most
+   * {@link MEANING_DEPTH}. An embedding that fails ranks nothing and says why.
+   */
+  private async byMeaning(vectors: EntryVectors, candidates: readonly IndexedEntry[], query: string) {
+    let calls = 0;
+    const stored = new Map<string, { of: string; vector: Float32Array }>();
+    for (const namespace of new Set(candidates.map((c) => c.namespace))) {
+      const read = await vectors.read(namespace);
+      calls += read.calls;
+      for (const [key, v] of read.vectors) stored.set(`${namespace}/${key}`, v);
+    }
+    const usable = candidates.filter((c) => !c.pinned && stored.get(c.id)?.of === vectors.expectedOf(c.key, c.tagList, c.text));
+    const base = { model: vectors.model, entriesWithVectors: usable.length };
+    if (usable.length === 0) return { ranked: [], calls, embedding: { ...base, tokens: 0 } };
+    let embedded: { vector: Float32Array; tokens: number };
+    try {
+      embedded = await vectors.embedQuery(query);
+    } catch (error) {
+      return { ranked: [], calls, embedding: { ...base, tokens: 0, error: error instanceof Error ? error.message : String(error) } };
+    }
+    const ranked = usable
+      .map((entry) => ({ entry, score: dot(embedded.vector, stored.get(entry.id)!.vector) }))
+      .sort((a, b) => b.score - a.score || compare(a.entry.id, b.entry.id))
+      .slice(0, MEANING_DEPTH);
+    return { ranked, calls, embedding: { ...base, tokens: embedded.tokens } };
   }
 
   /** Reads entries by key, 100 a call, retrying what DynamoDB leaves unprocessed. */
@@ -198,6 +269,26 @@ export class ContextRetriever {
   }
 }
 
+/**
+ * Reciprocal rank fusion of the words' ranking (entries above the relevance floor) and the meaning's: each list adds
+ * 1 / (K + rank) to an entry's score. Scores from different scales are never compared, only ranks.
+ */
+function fuse(words: readonly { entry: IndexedEntry; score: number }[], meaning: readonly { entry: IndexedEntry; score: number }[]): Ranked[] {
+  const fused = new Map<string, { entry: IndexedEntry; score: number; words: boolean; meaning: boolean }>();
+  const add = (list: readonly { entry: IndexedEntry }[], half: 'words' | 'meaning') =>
+    list.forEach(({ entry }, rank) => {
+      const slot = fused.get(entry.id) ?? { entry, score: 0, words: false, meaning: false };
+      slot.score += 1 / (RRF_K + rank + 1);
+      slot[half] = true;
+      fused.set(entry.id, slot);
+    });
+  add(words, 'words');
+  add(meaning, 'meaning');
+  return [...fused.values()]
+    .sort((a, b) => b.score - a.score || b.entry.updatedAt - a.entry.updatedAt || compare(a.entry.id, b.entry.id))
+    .map(({ entry, score, words: w, meaning: m }) => ({ entry, score, foundBy: w && m ? 'both' : w ? 'words' : 'meaning' }));
+}
+
 /** The retrieved entries as one block of text for a model prompt; its tokens are `context.tokensLoaded`. */
 export function renderContext(context: Pick<RetrievedContext, 'entries'>): string {
   return context.entries.map((e) => renderEntry(e.namespace, e.key, e.value)).join('');
@@ -211,6 +302,7 @@ function indexed(namespace: string, item: Record<string, unknown>): IndexedEntry
     key,
     text: (item.ctxText as string | undefined) ?? '',
     tags: ((item.tags as string[] | undefined) ?? []).join(' '),
+    tagList: (item.tags as string[] | undefined) ?? [],
     tokens: (item.ctxTokens as number | undefined) ?? 0,
     pinned: item.pinned === true,
     sequence: item.ctxSequence as string,
@@ -227,7 +319,7 @@ const searchLibrary = once(async () => {
 type SearchLibrary = Awaited<ReturnType<typeof searchLibrary>>;
 
 /** Non-pinned entries sharing a term with the query, best first (ties: newer, then key order). */
-function rank(candidates: readonly IndexedEntry[], query: string, { MiniSearch, stemmer }: SearchLibrary): { entry: IndexedEntry; score: number }[] {
+function rank(candidates: readonly IndexedEntry[], asked: string, { MiniSearch, stemmer }: SearchLibrary): { ranked: { entry: IndexedEntry; score: number }[]; rewrites: Rewrite[] } {
   const normalizeTerm = (term: string) => normalize(term, stemmer);
   const byId = new Map(candidates.map((c) => [c.id, c]));
   const oldest = Math.min(...candidates.map((c) => c.updatedAt));
@@ -240,6 +332,9 @@ function rank(candidates: readonly IndexedEntry[], query: string, { MiniSearch, 
     processTerm: normalizeTerm,
   });
   search.addAll(candidates);
+  const vocabulary = new Set(candidates.flatMap((c) => splitWords(`${c.key} ${c.tags} ${c.text}`).map((w) => w.toLowerCase())));
+  const { words, rewrites } = rewriteQuery(splitWords(asked), vocabulary, (w) => STOP_WORDS.has(w));
+  const query = words.join(' ');
   // Coordination: BM25 sums per-term scores, so an entry repeating one of the query's words can outrank one that
   // covers all of them. Scale each score by the squared share of the query's information (IDF) the entry covers.
   const terms = [...new Set(splitWords(query).map(normalizeTerm).filter((t): t is string => t !== null))];
@@ -248,7 +343,7 @@ function rank(candidates: readonly IndexedEntry[], query: string, { MiniSearch, 
     return [term, Math.log(1 + (candidates.length - df + 0.5) / (df + 0.5))] as const;
   }));
   const information = [...idf.values()].reduce((sum, v) => sum + v, 0) || 1;
-  return search
+  const ranked = search
     .search(query, {
       boost: { key: 2, tags: 2, text: 1 },
       combineWith: 'OR',
@@ -259,6 +354,7 @@ function rank(candidates: readonly IndexedEntry[], query: string, { MiniSearch, 
       return { entry: byId.get(hit.id as string)!, score: hit.score * covered ** 2 };
     })
     .sort((a, b) => b.score - a.score || b.entry.updatedAt - a.entry.updatedAt || compare(a.entry.id, b.entry.id));
+  return { ranked, rewrites };
 }
 
 /** Words of keys (`billing-retry`, `retryPolicy`), tags and text. */

@@ -29,6 +29,7 @@ import {
 } from './items.ts';
 import { type TokenCounter, tokenCounter } from '../tokens.ts';
 import { contextAttributes } from './context-index.ts';
+import type { EntryVectors } from './entry-vectors.ts';
 import { type EntryIds, EntryIdsCache, RECENT_IDS_HORIZON_MS, RECENT_IDS_KEPT, entryIds, idAttribute, keepRecent } from './recent-ids.ts';
 import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update.ts';
 
@@ -99,6 +100,8 @@ export interface MemoryStewardOptions {
    * and `OriginalSenderId` attributes are believed. @default - none: those attributes are ignored
    */
   readonly redriver?: string;
+  /** Embeds each entry whose searchable text changed, for retrieval by meaning. @default - no vectors */
+  readonly vectors?: EntryVectors;
   /** Told each delivery's outcome (local mode keeps its ledger by message with it). @default - none */
   readonly onOutcome?: (message: StewardMessage, result: StewardResult) => void;
 }
@@ -214,6 +217,8 @@ export class MemorySteward {
       }
       if (outcome.seen) this.known.set(entry, entryIds(outcome.seen));
       else this.known.forget(entry);
+      // Embedded after the write, never instead of it: a failed embedding leaves the entry found by its words.
+      if (outcome.seen && outcome.result.outcome !== 'rejected') await this.options.vectors?.stamp(namespace, key, outcome.seen);
       if (outcome.result.outcome === 'applied') return { outcome: 'applied', namespace, key, sequence: sequenceNumber };
       return outcome.result;
     }
@@ -299,8 +304,9 @@ export class MemorySteward {
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return current;
     }
-    return current;
+    return { ...current, ctxNamespace, ctxText, ctxTokens, ctxSequence };
   }
 
   /**
@@ -524,6 +530,6 @@ export interface StewardCore {
 }
 
 /** The memory steward over a wiring's client, memory table, clock and metrics. */
-export function wireSteward(core: StewardCore, options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome' | 'redriver'> = {}): MemorySteward {
+export function wireSteward(core: StewardCore, options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome' | 'redriver' | 'vectors'> = {}): MemorySteward {
   return new MemorySteward({ client: core.dynamo, tableName: core.tables.memory, clock: core.clock, ...(core.metrics ? { metrics: core.metrics } : {}), ...options });
 }

@@ -1,0 +1,91 @@
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { KEYS, vectorPartitionKey } from '../../contract/tables.ts';
+import type { MetricsSink } from '../metrics.ts';
+import { type Embedder, decodeVector, embeddingText, encodeVector, vectorOf } from './embedder.ts';
+
+/**
+ * Where entry vectors live: one item per entry in its namespace's vector partition (`pk = vec#<namespace>`,
+ * `sk = <key>`), beside the entries, holding the embedding (a byte a dimension) and what it was made from (`of`: the
+ * model and a hash of the text). Retrieval reads a namespace's vectors with one Query (1 MB holds ~1,500 of 512
+ * dimensions) and uses a vector only when its `of` matches the entry as the context index has it now, so a vector
+ * of an older text, of another model, or of an entry since deleted is never used.
+ */
+
+export type StampOutcome = 'embedded' | 'unchanged' | 'not-indexed' | 'failed';
+
+export interface EntryVectorsOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly embedder: Embedder;
+  readonly metrics?: MetricsSink;
+  /** Told of each embedding that failed (the steward logs it). @default - nothing */
+  readonly onFailure?: (namespace: string, key: string, error: unknown) => void;
+}
+
+export class EntryVectors {
+  constructor(private readonly options: EntryVectorsOptions) {}
+
+  get model(): string {
+    return this.options.embedder.model;
+  }
+
+  /**
+   * Embeds a live entry (as the steward just wrote or found it) unless its vector is already of this text. A
+   * failure is counted (`EmbeddingsFailed`) and told, never thrown: the entry stays, found by its words alone.
+   */
+  async stamp(namespace: string, key: string, item: Record<string, unknown>): Promise<StampOutcome> {
+    if (item.kind === 'deleted' || typeof item.ctxText !== 'string') return 'not-indexed';
+    const { client, tableName, embedder, metrics } = this.options;
+    const text = embeddingText(key, (item.tags as string[] | undefined) ?? [], item.ctxText);
+    const of = vectorOf(embedder.model, text);
+    try {
+      const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: KEYS.memory.vector(namespace, key), ProjectionExpression: '#of', ExpressionAttributeNames: { '#of': 'of' } }));
+      if (Item?.of === of) return 'unchanged';
+      const { vectors, tokens } = await embedder.embed([text]);
+      await client.send(new PutCommand({ TableName: tableName, Item: { ...KEYS.memory.vector(namespace, key), of, vector: encodeVector(vectors[0]!), sequence: item.lastSequence } }));
+      metrics?.count('EntriesEmbedded');
+      metrics?.count('EmbeddingTokens', tokens);
+      return 'embedded';
+    } catch (error) {
+      metrics?.count('EmbeddingsFailed');
+      this.options.onFailure?.(namespace, key, error);
+      return 'failed';
+    }
+  }
+
+  /** A namespace's vectors by key, and the Query calls it took (one per MB). */
+  async read(namespace: string): Promise<{ vectors: Map<string, { of: string; vector: Float32Array }>; calls: number }> {
+    const vectors = new Map<string, { of: string; vector: Float32Array }>();
+    let calls = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      calls++;
+      const page = await this.options.client.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': vectorPartitionKey(namespace) },
+          ProjectionExpression: 'sk, #of, vector',
+          ExpressionAttributeNames: { '#of': 'of' },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.of === 'string' && item.vector instanceof Uint8Array) vectors.set(item.sk as string, { of: item.of, vector: decodeVector(item.vector) });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return { vectors, calls };
+  }
+
+  /** The embedding of a task's query, and the tokens it cost. */
+  async embedQuery(query: string): Promise<{ vector: Float32Array; tokens: number }> {
+    const { vectors, tokens } = await this.options.embedder.embed([query]);
+    return { vector: vectors[0]!, tokens };
+  }
+
+  /** What an entry's vector must be `of` to be used: the entry as the context index has it. */
+  expectedOf(key: string, tags: readonly string[], text: string): string {
+    return vectorOf(this.options.embedder.model, embeddingText(key, tags, text));
+  }
+}
