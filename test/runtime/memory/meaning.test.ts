@@ -160,3 +160,38 @@ describe('vector encoding', () => {
     expect(dot(a!, b!)).toBeGreaterThan(dot(a!, c!));
   });
 });
+
+describe('Titan embedder', () => {
+  // Bedrock cannot be reached from here: a client double that answers as InvokeModel does (its documented body).
+  const client = (answer: (body: { inputText: string; dimensions: number; normalize: boolean }) => unknown) => {
+    const sent: { modelId?: string; body: { inputText: string; dimensions: number; normalize: boolean } }[] = [];
+    return {
+      sent,
+      client: {
+        async send(command: { input: { modelId?: string; body?: string | Uint8Array } }) {
+          const body = JSON.parse(String(command.input.body)) as { inputText: string; dimensions: number; normalize: boolean };
+          sent.push({ modelId: command.input.modelId!, body });
+          return { body: new TextEncoder().encode(JSON.stringify(answer(body))) };
+        },
+      },
+    };
+  };
+
+  it('asks for exactly Titan V2 at the configured dimensions, one call a text, and sums the tokens Bedrock reports', async () => {
+    const { TitanEmbedder } = await import('../../../src/runtime/memory/embedder.ts');
+    const fake = client((body) => ({ embedding: Array.from({ length: body.dimensions }, (_, i) => (i === body.inputText.length % body.dimensions ? 3 : 0)), inputTextTokenCount: body.inputText.length }));
+    const embedder = new TitanEmbedder({ client: async () => fake.client as never, dimensions: 256 });
+    const { vectors, tokens } = await embedder.embed(['one', 'three', 'fifteen chars..']);
+    expect(fake.sent.map((s) => s.modelId)).toEqual(Array(3).fill('amazon.titan-embed-text-v2:0'));
+    expect(fake.sent.map((s) => s.body)).toEqual(['one', 'three', 'fifteen chars..'].map((inputText) => ({ inputText, dimensions: 256, normalize: true })));
+    expect(tokens).toBe(3 + 5 + 15);
+    expect(vectors.map((v) => [v.length, v[[3, 5, 15][vectors.indexOf(v)]!]])).toEqual([[256, 1], [256, 1], [256, 1]]);
+    expect(embedder.model).toBe('amazon.titan-embed-text-v2:0/256');
+  });
+
+  it('fails with an EmbeddingError when Bedrock answers without an embedding', async () => {
+    const { TitanEmbedder, EmbeddingError } = await import('../../../src/runtime/memory/embedder.ts');
+    const embedder = new TitanEmbedder({ client: async () => client(() => ({ message: 'nope' })).client as never });
+    await expect(embedder.embed(['x'])).rejects.toBeInstanceOf(EmbeddingError);
+  });
+});
