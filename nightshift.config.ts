@@ -34,6 +34,7 @@ export default definePipeline({
         { cron: '15 20 * * *', timeZone: 'UTC' },
       ],
       upstream: ['planner'],
+      triggers: [{ outputsOf: 'planner' }], // and once for each plan the planner publishes
       breaker: { maxOutputs: 12, windowMinutes: 60 },
       tokenBudgetPerDay: 200_000,
       // A cross-region inference profile: the role may invoke it and the model in the US destination regions.
@@ -51,6 +52,7 @@ export default definePipeline({
         { cron: '45 14 * * *', timeZone: 'UTC' },
       ],
       upstream: ['writer'],
+      triggers: [{ outputsOf: 'writer' }], // and once for each draft
       breaker: { maxOutputs: 12, windowMinutes: 60 },
       tokenBudgetPerDay: 50_000,
       model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 300 },
@@ -66,6 +68,7 @@ export default definePipeline({
         { cron: '0 9 * * 1-5', timeZone: 'America/New_York' },
       ],
       upstream: ['writer', 'seo'],
+      triggers: [{ outputsOf: 'seo' }], // and once for each reviewed draft
       breaker: { maxOutputs: 5, windowMinutes: 60 },
       tokenBudgetPerDay: 20_000,
       model: { id: 'anthropic.claude-3-5-haiku-20241022-v1:0', maxTokens: 100 },

@@ -67,7 +67,7 @@ if (only !== 'context') {
   for (const f of bundles.functions) {
     console.log(`bundle ${f.function} ${f.coldStart} lazy=${f.lazy} cold_load_ms=${fixed(f.coldLoadMs, 1)} ratio_vs_bare=${fixed(f.ratioVsBare)}`);
   }
-  const agents = bundles.functions.filter((f) => f.function.startsWith('Agent-'));
+  const agents = bundles.functions.filter((f) => /(^|\/)Agent-/.test(f.function));
   const worst = agents.reduce((a, b) => (b.ratioVsBare > a.ratioVsBare ? b : a));
   console.log(`cold_load ratio_vs_bare=${fixed(worst.ratioVsBare)} (slowest agent ${worst.function}: ${fixed(worst.coldLoadMs, 1)} ms; bare DynamoDB handler ${fixed(bundles.bareColdLoadMs, 1)} ms, ${bundles.bareBytes} bytes)`);
   results.bundles = { ...bundles, functions: bundles.functions.map(({ coldStartInputs: _, ...figures }) => figures) };

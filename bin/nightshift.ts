@@ -215,6 +215,29 @@ program
     process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
   });
 program
+  .command('send-event')
+  .description('put an outside event on the pipeline\'s bus and run the agents whose triggers take it: locally on the last run\'s state, or deployed (PutEvents)')
+  .option('--source <source>', 'the event source your triggers name')
+  .option('--detail-type <type>', "the event's detail type")
+  .option('--detail <json>', 'the event detail, a JSON object', '{}')
+  .option('--bus <bus>', "'pipeline' (its own bus) or 'default' (the account's)", 'pipeline')
+  .option('--local', "deliver it on the last `nightshift local` run's state")
+  .option('--stage <stage>', 'put it on the deployed bus of stack <pipeline>-<stage> (AWS credentials from the environment)')
+  .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
+  .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
+  .option('--json', 'print JSON only')
+  .action(async (options: TargetOptions & { source?: string; detailType?: string; detail?: string; bus?: string }) => {
+    if (Boolean(options.local) === Boolean(options.stage)) throw new UsageError('choose one target: --local or --stage <stage>');
+    process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    const { loadPipeline } = await import('../src/config/load.ts');
+    const pipeline = await loadPipeline(options.config);
+    const { parseOutsideEvent, sendEventLocal, sendEventDeployed } = await import('../cli/send-event.ts');
+    const event = parseOutsideEvent(pipeline, options); // refused before anything starts
+    const result = options.local ? await sendEventLocal(pipeline, options.stateDir, event) : await sendEventDeployed(pipeline, options.stage!, event);
+    process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
+  });
+program
   .command('cost')
   .description("the pipeline's monthly AWS bill: schedules, measured calls per run on a simulated day, a dated price table")
   .option('--config <file>', 'pipeline config', 'nightshift.config.ts')

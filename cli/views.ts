@@ -60,7 +60,7 @@ export function runsView(entries: readonly RunEntry[], now: number): CommandResu
     const status = r.degraded ? 'degraded' : r.status;
     return [
       `${r.startedAt} (${relative(Date.parse(r.startedAt), now)})  ${r.agentId.padEnd(12)} ${status.padEnd(9)} task ${r.taskId}`,
-      `    ${outputs}; ${tokens}${r.detail ? `\n    ${r.detail}` : ''}`,
+      `    run by ${r.trigger ?? 'schedule'}; ${outputs}; ${tokens}${r.detail ? `\n    ${r.detail}` : ''}`,
     ].join('\n');
   });
   return { data: entries, text: lines.join('\n') };

@@ -23,6 +23,7 @@ import { builtInHandler, checkAgentEntries } from './bundling.ts';
 import { NightshiftFunction } from './nightshift-function.ts';
 import { BreakerAuthority } from './breaker-authority.ts';
 import { PipelineMonitoring } from './pipeline-monitoring.ts';
+import { PipelineTriggers } from './pipeline-triggers.ts';
 import { PipelineWatch } from './pipeline-watch.ts';
 import { watchSpec } from '../src/config/watch-plan.ts';
 import { PipelineSchedules } from './pipeline-schedules.ts';
@@ -59,6 +60,8 @@ export class NightshiftPipeline extends Construct {
   readonly monitoring?: PipelineMonitoring;
   /** The watch function and its silence alarm (`monitoring: 'watch'`, the default). */
   readonly watch?: PipelineWatch;
+  /** The pipeline's event bus and its trigger rules, when an agent has triggers. */
+  readonly triggers?: PipelineTriggers;
 
   constructor(scope: Construct, id: string, props: NightshiftPipelineProps) {
     super(scope, id);
@@ -149,6 +152,10 @@ export class NightshiftPipeline extends Construct {
       return agent;
     });
 
+    if (pipeline.agents.some((a) => a.triggers.length > 0)) {
+      this.triggers = new PipelineTriggers(this, 'Triggers', { pipeline, agents: this.agents, deadLetterQueue: this.schedules.deadLetterQueue });
+    }
+
     if (pipeline.breaker.coolDownMinutes !== undefined) {
       this.breakerWatchdog = new NightshiftFunction(this, 'BreakerWatchdog', {
         entry: builtInHandler('breaker-watchdog'),
@@ -198,7 +205,7 @@ export class NightshiftPipeline extends Construct {
       });
     }
 
-    const outputs: Record<StackOutputKey, string> = {
+    const outputs: Partial<Record<StackOutputKey, string>> = {
       coordinationTable: this.coordination.table.tableName,
       memoryTable: this.memory.table.tableName,
       memoryQueueUrl: this.memory.queue.queueUrl,
@@ -209,6 +216,7 @@ export class NightshiftPipeline extends Construct {
       // `nightshift invoke <agent> --stage` finds the function to invoke here.
       agentFunctionNames: stack.toJsonString(Object.fromEntries(this.agents.map((a) => [a.agentId, a.function.functionName]))),
       redriveFunction: this.memory.redrive.functionName,
+      ...(this.triggers ? { eventBusName: this.triggers.bus.eventBusName } : {}),
     };
     // Output keys are what the ops CLI finds a pipeline by: as they are in a NightshiftStack, prefixed by the
     // pipeline's name and stage when it shares a stack (see `outputKey`).

@@ -40,6 +40,9 @@ export class NightshiftStack extends Stack {
   get monitoring() {
     return this.pipeline.monitoring;
   }
+  get triggers() {
+    return this.pipeline.triggers;
+  }
   get watch() {
     return this.pipeline.watch;
   }

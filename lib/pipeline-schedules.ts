@@ -57,6 +57,8 @@ export class PipelineSchedules extends Construct {
    * the schedule role back to EventBridge Scheduler (UpdateSchedule resends the target with its role).
    */
   grantHalt(grantee: iam.IGrantable): void {
+    // A pipeline run only by triggers has no schedule to switch: a halt is its agents refusing to run.
+    if (this.scheduleNames.length === 0) return;
     const stack = Stack.of(this);
     iam.Grant.addToPrincipal({
       grantee,

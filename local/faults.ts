@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { type Check, type SimulationResult, check, notExercised } from './result.ts';
 import { watchSpec } from '../src/config/watch-plan.ts';
+import { triggeredBy } from '../src/config/triggers.ts';
 
 export type { Check } from './result.ts';
 import { NightshiftError } from '../src/errors.ts';
@@ -11,16 +12,16 @@ import { NightshiftError } from '../src/errors.ts';
  * follow from the config and the fault (never from the reference pipeline's names).
  *
  * - `loop:<agent>@<HH:MM>`: from that time the agent is re-invoked again and again, as if its retry logic were
- *   broken; every run emits, and every output it publishes re-invokes the agents downstream of it, as the field
- *   report's cascade did.
+ *   broken; every run emits, and every output it publishes runs the agents whose triggers take its outputs (and
+ *   theirs run theirs), as the field report's cascade did.
  * - `crash:<agent>@<HH:MM>`: the agent's first scheduled run at or after that time dies mid-work holding its lock:
  *   no release, no final heartbeat. Its slot is delivered again once the lease has expired, as a Scheduler retry is.
  * - `fail:<agent>@<HH:MM>`: the agent's first scheduled run at or after that time throws: the guard records a failed
  *   heartbeat and releases the lock; downstream agents run degraded until it next succeeds.
  *
- * - `silence:<agent>@<HH:MM>[-<HH:MM>]`: from that time (until the second, if given) the agent's schedules stop firing,
- *   as a disabled or deleted schedule or a role that can no longer invoke would: nothing fails, the agent just does
- *   not run. The watch must page it, once, and resolve it when it runs again.
+ * - `silence:<agent>@<HH:MM>[-<HH:MM>]`: from that time (until the second, if given) nothing invokes the agent, neither
+ *   its schedules nor its triggers, as a disabled or deleted schedule or a role that can no longer invoke would:
+ *   nothing fails, the agent just does not run. The watch must page it, once, and resolve it when it runs again.
  *
  * Times are on the first simulated day, in UTC, or in the IANA zone given after them: `crash:writer@14:15[Europe/Berlin]`.
  */
@@ -271,14 +272,14 @@ function pageChecks(pipeline: PipelineConfig, faults: readonly Fault[], r: Simul
   return checks;
 }
 
-/** Every agent that lists `agentId` upstream, directly or through others, in config order. */
+/** Every agent `agentId`'s outputs run, directly or through others' outputs (its cascade), in config order. */
 export function downstreamOf(pipeline: PipelineConfig, agentId: string): string[] {
   const found = new Set<string>();
   const visit = (id: string) => {
-    for (const a of pipeline.agents) {
-      if (a.upstream.includes(id) && !found.has(a.id)) {
-        found.add(a.id);
-        visit(a.id);
+    for (const next of triggeredBy(pipeline.agents, id)) {
+      if (!found.has(next)) {
+        found.add(next);
+        visit(next);
       }
     }
   };

@@ -27,6 +27,7 @@ import type { MemoryReader } from '../src/runtime/memory/reader.ts';
 import type { ContextRetriever } from '../src/runtime/memory/retrieval.ts';
 import { CountingMetrics } from '../src/runtime/metrics.ts';
 import { wireSteward } from '../src/runtime/memory/steward.ts';
+import { LocalEventBus } from './event-bus.ts';
 import type { Embedder } from '../src/runtime/memory/embedder.ts';
 import { offlineEmbedder } from '../src/runtime/memory/offline-embedder.ts';
 import { OfflineProvider } from '../src/runtime/model/offline.ts';
@@ -119,6 +120,8 @@ export class LocalPipeline {
   readonly eventSource: SqsEventSource;
   /** DynamoDB TTL on the simulated clock (its calls are AWS's, not the pipeline's: not metered, not recorded). */
   readonly ttl: SimulatedTtl;
+  /** EventBridge: agents' published outputs and outside events, routed to the agents whose triggers match. */
+  readonly bus: LocalEventBus;
   private readonly operator: Wiring;
   /** The breaker function, run in this process: its calls are recorded under {@link BREAKER_FUNCTION}. */
   private readonly authority: Breaker;
@@ -149,6 +152,7 @@ export class LocalPipeline {
     sqs.onRequest = (action) => this.usage.countSqs(action);
     this.operator = this.wiring();
     this.ttl = new SimulatedTtl({ client: documentClient(this.endpoints()), tables: names, clock });
+    this.bus = new LocalEventBus(pipeline, clock, this.calls);
     this.client = this.operator.dynamo;
     this.reader = this.operator.reader();
     this.retriever = this.operator.retriever();
@@ -285,7 +289,7 @@ export class LocalPipeline {
     return {
       spec: agentSpec(this.options.pipeline, agentId),
       history: own.history(),
-      deps: own.guardDeps({ outputs, model, queue: this.queueAccess(agentId), secrets: this.secretsFor(agentId) }),
+      deps: own.guardDeps({ outputs, model, queue: this.queueAccess(agentId), secrets: this.secretsFor(agentId), outputEvents: this.bus.outputsOf(agentFunction(agentId)) }),
     };
   }
 

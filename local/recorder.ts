@@ -2,7 +2,7 @@ import type { PipelineConfig } from '../src/config/pipeline.ts';
 import type { Clock } from '../src/runtime/clock.ts';
 import type { RunOutcome } from '../src/runtime/run-lifecycle.ts';
 import type { LocalPipeline } from './pipeline.ts';
-import type { AgentTally, ModelTally, RunRecord, ScenarioName, SimulationResult, Timeline, TimelineEvent } from './result.ts';
+import type { AgentTally, ModelTally, RunRecord, RunTrigger, ScenarioName, SimulationResult, Timeline, TimelineEvent } from './result.ts';
 
 export type { AgentTally, ModelTally, RunRecord, SimulationResult, Timeline, TimelineEvent } from './result.ts';
 
@@ -22,7 +22,7 @@ export class RunRecorder {
   private readonly postsPublished: string[] = [];
   private readonly models: Record<string, ModelTally> = {};
   private readonly runs: RunRecord[] = [];
-  private readonly published: { agentId: string; at: number }[] = [];
+  private readonly published: { agentId: string; at: number; outputId: string }[] = [];
 
   constructor(
     private readonly pipeline: PipelineConfig,
@@ -34,7 +34,7 @@ export class RunRecorder {
     private readonly onProgress?: (line: string) => void,
   ) {
     for (const agent of pipeline.agents) {
-      this.tallies[agent.id] = { completed: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
+      this.tallies[agent.id] = { completed: 0, triggered: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
       this.timeline.outputs[agent.id] = [];
       this.timeline.heartbeatAgeMinutes[agent.id] = [];
       this.outputsThisSample[agent.id] = 0;
@@ -42,10 +42,10 @@ export class RunRecorder {
     }
   }
 
-  tally(agentId: string, outcome: RunOutcome<unknown>, slot: number): void {
+  tally(agentId: string, outcome: RunOutcome<unknown>, slot: number, trigger?: RunTrigger): void {
     this.changed();
     const tally = this.tallies[agentId]!;
-    this.runs.push({ agentId, at: this.clock.now(), slot, status: outcome.status, degraded: outcome.status === 'completed' && outcome.degraded !== undefined });
+    this.runs.push({ agentId, at: this.clock.now(), slot, status: outcome.status, degraded: outcome.status === 'completed' && outcome.degraded !== undefined, ...(trigger ? { trigger } : {}) });
     if (outcome.status === 'skipped') {
       tally.skipped++;
       this.event(agentId, 'skipped', outcome.reason);
@@ -54,7 +54,7 @@ export class RunRecorder {
     for (const output of outcome.outputs) {
       if (output.published) {
         tally.published++;
-        this.published.push({ agentId, at: this.clock.now() });
+        this.published.push({ agentId, at: this.clock.now(), outputId: output.id });
         this.outputsThisSample[agentId]!++;
         const payload = output.payload as { channel?: string; text?: string };
         if (payload.channel) this.postsPublished.push(payload.text ?? '');
@@ -76,6 +76,7 @@ export class RunRecorder {
       return;
     }
     tally.completed++;
+    if (trigger) tally.triggered++;
     this.contextTokens.loaded += outcome.contextTokens.loaded;
     this.contextTokens.full += outcome.contextTokens.full;
     if (outcome.degraded) {
@@ -155,7 +156,7 @@ export class RunRecorder {
   async result(slotCount: number, faults: readonly string[], resumed: boolean): Promise<SimulationResult> {
     for (const alert of this.local.alerts.alerts) this.events.push({ at: alert.at, kind: 'alert', detail: alert.subject });
     this.events.sort((a, b) => a.at - b.at);
-    const totals: AgentTally = { completed: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
+    const totals: AgentTally = { completed: 0, triggered: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
     for (const tally of Object.values(this.tallies)) for (const k of Object.keys(totals) as (keyof AgentTally)[]) totals[k] += tally[k];
     const depths = await this.local.queueDepths();
     const m = this.local.metrics;

@@ -32,6 +32,8 @@ export function notExercised(name: string, detail: string, required: boolean): C
 
 export interface AgentTally {
   completed: number;
+  /** Of the completed runs, those an output or an outside event started (not a schedule). */
+  triggered: number;
   /** Runs that crashed or threw. */
   failed: number;
   skipped: number;
@@ -74,6 +76,11 @@ export interface Timeline {
 }
 
 /** One run as the derived checks see it: when it ran, which slot, how it ended. */
+/** What started a triggered run: another agent's published output, or an outside event. */
+export type RunTrigger =
+  | { readonly kind: 'output'; readonly eventId: string; readonly outputId: string }
+  | { readonly kind: 'event'; readonly eventId: string; readonly source: string; readonly detailType: string };
+
 export interface RunRecord {
   readonly agentId: string;
   /** Simulated time the run happened. */
@@ -84,6 +91,8 @@ export interface RunRecord {
   readonly degraded: boolean;
   /** Why a crashed or failed run ended. */
   readonly reason?: string;
+  /** What started it, when not its schedule. */
+  readonly trigger?: RunTrigger;
 }
 
 export interface SimulationResult {
@@ -118,7 +127,7 @@ export interface SimulationResult {
   readonly events: readonly TimelineEvent[];
   readonly runs: readonly RunRecord[];
   /** Every published output: who and when. */
-  readonly published: readonly { readonly agentId: string; readonly at: number }[];
+  readonly published: readonly { readonly agentId: string; readonly at: number; readonly outputId: string }[];
   /** Each schedule's state at the end: enabled or not. */
   readonly schedules: Readonly<Record<string, boolean>>;
   /** How often each runtime metric was emitted, by name. */

@@ -9,8 +9,11 @@ import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle.ts';
 import { type Fault, redeliveryAt } from './faults.ts';
 import { checkAgentEntries } from '../lib/bundling.ts';
 import { LocalPipeline } from './pipeline.ts';
+import type { BusEvent } from './event-bus.ts';
 import { RunRecorder, type SimulationResult } from './recorder.ts';
 import { type ScenarioName, runChecks, runFaults } from './scenarios.ts';
+import { RESERVED_SOURCE_PREFIX } from '../src/config/triggers.ts';
+import type { RunTrigger } from './result.ts';
 
 export type { SimulationResult } from './recorder.ts';
 
@@ -132,6 +135,7 @@ class Simulation {
         this.recorder.event(r.agentId, 'redelivery', `slot ${iso(r.slot)} delivered again`);
         await this.fire(r.agentId, r.slot, 1);
       }
+      await this.deliverEvents();
       await this.local.drainMemory();
       if (await this.local.breaker.coolDown()) {
         this.recorder.changed();
@@ -181,42 +185,59 @@ class Simulation {
     }
   }
 
-  /** A silenced agent's schedules stop firing at the fault's time: as a disabled or deleted schedule or a broken role. */
-  private silenced(slot: Slot): boolean {
+  /** A silenced agent stops being invoked at the fault's time: as a disabled or deleted schedule or a broken role. */
+  private silenced(slot: Pick<Slot, 'agentId' | 'at'>): boolean {
     return this.faults.some((f) => f.kind === 'silence' && f.agentId === slot.agentId && slot.at >= f.at && (f.until === undefined || slot.at < f.until));
   }
 
-  /** Broken retry logic: the agent is invoked again and again; what it publishes re-invokes its downstream agents. */
+  /**
+   * Broken retry logic: the agent is invoked again and again, each run made to emit; what it publishes goes onto the
+   * bus like any output, and the agents whose triggers match run on it (and theirs on what they publish).
+   */
   private async runLoop(fault: Fault): Promise<void> {
     const agent = this.options.pipeline.agents.find((a) => a.id === fault.agentId)!;
     for (let retry = 1; retry <= LOOP_ATTEMPTS(agent.breaker.maxOutputs); retry++) {
       await this.clock.advance(LOOP_INTERVAL_MS);
-      await this.fire(fault.agentId, this.clock.now() + ++this.offSchedule, 0, this.cascading(fault.agentId, retry));
+      await this.fire(fault.agentId, this.clock.now() + ++this.offSchedule, 0, this.emitting(fault.agentId, retry));
+      await this.deliverEvents();
     }
   }
 
-  /** The agent's own work, made to emit at least once, each published output invoking the agents downstream of it. */
-  private cascading(agentId: string, retry?: number): Work {
+  /** The agent's own work, made to emit at least once (a loop's re-invocations each produce output). */
+  private emitting(agentId: string, retry: number): Work {
     const own = this.works.get(agentId)!;
-    const direct = this.options.pipeline.agents.filter((a) => a.upstream.includes(agentId)).map((a) => a.id);
     return async (ctx) => {
       let emitted = false;
       const emit = ctx.emit.bind(ctx);
-      const chained: AgentContext = Object.create(ctx, {
+      const watched: AgentContext = Object.create(ctx, {
         emit: {
           value: (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
             emitted = true;
-            return emit(payload, async (output) => {
-              await publish?.(output);
-              for (const id of direct) await this.fire(id, this.clock.now() + ++this.offSchedule, 0, this.cascading(id));
-            });
+            return emit(payload, publish);
           },
         },
       });
-      const result = await own(chained);
-      if (retry !== undefined && !emitted) await chained.emit({ fault: 'loop', agentId, retry });
+      const result = await own(watched);
+      if (!emitted) await watched.emit({ fault: 'loop', agentId, retry });
       return result;
     };
+  }
+
+  /**
+   * EventBridge's deliveries: each event on the bus runs each agent whose trigger matches it, as its rule would,
+   * until nothing waits (a triggered run's own outputs are delivered in the same simulated minute).
+   */
+  private async deliverEvents(): Promise<void> {
+    for (let batch = this.local.bus.take(); batch.length > 0; batch = this.local.bus.take()) {
+      for (const { agentId, event } of batch) {
+        // A silenced agent is not invoked at all: its events are lost to it, as its rule's target would fail.
+        if (this.silenced({ agentId, at: this.clock.now() })) {
+          this.recorder.event(agentId, 'fault', `event ${event.id} (${event.source}) not delivered: silenced`);
+          continue;
+        }
+        await this.fire(agentId, Date.parse(event.time), 0, undefined, event);
+      }
+    }
   }
 
   private slots(): Slot[] {
@@ -232,12 +253,13 @@ class Simulation {
     return slots.sort((a, b) => a.at - b.at);
   }
 
-  private async fire(agentId: string, slot: number, attempt: number, extraWork?: Work): Promise<void> {
+  private async fire(agentId: string, slot: number, attempt: number, extraWork?: Work, event?: BusEvent): Promise<void> {
     this.stirred = true;
     const hhmm = new Date(slot).toISOString().slice(11, 16);
-    const fault = attempt === 0 && !extraWork ? this.overrides.get(`${agentId}@${slot}`) : undefined;
+    const fault = attempt === 0 && !extraWork && !event ? this.overrides.get(`${agentId}@${slot}`) : undefined;
     const work = extraWork ?? this.works.get(agentId)!;
-    const invocation = { agentId, scheduledTime: new Date(slot).toISOString(), scheduleArn: 'local', attemptNumber: attempt };
+    // A triggered run gets the event as its rule delivers it; a scheduled one, Scheduler's input.
+    const invocation = event ?? { agentId, scheduledTime: new Date(slot).toISOString(), scheduleArn: 'local', attemptNumber: attempt };
     if (fault?.kind === 'crash') {
       // A crashed process: after its work it never returns, and its timers (lease renewal, heartbeats) stop.
       let alive = true;
@@ -278,8 +300,16 @@ class Simulation {
       this.recorder.failed(agentId, slot, 'fail', `the ${hhmm} run failed: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    this.recorder.tally(agentId, outcome, slot);
+    this.recorder.tally(agentId, outcome, slot, event && triggerOf(event));
   }
+}
+
+/** What a delivered event was to the run it started: another agent's output (its id), or an outside event. */
+function triggerOf(event: BusEvent): RunTrigger {
+  const detail = event.detail as { outputId?: unknown } | undefined;
+  return event.source.startsWith(RESERVED_SOURCE_PREFIX) && typeof detail?.outputId === 'string'
+    ? { kind: 'output', eventId: event.id, outputId: detail.outputId }
+    : { kind: 'event', eventId: event.id, source: event.source, detailType: event['detail-type'] };
 }
 
 function iso(ms: number): string {

@@ -5,11 +5,11 @@ import type { Context } from 'aws-lambda';
 import { METRICS_NAMESPACE } from '../../src/contract/metrics.ts';
 import { parseAgentEnvironment } from '../../src/contract/environment.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
-import { parseInvocation } from '../../src/runtime/invocation.ts';
+import { describeTrigger, parseInvocation, taskIdOf } from '../../src/runtime/invocation.ts';
 import type { MetricsSink } from '../../src/runtime/metrics.ts';
 import type { ModelProvider } from '../../src/runtime/model/model.ts';
 import { once } from '../../src/runtime/once.ts';
-import { type AgentContext, type RunOutcome, runAgent, slotTaskId } from '../../src/runtime/run-lifecycle.ts';
+import { type AgentContext, type RunOutcome, runAgent } from '../../src/runtime/run-lifecycle.ts';
 import type { SecretSource } from '../../src/runtime/run-context.ts';
 import { NightshiftError } from '../../src/errors.ts';
 import { RunHistory } from '../../src/runtime/run-history.ts';
@@ -17,6 +17,7 @@ import { type Runtime, Wiring } from '../../src/runtime/wiring.ts';
 import { lambdaBreakerTransport } from './breaker-transport.ts';
 import { tracingFromEnvironment } from './tracing.ts';
 import { TitanEmbedder } from '../../src/runtime/memory/embedder.ts';
+import { EventBridgeOutputs } from '../../src/runtime/output-events.ts';
 
 /** One Bedrock client per sandbox, its SDK loaded with the first embedding. */
 const bedrockClient = once(async () => new (await import('@aws-sdk/client-bedrock-runtime')).BedrockRuntimeClient({}));
@@ -48,6 +49,7 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
       queue: { queueUrl: env.memoryQueueUrl },
       ...(env.agentSpec.model ? { model: modelProvider(env.modelProvider) } : {}),
       ...(env.agentSpec.secrets ? { secrets: parameterSecrets() } : {}),
+      ...(env.eventBusName ? { outputEvents: new EventBridgeOutputs({ client: once(async () => new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient({})), busName: env.eventBusName }) } : {}),
       log: { info: (message, extra) => logger.info(message, extra ?? {}), warn: (message, extra) => logger.warn(message, extra ?? {}) },
     }),
   };
@@ -100,10 +102,10 @@ export function agentHandler<R>(work: AgentWork<R>, runtimeFactory: () => Runtim
     runtime ??= await runtimeFactory();
     const { deps, spec, history } = runtime;
     logger.appendKeys({ agentId: spec.id });
-    const invocation = parseInvocation(event, spec.id);
+    const invocation = parseInvocation(event, spec);
     const startedAt = deps.clock.now();
     const record = async (result: { outcome: RunOutcome<R> } | { error: unknown }) => {
-      const entry = RunHistory.entry(spec.id, slotTaskId(spec.id, invocation.scheduledTime), startedAt, deps.clock.now(), result);
+      const entry = RunHistory.entry(spec.id, taskIdOf(invocation), startedAt, deps.clock.now(), result, describeTrigger(invocation.trigger));
       // The run's outcome stands whether or not its history could be written.
       await history?.record(entry).catch((error: unknown) => logger.warn('could not record the run', { error: String(error) }));
     };

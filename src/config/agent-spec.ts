@@ -1,6 +1,7 @@
 import { UnknownNameError } from '../errors.ts';
 import * as z from 'zod/mini';
 import type { PipelineConfig } from './pipeline.ts';
+import { triggeredBy } from './trigger-routes.ts';
 
 /**
  * What the runtime needs to know about one agent: its own limits and the staleness limit of each upstream. Built
@@ -29,6 +30,17 @@ export const agentSpecSchema = z.object({
   model: z.optional(z.object({ id: nonEmpty(), maxTokens: positiveInt() })),
   /** `ctx.secret(name)`: where each secret lives (a parameter or secret name, never a value). */
   secrets: z.optional(z.record(z.string(), z.object({ parameter: z.optional(nonEmpty()), secret: z.optional(nonEmpty()) }))),
+  /** What runs it besides its schedules: a triggering event is checked against these before anything runs. */
+  triggers: z.optional(
+    z.array(
+      z.union([
+        z.object({ outputsOf: nonEmpty() }),
+        z.object({ event: z.object({ source: z.array(nonEmpty()), detailType: z.optional(z.array(z.string())), bus: z.enum(['pipeline', 'default']) }) }),
+      ]),
+    ),
+  ),
+  /** Whether some agent runs on this one's outputs: each output it publishes then goes onto the pipeline's bus. */
+  publishOutputs: z.optional(z.boolean()),
 });
 
 export type AgentSpec = z.output<typeof agentSpecSchema>;
@@ -44,6 +56,8 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
     upstream: agent.upstream.map((id) => ({ id, staleAfterMinutes: byId.get(id)!.heartbeat.staleAfterMinutes })),
     breaker: agent.breaker,
     duplicateWindowMinutes: agent.duplicateWindowMinutes,
+    ...(agent.triggers.length > 0 ? { triggers: agent.triggers } : {}),
+    ...(triggeredBy(pipeline.agents, agent.id).length > 0 ? { publishOutputs: true } : {}),
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),
     ...(agent.model ? { model: { id: agent.model.id, maxTokens: agent.model.maxTokens } } : {}),
     // Where each secret lives; a local value stays in the config, out of every deployed spec.

@@ -4,6 +4,7 @@ import { parseModelId } from './models.ts';
 import { NAMESPACE, NAMESPACE_RULE } from './namespaces.ts';
 import { environmentSchema, permissionsSchema, secretsSchema } from './agent-access.ts';
 import { NightshiftError } from '../errors.ts';
+import { triggerIssues, triggerSchema } from './triggers.ts';
 
 /**
  * The pipeline config: one typed object that declares every agent, its schedules and guardrails. It is validated
@@ -85,7 +86,10 @@ const agentSchema = z
     description: z.string().default(''),
     /** Handler file, relative to the project root. Its `handler` export is the Lambda entry point. */
     entry: z.string().min(1),
-    schedules: z.array(scheduleSchema).min(1, 'an agent needs at least one schedule'),
+    /** When the agent runs by the clock. An agent needs schedules, triggers, or both. @default - none */
+    schedules: z.array(scheduleSchema).default([]),
+    /** What else runs it: another agent's published outputs or outside events (see `triggers.ts`). @default - none */
+    triggers: z.array(triggerSchema).default([]),
     /** Agents whose output this one consumes; their heartbeats decide degraded mode. */
     upstream: z.array(z.string()).default([]),
     heartbeat: z
@@ -272,6 +276,7 @@ const pipelineSchema = z
         }
       });
     });
+    for (const issue of triggerIssues(pipeline.agents)) ctx.addIssue({ code: 'custom', ...issue });
     const cycle = findCycle(pipeline.agents);
     if (cycle) {
       ctx.addIssue({

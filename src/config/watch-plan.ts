@@ -14,7 +14,9 @@ export function silenceGraceMs(agent: PipelineConfig['agents'][number]): number 
 export function watchSpec(pipeline: PipelineConfig, label = `${pipeline.name} (${pipeline.stage})`): WatchSpec {
   return {
     label,
-    agents: pipeline.agents.map((agent) => ({ id: agent.id, silentAfterMs: longestGapMs(agent.schedules) + silenceGraceMs(agent) })),
+    // An agent that runs only on triggers has no cadence to miss: it is never paged as silent (its failed runs and
+    // its trigger dead-letters are, and its upstream's silence is, when that one has schedules).
+    agents: pipeline.agents.map((agent) => (agent.schedules.length === 0 ? { id: agent.id } : { id: agent.id, silentAfterMs: longestGapMs(agent.schedules) + silenceGraceMs(agent) })),
     maxUpdateAgeMs: 15 * MINUTE,
   };
 }

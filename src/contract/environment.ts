@@ -44,6 +44,8 @@ export interface AgentEnvironment {
   readonly modelProvider?: ModelProviderKind;
   /** Titan V2's dimensions when retrieval ranks by meaning too (it embeds the query). @default - words only */
   readonly embeddingDimensions?: EmbeddingDimensions;
+  /** The pipeline's event bus, for an agent others run on: its published outputs go there. @default - none */
+  readonly eventBusName?: string;
 }
 
 export type EmbeddingDimensions = 256 | 512 | 1024;
@@ -106,6 +108,7 @@ const VARIABLES = {
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
   tracing: 'NIGHTSHIFT_TRACING',
   embeddingDimensions: 'NIGHTSHIFT_EMBEDDING_DIMENSIONS',
+  eventBusName: 'NIGHTSHIFT_EVENT_BUS',
 } as const;
 
 function embeddingVariables(dimensions: EmbeddingDimensions | undefined): Record<string, string> {
@@ -138,6 +141,7 @@ export function agentVariables(env: AgentEnvironment): Record<string, string> {
     [VARIABLES.agentSpec]: JSON.stringify(env.agentSpec),
     ...(env.modelProvider && env.modelProvider !== 'bedrock' ? { [VARIABLES.modelProvider]: env.modelProvider } : {}),
     ...embeddingVariables(env.embeddingDimensions),
+    ...(env.eventBusName ? { [VARIABLES.eventBusName]: env.eventBusName } : {}),
   };
 }
 
@@ -194,6 +198,7 @@ const agentSchema = z.object({
   [VARIABLES.agentSpec]: z.pipe(jsonText, agentSpecSchema),
   [VARIABLES.modelProvider]: z._default(z.enum(['bedrock', 'offline']), 'bedrock'),
   [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
+  [VARIABLES.eventBusName]: z.optional(nonEmpty()),
 });
 
 const stewardSchema = z.object({
@@ -234,10 +239,11 @@ export function parseBreakerEnvironment(env: NodeJS.ProcessEnv = process.env): B
 }
 
 /** Reads what the `Agent` construct puts in an agent function's environment. */
-export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Required<Omit<AgentEnvironment, 'embeddingDimensions'>> & Pick<AgentEnvironment, 'embeddingDimensions'> {
+export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Required<Omit<AgentEnvironment, 'embeddingDimensions' | 'eventBusName'>> & Pick<AgentEnvironment, 'embeddingDimensions' | 'eventBusName'> {
   const e = parse(agentSchema, env, 'Agent');
   return {
     ...dimensionsOf(e.NIGHTSHIFT_EMBEDDING_DIMENSIONS),
+    ...(e.NIGHTSHIFT_EVENT_BUS ? { eventBusName: e.NIGHTSHIFT_EVENT_BUS } : {}),
     counterTable: e.COUNTER_TABLE,
     breakerFunction: e.BREAKER_FUNCTION,
     coordinationTable: e.COORDINATION_TABLE,

@@ -14,6 +14,8 @@ export const STACK_OUTPUT = {
   agentFunctionNames: 'AgentFunctionNames',
   /** The function `nightshift dlq redrive --stage` invokes. */
   redriveFunction: 'RedriveFunctionName',
+  /** The pipeline's event bus, when an agent has triggers: where `nightshift send-event --stage` puts events. */
+  eventBusName: 'EventBusName',
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUT;

@@ -12,6 +12,8 @@ export interface AwsCall {
   readonly resource: string;
   /** Partition key values of a DynamoDB read or write, when the call names them. */
   readonly leadingKeys?: readonly string[];
+  /** Condition keys the request carries (`events:source` of a PutEvents). */
+  readonly context?: Readonly<Record<string, string>>;
 }
 
 /** Every call made, by the function that made it. */
@@ -21,7 +23,7 @@ export class CallLog {
   record(functionName: string, call: AwsCall): void {
     let calls = this.calls.get(functionName);
     if (!calls) this.calls.set(functionName, (calls = new Map()));
-    calls.set(JSON.stringify([call.service, call.action, call.resource, call.leadingKeys ?? []]), call);
+    calls.set(JSON.stringify([call.service, call.action, call.resource, call.leadingKeys ?? [], call.context ?? {}]), call);
   }
 
   /** The distinct calls each function made. */

@@ -1,12 +1,14 @@
 import * as z from 'zod/mini';
 import { describeIssues } from './schema.ts';
 import { NightshiftError } from '../errors.ts';
+import { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, type TriggerConfig, matchesTrigger, outputSource } from '../config/trigger-routes.ts';
 
 /**
- * What EventBridge Scheduler sends an agent (the target input set by the `Agent` construct, with Scheduler's
- * context attributes filled in), and what the local runner sends in its place.
+ * What runs an agent: EventBridge Scheduler's input (set by the `Agent` construct, with Scheduler's context
+ * attributes filled in), or an EventBridge event a trigger's rule delivers (another agent's published output, or an
+ * outside event), and what the local runner sends in their place.
  */
-const invocationSchema = z.object({
+const scheduledSchema = z.object({
   agentId: z.string().check(z.minLength(1)),
   /** The slot this run is for, ISO 8601. Identical across Scheduler's retries of the same slot. */
   scheduledTime: z.iso.datetime({ offset: true }),
@@ -14,24 +16,103 @@ const invocationSchema = z.object({
   attemptNumber: z._default(z.coerce.number().check(z.refine((n) => Number.isInteger(n) && n >= 0, 'must be a whole number ≥ 0')), 0),
 });
 
-export type AgentInvocation = z.output<typeof invocationSchema>;
+/** An EventBridge event as a rule delivers it to a Lambda target. */
+const eventSchema = z.object({
+  id: z.string().check(z.minLength(1), z.maxLength(200)),
+  'detail-type': z.string(),
+  source: z.string().check(z.minLength(1)),
+  time: z.iso.datetime({ offset: true }),
+  detail: z.unknown(),
+});
+
+/** The detail of a published output's event (`OutputEvents`). */
+const outputDetailSchema = z.object({
+  agentId: z.string(),
+  runId: z.string(),
+  outputId: z.string(),
+  degraded: z._default(z.boolean(), false),
+  payload: z.unknown(),
+});
+
+/** What started a run: its schedule, an upstream agent's published output, or an outside event. */
+export type Trigger =
+  | { readonly kind: 'schedule' }
+  | { readonly kind: 'output'; readonly eventId: string; readonly from: string; readonly outputId: string; readonly runId: string; readonly degraded: boolean; readonly payload: unknown }
+  | { readonly kind: 'event'; readonly eventId: string; readonly source: string; readonly detailType: string; readonly detail: unknown };
+
+export interface AgentInvocation {
+  readonly agentId: string;
+  /** The time the run is for: its slot, or the triggering event's time. Orders the agent's heartbeats. */
+  readonly scheduledTime: string;
+  readonly scheduleArn: string;
+  readonly attemptNumber: number;
+  /** What started the run; a triggered run's input is here (`trigger.payload` or `trigger.detail`). @default schedule */
+  readonly trigger?: Trigger;
+}
 
 /** An event that is not an agent invocation; names the field and what was wrong. */
 export class InvocationError extends NightshiftError {
   override readonly name = 'InvocationError';
 }
 
-/** Parses an agent invocation and checks it is addressed to `expectedAgentId`. */
-export function parseInvocation(event: unknown, expectedAgentId: string): AgentInvocation {
-  const result = invocationSchema.safeParse(event);
-  if (!result.success) {
-    const detail = describeIssues(result.error, '(event)');
-    throw new InvocationError(`Not an agent invocation: ${detail}`);
-  }
-  if (result.data.agentId !== expectedAgentId) {
-    throw new InvocationError(
-      `Invocation for agent '${result.data.agentId}' reached agent '${expectedAgentId}'; check the schedule target`,
-    );
+/**
+ * Parses an agent invocation and checks it is addressed to `agent`: a scheduled one names it; an event must match
+ * one of its triggers (so a misrouted or forged event runs nothing). An output event's agent is its source, which
+ * IAM lets only that agent's role put; the detail's own `agentId` is not believed.
+ */
+export function parseInvocation(event: unknown, addressee: string | { readonly id: string; readonly triggers?: readonly TriggerConfig[] }): AgentInvocation {
+  const agent = typeof addressee === 'string' ? { id: addressee } : addressee;
+  if (isEvent(event)) return parseEvent(event, agent);
+  const result = scheduledSchema.safeParse(event);
+  if (!result.success) throw new InvocationError(`Not an agent invocation: ${describeIssues(result.error, '(event)')}`);
+  if (result.data.agentId !== agent.id) {
+    throw new InvocationError(`Invocation for agent '${result.data.agentId}' reached agent '${agent.id}'; check the schedule target`);
   }
   return result.data;
+}
+
+function isEvent(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && 'detail-type' in event;
+}
+
+function parseEvent(event: unknown, agent: { readonly id: string; readonly triggers?: readonly TriggerConfig[] }): AgentInvocation {
+  const result = eventSchema.safeParse(event);
+  if (!result.success) throw new InvocationError(`Not an agent invocation: not an EventBridge event: ${describeIssues(result.error, '(event)')}`);
+  const { id, source, time, detail } = result.data;
+  const detailType = result.data['detail-type'];
+  const base = { agentId: agent.id, scheduledTime: time, scheduleArn: 'event', attemptNumber: 0 };
+  const triggers = agent.triggers ?? [];
+  if (source.startsWith(RESERVED_SOURCE_PREFIX)) {
+    const from = triggers.find((t) => 'outputsOf' in t && outputSource(t.outputsOf) === source && detailType === OUTPUT_DETAIL_TYPE);
+    if (!from || !('outputsOf' in from)) throw new InvocationError(`${agent.id} does not run on events from '${source}' (${detailType}): its triggers are ${describe(triggers)}`);
+    const output = outputDetailSchema.safeParse(detail);
+    if (!output.success) throw new InvocationError(`output event ${id} from ${from.outputsOf}: ${describeIssues(output.error, 'detail')}`);
+    return { ...base, trigger: { kind: 'output', eventId: id, from: from.outputsOf, outputId: output.data.outputId, runId: output.data.runId, degraded: output.data.degraded, payload: output.data.payload } };
+  }
+  // The bus is not in the event a rule delivers: a source and type this agent runs on, from either bus, is its own.
+  const matches = triggers.some((t) => 'event' in t && matchesTrigger(t, { source, detailType, bus: t.event.bus }));
+  if (!matches) throw new InvocationError(`${agent.id} does not run on '${source}' events of type '${detailType}': its triggers are ${describe(triggers)}`);
+  return { ...base, trigger: { kind: 'event', eventId: id, source, detailType, detail } };
+}
+
+function describe(triggers: readonly TriggerConfig[]): string {
+  if (triggers.length === 0) return 'none (it runs on schedules only)';
+  return triggers.map((t) => ('outputsOf' in t ? `outputs of ${t.outputsOf}` : `${t.event.source.join('|')}${t.event.detailType ? ` / ${t.event.detailType.join('|')}` : ''}`)).join(', ');
+}
+
+/**
+ * The task lock id of a run: `<agent>@<slot>` for a scheduled run, the same for every delivery of that slot;
+ * `<agent>@event:<event id>` for a triggered one, the same for every delivery of that event.
+ */
+export function taskIdOf(invocation: AgentInvocation): string {
+  const trigger = invocation.trigger;
+  if (trigger && trigger.kind !== 'schedule') return `${invocation.agentId}@event:${trigger.eventId}`;
+  return `${invocation.agentId}@${new Date(invocation.scheduledTime).toISOString()}`;
+}
+
+/** What started a run, in words (`nightshift runs`): `schedule`, `output of planner (run-1:0)`, `event tickets/Ticket opened`. */
+export function describeTrigger(trigger: Trigger | undefined): string {
+  if (!trigger || trigger.kind === 'schedule') return 'schedule';
+  if (trigger.kind === 'output') return `output ${trigger.outputId} of ${trigger.from}`;
+  return `event ${trigger.source} / ${trigger.detailType} (${trigger.eventId})`;
 }

@@ -12,6 +12,7 @@ import type { MetricsSink } from './metrics.ts';
 import type { ModelProvider } from './model/model.ts';
 import { RunModel } from './model/run-model.ts';
 import { NotConfiguredError, UnknownNameError } from '../errors.ts';
+import type { OutputEvents } from './output-events.ts';
 
 /**
  * What an agent's work function sees of its run ({@link AgentContext}) and what the guard runs on ({@link GuardDeps}).
@@ -43,6 +44,11 @@ export interface GuardDeps {
   readonly secrets?: SecretSource;
   /** @default crypto.randomUUID */
   readonly newRunId?: () => string;
+  /**
+   * Where a published output goes for the agents that run on it (when the spec's `publishOutputs`): after the breaker
+   * admitted it and its side effect was released. @default - nowhere
+   */
+  readonly outputEvents?: OutputEvents;
 }
 
 /** Reads one of an agent's declared secrets by its name in the config, with where the spec says it lives. */
@@ -169,7 +175,14 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
         payload,
       };
       signal.throwIfAborted();
-      const release = publish ? () => publish(output) : undefined;
+      const events = spec.publishOutputs ? deps.outputEvents : undefined;
+      const release =
+        publish || events
+          ? async () => {
+              await publish?.(output);
+              await events?.publish(output);
+            }
+          : undefined;
       const result = deps.outputs ? await deps.outputs.emit(spec, runId, output.id, payload, release) : (await release?.(), { published: true as const });
       outputs.push({ ...output, published: result.published });
       return { ...result, output };

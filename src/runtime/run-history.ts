@@ -18,6 +18,8 @@ export interface RunEntry {
   readonly published: number;
   readonly suppressed: number;
   readonly tokens: { readonly input: number; readonly output: number; readonly cacheRead: number; readonly calls: number };
+  /** What started it (`describeTrigger`): `schedule`, `output <id> of <agent>`, `event <source> / <type> (<id>)`. */
+  readonly trigger?: string;
 }
 
 const DAY = 86_400_000;
@@ -31,8 +33,8 @@ export class RunHistory {
   constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string; clock: Clock; retentionDays?: number }) {}
 
   /** The entry for a run that ended with `outcome`, or that threw `error`. */
-  static entry(agentId: string, taskId: string, startedAt: number, endedAt: number, result: { outcome: RunOutcome<unknown> } | { error: unknown }): RunEntry {
-    const base = { agentId, taskId, startedAt: new Date(startedAt).toISOString(), endedAt: new Date(endedAt).toISOString() };
+  static entry(agentId: string, taskId: string, startedAt: number, endedAt: number, result: { outcome: RunOutcome<unknown> } | { error: unknown }, trigger?: string): RunEntry {
+    const base = { agentId, taskId, startedAt: new Date(startedAt).toISOString(), endedAt: new Date(endedAt).toISOString(), ...(trigger ? { trigger } : {}) };
     const none = { input: 0, output: 0, cacheRead: 0, calls: 0 };
     if ('error' in result) {
       const message = result.error instanceof Error ? result.error.message : String(result.error);

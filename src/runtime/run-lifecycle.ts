@@ -4,7 +4,7 @@ import { NightshiftError } from '../errors.ts';
 import { BreakerOpenError } from './breaker/breaker.ts';
 import type { OutputGuard } from './breaker/output-guard.ts';
 import type { Heartbeats, RunOrder, UpstreamHealth } from './heartbeats.ts';
-import type { AgentInvocation } from './invocation.ts';
+import { type AgentInvocation, taskIdOf } from './invocation.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks.ts';
 import type { ModelUsageTally } from './model/run-model.ts';
@@ -48,14 +48,14 @@ const MINUTE = 60_000;
 
 /** The task lock id of one scheduled slot; the same for every delivery of that slot. */
 export function slotTaskId(agentId: string, scheduledTime: string): string {
-  return `${agentId}@${new Date(scheduledTime).toISOString()}`;
+  return taskIdOf({ agentId, scheduledTime, scheduleArn: 'local', attemptNumber: 0 });
 }
 
 /**
  * The agent guard: the one wrapper every agent runs inside.
  *
- *   1. take the task lock for this scheduled slot (`<agentId>@<scheduledTime>`), so Scheduler's at-least-once
- *      retries of a slot run it once;
+ *   1. take the task lock for this scheduled slot (`<agentId>@<scheduledTime>`) or triggering event
+ *      (`<agentId>@event:<event id>`), so Scheduler's and EventBridge's at-least-once deliveries run it once;
  *   2. ask the breaker to admit the run (a HALF_OPEN breaker admits one probe);
  *   3. check each upstream's heartbeat and decide degraded mode (a store error fails the run; it is not staleness);
  *   4. beat `running`, then renew the lease and beat on the agent's heartbeat interval while the work runs;
@@ -69,7 +69,7 @@ export async function runAgent<R>(
   work: (context: AgentContext) => Promise<R>,
 ): Promise<RunOutcome<R>> {
   const { locks, heartbeats, metrics, log } = deps;
-  const taskId = slotTaskId(spec.id, invocation.scheduledTime);
+  const taskId = taskIdOf(invocation);
   const runId = deps.newRunId?.() ?? randomUUID();
 
   let lease: Lease;

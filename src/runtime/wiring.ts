@@ -22,6 +22,7 @@ import type { MetricsSink } from './metrics.ts';
 import { type Endpoints, type Instrument, clientConfig, documentClient } from './clients.ts';
 import type { ModelProvider } from './model/model.ts';
 import { RunHistory } from './run-history.ts';
+import type { OutputEvents } from './output-events.ts';
 
 /**
  * The one place the runtime is assembled: from where AWS is (endpoints), the clock, the metrics sink, and for the
@@ -170,7 +171,7 @@ export class Wiring {
   }
 
   /** Everything an agent's guard runs on. */
-  guardDeps(parts: { outputs: OutputGuard; queue: QueueAccess; model?: ModelProvider; log?: RunLog; secrets?: SecretSource }): GuardDeps {
+  guardDeps(parts: { outputs: OutputGuard; queue: QueueAccess; model?: ModelProvider; log?: RunLog; secrets?: SecretSource; outputEvents?: OutputEvents }): GuardDeps {
     return {
       locks: this.locks(),
       heartbeats: this.heartbeats(),
@@ -181,6 +182,7 @@ export class Wiring {
       ...(parts.model ? { model: parts.model } : {}),
       ...(parts.log ? { log: parts.log } : {}),
       ...(parts.secrets ? { secrets: parts.secrets } : {}),
+      ...(parts.outputEvents ? { outputEvents: parts.outputEvents } : {}),
     };
   }
 

@@ -24,6 +24,13 @@ const ddb = (action: string, table: keyof typeof tables, key: string, index?: st
   leadingKeys: [key],
 });
 
+const putEvents = (source: string, detailType: string): AwsCall => ({
+  service: 'events',
+  action: 'PutEvents',
+  resource: 'event-bus/pipeline',
+  context: { 'events:source': source, 'events:detail-type': detailType },
+});
+
 function hostile(agentId: string, other: string): [string, AwsCall][] {
   const config = reference.agents.find((a) => a.id === agentId)!;
   const calls: [string, AwsCall][] = [
@@ -50,6 +57,10 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['plant a vector that would rank an entry for any task', ddb('PutItem', 'memory', `vec#${config.memory.reads[0] ?? 'drafts'}`)],
     ...(['community', 'plans', 'drafts', 'rules'].filter((ns) => !config.memory.reads.includes(ns)).slice(0, 1).map((ns): [string, AwsCall] => [`read the vectors of namespace ${ns}, which it does not read`, ddb('Query', 'memory', `vec#${ns}`)])),
     ['call another model on the embedding grant', { service: 'bedrock', action: 'InvokeModel', resource: 'model/amazon.titan-embed-image-v1' }],
+    // The bus: an output event in another agent's name would run that agent's downstream as if it had published.
+    ["publish an output in another agent's name", putEvents(`nightshift.agent.${other}`, 'Output published')],
+    ['put an outside event that triggers agents', putEvents('tickets', 'Ticket opened')],
+    ['put events on the default bus', { ...putEvents(`nightshift.agent.${agentId}`, 'Output published'), resource: 'event-bus/default' }],
   ];
   if (config.model && !config.model.id.startsWith('anthropic.')) {
     // Its model behind an inference profile: calling the model directly, not through the profile.
@@ -72,6 +83,9 @@ function legitimate(agentId: string): [string, AwsCall][] {
     ['submit a memory update', { service: 'sqs', action: 'SendMessage', resource: 'queue/nightshift-dev-memory.fifo' }],
     ...config.memory.reads.map((ns): [string, AwsCall] => [`read namespace ${ns}`, ddb('GetItem', 'memory', `mem#${ns}`)]),
     ...config.memory.reads.map((ns): [string, AwsCall] => [`read the vectors of namespace ${ns}`, ddb('Query', 'memory', `vec#${ns}`)]),
+    ...(reference.agents.some((a) => a.triggers.some((t) => 'outputsOf' in t && t.outputsOf === agentId))
+      ? [['put its own outputs on the bus, for the agents they trigger', putEvents(`nightshift.agent.${agentId}`, 'Output published')] as [string, AwsCall]]
+      : []),
     ...(config.memory.reads.length > 0 ? [['embed its query', { service: 'bedrock', action: 'InvokeModel', resource: 'model/amazon.titan-embed-text-v2:0' }] as [string, AwsCall]] : []),
     ...(config.model ? [['call its model', { service: 'bedrock', action: 'InvokeModel', resource: `model/${config.model.id}` }] as [string, AwsCall]] : []),
   ];

@@ -8,14 +8,14 @@ import { type PipelineInput, definePipeline } from '../../src/config/pipeline.ts
 const entry = 'examples/agents/note-taker.ts';
 const memory = { reads: ['notes'], writes: ['notes'] };
 
-/** A newsroom on three continents: a chain scout → editor → publisher, small limits. */
+/** A newsroom on three continents: a chain scout → editor → publisher (each also run by the one before's outputs), small limits. */
 const newsroom = definePipeline({
   name: 'newsroom',
   stage: 'test',
   agents: [
     { id: 'scout', entry, memory, schedules: [{ cron: '0 6 * * *', timeZone: 'Europe/Berlin' }], breaker: { maxOutputs: 3, windowMinutes: 30 } },
-    { id: 'editor', entry, memory, upstream: ['scout'], schedules: [{ cron: '30 6,12 * * *', timeZone: 'UTC' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-    { id: 'publisher', entry, memory, upstream: ['editor'], schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
+    { id: 'editor', entry, memory, upstream: ['scout'], triggers: [{ outputsOf: 'scout' }], schedules: [{ cron: '30 6,12 * * *', timeZone: 'UTC' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
+    { id: 'publisher', entry, memory, upstream: ['editor'], triggers: [{ outputsOf: 'editor' }], schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
   ],
   breaker: { maxOutputs: 20, windowMinutes: 60 },
 } satisfies PipelineInput);
@@ -113,9 +113,9 @@ describe('fault injection on pipelines other than the reference one', () => {
   });
 
   it('fails a silence rehearsal whose page falls after the simulated hours, and says to run longer', async () => {
-    // The publisher runs once a day: its silence cannot page within 14 hours.
-    const result = await run(newsroom, ['silence:publisher@00:00']);
-    const check = result.checks.find((c) => c.name.startsWith('silence publisher: paged once'))!;
+    // The scout runs once a day: its silence cannot page within 14 hours.
+    const result = await run(newsroom, ['silence:scout@00:00']);
+    const check = result.checks.find((c) => c.name.startsWith('silence scout: paged once'))!;
     expect(check).toMatchObject({ ok: false, status: 'NOT EXERCISED' });
     expect(check.detail).toMatch(/after the simulated hours: run more --hours/);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvocationError, parseInvocation } from '../../src/runtime/invocation.ts';
+import { InvocationError, describeTrigger, parseInvocation, taskIdOf } from '../../src/runtime/invocation.ts';
 import { schedulerInvocation } from '../support/events.ts';
 
 describe('agent invocation', () => {
@@ -35,5 +35,48 @@ describe('agent invocation', () => {
     expect(() => parseInvocation(schedulerInvocation('writer'), 'community')).toThrow(
       "Invocation for agent 'writer' reached agent 'community'; check the schedule target",
     );
+  });
+});
+
+describe('triggered invocations (EventBridge events)', () => {
+  const editor = { id: 'editor', triggers: [{ outputsOf: 'scout' }, { event: { source: ['tickets'], detailType: ['Ticket opened'], bus: 'pipeline' as const } }] };
+  const event = (source: string, detailType: string, detail: unknown, id = 'e-1') => ({
+    version: '0',
+    id,
+    'detail-type': detailType,
+    source,
+    account: '123456789012',
+    time: '2026-11-25T03:00:05Z',
+    region: 'us-east-1',
+    resources: [],
+    detail,
+  });
+
+  it("reads an upstream's output: who from (its source, not what the detail claims), the output, a task id from the event id", () => {
+    const invocation = parseInvocation(event('nightshift.agent.scout', 'Output published', { agentId: 'someone-else', runId: 'r1', outputId: 'r1:0', payload: { topic: 'k8s' } }), editor);
+    expect(invocation.trigger).toEqual({ kind: 'output', eventId: 'e-1', from: 'scout', outputId: 'r1:0', runId: 'r1', degraded: false, payload: { topic: 'k8s' } });
+    expect(invocation.scheduledTime).toBe('2026-11-25T03:00:05Z');
+    expect(taskIdOf(invocation)).toBe('editor@event:e-1');
+    expect(describeTrigger(invocation.trigger)).toBe('output r1:0 of scout');
+  });
+
+  it('reads an outside event it has a trigger for', () => {
+    const invocation = parseInvocation(event('tickets', 'Ticket opened', { ticket: 'T-1' }, 'e-2'), editor);
+    expect(invocation.trigger).toEqual({ kind: 'event', eventId: 'e-2', source: 'tickets', detailType: 'Ticket opened', detail: { ticket: 'T-1' } });
+    expect(taskIdOf(invocation)).toBe('editor@event:e-2');
+  });
+
+  it('refuses an event none of its triggers take, and an output event without an output', () => {
+    expect(() => parseInvocation(event('nightshift.agent.publisher', 'Output published', { runId: 'r', outputId: 'r:0', agentId: 'publisher' }), editor)).toThrow(
+      /editor does not run on events from 'nightshift.agent.publisher'.*outputs of scout, tickets \/ Ticket opened/,
+    );
+    expect(() => parseInvocation(event('tickets', 'Ticket closed', {}), editor)).toThrow(/does not run on 'tickets' events of type 'Ticket closed'/);
+    expect(() => parseInvocation(event('tickets', 'Ticket opened', {}), 'editor')).toThrow(/its triggers are none \(it runs on schedules only\)/);
+    expect(() => parseInvocation(event('nightshift.agent.scout', 'Output published', { note: 'no ids' }), editor)).toThrow(InvocationError);
+    expect(() => parseInvocation({ ...event('tickets', 'Ticket opened', {}), time: 'yesterday' }, editor)).toThrow(/Not an agent invocation: not an EventBridge event: time/);
+  });
+
+  it('keeps the scheduled task id as it was', () => {
+    expect(taskIdOf(parseInvocation(schedulerInvocation('writer', '2026-11-25T02:15:00Z', 0), 'writer'))).toBe('writer@2026-11-25T02:15:00.000Z');
   });
 });

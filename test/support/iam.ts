@@ -46,6 +46,8 @@ export interface ResourceMap {
   readonly breakerAliasIds: Readonly<Record<string, string>>;
   /** The breaker function itself (invoked without an alias). @default - unknown */
   readonly breakerFunctionId?: string;
+  /** The pipeline's event bus, when it has triggers. @default - none */
+  readonly eventBusId?: string;
 }
 
 /** What the template calls each resource local mode names, for a stack whose local tables have `prefix`. */
@@ -59,6 +61,7 @@ export function resourceMap(stack: NightshiftStack, prefix: string): ResourceMap
     scheduleRoleId: logicalId(stack.schedules.role),
     breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
     breakerFunctionId: logicalId(stack.breakerAuthority.function),
+    ...(stack.triggers ? { eventBusId: logicalId(stack.triggers.bus) } : {}),
   };
 }
 
@@ -98,7 +101,8 @@ export function checkCalls(template: Template, roles: Readonly<Record<string, st
 function arnsOf(call: AwsCall, map: ResourceMap): { arn: string; context?: Record<string, string> }[] {
   return arnStrings(call, map).map((arn) => {
     const profile = call.service === 'bedrock' ? arnStrings(call, map).find((a) => a.includes(':inference-profile/')) : undefined;
-    return profile && arn.includes(':foundation-model/') ? { arn, context: { 'bedrock:InferenceProfileArn': profile } } : { arn };
+    const context = { ...call.context, ...(profile && arn.includes(':foundation-model/') ? { 'bedrock:InferenceProfileArn': profile } : {}) };
+    return Object.keys(context).length > 0 ? { arn, context } : { arn };
   });
 }
 
@@ -122,6 +126,10 @@ function arnStrings(call: AwsCall, map: ResourceMap): string[] {
     }
     case 'schedule':
       return [`arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${name}`];
+    case 'event-bus':
+      // `event-bus/pipeline`: the pipeline's own bus; `event-bus/default`: the account's.
+      if (name === 'default') return [`arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`];
+      return [map.eventBusId ? `<${map.eventBusId}.Arn>` : '(no event bus in the template)'];
     case 'parameter':
       return [`arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/${name}`];
     case 'secret':

@@ -1,0 +1,70 @@
+import { Duration, aws_events as events, aws_events_targets as targets, aws_iam as iam, type aws_sqs as sqs } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { PipelineConfig } from '../src/config/pipeline.ts';
+import { OUTPUT_DETAIL_TYPE, outputSource, triggeredBy } from '../src/config/triggers.ts';
+import type { Agent } from './agent.ts';
+
+export interface PipelineTriggersProps {
+  readonly pipeline: PipelineConfig;
+  readonly agents: readonly Agent[];
+  /**
+   * Where an event goes that EventBridge could not deliver to its agent within the retries: the queue scheduled
+   * invocations that were given up on go to, which the watch (or the `cloudwatch` alarms) pages on.
+   */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** The bus's name. @default `<name>-<stage>` */
+  readonly busName?: string;
+}
+
+/**
+ * The routes of a pipeline's triggers. Agents others run on put each output they publish (after the breaker admitted
+ * it) on the pipeline's bus, each under its own source (`nightshift.agent.<id>`), which is all IAM lets its role put
+ * there. One EventBridge rule per trigger sends the matching events to the triggered agent's function, retried for
+ * two hours, then into the pipeline's dead-letter queue for invocations (the schedules' own, which pages). The task lock's id comes from the event's id, so a redelivered event runs
+ * its agent once; while the breaker is open the agent refuses every run, triggered ones as well, and takes them again
+ * when it closes.
+ */
+export class PipelineTriggers extends Construct {
+  /** The pipeline's bus: agents' outputs, and outside events sent to it (`nightshift send-event`). */
+  readonly bus: events.EventBus;
+  readonly rules: readonly events.Rule[];
+
+  constructor(scope: Construct, id: string, props: PipelineTriggersProps) {
+    super(scope, id);
+    const { pipeline } = props;
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName ?? `${pipeline.name}-${pipeline.stage}` });
+    const functionOf = new Map(props.agents.map((a) => [a.agentId, a.function]));
+    const rules: events.Rule[] = [];
+    for (const agent of pipeline.agents) {
+      agent.triggers.forEach((trigger, i) => {
+        const onPipelineBus = 'outputsOf' in trigger || trigger.event.bus === 'pipeline';
+        const rule = new events.Rule(this, `${agent.id}-${i}`, {
+          ...(onPipelineBus ? { eventBus: this.bus } : {}),
+          description: 'outputsOf' in trigger ? `${agent.id} runs on each output of ${trigger.outputsOf}` : `${agent.id} runs on ${trigger.event.source.join(', ')} events`,
+          eventPattern:
+            'outputsOf' in trigger
+              ? { source: [outputSource(trigger.outputsOf)], detailType: [OUTPUT_DETAIL_TYPE] }
+              : { source: trigger.event.source, ...(trigger.event.detailType ? { detailType: trigger.event.detailType } : {}) },
+          targets: [new targets.LambdaFunction(functionOf.get(agent.id)!, { deadLetterQueue: props.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+        });
+        rules.push(rule);
+      });
+    }
+    this.rules = rules;
+    // Each agent others run on may put its own outputs on the bus, under its own source and detail type only.
+    for (const agent of pipeline.agents) {
+      if (triggeredBy(pipeline.agents, agent.id).length === 0) continue;
+      const fn = functionOf.get(agent.id)!;
+      fn.addEnvironment('NIGHTSHIFT_EVENT_BUS', this.bus.eventBusName);
+      iam.Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [this.bus.eventBusArn] }).principalStatement?.addCondition('StringEquals', {
+        'events:source': outputSource(agent.id),
+        'events:detail-type': OUTPUT_DETAIL_TYPE,
+      });
+    }
+  }
+
+  /** Lets an operator put outside events on the pipeline's bus (`nightshift send-event --stage`). */
+  grantSend(grantee: iam.IGrantable): iam.Grant {
+    return this.bus.grantPutEventsTo(grantee);
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The events Nightshift puts on a pipeline's bus, and how a trigger matches an event: shared by the config, the
+ * stack's rules, the agent's invocation parsing and local mode's bus (no schema library: agents load it at cold start).
+ */
+
+/** Event sources Nightshift writes itself: an outside trigger may not claim them (it would pose as an agent). */
+export const RESERVED_SOURCE_PREFIX = 'nightshift.';
+
+/** The source of the events an agent's published outputs become: what IAM lets that agent's role put, alone. */
+export function outputSource(agentId: string): string {
+  return `${RESERVED_SOURCE_PREFIX}agent.${agentId}`;
+}
+
+/** The detail type of a published output's event. */
+export const OUTPUT_DETAIL_TYPE = 'Output published';
+
+/** A trigger as the validated config holds it. */
+export type TriggerConfig =
+  | { readonly outputsOf: string }
+  | { readonly event: { readonly source: readonly string[]; readonly detailType?: readonly string[] | undefined; readonly bus: 'pipeline' | 'default' } };
+
+/** Whether an event on `bus` with `source` and `detailType` matches `trigger` (what its rule's pattern says). */
+export function matchesTrigger(trigger: TriggerConfig, event: { readonly source: string; readonly detailType: string; readonly bus: 'pipeline' | 'default' }): boolean {
+  if ('outputsOf' in trigger) return event.bus === 'pipeline' && event.source === outputSource(trigger.outputsOf) && event.detailType === OUTPUT_DETAIL_TYPE;
+  return (
+    event.bus === trigger.event.bus &&
+    trigger.event.source.includes(event.source) &&
+    (trigger.event.detailType === undefined || trigger.event.detailType.includes(event.detailType))
+  );
+}
+
+/** The agents each agent's outputs trigger, in config order. */
+export function triggeredBy(agents: readonly { readonly id: string; readonly triggers: readonly TriggerConfig[] }[], agentId: string): string[] {
+  return agents.filter((a) => a.triggers.some((t) => 'outputsOf' in t && t.outputsOf === agentId)).map((a) => a.id);
+}
+

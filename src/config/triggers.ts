@@ -1,0 +1,97 @@
+import * as z from 'zod';
+import { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, type TriggerConfig, matchesTrigger, outputSource, triggeredBy } from './trigger-routes.ts';
+
+export { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, matchesTrigger, outputSource, triggeredBy };
+
+/**
+ * What runs an agent besides its schedules: another agent's published outputs, or outside events on EventBridge.
+ *
+ * - `{ outputsOf: 'writer' }`: once for each output the writer publishes (after the breaker admitted it), with the
+ *   output as the run's input (`ctx.invocation.trigger`).
+ * - `{ event: { source: ['tickets'], detailType: ['Ticket opened'] } }`: once for each matching event on the
+ *   pipeline's bus (`bus: 'default'`: the account's default bus).
+ *
+ * Either way the run's task id comes from the event's id, so however often EventBridge delivers an event, the agent
+ * runs for it once.
+ */
+
+const patternValue = z.string().min(1).max(256);
+
+export const triggerSchema = z.union([
+  z.strictObject({
+    /** Runs the agent once per output this agent publishes. */
+    outputsOf: z.string().min(1),
+  }),
+  z.strictObject({
+    event: z.strictObject({
+      /** The events' `source` values (one of them must match). */
+      source: z
+        .array(patternValue.refine((s) => !s.startsWith(RESERVED_SOURCE_PREFIX), { message: `sources starting with '${RESERVED_SOURCE_PREFIX}' are Nightshift's own: trigger on an agent's outputs with { outputsOf: '<agent>' }` }))
+        .min(1, 'name at least one source'),
+      /** The events' `detail-type` values. @default - any */
+      detailType: z.array(patternValue).min(1).optional(),
+      /** Which bus the events arrive on. @default 'pipeline' (the pipeline's own bus) */
+      bus: z.enum(['pipeline', 'default']).default('pipeline'),
+    }),
+  }),
+]);
+
+export type { TriggerConfig } from './trigger-routes.ts';
+
+type Agent = { readonly id: string; readonly schedules: readonly unknown[]; readonly triggers: readonly TriggerConfig[] };
+
+/** Problems of the agents' triggers: unknown or own agents, repeats, an agent that nothing runs, cycles. */
+export function triggerIssues(agents: readonly Agent[]): { path: (string | number)[]; message: string }[] {
+  const ids = new Set(agents.map((a) => a.id));
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  agents.forEach((agent, i) => {
+    if (agent.schedules.length === 0 && agent.triggers.length === 0) {
+      issues.push({ path: ['agents', i, 'schedules'], message: `'${agent.id}' has neither schedules nor triggers: nothing would ever run it` });
+    }
+    const seen = new Set<string>();
+    agent.triggers.forEach((trigger, j) => {
+      const key = JSON.stringify(trigger);
+      if (seen.has(key)) issues.push({ path: ['agents', i, 'triggers', j], message: `'${agent.id}' lists this trigger twice` });
+      seen.add(key);
+      if (!('outputsOf' in trigger)) return;
+      if (trigger.outputsOf === agent.id) {
+        issues.push({ path: ['agents', i, 'triggers', j, 'outputsOf'], message: `'${agent.id}' cannot run on its own outputs: each run would trigger the next` });
+      } else if (!ids.has(trigger.outputsOf)) {
+        issues.push({ path: ['agents', i, 'triggers', j, 'outputsOf'], message: `unknown agent id '${trigger.outputsOf}' (agents: ${[...ids].join(', ')})` });
+      }
+    });
+  });
+  const cycle = triggerCycle(agents);
+  if (cycle) {
+    const at = agents.findIndex((a) => a.id === cycle[1]);
+    issues.push({ path: ['agents', at, 'triggers'], message: `trigger cycle ${cycle.join(' → ')}: each output would run the next agent for ever` });
+  }
+  return issues;
+}
+
+/** One cycle of "outputs of A run B" as agent ids in trigger order (first repeated at the end), or undefined. */
+function triggerCycle(agents: readonly Agent[]): string[] | undefined {
+  const ids = new Set(agents.map((a) => a.id));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (id: string): string[] | undefined => {
+    if (state.get(id) === 'done') return undefined;
+    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
+    state.set(id, 'visiting');
+    stack.push(id);
+    for (const next of triggeredBy(agents, id)) {
+      if (next === id || !ids.has(next)) continue; // reported on its own
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    stack.pop();
+    state.set(id, 'done');
+    return undefined;
+  };
+  for (const agent of agents) {
+    const cycle = visit(agent.id);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+

@@ -1,0 +1,90 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
+import reference from '../../nightshift.config.ts';
+import { definePipeline } from '../../src/config/pipeline.ts';
+import { logicalId, testApp } from '../support/template.ts';
+
+const stack = addNightshiftPipeline(testApp(), reference);
+const template = Template.fromStack(stack);
+const fnOf = (id: string) => stack.agents.find((a) => a.agentId === id)!.function;
+
+describe('trigger routes in the synthesized stack', () => {
+  it('routes each output of an agent to the agents that trigger on it: one rule each, on the pipeline bus, with a DLQ and retries', () => {
+    const bus = logicalId(stack.triggers!.bus);
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'nightshift-dev' });
+    const rules = Object.values(template.findResources('AWS::Events::Rule'));
+    const routes = rules.map((r) => ({
+      pattern: r.Properties.EventPattern,
+      bus: r.Properties.EventBusName,
+      target: r.Properties.Targets[0].Arn['Fn::GetAtt'][0],
+      retry: r.Properties.Targets[0].RetryPolicy,
+      dlq: r.Properties.Targets[0].DeadLetterConfig.Arn['Fn::GetAtt'][0],
+    }));
+    const dlq = logicalId(stack.schedules.deadLetterQueue); // the one the watch pages on
+    expect(routes).toEqual(
+      [
+        ['planner', 'writer'],
+        ['writer', 'seo'],
+        ['seo', 'community'],
+      ].map(([from, to]) => ({
+        pattern: { source: [`nightshift.agent.${from}`], 'detail-type': ['Output published'] },
+        bus: { Ref: bus },
+        target: logicalId(fnOf(to!)),
+        retry: { MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 8 },
+        dlq,
+      })),
+    );
+    // EventBridge may invoke each triggered function, and send what it gives up on to the DLQ, and nothing else.
+    for (const to of ['writer', 'seo', 'community']) {
+      template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [logicalId(fnOf(to)), 'Arn'] } });
+    }
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'sqs:SendMessage', Principal: { Service: 'events.amazonaws.com' } })]) },
+    });
+  });
+
+  it('lets an agent others run on put only its own outputs on the bus, and gives it the bus name; the others neither', () => {
+    const bus = logicalId(stack.triggers!.bus);
+    const putters = new Map<string, unknown>();
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement) {
+        if ([statement.Action].flat().some((a: string) => a.startsWith('events:'))) {
+          expect(statement.Action).toBe('events:PutEvents');
+          expect(statement.Resource).toEqual({ 'Fn::GetAtt': [bus, 'Arn'] });
+          putters.set(policy.Properties.Roles[0].Ref, statement.Condition);
+        }
+      }
+    }
+    const roleOf = (id: string) => logicalId(fnOf(id).role!);
+    expect([...putters.keys()].sort()).toEqual(['planner', 'writer', 'seo'].map(roleOf).sort());
+    for (const id of ['planner', 'writer', 'seo']) {
+      expect(putters.get(roleOf(id))).toEqual({ StringEquals: { 'events:source': `nightshift.agent.${id}`, 'events:detail-type': 'Output published' } });
+    }
+    const environment = (id: string) => Object.values(template.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === id)!.Properties.Environment.Variables;
+    expect(environment('planner').NIGHTSHIFT_EVENT_BUS).toEqual({ Ref: bus });
+    expect(environment('community').NIGHTSHIFT_EVENT_BUS).toBeUndefined();
+  });
+
+  it('routes outside events from the pipeline bus or the default bus, and adds no bus to a pipeline without triggers', () => {
+    const desk = definePipeline({
+      name: 'desk',
+      stage: 'test',
+      agents: [
+        { id: 'intake', entry: 'examples/agents/note-taker.ts', breaker: { maxOutputs: 3, windowMinutes: 60 }, triggers: [{ event: { source: ['tickets'], detailType: ['Ticket opened'] } }] },
+        { id: 'files', entry: 'examples/agents/note-taker.ts', breaker: { maxOutputs: 3, windowMinutes: 60 }, triggers: [{ event: { source: ['aws.s3'], bus: 'default' } }] },
+      ],
+      breaker: { maxOutputs: 10, windowMinutes: 60 },
+    });
+    const t = Template.fromStack(addNightshiftPipeline(testApp(), desk));
+    const rules = Object.values(t.findResources('AWS::Events::Rule')).map((r) => [r.Properties.EventPattern, r.Properties.EventBusName]);
+    expect(rules).toEqual([
+      [{ source: ['tickets'], 'detail-type': ['Ticket opened'] }, expect.objectContaining({ Ref: expect.any(String) })],
+      [{ source: ['aws.s3'] }, undefined],
+    ]);
+    // Nobody publishes outputs to anyone: no agent may put events.
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('events:PutEvents');
+    const none = definePipeline({ name: 'plain', stage: 'test', agents: [{ id: 'a', entry: 'examples/agents/note-taker.ts', schedules: [{ cron: '0 1 * * *' }], breaker: { maxOutputs: 1, windowMinutes: 60 } }], breaker: { maxOutputs: 1, windowMinutes: 60 } });
+    Template.fromStack(addNightshiftPipeline(testApp(), none)).resourceCountIs('AWS::Events::EventBus', 0);
+  });
+});
