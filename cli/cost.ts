@@ -3,6 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { NightshiftStack } from '../lib/nightshift-stack.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { runsPerMonth } from '../src/config/schedule-times.ts';
+import { triggeredBy } from '../src/config/trigger-routes.ts';
 import type { SimulationResult } from '../local/recorder.ts';
 import type { CommandResult } from './render.ts';
 
@@ -19,6 +20,10 @@ export const PRICES = {
   dynamoReadUnit: 0.125 / 1e6,
   sqsFifoRequest: 0.5 / 1e6,
   schedulerInvocation: 1.0 / 1e6,
+  /** Custom events put on an event bus (rules' deliveries to Lambda are not billed). */
+  eventBridgeEvent: 1.0 / 1e6,
+  /** Amazon Titan Text Embeddings V2, per token. */
+  titanEmbeddingToken: 0.02 / 1e6,
   snsPublish: 0.5 / 1e6,
   cloudWatchDashboard: 3.0,
   cloudWatchAlarmMetric: 0.1,
@@ -93,8 +98,16 @@ export function monthlyCost(
   // The watch runs every five minutes whatever happens: priced from what one run reads and writes.
   const watchRuns = watching ? ASSUMPTIONS.watchRunsPerMonth : 0;
   const runsPerDay = Math.max(1, Object.values(day.agents).reduce((sum, a) => sum + a.completed + a.failed + a.halted + a.skipped, 0));
-  const agentRuns = pipeline.agents.map((agent) => ({ agent, runs: runsPerMonth(agent.schedules) }));
+  // Scheduled runs from the schedules; triggered runs as many per scheduled run as the simulated day had (outside
+  // events, which no simulated day sends, are not counted).
+  const scheduledMonthly = pipeline.agents.reduce((sum, a) => sum + runsPerMonth(a.schedules), 0);
+  const daysPerSimulatedDay = day.totals.slots > 0 ? scheduledMonthly / day.totals.slots : DAYS_PER_MONTH;
+  const agentRuns = pipeline.agents.map((agent) => ({ agent, runs: runsPerMonth(agent.schedules) + (day.agents[agent.id]?.triggered ?? 0) * daysPerSimulatedDay }));
   const monthlyRuns = agentRuns.reduce((sum, a) => sum + a.runs, 0);
+  const runsOf = new Map(agentRuns.map(({ agent, runs }) => [agent.id, runs]));
+  const publishers = new Set(pipeline.agents.filter((a) => triggeredBy(pipeline.agents, a.id).length > 0).map((a) => a.id));
+  const outputEvents = day.published.filter((p) => publishers.has(p.agentId)).length * daysPerSimulatedDay;
+  const embeddingTokens = pipeline.embeddings ? (day.metrics.EmbeddingTokens ?? 0) * daysPerSimulatedDay : 0;
   const scale = monthlyRuns / runsPerDay;
 
   const modelCallsPerRun = (agentId: string) => {
@@ -137,7 +150,7 @@ export function monthlyCost(
   for (const agent of pipeline.agents) {
     const tally = day.models[agent.id];
     if (!tally || !agent.model) continue;
-    const perRun = (n: number) => (n / Math.max(1, day.agents[agent.id]!.completed + day.agents[agent.id]!.halted)) * runsPerMonth(agent.schedules);
+    const perRun = (n: number) => (n / Math.max(1, day.agents[agent.id]!.completed + day.agents[agent.id]!.halted)) * runsOf.get(agent.id)!;
     const [input, output, cacheRead] = [perRun(tally.inputTokens), perRun(tally.outputTokens), perRun(tally.cacheReadTokens)];
     model.input += input;
     model.output += output;
@@ -162,9 +175,10 @@ export function monthlyCost(
     { service: 'SQS FIFO', usage: `${count(sqsRequests)} requests (${count(ASSUMPTIONS.eventSourcePollsPerMonth)} of them event-source polls)`, usd: sqsRequests * PRICES.sqsFifoRequest },
     {
       service: 'EventBridge Scheduler',
-      usage: `${count(monthlyRuns + watchdogInvocations + watchRuns)} invocations`,
-      usd: (monthlyRuns + watchdogInvocations + watchRuns) * PRICES.schedulerInvocation,
+      usage: `${count(scheduledMonthly + watchdogInvocations + watchRuns)} invocations`,
+      usd: (scheduledMonthly + watchdogInvocations + watchRuns) * PRICES.schedulerInvocation,
     },
+    { service: 'EventBridge events', usage: `${count(outputEvents)} outputs put on the bus for their triggers`, usd: outputEvents * PRICES.eventBridgeEvent },
     { service: 'SNS', usage: `${count(alertsPerMonth)} alerts and pages`, usd: alertsPerMonth * PRICES.snsPublish },
     { service: 'CloudWatch dashboards', usage: `${dashboards}`, usd: dashboards * PRICES.cloudWatchDashboard },
     { service: 'CloudWatch alarms', usage: `${alarms.length} alarms over ${alarmMetrics} metrics`, usd: alarmMetrics * PRICES.cloudWatchAlarmMetric },
@@ -172,6 +186,7 @@ export function monthlyCost(
     { service: 'CloudWatch Logs', usage: `${logGb.toFixed(2)} GB ingested`, usd: logGb * PRICES.cloudWatchLogsPerGb },
     { service: 'KMS', usage: `${keys} customer managed key(s)`, usd: keys * PRICES.kmsKey },
     { service: 'Bedrock (model tokens)', usage: `${count(model.input)} in, ${count(model.output)} out, ${count(model.cacheRead)} cache read`, usd: model.usd },
+    { service: 'Bedrock (embeddings)', usage: `${count(embeddingTokens)} Titan V2 tokens (entries and queries)`, usd: embeddingTokens * PRICES.titanEmbeddingToken },
   ];
   const total = lines.reduce((sum, l) => sum + l.usd, 0);
   // What the pipeline's own infrastructure costs: everything but model tokens and dashboards (both optional extras).

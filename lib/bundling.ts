@@ -114,8 +114,9 @@ export function bundle(entry: string, outdir: string): BundleSize {
     treeShaking: true,
     legalComments: 'none',
     mainFields: ['module', 'main'],
-    // Nightshift itself from its TypeScript sources (the package ships them), as the handlers are.
-    conditions: ['nightshift-source'],
+    // Nightshift itself from its TypeScript sources (the package ships them), as the handlers are. Custom conditions
+    // replace esbuild's default `module` one, which picks the SDK's tree-shakeable ES builds: it is named again.
+    conditions: ['nightshift-source', 'module'],
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,

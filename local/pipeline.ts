@@ -24,12 +24,13 @@ import type { SecretSource } from '../src/runtime/run-context.ts';
 import { localSecretVariable } from '../src/config/agent-access.ts';
 import { NotConfiguredError } from '../src/errors.ts';
 import type { MemoryReader } from '../src/runtime/memory/reader.ts';
-import type { ContextRetriever } from '../src/runtime/memory/retrieval.ts';
+import type { Retriever } from '../src/runtime/memory/retrieval.ts';
 import { CountingMetrics } from '../src/runtime/metrics.ts';
 import { wireSteward } from '../src/runtime/memory/steward.ts';
 import { LocalEventBus } from './event-bus.ts';
 import type { Embedder } from '../src/runtime/memory/embedder.ts';
 import { offlineEmbedder } from '../src/runtime/memory/offline-embedder.ts';
+import { EntryVectors } from '../src/runtime/memory/entry-vectors.ts';
 import { OfflineProvider } from '../src/runtime/model/offline.ts';
 import { type Runtime, Wiring } from '../src/runtime/wiring.ts';
 import { documentClient } from '../src/runtime/clients.ts';
@@ -110,7 +111,7 @@ export class LocalPipeline {
   readonly deadLetterQueue: string;
   /** The operator's view (not recorded as any function's calls). */
   readonly reader: MemoryReader;
-  readonly retriever: ContextRetriever;
+  readonly retriever: Retriever;
   readonly breaker: Breaker;
   readonly heartbeats: Heartbeats;
   readonly locks: TaskLocks;
@@ -170,7 +171,15 @@ export class LocalPipeline {
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes }] as const));
     const stewardWiring = this.wiring('steward');
-    const vectors = stewardWiring.vectors((namespace, key, error) => options.print?.(`steward: ${namespace}/${key} not embedded (found by its words until its next update): ${(error as Error).message}`));
+    const vectors = pipeline.embeddings
+      ? new EntryVectors({
+          client: stewardWiring.dynamo,
+          tableName: names.memory,
+          embedder: options.embedder ?? offline,
+          metrics: this.metrics,
+          onFailure: (namespace, key, error) => options.print?.(`steward: ${namespace}/${key} not embedded (found by its words until its next update): ${(error as Error).message}`),
+        })
+      : undefined;
     const steward = wireSteward(stewardWiring, { writers, ...(vectors ? { vectors } : {}), onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome) });
     const stewardHandler = createStewardHandler(() => steward);
     this.eventSource = new SqsEventSource({

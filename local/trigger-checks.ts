@@ -19,7 +19,7 @@ export function triggerChecks(pipeline: PipelineConfig, r: SimulationResult): Ch
     }
   }
   const expected = r.published.flatMap((p) => routes.filter((route) => route.from === p.agentId).map((route) => ({ ...route, outputId: p.outputId })));
-  if (expected.length === 0) return [notExercised(name, 'no agent that others trigger on published anything', true)];
+  if (expected.length === 0) return [notExercised(name, 'no agent that others trigger on published anything', false)];
   const wrong = expected.filter((e) => runsFor.get(`${e.to} ${e.outputId}`) !== 1);
   const extra = [...runsFor.keys()].filter((key) => !expected.some((e) => `${e.to} ${e.outputId}` === key));
   return [

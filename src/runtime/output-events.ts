@@ -37,16 +37,22 @@ export class OutputEventError extends NightshiftError {
   override readonly name = 'OutputEventError';
 }
 
+/** Throws {@link OutputEventError} for an output whose event EventBridge would refuse as too large. */
+export function checkEventSize(output: PublishedOutput): void {
+  const bytes = Buffer.byteLength(JSON.stringify(outputEvent(output).detail));
+  if (bytes > MAX_EVENT_BYTES - 1_024) {
+    throw new OutputEventError(`${output.id}: the output is ${bytes} bytes as an event; EventBridge takes 256 KB: keep large content in memory and emit its key`);
+  }
+}
+
 /** PutEvents to the pipeline's bus; the client is made with the first output (not every run publishes). */
 export class EventBridgeOutputs implements OutputEvents {
   constructor(private readonly options: { client: () => Promise<EventBridgeClient>; busName: string }) {}
 
   async publish(output: PublishedOutput): Promise<void> {
     const { source, detailType, detail } = outputEvent(output);
+    checkEventSize(output);
     const Detail = JSON.stringify(detail);
-    if (Buffer.byteLength(Detail) > MAX_EVENT_BYTES - 1_024) {
-      throw new OutputEventError(`${output.id}: the output is ${Buffer.byteLength(Detail)} bytes as an event; EventBridge takes 256 KB: keep large content in memory and emit its key`);
-    }
     const [{ PutEventsCommand }, client] = await Promise.all([import('@aws-sdk/client-eventbridge'), this.options.client()]);
     const result = await client.send(new PutEventsCommand({ Entries: [{ EventBusName: this.options.busName, Source: source, DetailType: detailType, Detail }] }));
     if ((result.FailedEntryCount ?? 0) > 0) {

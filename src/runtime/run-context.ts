@@ -6,13 +6,13 @@ import type { AgentInvocation } from './invocation.ts';
 import type { TaskLocks } from './locks.ts';
 import type { MemoryClient } from './memory/client.ts';
 import type { MemoryReader } from './memory/reader.ts';
-import type { ContextRetriever, RetrievalRequest, RetrievedContext } from './memory/retrieval.ts';
+import type { RetrievalRequest, RetrievedContext, Retriever } from './memory/retrieval.ts';
 import { RunMemory } from './memory/run-memory.ts';
 import type { MetricsSink } from './metrics.ts';
 import type { ModelProvider } from './model/model.ts';
 import { RunModel } from './model/run-model.ts';
 import { NotConfiguredError, UnknownNameError } from '../errors.ts';
-import type { OutputEvents } from './output-events.ts';
+import { type OutputEvents, checkEventSize } from './output-events.ts';
 
 /**
  * What an agent's work function sees of its run ({@link AgentContext}) and what the guard runs on ({@link GuardDeps}).
@@ -34,7 +34,7 @@ export interface GuardDeps {
   /** The circuit breaker: admission, output accounting, duplicate and budget guards. @default - outputs are not counted */
   readonly outputs?: OutputGuard;
   /** The steward's queue and the memory table; without them `context.memory` refuses. @default - none */
-  readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader; readonly retriever: ContextRetriever };
+  readonly memory?: { readonly client: MemoryClient; readonly reader: MemoryReader; readonly retriever: Retriever };
   /** Where `context.model` sends calls: Bedrock in Lambda, the offline provider locally. @default - none */
   readonly model?: ModelProvider;
   /**
@@ -176,6 +176,8 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
       };
       signal.throwIfAborted();
       const events = spec.publishOutputs ? deps.outputEvents : undefined;
+      // Before the breaker counts it or its side effect runs: an output too large to trigger anyone is refused whole.
+      if (events) checkEventSize(output);
       const release =
         publish || events
           ? async () => {
@@ -202,6 +204,7 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
       contextTokens.loaded += retrieved.tokensLoaded;
       contextTokens.full += retrieved.tokensFull;
       deps.metrics?.count('ContextTokensLoaded', retrieved.tokensLoaded);
+      if (retrieved.embedding?.tokens) deps.metrics?.count('EmbeddingTokens', retrieved.embedding.tokens);
       return retrieved;
     },
   };

@@ -15,9 +15,10 @@ import { Heartbeats } from './heartbeats.ts';
 import { TaskLocks } from './locks.ts';
 import { MemoryClient } from './memory/client.ts';
 import { MemoryReader } from './memory/reader.ts';
-import { ContextRetriever } from './memory/retrieval.ts';
+import type { Retriever } from './memory/retrieval.ts';
 import type { Embedder } from './memory/embedder.ts';
-import { EntryVectors } from './memory/entry-vectors.ts';
+import type { EntryVectors } from './memory/entry-vectors.ts';
+import { once } from './once.ts';
 import type { MetricsSink } from './metrics.ts';
 import { type Endpoints, type Instrument, clientConfig, documentClient } from './clients.ts';
 import type { ModelProvider } from './model/model.ts';
@@ -115,16 +116,23 @@ export class Wiring {
     return new MemoryReader({ client: this.dynamo, tableName: this.tables.memory });
   }
 
-  /** Lazy context: the memory entries a task needs within a token budget. */
-  retriever(): ContextRetriever {
-    const vectors = this.vectors();
-    return new ContextRetriever({ client: this.dynamo, tableName: this.tables.memory, ...(vectors ? { vectors } : {}) });
+  /**
+   * Lazy context: the memory entries a task needs within a token budget. The ranking code (and its vectors) loads with
+   * the first retrieval: not every run retrieves.
+   */
+  retriever(): Retriever {
+    const load = once(async () => {
+      const [{ ContextRetriever }, vectors] = await Promise.all([import('./memory/retrieval.ts'), this.vectors()]);
+      return new ContextRetriever({ client: this.dynamo, tableName: this.tables.memory, ...(vectors ? { vectors } : {}) });
+    });
+    return { retrieve: async (request) => (await load()).retrieve(request) };
   }
 
   /** Entry vectors, when this wiring has an embedder. */
-  vectors(onFailure?: (namespace: string, key: string, error: unknown) => void): EntryVectors | undefined {
+  async vectors(onFailure?: (namespace: string, key: string, error: unknown) => void): Promise<EntryVectors | undefined> {
     const { embedder } = this.options;
     if (!embedder) return undefined;
+    const { EntryVectors } = await import('./memory/entry-vectors.ts');
     return new EntryVectors({ client: this.dynamo, tableName: this.tables.memory, embedder, ...this.metricsOption(), ...(onFailure ? { onFailure } : {}) });
   }
 

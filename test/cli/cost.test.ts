@@ -44,7 +44,7 @@ describe('nightshift cost', () => {
     expect(modes.cloudwatch.infrastructure).toBeGreaterThan(10 * infrastructure);
   });
 
-  it('prices what it measured: units and requests from the simulated day, runs from the schedules', () => {
+  it('prices what it measured: units and requests from the simulated day, runs from the schedules and the triggers', () => {
     const { lines } = monthlyCost(reference, day);
     const line = (service: string) => lines.find((l) => l.service === service)!;
     // 12 slots a day on the reference schedules, one weekday-only: 351 runs in a 30-day month of a 365-day year.
@@ -55,8 +55,13 @@ describe('nightshift cost', () => {
     expect(day.usage.dynamo.writeUnits).toBeGreaterThan(0);
     expect(day.usage.dynamo.readUnits).toBeGreaterThan(0);
     const runsPerDay = Object.values(day.agents).reduce((sum, a) => sum + a.completed + a.failed + a.halted + a.skipped, 0);
-    const monthlyRuns = reference.agents.reduce((sum, a) => sum + runsPerMonth(a.schedules), 0);
-    expect(monthlyRuns).toBeCloseTo(351.43, 2);
+    const scheduledRuns = reference.agents.reduce((sum, a) => sum + runsPerMonth(a.schedules), 0);
+    expect(scheduledRuns).toBeCloseTo(351.43, 2);
+    // Triggered runs (writer on plans, seo on drafts, community on reviews): as many per scheduled run as the day had.
+    const triggered = Object.values(day.agents).reduce((sum, a) => sum + a.triggered, 0);
+    expect(triggered).toBeGreaterThan(0);
+    const monthlyRuns = scheduledRuns + (triggered * scheduledRuns) / day.totals.slots;
+    expect(cloudwatchLine('Lambda requests').usage).toContain(`(${Math.round(monthlyRuns).toLocaleString('en-US')} agent runs,`);
     // The agents' and the steward's writes scale with the runs; the simulated watch's are priced apart.
     const expectedWrites = Math.round(((day.usage.dynamo.writeUnits - (day.usage.watch?.writeUnits ?? 0)) * monthlyRuns) / runsPerDay);
     expect(cloudwatchLine('DynamoDB on-demand').usage).toContain(`${expectedWrites.toLocaleString('en-US')} write units`);

@@ -166,3 +166,43 @@ describe('nightshift CLI', () => {
     expect(result.stderr).toContain(`No local run in ${empty} (no snapshot.json): run \`npm start\` (nightshift local) first`);
   });
 });
+
+describe('nightshift send-event', () => {
+  const stateDir = join(mkdtempSync(join(tmpdir(), 'nightshift-desk-')), 'state');
+  const desk = ['--config', 'examples/desk.config.ts', '--state-dir', stateDir];
+
+  // A hang guard that holds on a fully loaded 2-core machine: the steps take about 20 s idle.
+  it('puts an outside event on the local bus: the triage runs once for it, the reply once for the triage, and runs say why', { timeout: 240_000 }, async () => {
+    const local = await nightshift('local', '--hours', '2', ...desk);
+    expect(local.code).toBe(0);
+    const sent = await nightshift('send-event', '--source', 'tickets', '--detail-type', 'Ticket opened', '--detail', '{"ticket":"T-1"}', '--local', ...desk, '--json');
+    expect(sent.stderr).toContain('starting DynamoDB Local and the local SQS');
+    const result = JSON.parse(sent.stdout);
+    expect(result.runs).toEqual([
+      expect.objectContaining({ agentId: 'triage', status: 'completed', published: 1, taskId: `triage@event:${result.eventId}`, trigger: `event tickets / Ticket opened (${result.eventId})` }),
+      expect.objectContaining({ agentId: 'reply', status: 'completed', published: 1, trigger: expect.stringMatching(/^output .+:0 of triage$/) }),
+    ]);
+    const runs = await nightshift('runs', '--local', ...desk);
+    expect(runs.stdout).toMatch(/reply +completed .*\n +run by output .+ of triage; 1 published/);
+    expect(runs.stdout).toMatch(/triage +completed .*\n +run by event tickets \/ Ticket opened/);
+  });
+
+  it('refuses an event nothing runs on, an agent-only source, or a detail that is not a JSON object, before starting anything', async () => {
+    const [nobody, reserved, notJson, notObject, noTarget] = await Promise.all([
+      nightshift('send-event', '--source', 'tickets', '--detail-type', 'Ticket closed', '--local', ...desk),
+      nightshift('send-event', '--source', 'nightshift.agent.triage', '--detail-type', 'Output published', '--local', ...desk),
+      nightshift('send-event', '--source', 'tickets', '--detail-type', 'Ticket opened', '--detail', '{ticket', '--local', ...desk),
+      nightshift('send-event', '--source', 'tickets', '--detail-type', 'Ticket opened', '--detail', '[1]', '--local', ...desk),
+      nightshift('send-event', '--source', 'tickets', '--detail-type', 'Ticket opened', ...desk),
+    ]);
+    expect(nobody.stderr).toContain("no agent runs on 'tickets' / 'Ticket closed' on the pipeline bus: nothing was sent. Agents' event triggers: triage: tickets / Ticket opened on the pipeline bus");
+    expect(reserved.stderr).toContain("sources starting with 'nightshift.' are agents' outputs, which only the agents put");
+    expect(notJson.stderr).toContain('--detail is not JSON');
+    expect(notObject.stderr).toContain('--detail must be a JSON object');
+    expect(noTarget.stderr).toContain('choose one target: --local or --stage <stage>');
+    for (const r of [nobody, reserved, notJson, notObject, noTarget]) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toContain('nightshift: starting');
+    }
+  });
+});

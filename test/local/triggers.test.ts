@@ -62,7 +62,7 @@ describe('agents run on events', () => {
 describe('EventBridge delivering an event more than once', () => {
   it('runs the agent once: the second delivery finds the task completed', async () => {
     const clock = new ManualClock(Date.UTC(2026, 10, 25, 9));
-    const local = await LocalPipeline.start({ pipeline: chain, clock, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix: `twice-${randomUUID().slice(0, 8)}`, embedder: undefined });
+    const local = await LocalPipeline.start({ pipeline: chain, clock, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix: `twice-${randomUUID().slice(0, 8)}` });
     try {
       let ran = 0;
       const work = async (ctx: AgentContext) => {
@@ -86,6 +86,30 @@ describe('EventBridge delivering an event more than once', () => {
       expect(ran).toBe(2);
       const history = await local.runtime('desk').history!.list(['desk']);
       expect(history.map((h) => h.trigger)).toContain(`event tickets / Ticket opened (${event.id})`);
+    } finally {
+      await local.stop();
+    }
+  });
+});
+
+describe('an output too large to be an event', () => {
+  it('is refused before the breaker counts it or its side effect runs, and nothing reaches the bus', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 25, 9));
+    const local = await LocalPipeline.start({ pipeline: chain, clock, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix: `large-${randomUUID().slice(0, 8)}` });
+    try {
+      let released = 0;
+      const work = async (ctx: AgentContext) => {
+        await ctx.emit({ body: 'x'.repeat(300_000) }, async () => {
+          released++;
+        });
+      };
+      await expect(local.handler('intake', work)({ agentId: 'intake', scheduledTime: '2026-11-25T09:00:00Z' })).rejects.toThrow(/bytes as an event; EventBridge takes 256 KB: keep large content in memory and emit its key/);
+      expect(released).toBe(0);
+      expect(local.bus.put).toEqual([]);
+      expect(local.metrics.get('OutputsPublished')).toBe(0);
+      // A small output from the same agent goes through, and onto the bus for the agent it triggers.
+      await local.handler('intake', async (ctx) => void (await ctx.emit({ small: true })))({ agentId: 'intake', scheduledTime: '2026-11-25T12:00:00Z' });
+      expect(local.bus.take().map((d) => d.agentId)).toEqual(['triage']);
     } finally {
       await local.stop();
     }

@@ -46,3 +46,8 @@ export function contextAttributes(namespace: string, key: string, value: unknown
     ctxSequence: sequence,
   };
 }
+
+/** The retrieved entries as one block of text for a model prompt; its tokens are `context.tokensLoaded`. */
+export function renderContext(context: { readonly entries: readonly { readonly namespace: string; readonly key: string; readonly value: unknown }[] }): string {
+  return context.entries.map((e) => renderEntry(e.namespace, e.key, e.value)).join('');
+}

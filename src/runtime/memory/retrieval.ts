@@ -4,6 +4,7 @@ import { CONTEXT_INDEX } from '../../contract/tables.ts';
 import { once } from '../once.ts';
 import { tokenCounter } from '../tokens.ts';
 import { renderEntry } from './context-index.ts';
+export { renderContext } from './context-index.ts';
 import { entryKey } from './items.ts';
 import { type Rewrite, rewriteQuery } from './term-variants.ts';
 import { dot } from './embedder.ts';
@@ -119,8 +120,13 @@ const RECENCY_WEIGHT = 0.1;
 const BATCH_GET_LIMIT = 100;
 const MAX_UNPROCESSED_RETRIES = 5;
 
+/** What `ctx.retrieve` runs on: a `ContextRetriever`, or the wiring's stand-in that loads one on first use. */
+export interface Retriever {
+  retrieve(request: RetrievalRequest): Promise<RetrievedContext>;
+}
+
 /** Ranks, packs and loads context from the memory table; one instance per table, safe to share. */
-export class ContextRetriever {
+export class ContextRetriever implements Retriever {
   constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string; vectors?: EntryVectors }) {}
 
   async retrieve(request: RetrievalRequest): Promise<RetrievedContext> {
@@ -289,10 +295,6 @@ function fuse(words: readonly { entry: IndexedEntry; score: number }[], meaning:
     .map(({ entry, score, words: w, meaning: m }) => ({ entry, score, foundBy: w && m ? 'both' : w ? 'words' : 'meaning' }));
 }
 
-/** The retrieved entries as one block of text for a model prompt; its tokens are `context.tokensLoaded`. */
-export function renderContext(context: Pick<RetrievedContext, 'entries'>): string {
-  return context.entries.map((e) => renderEntry(e.namespace, e.key, e.value)).join('');
-}
 
 function indexed(namespace: string, item: Record<string, unknown>): IndexedEntry {
   const key = item.sk as string;

@@ -1,5 +1,5 @@
 import type { RetrievedContext } from '../memory/retrieval.ts';
-import { renderContext } from '../memory/retrieval.ts';
+import { renderContext } from '../memory/context-index.ts';
 import { NightshiftError } from '../../errors.ts';
 
 /**
