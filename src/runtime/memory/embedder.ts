@@ -135,6 +135,14 @@ export function embeddingText(key: string, tags: readonly string[], text: string
   return `${key.replace(/[-_/.:#]+/g, ' ')}. ${tags.join(', ')}${tags.length > 0 ? '. ' : ''}${text}`;
 }
 
+/**
+ * An entry's title: its key's words and its tags. Embedded beside the whole text, because a task usually names what an
+ * entry is about, and a short text's vector is not diluted by the rest of the entry.
+ */
+export function titleText(key: string, tags: readonly string[]): string {
+  return `${key.replace(/[-_/.:#]+/g, ' ').replace(/\b\d+\b/g, ' ').replace(/\s+/g, ' ').trim()}${tags.length > 0 ? `. ${tags.join(', ')}` : ''}`;
+}
+
 /** Identifies a vector's source: the model and the exact text, so a changed text or model is never matched. */
 export function vectorOf(model: string, text: string): string {
   return `${model}:${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;

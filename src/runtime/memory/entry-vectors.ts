@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { KEYS, vectorPartitionKey } from '../../contract/tables.ts';
 import type { MetricsSink } from '../metrics.ts';
-import { type Embedder, decodeVector, embeddingText, encodeVector, vectorOf } from './embedder.ts';
+import { type Embedder, decodeVector, embeddingText, encodeVector, titleText, vectorOf } from './embedder.ts';
 
 /**
  * Where entry vectors live: one item per entry in its namespace's vector partition (`pk = vec#<namespace>`,
@@ -10,6 +10,13 @@ import { type Embedder, decodeVector, embeddingText, encodeVector, vectorOf } fr
  * dimensions) and uses a vector only when its `of` matches the entry as the context index has it now, so a vector
  * of an older text, of another model, or of an entry since deleted is never used.
  */
+
+/** An entry's vectors: of its whole text, and of its title (key and tags) when it has one. */
+export interface StoredVectors {
+  readonly of: string;
+  readonly vector: Float32Array;
+  readonly title?: Float32Array;
+}
 
 export type StampOutcome = 'embedded' | 'unchanged' | 'not-indexed' | 'failed';
 
@@ -41,8 +48,14 @@ export class EntryVectors {
     try {
       const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: KEYS.memory.vector(namespace, key), ProjectionExpression: '#of', ExpressionAttributeNames: { '#of': 'of' } }));
       if (Item?.of === of) return 'unchanged';
-      const { vectors, tokens } = await embedder.embed([text]);
-      await client.send(new PutCommand({ TableName: tableName, Item: { ...KEYS.memory.vector(namespace, key), of, vector: encodeVector(vectors[0]!), sequence: item.lastSequence } }));
+      const title = titleText(key, (item.tags as string[] | undefined) ?? []);
+      const { vectors, tokens } = await embedder.embed(title ? [text, title] : [text]);
+      await client.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...KEYS.memory.vector(namespace, key), of, vector: encodeVector(vectors[0]!), ...(vectors[1] ? { title: encodeVector(vectors[1]) } : {}), sequence: item.lastSequence },
+        }),
+      );
       metrics?.count('EntriesEmbedded');
       metrics?.count('EmbeddingTokens', tokens);
       return 'embedded';
@@ -54,8 +67,8 @@ export class EntryVectors {
   }
 
   /** A namespace's vectors by key, and the Query calls it took (one per MB). */
-  async read(namespace: string): Promise<{ vectors: Map<string, { of: string; vector: Float32Array }>; calls: number }> {
-    const vectors = new Map<string, { of: string; vector: Float32Array }>();
+  async read(namespace: string): Promise<{ vectors: Map<string, StoredVectors>; calls: number }> {
+    const vectors = new Map<string, StoredVectors>();
     let calls = 0;
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -65,13 +78,15 @@ export class EntryVectors {
           TableName: this.options.tableName,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': vectorPartitionKey(namespace) },
-          ProjectionExpression: 'sk, #of, vector',
+          ProjectionExpression: 'sk, #of, vector, title',
           ExpressionAttributeNames: { '#of': 'of' },
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of page.Items ?? []) {
-        if (typeof item.of === 'string' && item.vector instanceof Uint8Array) vectors.set(item.sk as string, { of: item.of, vector: decodeVector(item.vector) });
+        if (typeof item.of === 'string' && item.vector instanceof Uint8Array) {
+          vectors.set(item.sk as string, { of: item.of, vector: decodeVector(item.vector), ...(item.title instanceof Uint8Array ? { title: decodeVector(item.title) } : {}) });
+        }
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);

@@ -8,7 +8,7 @@ export { renderContext } from './context-index.ts';
 import { entryKey } from './items.ts';
 import { type Rewrite, rewriteQuery } from './term-variants.ts';
 import { dot } from './embedder.ts';
-import type { EntryVectors } from './entry-vectors.ts';
+import type { EntryVectors, StoredVectors } from './entry-vectors.ts';
 import { type MemoryEntry, toEntry } from './reader.ts';
 
 /**
@@ -165,7 +165,7 @@ export class ContextRetriever implements Retriever {
       const meaning = await this.byMeaning(vectors, candidates, request.query);
       storeCalls += meaning.calls;
       embedding = meaning.embedding;
-      if (meaning.ranked.length > 0) ranked = fuse(words, meaning.ranked);
+      if (meaning.ranked.length > 0) ranked = fuse(words, meaning.ranked, meaning.titles);
     }
     const chosen: { entry: IndexedEntry; score: number; foundBy: FoundBy }[] = [];
     let planned = 0;
@@ -233,7 +233,7 @@ export class ContextRetriever implements Retriever {
    */
   private async byMeaning(vectors: EntryVectors, candidates: readonly IndexedEntry[], query: string) {
     let calls = 0;
-    const stored = new Map<string, { of: string; vector: Float32Array }>();
+    const stored = new Map<string, StoredVectors>();
     for (const namespace of new Set(candidates.map((c) => c.namespace))) {
       const read = await vectors.read(namespace);
       calls += read.calls;
@@ -241,18 +241,22 @@ export class ContextRetriever implements Retriever {
     }
     const usable = candidates.filter((c) => !c.pinned && stored.get(c.id)?.of === vectors.expectedOf(c.key, c.tagList, c.text));
     const base = { model: vectors.model, entriesWithVectors: usable.length };
-    if (usable.length === 0) return { ranked: [], calls, embedding: { ...base, tokens: 0 } };
+    if (usable.length === 0) return { ranked: [], titles: [], calls, embedding: { ...base, tokens: 0 } };
     let embedded: { vector: Float32Array; tokens: number };
     try {
       embedded = await vectors.embedQuery(query);
     } catch (error) {
-      return { ranked: [], calls, embedding: { ...base, tokens: 0, error: error instanceof Error ? error.message : String(error) } };
+      return { ranked: [], titles: [], calls, embedding: { ...base, tokens: 0, error: error instanceof Error ? error.message : String(error) } };
     }
-    const ranked = usable
-      .map((entry) => ({ entry, score: dot(embedded.vector, stored.get(entry.id)!.vector) }))
-      .sort((a, b) => b.score - a.score || compare(a.entry.id, b.entry.id))
-      .slice(0, MEANING_DEPTH);
-    return { ranked, calls, embedding: { ...base, tokens: embedded.tokens } };
+    const byCosine = (vectorOf: (v: StoredVectors) => Float32Array | undefined) =>
+      usable
+        .flatMap((entry) => {
+          const v = vectorOf(stored.get(entry.id)!);
+          return v ? [{ entry, score: dot(embedded.vector, v) }] : [];
+        })
+        .sort((a, b) => b.score - a.score || compare(a.entry.id, b.entry.id))
+        .slice(0, MEANING_DEPTH);
+    return { ranked: byCosine((v) => v.vector), titles: byCosine((v) => v.title), calls, embedding: { ...base, tokens: embedded.tokens } };
   }
 
   /** Reads entries by key, 100 a call, retrying what DynamoDB leaves unprocessed. */
@@ -279,7 +283,7 @@ export class ContextRetriever implements Retriever {
  * Reciprocal rank fusion of the words' ranking (entries above the relevance floor) and the meaning's: each list adds
  * 1 / (K + rank) to an entry's score. Scores from different scales are never compared, only ranks.
  */
-function fuse(words: readonly { entry: IndexedEntry; score: number }[], meaning: readonly { entry: IndexedEntry; score: number }[]): Ranked[] {
+function fuse(words: readonly { entry: IndexedEntry; score: number }[], meaning: readonly { entry: IndexedEntry; score: number }[], titles: readonly { entry: IndexedEntry; score: number }[] = []): Ranked[] {
   const fused = new Map<string, { entry: IndexedEntry; score: number; words: boolean; meaning: boolean }>();
   const add = (list: readonly { entry: IndexedEntry }[], half: 'words' | 'meaning') =>
     list.forEach(({ entry }, rank) => {
@@ -290,6 +294,7 @@ function fuse(words: readonly { entry: IndexedEntry; score: number }[], meaning:
     });
   add(words, 'words');
   add(meaning, 'meaning');
+  add(titles, 'meaning');
   return [...fused.values()]
     .sort((a, b) => b.score - a.score || b.entry.updatedAt - a.entry.updatedAt || compare(a.entry.id, b.entry.id))
     .map(({ entry, score, words: w, meaning: m }) => ({ entry, score, foundBy: w && m ? 'both' : w ? 'words' : 'meaning' }));

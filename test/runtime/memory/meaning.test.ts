@@ -19,7 +19,8 @@ function conceptEmbedder(concepts: readonly (readonly string[])[], behaviour: { 
   const embedder: Embedder = {
     model: 'concepts/test',
     async embed(texts) {
-      calls.push(...texts);
+      calls.push(texts[0]!); // one per call: an entry's text and title go in one call
+      texts.forEach((t) => texts.length > 1 && t === texts[1] && expect(t.length).toBeLessThan(texts[0]!.length));
       const failing = texts.find((t) => behaviour.fail?.(t));
       if (failing !== undefined) throw new Error(`model unavailable for '${failing.slice(0, 20)}'`);
       return {
@@ -65,6 +66,11 @@ describe('retrieval by meaning', () => {
       ['podcast-notes', 'meaning'],
     ]);
     expect(context.embedding).toMatchObject({ model: 'concepts/test', entriesWithVectors: 2, tokens: 3 });
+    // The title (key and tags) is embedded beside the whole text: an entry whose text never says what it is about
+    // is found by what its key says.
+    await steward.handle(delivered(update({ namespace: ns, key: 'kubernetes-upgrade', value: 'Runs on Sunday nights after the freeze.' })));
+    const byTitle = await retriever.retrieve({ namespaces: [ns], query: 'when does the cluster change', budgetTokens: 1_000 });
+    expect(byTitle.entries.filter((e) => !e.pinned)[0]).toMatchObject({ key: 'kubernetes-upgrade', foundBy: 'meaning' });
 
     const worded = await retriever.retrieve({ namespaces: [ns], query: 'invoice refunds', budgetTokens: 1_000 });
     expect(worded.entries.find((e) => e.key === 'refund-policy')?.foundBy).toBe('both');
