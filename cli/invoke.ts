@@ -45,20 +45,28 @@ export async function invokeLocal(pipeline: PipelineConfig, stateDir: string, ag
   try {
     for (const row of snapshot.schedules) local.schedules.state.set(row.name, row.enabled);
     const outcome = await local.handler(agentId, module.work)(manualInvocation(agentId, at));
-    await local.eventSource.drain();
-    const depths = await local.queueDepths();
-    await saveSnapshot(
-      localTargetOn(pipeline, stateDir, local.dynamoEndpoint, {
-        end: clock.now(),
-        memory: { queued: depths.queue + depths.inFlight, deadLetters: depths.deadLetters },
-        schedules: Object.fromEntries(local.schedules.state),
-      }),
-      stateDir,
-    );
+    await saveLocalState(pipeline, stateDir, local, clock);
     return { data: outcome, text: describeOutcome(outcome as { status: string; taskId: string }) };
   } finally {
     await local.stop();
   }
+}
+
+/**
+ * After an operator's command ran agents on a local run's state: lets the steward apply what they submitted, then
+ * writes the snapshot the read commands use, at the clock's time.
+ */
+export async function saveLocalState(pipeline: PipelineConfig, stateDir: string, local: LocalPipeline, clock: ManualClock): Promise<void> {
+  await local.eventSource.drain();
+  const depths = await local.queueDepths();
+  await saveSnapshot(
+    localTargetOn(pipeline, stateDir, local.dynamoEndpoint, {
+      end: clock.now(),
+      memory: { queued: depths.queue + depths.inFlight, deadLetters: depths.deadLetters },
+      schedules: Object.fromEntries(local.schedules.state),
+    }),
+    stateDir,
+  );
 }
 
 /** Invokes the deployed function with a Scheduler-shaped event and returns what the run returned. */

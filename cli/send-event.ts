@@ -7,10 +7,9 @@ import { LocalPipeline } from '../local/pipeline.ts';
 import { ManualClock } from '../src/runtime/clock.ts';
 import { describeTrigger, parseInvocation } from '../src/runtime/invocation.ts';
 import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle.ts';
-import { saveSnapshot } from './ops.ts';
+import { saveLocalState } from './invoke.ts';
 import type { CommandResult } from './render.ts';
 import { readSnapshot } from './snapshot.ts';
-import { localTargetOn } from './target.ts';
 
 /** An outside event, as `nightshift send-event` takes it. */
 export interface OutsideEvent {
@@ -86,16 +85,7 @@ export async function sendEventLocal(pipeline: PipelineConfig, stateDir: string,
         }
       }
     }
-    await local.eventSource.drain();
-    const depths = await local.queueDepths();
-    await saveSnapshot(
-      localTargetOn(pipeline, stateDir, local.dynamoEndpoint, {
-        end: clock.now(),
-        memory: { queued: depths.queue + depths.inFlight, deadLetters: depths.deadLetters },
-        schedules: Object.fromEntries(local.schedules.state),
-      }),
-      stateDir,
-    );
+    await saveLocalState(pipeline, stateDir, local, clock);
     return {
       data: { eventId: sent.event.id, runs },
       text: [`event ${sent.event.id} put on the local ${event.bus} bus`, ...runs.map((r) => `  ${r.agentId}: ${r.status}${r.published ? `, ${r.published} published` : ''} (${r.trigger})`)].join('\n'),

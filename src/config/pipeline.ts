@@ -5,6 +5,7 @@ import { NAMESPACE, NAMESPACE_RULE } from './namespaces.ts';
 import { environmentSchema, permissionsSchema, secretsSchema } from './agent-access.ts';
 import { NightshiftError } from '../errors.ts';
 import { triggerIssues, triggerSchema } from './triggers.ts';
+import { findCycle } from './graph.ts';
 
 /**
  * The pipeline config: one typed object that declares every agent, its schedules and guardrails. It is validated
@@ -277,7 +278,7 @@ const pipelineSchema = z
       });
     });
     for (const issue of triggerIssues(pipeline.agents)) ctx.addIssue({ code: 'custom', ...issue });
-    const cycle = findCycle(pipeline.agents);
+    const cycle = dependencyCycle(pipeline.agents);
     if (cycle) {
       ctx.addIssue({
         code: 'custom',
@@ -368,27 +369,8 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Returns one dependency cycle as agent ids (first id repeated at the end), or undefined. */
-function findCycle(agents: readonly { id: string; upstream: readonly string[] }[]): string[] | undefined {
+function dependencyCycle(agents: readonly { id: string; upstream: readonly string[] }[]): string[] | undefined {
   const upstreamOf = new Map(agents.map((a) => [a.id, a.upstream]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    if (state.get(id) === 'done' || !upstreamOf.has(id)) return undefined;
-    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
-    state.set(id, 'visiting');
-    stack.push(id);
-    for (const next of upstreamOf.get(id)!) {
-      if (next === id) continue; // reported separately as a self-dependency
-      const cycle = visit(next);
-      if (cycle) return cycle;
-    }
-    stack.pop();
-    state.set(id, 'done');
-    return undefined;
-  };
-  for (const agent of agents) {
-    const cycle = visit(agent.id);
-    if (cycle) return cycle;
-  }
-  return undefined;
+  // A self-dependency is reported on its own; an unknown upstream too.
+  return findCycle([...upstreamOf.keys()], (id) => (upstreamOf.get(id) ?? []).filter((next) => next !== id && upstreamOf.has(next)));
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { findCycle } from './graph.ts';
 import { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, type TriggerConfig, matchesTrigger, outputSource, triggeredBy } from './trigger-routes.ts';
 
 export { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, matchesTrigger, outputSource, triggeredBy };
@@ -72,26 +73,6 @@ export function triggerIssues(agents: readonly Agent[]): { path: (string | numbe
 /** One cycle of "outputs of A run B" as agent ids in trigger order (first repeated at the end), or undefined. */
 function triggerCycle(agents: readonly Agent[]): string[] | undefined {
   const ids = new Set(agents.map((a) => a.id));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    if (state.get(id) === 'done') return undefined;
-    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
-    state.set(id, 'visiting');
-    stack.push(id);
-    for (const next of triggeredBy(agents, id)) {
-      if (next === id || !ids.has(next)) continue; // reported on its own
-      const cycle = visit(next);
-      if (cycle) return cycle;
-    }
-    stack.pop();
-    state.set(id, 'done');
-    return undefined;
-  };
-  for (const agent of agents) {
-    const cycle = visit(agent.id);
-    if (cycle) return cycle;
-  }
-  return undefined;
+  // Self-triggers and unknown agents are reported on their own.
+  return findCycle([...ids], (id) => triggeredBy(agents, id).filter((next) => next !== id && ids.has(next)));
 }
-
