@@ -62,9 +62,4 @@ export class PipelineTriggers extends Construct {
       });
     }
   }
-
-  /** Lets an operator put outside events on the pipeline's bus (`nightshift send-event --stage`). */
-  grantSend(grantee: iam.IGrantable): iam.Grant {
-    return this.bus.grantPutEventsTo(grantee);
-  }
 }

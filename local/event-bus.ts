@@ -70,10 +70,6 @@ export class LocalEventBus {
     return taken;
   }
 
-  get waiting(): number {
-    return this.pending.length;
-  }
-
   /** How an agent's published outputs reach the bus: as its function's PutEvents. */
   outputsOf(functionName: string): OutputEvents {
     return {

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { KEYS, vectorPartitionKey } from '../../contract/tables.ts';
 import type { MetricsSink } from '../metrics.ts';
 import { type Embedder, decodeVector, embeddingText, encodeVector, titleText, vectorOf } from './embedder.ts';
@@ -70,26 +70,24 @@ export class EntryVectors {
   async read(namespace: string): Promise<{ vectors: Map<string, StoredVectors>; calls: number }> {
     const vectors = new Map<string, StoredVectors>();
     let calls = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
+    const pages = paginateQuery(
+      { client: this.options.client },
+      {
+        TableName: this.options.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': vectorPartitionKey(namespace) },
+        ProjectionExpression: 'sk, #of, vector, title',
+        ExpressionAttributeNames: { '#of': 'of' },
+      },
+    );
+    for await (const page of pages) {
       calls++;
-      const page = await this.options.client.send(
-        new QueryCommand({
-          TableName: this.options.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': vectorPartitionKey(namespace) },
-          ProjectionExpression: 'sk, #of, vector, title',
-          ExpressionAttributeNames: { '#of': 'of' },
-          ExclusiveStartKey: startKey,
-        }),
-      );
       for (const item of page.Items ?? []) {
         if (typeof item.of === 'string' && item.vector instanceof Uint8Array) {
           vectors.set(item.sk as string, { of: item.of, vector: decodeVector(item.vector), ...(item.title instanceof Uint8Array ? { title: decodeVector(item.title) } : {}) });
         }
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return { vectors, calls };
   }
 

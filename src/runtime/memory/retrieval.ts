@@ -1,5 +1,5 @@
 import { ContentionError } from '../../errors.ts';
-import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { CONTEXT_INDEX } from '../../contract/tables.ts';
 import { tokenCounter } from '../tokens.ts';
 import { renderEntry } from './context-index.ts';
@@ -123,22 +123,20 @@ export class ContextRetriever implements Retriever {
     let storeCalls = 0;
     const candidates: IndexedEntry[] = [];
     for (const namespace of new Set(request.namespaces)) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
+      const pages = paginateQuery(
+        { client: this.options.client },
+        {
+          TableName: this.options.tableName,
+          IndexName: CONTEXT_INDEX.indexName,
+          KeyConditionExpression: '#ns = :ns',
+          ExpressionAttributeNames: { '#ns': CONTEXT_INDEX.partitionKey },
+          ExpressionAttributeValues: { ':ns': namespace },
+        },
+      );
+      for await (const page of pages) {
         storeCalls++;
-        const page = await this.options.client.send(
-          new QueryCommand({
-            TableName: this.options.tableName,
-            IndexName: CONTEXT_INDEX.indexName,
-            KeyConditionExpression: '#ns = :ns',
-            ExpressionAttributeNames: { '#ns': CONTEXT_INDEX.partitionKey },
-            ExpressionAttributeValues: { ':ns': namespace },
-            ExclusiveStartKey: startKey,
-          }),
-        );
         for (const item of page.Items ?? []) candidates.push(indexed(namespace, item));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      }
     }
 
     const lexical = candidates.length === 0 ? { ranked: [], rewrites: [] } : rank(candidates, request.query, await searchLibrary());
