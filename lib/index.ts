@@ -22,6 +22,6 @@ export { Agent, type AgentProps } from './agent.ts';
 export { CircuitBreaker, type CircuitBreakerProps } from './circuit-breaker.ts';
 export { CoordinationTable, type CoordinationTableProps } from './coordination-table.ts';
 export { MemoryStore, type MemoryStoreProps } from './memory-store.ts';
-export { NightshiftFunction, type NightshiftFunctionProps } from './nightshift-function.ts';
+export { NightshiftFunction, type NightshiftFunctionProps, newestNodeRuntime } from './nightshift-function.ts';
 export { PipelineMonitoring, type PipelineMonitoringProps } from './pipeline-monitoring.ts';
 export { PipelineSchedules, type PipelineSchedulesProps } from './pipeline-schedules.ts';

@@ -1,12 +1,11 @@
 import { InvalidPropsError } from '../src/errors.ts';
-import { type App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import type { App } from 'aws-cdk-lib';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { NightshiftStack } from './nightshift-stack.ts';
 
 /**
- * Adds one pipeline to a CDK app: a `NightshiftStack` named `<name>-<stage>`, checked by cdk-nag's AWS Solutions
- * pack at synth (a finding fails the synth unless acknowledged with a reason).
+ * Adds one pipeline to a CDK app: a `NightshiftStack` named `<name>-<stage>`, checked by cdk-nag's AwsSolutions and
+ * Serverless packs at synth (a finding fails the synth unless acknowledged with a reason).
  */
 export function addNightshiftPipeline(app: App, pipeline: PipelineConfig): NightshiftStack {
   // `-c modelProvider=offline`: agents answer without calling Bedrock (`npm run deploy:localstack` sets it).
@@ -19,6 +18,5 @@ export function addNightshiftPipeline(app: App, pipeline: PipelineConfig): Night
     ...(modelProvider ? { modelProvider } : {}),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return stack;
 }

@@ -35,10 +35,65 @@ export interface NightshiftFunctionProps {
   readonly invocation?: 'async' | 'sync';
   /** Where an asynchronous invocation goes after Lambda's retries failed. Required for `invocation: 'async'`. */
   readonly deadLetterQueue?: sqs.IQueue;
+  /**
+   * The Node.js runtime, at least Node.js 22; the bundle targets its Node version.
+   * @default - the `nightshift:runtime` context value (e.g. `nodejs24.x`), else the newest Node.js runtime the app's
+   * aws-cdk-lib knows (what cdk-nag's latest-runtime rules ask for)
+   */
+  readonly runtime?: lambda.Runtime;
+}
+
+/** The context key (cdk.json, `-c`, or `NightshiftPipelineProps.runtime`) naming every function's Node.js runtime. */
+export const RUNTIME_CONTEXT = 'nightshift:runtime';
+
+/** The oldest Node.js major the functions' code runs on (Lambda's Node.js 20 runtime is deprecated). */
+const OLDEST_NODE_MAJOR = 22;
+
+/**
+ * The newest Node.js runtime the installed aws-cdk-lib knows. aws-cdk-lib adds a runtime once Lambda runs it, and
+ * cdk-nag's `AwsSolutions-L1` and `Serverless-LambdaLatestVersion` compare against the same list, so this default
+ * follows the app's aws-cdk-lib as it is upgraded.
+ */
+export function newestNodeRuntime(): lambda.Runtime {
+  let newest: { runtime: lambda.Runtime; major: number } | undefined;
+  for (const runtime of lambda.Runtime.ALL) {
+    const major = nodeMajor(runtime.name);
+    if (major !== undefined && (!newest || major > newest.major)) newest = { runtime, major };
+  }
+  if (!newest) throw new InvalidPropsError('aws-cdk-lib knows no Node.js Lambda runtime (lambda.Runtime.ALL has none)');
+  return newest.runtime;
+}
+
+/** `22` for `nodejs22.x`; nothing for another family or a runtime without a major version. */
+export function nodeMajor(runtimeName: string): number | undefined {
+  const match = /^nodejs(\d+)\.x$/.exec(runtimeName);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The runtime a function in `scope` runs on: its prop, the context, or the newest; checked to be Node.js 22+. */
+function runtimeFor(scope: Construct, id: string, asked: lambda.Runtime | undefined): lambda.Runtime {
+  const context = scope.node.tryGetContext(RUNTIME_CONTEXT) as unknown;
+  let runtime = asked;
+  let source = 'the runtime prop';
+  if (!runtime && context !== undefined) {
+    source = `context ${RUNTIME_CONTEXT}`;
+    runtime = lambda.Runtime.ALL.find((known) => known.name === context);
+    if (!runtime) {
+      const known = lambda.Runtime.ALL.map((r) => r.name).filter((name) => (nodeMajor(name) ?? 0) >= OLDEST_NODE_MAJOR);
+      throw new InvalidPropsError(`NightshiftFunction ${id}: ${source} is '${String(context)}', which this aws-cdk-lib does not know; use one of ${[...new Set(known)].join(', ')}`);
+    }
+  }
+  runtime ??= newestNodeRuntime();
+  const major = nodeMajor(runtime.name);
+  if (major === undefined || major < OLDEST_NODE_MAJOR) {
+    throw new InvalidPropsError(`NightshiftFunction ${id}: ${source} is ${runtime.name}; Nightshift's functions need a Node.js runtime of ${OLDEST_NODE_MAJOR} or later (e.g. nodejs${OLDEST_NODE_MAJOR}.x)`);
+  }
+  return runtime;
 }
 
 /**
- * A Node.js Lambda function with Nightshift's defaults: arm64, Node.js 24, its own log group with a retention, an
+ * A Node.js Lambda function with Nightshift's defaults: arm64, the newest Node.js runtime the app's aws-cdk-lib knows
+ * (or the one chosen, see {@link NightshiftFunctionProps.runtime}), its own log group with a retention, an
  * execution role that may write only its own logs, and an ESM bundle built by {@link bundle} on this machine (no
  * Docker), hashed by its output so a change anywhere in the code it includes redeploys it.
  */
@@ -49,6 +104,8 @@ export class NightshiftFunction extends lambda.Function {
   readonly kind: 'handler' | 'agent';
 
   constructor(scope: Construct, id: string, props: NightshiftFunctionProps) {
+    const runtime = runtimeFor(scope, `${scope.node.path}/${id}`, props.runtime);
+    const target = `node${nodeMajor(runtime.name)}`;
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -65,17 +122,17 @@ export class NightshiftFunction extends lambda.Function {
           image: DockerImage.fromRegistry('nightshift/no-docker'),
           // Never run either, but part of the key CDK caches staged assets by (the source folder and these options):
           // without the entry, two agents in one folder would share the first one's bundle.
-          command: ['nightshift-bundle', props.kind ?? 'handler', relative(process.cwd(), resolve(props.entry))],
+          command: ['nightshift-bundle', props.kind ?? 'handler', relative(process.cwd(), resolve(props.entry)), target],
           local: {
             tryBundle(outputDir) {
-              bundle(props.kind === 'agent' ? agentEntry(props.entry) : props.entry, outputDir);
+              bundle(props.kind === 'agent' ? agentEntry(props.entry) : props.entry, outputDir, { target });
               return true;
             },
           },
         },
       }),
       handler: HANDLER,
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime,
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 512,

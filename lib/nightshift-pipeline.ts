@@ -5,6 +5,7 @@ import {
   Stack,
   Annotations,
   Validations,
+  type aws_lambda as lambda,
   aws_scheduler as scheduler,
   aws_scheduler_targets as targets,
 } from 'aws-cdk-lib';
@@ -20,7 +21,8 @@ import { CircuitBreaker } from './circuit-breaker.ts';
 import { CoordinationTable } from './coordination-table.ts';
 import { MemoryStore } from './memory-store.ts';
 import { builtInHandler, checkAgentEntries } from './bundling.ts';
-import { NightshiftFunction } from './nightshift-function.ts';
+import { NightshiftFunction, RUNTIME_CONTEXT } from './nightshift-function.ts';
+import { checkWithCdkNag } from './nightshift-checks.ts';
 import { BreakerAuthority } from './breaker-authority.ts';
 import { PipelineMonitoring } from './pipeline-monitoring.ts';
 import { PipelineTriggers } from './pipeline-triggers.ts';
@@ -36,6 +38,13 @@ export interface NightshiftPipelineProps {
    * LocalStack's). @default 'bedrock'
    */
   readonly modelProvider?: 'bedrock' | 'offline';
+  /**
+   * Every function's Node.js runtime (22 or later); their bundles target its Node version. Pinning one older than
+   * the newest your aws-cdk-lib knows fails cdk-nag's `AwsSolutions-L1` and `Serverless-LambdaLatestVersion` unless
+   * you acknowledge them (`Validations.of(pipeline).acknowledge(...)`).
+   * @default - the `nightshift:runtime` context value, else the newest Node.js runtime the app's aws-cdk-lib knows
+   */
+  readonly runtime?: lambda.Runtime;
 }
 
 /**
@@ -68,6 +77,8 @@ export class NightshiftPipeline extends Construct {
     const { pipeline } = props;
     checkAgentEntries(pipeline);
     claimName(this, pipeline);
+    // Read by each NightshiftFunction below (context must be set before the first child).
+    if (props.runtime) this.node.setContext(RUNTIME_CONTEXT, props.runtime.name);
     const stack = Stack.of(this);
     const asked = this.node.tryGetContext('config') as string | undefined;
     if (asked !== undefined && this.node.id !== 'Default') {
@@ -79,6 +90,8 @@ export class NightshiftPipeline extends Construct {
     }
     // A NightshiftStack holds its pipeline as `Default`, invisible in logical ids: the stack's ids stay what they were.
     const embedded = this.node.id !== 'Default';
+    // cdk-nag over what this construct makes (in a NightshiftStack, the whole stack), never the user's own resources.
+    checkWithCdkNag(embedded ? this : stack);
     const prefix = schedulePrefix(pipeline, embedded);
     const spec = breakerSpec(pipeline, prefix);
 

@@ -45,7 +45,7 @@ export class GroupBlockedError extends NightshiftError {
  * groups' records are applied. (Powertools' FIFO processor keeps the same guarantee but applies every record in
  * turn; its `BatchProcessor` runs them all at once, and this handler orders them per group.)
  */
-export function createStewardHandler(steward: () => MemorySteward) {
+export function createStewardHandler(steward: () => MemorySteward | Promise<MemorySteward>) {
   const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context) => {
     const turn = groupTurns(event.Records);
@@ -54,7 +54,7 @@ export function createStewardHandler(steward: () => MemorySteward) {
         event,
         async (record: SQSRecord) =>
           turn(record, async () => {
-            const result = await steward().handle(stewardMessage(record));
+            const result = await (await steward()).handle(stewardMessage(record));
             // The reason only: a detail can quote the body, and memory content never goes into a log.
             if (result.outcome === 'rejected') logger.warn('update rejected', { messageId: record.messageId, messageGroupId: record.attributes.MessageGroupId, reason: result.reason });
             return result;
@@ -101,14 +101,12 @@ function groupTurns(records: readonly SQSRecord[]) {
   };
 }
 
-let steward: MemorySteward | undefined;
+let steward: Promise<MemorySteward> | undefined;
 
-/** X-Ray subsegments for the steward's DynamoDB calls when the stack turned tracing on. */
-const instrument = await tracingFromEnvironment();
-
-function stewardFromEnvironment(): MemorySteward {
+async function stewardFromEnvironment(): Promise<MemorySteward> {
   const env = parseStewardEnvironment();
-  const dynamo = documentClient({}, instrument);
+  // X-Ray subsegments for the steward's DynamoDB calls when the stack turned tracing on.
+  const dynamo = documentClient({}, await tracingFromEnvironment());
   const sink = { count: (name: MetricName, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) };
   const embedder = env.embeddingDimensions
     ? new TitanEmbedder({ client: once(async () => new (await import('@aws-sdk/client-bedrock-runtime')).BedrockRuntimeClient({})), dimensions: env.embeddingDimensions })
@@ -134,4 +132,10 @@ function stewardFromEnvironment(): MemorySteward {
 }
 
 /** The memory steward: the only writer of shared memory. */
-export const handler = createStewardHandler(() => (steward ??= stewardFromEnvironment()));
+export const handler = createStewardHandler(
+  () =>
+    (steward ??= stewardFromEnvironment().catch((error: unknown) => {
+      steward = undefined; // the next invocation tries again
+      throw error;
+    })),
+);

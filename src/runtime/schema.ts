@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import en from 'zod/v4/locales/en.js';
+import { en } from 'zod/v4/locales';
 
 /**
  * The schema library of everything that runs in a function: zod's tree-shakable "mini" build with English

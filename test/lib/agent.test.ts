@@ -2,7 +2,7 @@ import { aws_scheduler as scheduler, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../lib/agent.ts';
-import { NightshiftFunction } from '../../lib/nightshift-function.ts';
+import { NightshiftFunction, newestNodeRuntime } from '../../lib/nightshift-function.ts';
 import { definePipeline } from '../../src/config/pipeline.ts';
 import { NightshiftStack } from '../../lib/nightshift-stack.ts';
 import { logicalId, testApp, testStack } from '../support/template.ts';
@@ -35,10 +35,10 @@ function agentStack() {
 }
 
 describe('Agent', () => {
-  it('runs as an arm64 Node.js 24 function sized from the config', () => {
+  it('runs as an arm64 function on the newest Node.js runtime aws-cdk-lib knows, sized from the config', () => {
     const { template } = agentStack();
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x',
+      Runtime: newestNodeRuntime().name,
       Architectures: ['arm64'],
       Timeout: 120,
       MemorySize: 256,

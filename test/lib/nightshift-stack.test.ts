@@ -2,6 +2,7 @@ import { Stack, aws_lambda as lambda, aws_sqs as sqs } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
+import { NightshiftPipeline } from '../../lib/nightshift-pipeline.ts';
 import reference from '../../nightshift.config.ts';
 import { actionsGranted, logicalId, testApp } from '../support/template.ts';
 
@@ -263,6 +264,25 @@ describe('cdk-nag AwsSolutions and Serverless checks', () => {
     const fn = new lambda.Function(Stack.of(nightshift), 'Unguarded', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
     expect(fn.node.path).toContain('Unguarded');
     expect(() => checked.synth()).toThrow(/Serverless-LambdaDLQ/);
+  });
+
+  it('in a stack of the user’s own, check Nightshift’s resources and never the user’s', () => {
+    const checked = testApp();
+    const stack = new Stack(checked, 'UserStack');
+    const nightshift = new NightshiftPipeline(stack, 'Pipeline', { pipeline: reference });
+    new sqs.Queue(stack, 'UsersOwnQueue'); // no SSL enforcement: AwsSolutions-SQS4, but the user's to decide
+    expect(() => checked.synth()).not.toThrow();
+    new sqs.Queue(nightshift, 'Unguarded'); // the same finding inside the pipeline construct fails, by rule and path
+    expect(() => checked.synth({ force: true })).toThrow(/AwsSolutions-SQS4[\s\S]*UserStack\/Pipeline\/Unguarded/);
+  });
+
+  it('check two pipelines in one app, each with its own findings', () => {
+    const checked = testApp();
+    const first = new NightshiftPipeline(new Stack(checked, 'First'), 'Pipeline', { pipeline: reference });
+    const second = new NightshiftPipeline(new Stack(checked, 'Second'), 'Pipeline', { pipeline: { ...reference, stage: 'prod' } });
+    new sqs.Queue(first, 'A');
+    new sqs.Queue(second, 'B');
+    expect(() => checked.synth()).toThrow(/First\/Pipeline\/A[\s\S]*Second\/Pipeline\/B|Second\/Pipeline\/B[\s\S]*First\/Pipeline\/A/);
   });
 
   it('lets each agent invoke exactly its configured model on Bedrock, through its inference profile only, and nothing else there', () => {
