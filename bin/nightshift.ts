@@ -1,16 +1,14 @@
 #!/usr/bin/env -S npx tsx
 import { UsageError } from '../src/errors.ts';
-import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { type CommandResult, memoryResult, renderStatus } from '../cli/render.ts';
+import { manifest } from '../cli/init.ts';
 
 /** The `nightshift` CLI: run the pipeline locally, and operate a local run or a deployed stack. */
 // The SDK warns on every process that Node 20 support ends in 2027; the README's limits say so once.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-// The package's own package.json: beside bin/ in the sources, two levels up from dist/bin.
-const packageJson = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((url) => existsSync(url))!;
-const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
+const { version } = manifest();
 
 const program = new Command()
   .name('nightshift')

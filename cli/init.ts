@@ -18,9 +18,14 @@ export interface InitOptions {
 }
 
 /** This package's own package.json: its version and the versions of the tools a project needs beside it. */
-function manifest(): { version: string; peerDependencies: Record<string, string>; devDependencies: Record<string, string>; dependencies: Record<string, string> } {
-  const file = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((url) => existsSync(url))!;
-  return JSON.parse(readFileSync(file, 'utf8'));
+export function manifest(): { version: string; peerDependencies: Record<string, string>; devDependencies: Record<string, string>; dependencies: Record<string, string> } {
+  // Beside cli/ in the sources, two levels up from dist/cli (dist/package.json only says dist/ is CommonJS).
+  for (const candidate of ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url))) {
+    if (!existsSync(candidate)) continue;
+    const parsed = JSON.parse(readFileSync(candidate, 'utf8'));
+    if (parsed.name === 'nightshift') return parsed;
+  }
+  throw new Error(`nightshift's package.json is not above ${import.meta.url}`);
 }
 
 export function initProject(options: InitOptions): { root: string; written: string[] } {
@@ -94,6 +99,6 @@ export function initProject(options: InitOptions): { root: string; written: stri
     mkdirSync(dirname(join(root, file)), { recursive: true });
     writeFileSync(join(root, file), text);
   }
-  const scaffold = newAgent({ id: agent, config: 'nightshift.config.ts', root });
+  const scaffold = newAgent({ id: agent, config: 'nightshift.config.ts', root, scaffoldedBy: 'nightshift init' });
   return { root, written: [...Object.keys(files), ...scaffold.written] };
 }

@@ -20,6 +20,8 @@ export interface NewAgentOptions {
   readonly packageName?: string;
   /** The project's root: paths in the config and messages are relative to it. @default - the working directory */
   readonly root?: string;
+  /** The command that wrote the agent, named in its description. @default 'nightshift new agent' */
+  readonly scaffoldedBy?: string;
 }
 
 const AGENT_ID = /^[a-z][a-z0-9-]{0,39}$/;
@@ -45,7 +47,7 @@ export function newAgent(options: NewAgentOptions): { written: string[]; undo: (
   const configEntry = [
     '    {',
     `      id: '${id}',`,
-    `      description: 'What ${id} does (scaffolded by nightshift new agent)',`,
+    `      description: 'What ${id} does (scaffolded by ${options.scaffoldedBy ?? 'nightshift new agent'})',`,
     `      entry: '${entry}',`,
     `      memory: { reads: ['${namespace}'], writes: ['${namespace}'] },`,
     "      schedules: [{ cron: '0 6 * * *', timeZone: 'UTC' }],",

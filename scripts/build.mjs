@@ -65,4 +65,5 @@ mkdirSync(outdir, { recursive: true });
 writeFileSync(join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-console.log(`built ${sources.length} modules into dist/ (CommonJS) with their declarations`);
+// On stderr: `npm pack --json` runs this build (prepack) and its stdout must stay JSON.
+console.error(`built ${sources.length} modules into dist/ (CommonJS) with their declarations`);

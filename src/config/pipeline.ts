@@ -1,3 +1,5 @@
+import { basename, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
 import { ID, agentSchema, breakerLimitSchema, idMessage, positiveInt } from './agent-schema.ts';
 import { NightshiftError } from '../errors.ts';
@@ -12,11 +14,32 @@ import { findCycle } from './graph.ts';
 /** A config that cannot be deployed. `issues` lists every problem; `message` is one line naming each field path. */
 export class ConfigError extends NightshiftError {
   override readonly name = 'ConfigError';
-  constructor(readonly issues: readonly { path: string; message: string }[]) {
+  declare readonly issues: readonly { path: string; message: string }[];
+  constructor(issues: readonly { path: string; message: string }[]) {
     const lines = issues.map((i) => `${i.path}: ${i.message}`);
     // One problem on the line; several, one per line.
     super(`Invalid pipeline config:${lines.length === 1 ? ` ${lines[0]}` : lines.map((line) => `\n  ${line}`).join('')}`);
+    // Not enumerable: an uncaught ConfigError (a config imported by the user's own stack) prints its message and
+    // where the user's code called, not an object dump.
+    Object.defineProperty(this, 'issues', { value: issues, enumerable: false });
+    this.stack = userFrames(this.stack ?? '');
   }
+}
+
+/** Nightshift's own code (its dist/, or its sources): frames there are validation internals, noise to a config's author. */
+const OWN_FOLDERS = ((root: string) => (basename(root) === 'dist' ? [`${root}${sep}`] : ['src', 'lib', 'local', 'cli'].map((folder) => join(root, folder, sep))))(
+  resolve(fileURLToPath(new URL('../..', import.meta.url))),
+);
+
+/** The stack without Nightshift's and Node's own frames: the message, then where the user's code was. */
+function userFrames(stack: string): string {
+  const lines = stack.split('\n');
+  const firstFrame = lines.findIndex((line) => /^\s+at /.test(line));
+  if (firstFrame < 0) return stack;
+  const frames = lines
+    .slice(firstFrame)
+    .filter((line) => !line.includes('node:') && !line.includes(`${sep}node_modules${sep}`) && !OWN_FOLDERS.some((folder) => line.includes(folder)));
+  return [...lines.slice(0, firstFrame), ...frames.slice(0, 3)].join('\n');
 }
 
 const pipelineSchema = z
