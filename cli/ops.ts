@@ -7,6 +7,7 @@ import { scheduleName } from '../src/config/agent-spec.ts';
 import type { Target } from './target.ts';
 import { watchSpec } from '../src/config/watch-plan.ts';
 import { IncidentStore } from '../src/runtime/watch/incidents.ts';
+import { UnreadableItemError } from '../src/runtime/agent-items.ts';
 import { incidentKeys } from '../src/runtime/watch/watch.ts';
 
 export type { CommandResult };
@@ -18,7 +19,12 @@ export async function statusData(target: Target): Promise<StatusData> {
   const breaker = { ...breakerState, ...(since === undefined ? {} : { since: new Date(since).toISOString() }) };
   const heartbeats = await Promise.all(
     target.pipeline.agents.map(async (agent) => {
-      const beat = await target.heartbeats.last(agent.id);
+      // The agent writes its own heartbeat: one that does not parse is shown as such, never fails the status.
+      const beat = await target.heartbeats.last(agent.id).catch((error: unknown) => {
+        if (error instanceof UnreadableItemError) return error;
+        throw error;
+      });
+      if (beat instanceof UnreadableItemError) return { agentId: agent.id, status: 'unreadable', beatAt: null, ageMs: null, detail: beat.message };
       return beat
         ? { agentId: agent.id, status: beat.status, runId: beat.runId, beatAt: new Date(beat.beatAt).toISOString(), ageMs: now - beat.beatAt, ...(beat.detail ? { detail: beat.detail } : {}) }
         : { agentId: agent.id, status: 'never', beatAt: null, ageMs: null };

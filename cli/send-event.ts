@@ -75,7 +75,7 @@ export async function sendEventLocal(pipeline: PipelineConfig, stateDir: string,
     for (let batch = local.bus.take(); batch.length > 0; batch = local.bus.take()) {
       for (const { agentId, event: delivered } of batch) {
         const spec = pipeline.agents.find((a) => a.id === agentId)!;
-        const trigger = describeTrigger(parseInvocation(delivered, spec).trigger);
+        const trigger = describeTrigger(parseInvocation(delivered, spec, clock.now()).trigger);
         try {
           const outcome = (await local.handler(agentId, works.get(agentId)!)(delivered)) as RunOutcome<unknown>;
           const published = outcome.status === 'skipped' ? 0 : outcome.outputs.filter((o) => o.published).length;

@@ -102,7 +102,7 @@ export function agentHandler<R>(work: AgentWork<R>, runtimeFactory: () => Runtim
     runtime ??= await runtimeFactory();
     const { deps, spec, history } = runtime;
     logger.appendKeys({ agentId: spec.id });
-    const invocation = parseInvocation(event, spec);
+    const invocation = parseInvocation(event, spec, deps.clock.now());
     const startedAt = deps.clock.now();
     const record = async (result: { outcome: RunOutcome<R> } | { error: unknown }) => {
       const entry = RunHistory.entry(spec.id, taskIdOf(invocation), startedAt, deps.clock.now(), result, describeTrigger(invocation.trigger));

@@ -1,6 +1,8 @@
 import { conditionally } from './conditional.ts';
 import { KEYS } from '../contract/tables.ts';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
+import { UnreadableItemError, getAgentItem, parseAgentItem, storedInt, storedText } from './agent-items.ts';
 import type { Clock } from './clock.ts';
 import type { MetricsSink } from './metrics.ts';
 
@@ -27,6 +29,17 @@ export type UpstreamHealth =
   | { readonly state: 'fresh'; readonly ageMs: number; readonly beat: Beat }
   | { readonly state: 'stale'; readonly ageMs: number; readonly beat: Beat; readonly reason: string }
   | { readonly state: 'missing'; readonly reason: string };
+
+/** The longest detail a beat carries or a reader quotes: a reason, not a payload. */
+export const BEAT_DETAIL_MAX = 500;
+
+/** A heartbeat as its agent wrote it, parsed as hostile input: bounded, and a stored number out of range is refused. */
+const storedBeat = z.object({
+  runId: storedText(200),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  beatAt: storedInt(0, 8_640_000_000_000_000),
+  detail: z.optional(storedText(BEAT_DETAIL_MAX)),
+});
 
 /** How long heartbeat items are kept after their last beat (TTL; clean-up only). */
 const HEARTBEAT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
@@ -74,7 +87,7 @@ export class Heartbeats {
             beatAt,
             runOrder,
             seq,
-            ...(beat.detail === undefined ? {} : { detail: beat.detail }),
+            ...(beat.detail === undefined ? {} : { detail: beat.detail.length > BEAT_DETAIL_MAX ? `${beat.detail.slice(0, BEAT_DETAIL_MAX)}…` : beat.detail }),
             ttl: Math.ceil((beatAt + HEARTBEAT_RETENTION_MS) / 1000),
           },
           ConditionExpression:
@@ -88,21 +101,30 @@ export class Heartbeats {
     return result.ok;
   }
 
-  /** The last beat of an agent, or undefined. Strongly consistent. */
+  /**
+   * The last beat of an agent, or undefined. Strongly consistent. The item is the agent's own to write, so it is
+   * parsed as hostile input: {@link UnreadableItemError} names what is wrong with it.
+   */
   async last(agentId: string): Promise<Beat | undefined> {
-    const { Item } = await this.options.client.send(
-      new GetCommand({ TableName: this.options.tableName, Key: heartbeatKey(agentId), ConsistentRead: true }),
-    );
-    if (!Item) return undefined;
-    return { agentId, runId: Item.runId, status: Item.status, beatAt: Item.beatAt, detail: Item.detail };
+    const item = await getAgentItem(this.options.client, this.options.tableName, heartbeatKey(agentId));
+    if (!item) return undefined;
+    const beat = parseAgentItem(storedBeat, item, `${agentId}'s heartbeat`);
+    return { agentId, runId: beat.runId, status: beat.status, beatAt: beat.beatAt, ...(beat.detail === undefined ? {} : { detail: beat.detail }) };
   }
 
   /**
    * Decides whether a downstream agent can rely on `agentId`. Store errors are thrown, never reported as stale: a
-   * failing store is not a dead upstream.
+   * failing store is not a dead upstream. A heartbeat that does not parse is no upstream to rely on: the downstream
+   * runs degraded, saying why.
    */
   async checkUpstream(agentId: string, maxAgeMs: number): Promise<UpstreamHealth> {
-    const beat = await this.last(agentId);
+    let beat: Beat | undefined;
+    try {
+      beat = await this.last(agentId);
+    } catch (error) {
+      if (error instanceof UnreadableItemError) return { state: 'missing', reason: error.message };
+      throw error;
+    }
     if (!beat) return { state: 'missing', reason: `${agentId} has never reported a heartbeat` };
     const ageMs = Math.max(0, this.options.clock.now() - beat.beatAt);
     if (beat.status === 'running' && ageMs > maxAgeMs) {

@@ -42,13 +42,23 @@ export type Trigger =
 
 export interface AgentInvocation {
   readonly agentId: string;
-  /** The time the run is for: its slot, or the triggering event's time. Orders the agent's heartbeats. */
+  /**
+   * The time the run is for: its slot, or, for a triggered run, the event's time clamped to the receiver's clock
+   * ({@link EVENT_TIME_SKEW}: the sender of an event sets its time). Orders the agent's heartbeats.
+   */
   readonly scheduledTime: string;
   readonly scheduleArn: string;
   readonly attemptNumber: number;
   /** What started the run; a triggered run's input is here (`trigger.payload` or `trigger.detail`). @default schedule */
   readonly trigger?: Trigger;
 }
+
+/**
+ * How far an event's own time may be from the receiving function's clock before it is clamped: its sender sets it
+ * (PutEvents' `Time`), so a far-future time would freeze the ordering of the agent's heartbeats and name memory keys.
+ * Behind: EventBridge's retries deliver an event up to 24 hours late. Ahead: clocks disagree by seconds, not more.
+ */
+export const EVENT_TIME_SKEW = { behindMs: 24 * 60 * 60_000, aheadMs: 5 * 60_000 } as const;
 
 /** An event that is not an agent invocation; names the field and what was wrong. */
 export class InvocationError extends NightshiftError {
@@ -60,9 +70,13 @@ export class InvocationError extends NightshiftError {
  * one of its triggers (so a misrouted or forged event runs nothing). An output event's agent is its source, which
  * IAM lets only that agent's role put; the detail's own `agentId` is not believed.
  */
-export function parseInvocation(event: unknown, addressee: string | { readonly id: string; readonly triggers?: readonly TriggerConfig[] }): AgentInvocation {
+export function parseInvocation(
+  event: unknown,
+  addressee: string | { readonly id: string; readonly triggers?: readonly TriggerConfig[] },
+  now: number,
+): AgentInvocation {
   const agent = typeof addressee === 'string' ? { id: addressee } : addressee;
-  if (isEvent(event)) return parseEvent(event, agent);
+  if (isEvent(event)) return parseEvent(event, agent, now);
   const result = scheduledSchema.safeParse(event);
   if (!result.success) throw new InvocationError(`Not an agent invocation: ${describeIssues(result.error, '(event)')}`);
   if (result.data.agentId !== agent.id) {
@@ -75,12 +89,13 @@ function isEvent(event: unknown): boolean {
   return typeof event === 'object' && event !== null && 'detail-type' in event;
 }
 
-function parseEvent(event: unknown, agent: { readonly id: string; readonly triggers?: readonly TriggerConfig[] }): AgentInvocation {
+function parseEvent(event: unknown, agent: { readonly id: string; readonly triggers?: readonly TriggerConfig[] }, now: number): AgentInvocation {
   const result = eventSchema.safeParse(event);
   if (!result.success) throw new InvocationError(`Not an agent invocation: not an EventBridge event: ${describeIssues(result.error, '(event)')}`);
   const { id, source, time, detail } = result.data;
   const detailType = result.data['detail-type'];
-  const base = { agentId: agent.id, scheduledTime: time, scheduleArn: 'event', attemptNumber: 0 };
+  const clamped = Math.min(Math.max(Date.parse(time), now - EVENT_TIME_SKEW.behindMs), now + EVENT_TIME_SKEW.aheadMs);
+  const base = { agentId: agent.id, scheduledTime: new Date(clamped).toISOString(), scheduleArn: 'event', attemptNumber: 0 };
   const triggers = agent.triggers ?? [];
   if (source.startsWith(RESERVED_SOURCE_PREFIX)) {
     const from = triggers.find((t) => 'outputsOf' in t && outputSource(t.outputsOf) === source && detailType === OUTPUT_DETAIL_TYPE);

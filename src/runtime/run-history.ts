@@ -1,5 +1,7 @@
 import { KEYS } from '../contract/tables.ts';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
+import { UnreadableItemError, parseAgentItem, queryAgentItems, storedInt, storedText, storedTime } from './agent-items.ts';
 import type { Clock } from './clock.ts';
 import type { RunOutcome } from './run-lifecycle.ts';
 
@@ -23,6 +25,28 @@ export interface RunEntry {
 }
 
 const DAY = 86_400_000;
+
+/** How far ahead of the reader's clock a stored run's times may be: writers' clocks disagree, not by more. */
+export const RUN_TIME_SKEW_MS = 5 * 60_000;
+
+/** A run record as its agent's role wrote it, parsed as hostile input: bounded, and dated no later than now + skew. */
+function storedRun(agentId: string, now: () => number) {
+  const time = storedTime(() => 0, () => now() + RUN_TIME_SKEW_MS);
+  const count = storedInt(0, 1_000_000_000_000_000);
+  return z.object({
+    agentId: z.literal(agentId),
+    taskId: storedText(300),
+    status: z.enum(['completed', 'skipped', 'halted', 'failed']),
+    startedAt: time,
+    endedAt: time,
+    detail: z.optional(storedText(500)),
+    degraded: z.boolean(),
+    published: count,
+    suppressed: count,
+    tokens: z.object({ input: count, output: count, cacheRead: count, calls: count }),
+    trigger: z.optional(storedText(300)),
+  });
+}
 
 /**
  * Each run's outcome, kept on the coordination table (`KEYS.coordination.run`) for
@@ -65,20 +89,32 @@ export class RunHistory {
     );
   }
 
-  /** The newest `limit` runs of each agent, newest first, merged. */
-  async list(agentIds: readonly string[], limit = 20): Promise<RunEntry[]> {
+  /**
+   * The newest `limit` runs of each agent, newest first, merged. Each agent writes its own records, so each is parsed
+   * as hostile input: one that does not parse (a number out of range, a wrong type, a time past now plus
+   * {@link RUN_TIME_SKEW_MS}, another agent's id) is left out and reported to `onUnreadable`, never thrown.
+   */
+  async list(agentIds: readonly string[], limit = 20, onUnreadable?: (agentId: string, error: UnreadableItemError) => void): Promise<RunEntry[]> {
+    const { client, tableName, clock } = this.options;
     const pages = await Promise.all(
       agentIds.map(async (agentId) => {
-        const { Items = [] } = await this.options.client.send(
-          new QueryCommand({
-            TableName: this.options.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': KEYS.coordination.runsPartition(agentId) },
-            ScanIndexForward: false,
-            Limit: limit,
-          }),
-        );
-        return Items.map(({ pk: _pk, sk: _sk, ttl: _ttl, ...entry }) => entry as RunEntry);
+        const items = await queryAgentItems(client, {
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk',
+          values: { ':pk': KEYS.coordination.runsPartition(agentId) },
+          ScanIndexForward: false,
+          Limit: limit,
+        });
+        const schema = storedRun(agentId, () => clock.now());
+        return items.flatMap(({ pk: _pk, sk, ttl: _ttl, ...entry }) => {
+          try {
+            return [parseAgentItem(schema, entry, `${agentId}'s run record ${String(sk).slice(0, 100)}`) as RunEntry];
+          } catch (error) {
+            if (!(error instanceof UnreadableItemError)) throw error;
+            onUnreadable?.(agentId, error);
+            return [];
+          }
+        });
       }),
     );
     return pages

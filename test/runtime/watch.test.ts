@@ -1,10 +1,10 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { Alert } from '../../src/runtime/breaker/alerts.ts';
+import type { Alert, AlertSink } from '../../src/runtime/breaker/alerts.ts';
 import type { BreakerState } from '../../src/runtime/breaker/breaker-state.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import type { RunEntry } from '../../src/runtime/run-history.ts';
-import { Watch, type WatchSources } from '../../src/runtime/watch/watch.ts';
+import { PAGE_MESSAGE_MAX, PagesUnsentError, Watch, boundedPage, type WatchSources } from '../../src/runtime/watch/watch.ts';
 import { dynamoForTest } from '../support/dynamo.ts';
 
 const MINUTE = 60_000;
@@ -40,20 +40,25 @@ const run = (agentId: string, at: number, extra: Partial<RunEntry> = {}): RunEnt
   ...extra,
 });
 
-async function setup() {
+async function setup(options: { failPublishes?: () => boolean } = {}) {
   const dynamo = await dynamoForTest('watch');
   const client = DynamoDBDocumentClient.from(dynamo.client);
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
   const { state, sources } = world();
   const pages: (Alert & { at: number })[] = [];
-  const watch = () =>
+  const watch = (alerts?: AlertSink) =>
     new Watch({
       spec: { label: 'news (test)', agents: [{ id: 'writer', silentAfterMs: 2 * HOUR }, { id: 'editor' }] },
       sources,
       client,
       tableName: dynamo.names.coordination,
       clock,
-      alerts: { publish: async (alert) => void pages.push({ ...alert, at: clock.now() }) },
+      alerts: alerts ?? {
+        publish: async (alert) => {
+          if (options.failPublishes?.()) throw new Error('SNS: service unavailable');
+          pages.push({ ...alert, at: clock.now() });
+        },
+      },
     });
   const tick = async (minutes = 5) => {
     await clock.advance(minutes * MINUTE);
@@ -140,5 +145,63 @@ describe('the watch', () => {
     await t.clock.advance(MINUTE);
     await Promise.all(Array.from({ length: 10 }, () => t.watch().run()));
     expect(t.pages.filter((p) => p.subject.includes('RESOLVED'))).toHaveLength(2);
+  });
+
+  it('marks an incident paged only after its publish succeeded: a failed page is sent by the next run, once', async () => {
+    let failing = true;
+    const t = await setup({ failPublishes: () => failing });
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 1, scheduleDeadLetters: 1, undeliveredAlerts: 0 };
+    const first = await t.tick().catch((error: unknown) => error);
+    expect(first).toBeInstanceOf(PagesUnsentError);
+    expect([...(first as PagesUnsentError).keys].sort()).toEqual(['memory-dead-letters', 'schedule-dead-letters']);
+    expect([...(first as PagesUnsentError).tick.opened].sort()).toEqual(['memory-dead-letters', 'schedule-dead-letters']);
+    expect(t.pages).toEqual([]);
+    await expect(t.tick()).rejects.toBeInstanceOf(PagesUnsentError); // still failing: still pending, nothing lost
+    failing = false;
+    const retried = await Promise.all(Array.from({ length: 5 }, () => t.watch().run())); // overlapping retries
+    expect(retried.every((tick) => tick.unsent.length === 0)).toBe(true);
+    expect(t.pages.map((p) => p.subject).sort()).toEqual([expect.stringMatching(/1 agent invocation\(s\) lost/), expect.stringMatching(/1 memory update\(s\) dead-lettered/)]);
+    await t.tick();
+    expect(t.pages).toHaveLength(2);
+  });
+
+  it('sends a resolution whose publish failed once the next run can, and an opening page lost to a dead run after its claim lapses', async () => {
+    let failing = false;
+    const t = await setup({ failPublishes: () => failing });
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 1, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
+    await t.tick();
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
+    failing = true;
+    await expect(t.tick()).rejects.toBeInstanceOf(PagesUnsentError);
+    failing = false;
+    await t.tick();
+    expect(t.pages.map((p) => p.subject)).toEqual([expect.stringMatching(/dead-lettered/), expect.stringMatching(/RESOLVED: 1 memory update\(s\) dead-lettered/)]);
+    // A run that opened an incident and died before publishing: its claim holds for a while, then another run pages.
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 3, undeliveredAlerts: 0 };
+    let published!: () => void;
+    const reachedPublish = new Promise<void>((resolve) => (published = resolve));
+    void t.watch({ publish: () => (published(), new Promise<void>(() => {})) }).run(); // dies inside its publish
+    await reachedPublish;
+    await t.clock.advance(MINUTE);
+    await t.watch().run();
+    expect(t.pages.filter((p) => p.subject.includes('lost'))).toEqual([]); // its claim has not lapsed yet
+    await t.tick(5);
+    expect(t.pages.filter((p) => p.subject.includes('lost'))).toHaveLength(1);
+  });
+
+  it('bounds a page whatever an agent put into what it quotes: one line of printable ASCII, at most 100 and 8,000 characters', async () => {
+    const t = await setup();
+    const hostile = `boom\r\nSubject: forged\u0000 ${'é'.repeat(50)}${'x'.repeat(400_000)}`;
+    await t.tick();
+    t.state.runs.set('editor', [run('editor', t.clock.now() + MINUTE, { status: 'failed', taskId: hostile, detail: hostile })]);
+    await t.tick();
+    expect(t.pages).toHaveLength(1);
+    const [page] = t.pages;
+    expect(page!.subject).toMatch(/^[\x20-\x7e]{1,100}$/);
+    expect(page!.message.length).toBeLessThanOrEqual(PAGE_MESSAGE_MAX);
+    expect(page!.message).toMatch(/more characters cut\)$/);
+    const forged = boundedPage(`[news] ${hostile}`, hostile);
+    expect(forged.subject).toMatch(/^\[news\] boom Subject: forged [\x20-\x7e]*\.\.\.$/);
+    expect(forged.subject.length).toBe(100);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { MAX_MESSAGE_BYTES, type MemoryUpdate, encodeUpdate, messageGroupId, parseUpdate } from './update.ts';
 import { NightshiftError } from '../../errors.ts';
@@ -42,6 +43,19 @@ const MAX_BATCH_ENTRIES = 10;
 export class MemoryClient {
   constructor(private readonly options: MemoryClientOptions) {}
 
+  /**
+   * Never stored or sent: the deduplication id is a hash of it and the update's idempotency id. The idempotency id
+   * is guessable (`<runId>:<n>`, and run ids are in items other agents may read); were it the deduplication id,
+   * another agent could send first in the victim's message group and SQS would drop the victim's update as a
+   * duplicate. Retries of a send from this client carry the same id, so SQS still drops those.
+   */
+  private readonly deduplicationSecret = randomBytes(32);
+
+  /** The deduplication id of an update sent from this client: 43 characters nobody else can predict. */
+  deduplicationId(idempotencyId: string): string {
+    return createHash('sha256').update(this.deduplicationSecret).update(idempotencyId).digest('base64url');
+  }
+
   /** Validates every update first (nothing is sent if one is invalid or too large), then queues them in order. */
   async submit(updates: readonly MemoryUpdate[]): Promise<SentUpdate[]> {
     const messages = updates.map((u) => {
@@ -61,7 +75,7 @@ export class MemoryClient {
               Id: String(i),
               MessageBody: m.body,
               MessageGroupId: m.group,
-              MessageDeduplicationId: m.update.idempotencyId,
+              MessageDeduplicationId: this.deduplicationId(m.update.idempotencyId),
             })),
           }),
         );

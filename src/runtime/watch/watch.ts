@@ -3,7 +3,8 @@ import type { AlertSink } from '../breaker/alerts.ts';
 import type { BreakerState } from '../breaker/breaker-state.ts';
 import type { Clock } from '../clock.ts';
 import type { RunEntry } from '../run-history.ts';
-import { type Incident, IncidentStore } from './incidents.ts';
+import { NightshiftError } from '../../errors.ts';
+import { type Incident, IncidentStore, PAGE_CLAIM_MS } from './incidents.ts';
 import type { WatchSpec } from '../../config/watch-spec.ts';
 
 export type { WatchSpec, WatchedAgent } from '../../config/watch-spec.ts';
@@ -47,6 +48,8 @@ export interface WatchTick {
   readonly resolved: readonly string[];
   /** Transitions another overlapping run made first (nothing paged here for them). */
   readonly lost: number;
+  /** Incidents whose page this run could not publish: left pending, sent by the next run. */
+  readonly unsent: readonly string[];
   /**
    * Until when another run would find nothing new unless the pipeline's state changes meanwhile (a run, an update, a
    * queue): the earliest silence or waiting deadline. Local mode skips the runs before it while nothing happens.
@@ -77,29 +80,39 @@ export class Watch {
   }
 
   async run(): Promise<WatchTick> {
-    const { clock, alerts } = this.options;
+    const { clock } = this.options;
     const now = clock.now();
     const state = await this.state(now);
-    const open = new Map([...(await this.incidents.get(this.keys()))].filter(([, incident]) => incident.status === 'open'));
+    const incidents = await this.incidents.get(this.keys());
+    const open = new Map([...incidents].filter(([, incident]) => incident.status === 'open'));
     const { active, memoryWaitingSince, quietUntil } = await this.evaluate(now, state, open);
-    const tick = { at: now, opened: [] as string[], resolved: [] as string[], lost: 0, quietUntil };
+    const tick = { at: now, opened: [] as string[], resolved: [] as string[], lost: 0, unsent: [] as string[], quietUntil };
+    const label = this.options.spec.label;
+    // Pages of earlier transitions that did not go out (the publish failed, or its run died): sent now, once.
+    for (const incident of incidents.values()) {
+      const { pending } = incident;
+      if (!pending || (pending.claimedAt !== undefined && pending.claimedAt > now - PAGE_CLAIM_MS)) continue;
+      if (await this.incidents.claimPage(incident, now)) await this.send(incident.key, incident, pending, now, tick);
+    }
     for (const [key, condition] of active) {
       if (open.has(key)) continue;
-      if (!(await this.incidents.open(key, condition.subject, now))) {
+      const page = condition.pages ? boundedPage(`[${label}] ${condition.subject}`, condition.detail) : undefined;
+      if (!(await this.incidents.open(key, condition.subject, page, now))) {
         tick.lost++;
         continue;
       }
       tick.opened.push(key);
-      if (condition.pages) await alerts.publish({ subject: `[${this.options.spec.label}] ${condition.subject}`, message: condition.detail });
+      if (page) await this.send(key, { status: 'open', openedAt: now }, page, now, tick);
     }
     for (const [key, incident] of open) {
       if (active.has(key)) continue;
-      if (!(await this.incidents.resolve(key, incident.openedAt, now))) {
+      const page = boundedPage(`[${label}] RESOLVED: ${incident.subject}`, resolution(incident, now));
+      if (!(await this.incidents.resolve(key, incident.openedAt, page, now))) {
         tick.lost++;
         continue;
       }
       tick.resolved.push(key);
-      await alerts.publish({ subject: `[${this.options.spec.label}] RESOLVED: ${incident.subject}`, message: resolution(incident, now) });
+      await this.send(key, { status: 'resolved', openedAt: incident.openedAt }, page, now, tick);
     }
     await this.options.client.send(
       new PutCommand({
@@ -107,7 +120,21 @@ export class Watch {
         Item: { ...STATE_KEY, lastTickAt: now, baselineAt: state.baselineAt, ...(memoryWaitingSince === undefined ? {} : { memoryWaitingSince }) },
       }),
     );
+    // The run fails (the watch's own alarm sees it) once every transition was recorded and every page tried.
+    if (tick.unsent.length > 0) throw new PagesUnsentError(tick.unsent, tick);
     return tick;
+  }
+
+  /** Publishes a claimed page; marks it sent only once the publish succeeded, else gives the claim back for a retry. */
+  private async send(key: string, transition: { status: Incident['status']; openedAt: number }, page: { subject: string; message: string }, now: number, tick: { unsent: string[] }) {
+    try {
+      await this.options.alerts.publish(page);
+    } catch {
+      tick.unsent.push(key);
+      await this.incidents.unclaim(key, transition);
+      return;
+    }
+    await this.incidents.paged(key, transition, now);
   }
 
   /** The watch's own memory between runs: when it last looked, when it began, since when updates have waited. */
@@ -210,6 +237,30 @@ export class Watch {
 export function incidentKeys(spec: Pick<WatchSpec, 'agents'>): string[] {
   const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`]);
   return [...agents, 'memory-rejected', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
+}
+
+/** A watch run recorded every transition but could not publish some pages: they stay pending for the next run. */
+export class PagesUnsentError extends NightshiftError {
+  override name = 'PagesUnsentError';
+  constructor(
+    readonly keys: readonly string[],
+    readonly tick: WatchTick,
+  ) {
+    super(`could not publish the page(s) of ${keys.join(', ')}: they stay pending and the next watch run sends them`);
+  }
+}
+
+/** SNS's limits and a reader's: a subject of at most 100 printable ASCII characters, a message of at most 8 KB. */
+export const PAGE_SUBJECT_MAX = 100;
+export const PAGE_MESSAGE_MAX = 8_000;
+
+/** A page that SNS accepts whatever an agent put into the text it quotes (a run's detail, a breaker's reason). */
+export function boundedPage(subject: string, message: string): { subject: string; message: string } {
+  // SNS refuses a subject with line breaks or characters outside printable ASCII.
+  const cleanSubject = subject.replace(/[^\x20-\x7e]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  const boundedSubject = cleanSubject.length > PAGE_SUBJECT_MAX ? `${cleanSubject.slice(0, PAGE_SUBJECT_MAX - 3)}...` : cleanSubject;
+  const boundedMessage = message.length > PAGE_MESSAGE_MAX ? `${message.slice(0, PAGE_MESSAGE_MAX - 60)}... (${message.length - PAGE_MESSAGE_MAX + 60} more characters cut)` : message;
+  return { subject: boundedSubject || '(no subject)', message: boundedMessage };
 }
 
 function resolution(incident: Incident, now: number): string {

@@ -31,11 +31,14 @@ function sentEntries() {
 }
 
 describe('memory client', () => {
-  it('sends one message group per memory key and the idempotency id as the deduplication id', async () => {
-    await client().submit([update({ namespace: 'articles', key: 'draft-1', idempotencyId: 'run-1:0', value: 'x' })]);
-    expect(sentEntries()[0]).toEqual([
-      expect.objectContaining({ MessageGroupId: 'articles/draft-1', MessageDeduplicationId: 'run-1:0' }),
-    ]);
+  it('sends one message group per memory key, with a deduplication id nobody else can predict from the idempotency id', async () => {
+    const sender = client();
+    await sender.submit([update({ namespace: 'articles', key: 'draft-1', idempotencyId: 'run-1:0', value: 'x' })]);
+    const [entry] = sentEntries()[0]!;
+    expect(entry).toEqual(expect.objectContaining({ MessageGroupId: 'articles/draft-1', MessageDeduplicationId: sender.deduplicationId('run-1:0') }));
+    expect(entry!.MessageDeduplicationId).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(entry!.MessageDeduplicationId).not.toContain('run-1');
+    expect(client().deduplicationId('run-1:0')).not.toBe(entry!.MessageDeduplicationId); // another sender's differs
   });
 
   it('batches 10 a call and keeps each key in order across batches', async () => {
