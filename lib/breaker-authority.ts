@@ -48,6 +48,7 @@ export class BreakerAuthority extends Construct {
       invocation: 'sync',
     });
     props.breaker.grantBreakerState(this.function);
+    if (props.spec.agents.length > 0) props.breaker.grantVerifiedCounts(this.function, props.spec.agents);
     props.breaker.grantAlert(this.function);
     props.schedules.grantHalt(this.function);
   }

@@ -133,6 +133,16 @@ export class CircuitBreaker extends Construct {
     return own.combine(state);
   }
 
+  /**
+   * Lets the breaker function keep each agent's verified count (`verified#<agent>`): items no agent role may write,
+   * so a count an agent asks for is checked against the breaker's own.
+   */
+  grantVerifiedCounts(grantee: iam.IGrantable, agentIds: readonly string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
+    grant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': agentIds.map((id) => KEYS.counters.verified(id).pk) });
+    return grant;
+  }
+
   /** Lets a privileged function (the breaker function, the watchdog) read and move the breaker's state item. */
   grantBreakerState(grantee: iam.IGrantable): iam.Grant {
     const grant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });

@@ -176,14 +176,14 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
 
     // 3. A 100-way race on the breaker: 100 emits against N at once, with ±2 minutes of skew between the emitters.
     const alerts: string[] = [];
-    const pipelineSpec = { pipeline: 'chaos', stage: 'chaos', maxOutputs: 10_000, windowMinutes: 60, scheduleNames: [], agents: ['community'] };
+    const limit = 3 + pick(10);
+    const pipelineSpec = { pipeline: 'chaos', stage: 'chaos', maxOutputs: 10_000, windowMinutes: 60, scheduleNames: [], agents: ['community'], agentLimits: { community: { maxOutputs: limit, windowMinutes: 60 } } };
     const breaker = wiring.breaker({
       spec: pipelineSpec,
       alerts: { publish: async (a) => void alerts.push(a.subject) },
       schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
       reset: 'local',
     });
-    const limit = 3 + pick(10);
     const spec: AgentSpec = { id: 'community', leaseMinutes: 10, heartbeatIntervalMinutes: 5, upstream: [], breaker: { maxOutputs: limit, windowMinutes: 60 }, duplicateWindowMinutes: 60 };
     const emitters = Array.from({ length: 4 }, () => {
       const skewed = new ManualClock(clock.now() + (pick(241) - 120) * 1_000);

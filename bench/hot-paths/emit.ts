@@ -68,7 +68,7 @@ function agent(breaker: AgentSpec['breaker']): AgentSpec {
 /** An agent's output guard, asking the breaker function (in this process) as an agent does; its requests counted. */
 function outputGuard(client: DynamoDBDocumentClient, tableName: string, clock: ManualClock): { guard: OutputGuard; requests: { count: number } } {
   const wiring = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client });
-  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: 1e9, windowMinutes: 60, scheduleNames: [], agents: ['bench'] };
+  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: 1e9, windowMinutes: 60, scheduleNames: [], agents: ['bench'], agentLimits: { bench: { maxOutputs: 1e9, windowMinutes: 60 } } };
   const breaker = wiring.breaker({
     spec,
     alerts: { publish: async () => undefined },

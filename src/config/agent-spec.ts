@@ -93,6 +93,8 @@ export const breakerSpecSchema = z.object({
   scheduleNames: z.array(nonEmpty()),
   /** Every agent of the pipeline: the breaker function serves exactly these, each through its own alias. */
   agents: z._default(z.array(nonEmpty()), []),
+  /** Each agent's own limit: the breaker function checks each caller's count against it in a window of its own. */
+  agentLimits: z._default(z.record(z.string(), z.object({ maxOutputs: positiveInt(), windowMinutes: positiveInt() })), {}),
 });
 
 export type BreakerSpec = z.output<typeof breakerSpecSchema>;
@@ -106,5 +108,6 @@ export function breakerSpec(pipeline: PipelineConfig, prefix = ''): BreakerSpec 
     ...(pipeline.breaker.coolDownMinutes === undefined ? {} : { coolDownMinutes: pipeline.breaker.coolDownMinutes }),
     scheduleNames: pipeline.agents.flatMap((a) => a.schedules.map((_, i) => scheduleName(a.id, i, prefix))),
     agents: pipeline.agents.map((a) => a.id),
+    agentLimits: Object.fromEntries(pipeline.agents.map((a) => [a.id, { maxOutputs: a.breaker.maxOutputs, windowMinutes: a.breaker.windowMinutes }])),
   };
 }

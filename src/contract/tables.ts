@@ -103,6 +103,8 @@ export const KEYS = {
     breaker: { pk: 'breaker', sk: 'state' },
     /** An agent's output window and content claims. */
     outputs: (agentId: string) => ({ pk: `outputs#${agentId}`, sk: 'window' }),
+    /** An agent's outputs as the breaker function counted them: its to write, never an agent role's. */
+    verified: (agentId: string) => ({ pk: `verified#${agentId}`, sk: 'window' }),
     /** An agent's model tokens on one UTC day. */
     tokens: (agentId: string, day: string) => ({ pk: `tokens#${agentId}`, sk: day }),
   },

@@ -148,6 +148,7 @@ export class Wiring {
       pipelineLabel: `${spec.pipeline} (${spec.stage}${wiring.reset === 'local' ? ', local' : ''})`,
       resetCommand: resetCommand(wiring.reset),
       pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
+      agentLimits: spec.agentLimits,
       ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
       ...this.metricsOption(),
     });

@@ -41,6 +41,9 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['reset the breaker or lower the pipeline window', ddb('UpdateItem', 'counters', 'breaker')],
     ["fill another agent's window", ddb('UpdateItem', 'counters', `outputs#${other}`)],
     ["spend another agent's budget", ddb('UpdateItem', 'counters', `tokens#${other}`)],
+    // The breaker function's own count of each agent: what a count request is checked against.
+    ['lower its own count as the breaker function keeps it', ddb('UpdateItem', 'counters', `verified#${agentId}`)],
+    ["fill another agent's count as the breaker function keeps it", ddb('UpdateItem', 'counters', `verified#${other}`)],
     ["forge another agent's heartbeat", ddb('PutItem', 'coordination', `heartbeat#${other}`)],
     ["fake another agent's run", ddb('PutItem', 'coordination', `runs#${other}`)],
     ["complete another agent's slot", ddb('UpdateItem', 'coordination', `lock#${other}@${slot}`)],
@@ -125,6 +128,25 @@ describe("the watch function's role", () => {
     ["take an agent's lock", ddb('UpdateItem', 'coordination', `lock#writer@${slot}`)],
     ['write memory', ddb('PutItem', 'memory', 'mem#drafts')],
     ['switch schedules', { service: 'scheduler', action: 'UpdateSchedule', resource: 'schedule/nightshift-dev/writer-0' }],
+  ])('may not %s', (_, call) => {
+    expect(judge(call)).toHaveLength(1);
+  });
+});
+
+describe("the breaker function's role", () => {
+  const authority = stack.pipeline.breakerAuthority;
+  const judge = (call: AwsCall) => checkCalls(template, { breaker: logicalId(authority.function.role!) }, new Map([['breaker', [call]]]), map).denied;
+  it.each<[string, AwsCall]>([
+    ['move the breaker and count in the pipeline window', ddb('UpdateItem', 'counters', 'breaker')],
+    ...reference.agents.map((a): [string, AwsCall] => [`keep ${a.id}'s verified count`, ddb('UpdateItem', 'counters', `verified#${a.id}`)]),
+    ...reference.agents.map((a): [string, AwsCall] => [`read ${a.id}'s verified count when blaming a trip`, ddb('GetItem', 'counters', `verified#${a.id}`)]),
+  ])('may %s', (_, call) => {
+    expect(judge(call)).toEqual([]);
+  });
+  it.each<[string, AwsCall]>([
+    ["write an agent's own window", ddb('UpdateItem', 'counters', 'outputs#writer')],
+    ["spend an agent's budget", ddb('UpdateItem', 'counters', 'tokens#writer')],
+    ['keep a count for an agent the pipeline does not have', ddb('UpdateItem', 'counters', 'verified#intruder')],
   ])('may not %s', (_, call) => {
     expect(judge(call)).toHaveLength(1);
   });

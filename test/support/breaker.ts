@@ -63,7 +63,13 @@ export function alertsPublished() {
  * with SNS and Scheduler mocked.
  */
 export async function freshBreaker(
-  options: { schedules?: Record<string, 'ENABLED' | 'DISABLED'>; pipelineMaxOutputs?: number; coolDownMinutes?: number } = {},
+  options: {
+    schedules?: Record<string, 'ENABLED' | 'DISABLED'>;
+    pipelineMaxOutputs?: number;
+    coolDownMinutes?: number;
+    /** Each agent's own limit, as the breaker function checks it (its spec's `agentLimits`). */
+    agentLimits?: Record<string, { maxOutputs: number; windowMinutes: number }>;
+  } = {},
 ) {
   const dynamo = await dynamoForTest('breaker');
   const c = coordination(dynamo);
@@ -82,6 +88,7 @@ export async function freshBreaker(
     metrics: c.metrics,
     pipelineLimit: { maxOutputs: options.pipelineMaxOutputs ?? 1000, windowMinutes: 60 },
     ...(options.coolDownMinutes === undefined ? {} : { coolDownMinutes: options.coolDownMinutes }),
+    ...(options.agentLimits ? { agentLimits: options.agentLimits } : {}),
   });
   const windows = new OutputWindows({ client: c.client, tableName, clock: c.clock });
   const outputs = new OutputGuard({

@@ -58,7 +58,7 @@ export async function handleBreakerRequest(breaker: Breaker, agentId: string, re
   const run = (runId: string) => `${agentId}/${runId}`;
   switch (ask.op) {
     case 'claim-probe': {
-      const admission = await breaker.admit(run(ask.runId));
+      const admission = await breaker.admit(run(ask.runId), agentId);
       return { op: ask.op, admission, epoch: breaker.countingEpoch };
     }
     case 'count': {

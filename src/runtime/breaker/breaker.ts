@@ -1,6 +1,6 @@
 import { conditionally } from '../conditional.ts';
 import { KEYS } from '../../contract/tables.ts';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import type { AlertSink } from './alerts.ts';
@@ -52,8 +52,20 @@ export interface BreakerOptions {
    * for the pipeline's sake
    */
   readonly pipelineLimit?: PipelineLimit;
+  /**
+   * Each agent's own limit, as the config sets it. The breaker function counts each caller's outputs in a window
+   * of its own (`verified#<agent>`, which no agent role may write) and trips in the caller's name when it passes
+   * its limit there, whatever the caller's own window (its to write) says. @default - no agent's count is verified
+   */
+  readonly agentLimits?: Readonly<Record<string, PipelineLimit>>;
   readonly metrics?: MetricsSink;
 }
+
+/** How long a claimed probe is the probe: a probe run that never finished (it died) lets another claim after this. */
+export const PROBE_CLAIM_LAPSE_MS = 2 * 60 * 60_000;
+
+/** Outputs let through while OPEN (ones the tripping agent counted before its tripping output), at most. */
+export const OPEN_ADMISSIONS_MAX = 100;
 
 const KEY = KEYS.counters.breaker;
 
@@ -67,6 +79,8 @@ export class Breaker implements BreakerPort {
   private epoch = 0;
   /** Pipeline buckets the last count saw as stale: the next count removes them. */
   private staleBuckets: string[] = [];
+  /** Per agent, verified-window buckets the last count saw as stale. */
+  private readonly verifiedStale = new Map<string, string[]>();
 
   constructor(private readonly options: BreakerOptions) {}
 
@@ -86,10 +100,61 @@ export class Breaker implements BreakerPort {
     const { maxOutputs, windowMinutes } = limit ?? { maxOutputs: Number.POSITIVE_INFINITY, windowMinutes: 60 };
     const pipeline = await this.countOutput(runId, outputId, windowMinutes, counted);
     if (!pipeline.admitted) return { admitted: false, epochChanged: pipeline.epochChanged, detail: `the breaker is ${pipeline.state.status}` };
+    // The caller's count as the breaker keeps it (in the epoch the pipeline's update just confirmed), not as it says.
+    const own = this.options.agentLimits?.[counted.agentId];
+    if (own) {
+      const verified = await this.countVerified(counted.agentId, pipeline.epoch, Math.max(own.windowMinutes, windowMinutes), own.windowMinutes);
+      if (verified > own.maxOutputs) {
+        const detail = `the breaker function counted ${verified} outputs of ${counted.agentId} in the last ${own.windowMinutes} minutes; its limit is ${own.maxOutputs}`;
+        await this.trip({ reason: 'outputs', agentId: counted.agentId, detail, recentOutputIds: pipeline.outputIds.slice(-20), epoch: pipeline.epoch });
+        return { admitted: false, epochChanged: false, detail };
+      }
+    }
     if (pipeline.count <= maxOutputs) return { admitted: true };
-    const detail = `the pipeline produced ${pipeline.count} outputs in the last ${windowMinutes} minutes; the limit is ${maxOutputs}`;
-    await this.trip({ reason: 'pipeline-outputs', agentId: counted.agentId, detail, recentOutputIds: pipeline.outputIds, epoch: counted.epoch });
+    // The trip names the agent with the most outputs in the window (by the breaker's own counts), and says whose output crossed.
+    const blamed = await this.topContributor(pipeline.epoch, windowMinutes);
+    const crossed = blamed && blamed.agentId !== counted.agentId ? `; most of them are ${blamed.agentId}'s (${blamed.count}), ${counted.agentId}'s output crossed the limit` : '';
+    const detail = `the pipeline produced ${pipeline.count} outputs in the last ${windowMinutes} minutes; the limit is ${maxOutputs}${crossed}`;
+    await this.trip({ reason: 'pipeline-outputs', agentId: blamed?.agentId ?? counted.agentId, detail, recentOutputIds: pipeline.outputIds, epoch: counted.epoch });
     return { admitted: false, epochChanged: false, detail };
+  }
+
+  /**
+   * Counts one output of `agentId` in its verified window (one-minute buckets of the counting epoch on
+   * `verified#<agent>`, kept for `keepMinutes`) and returns the count over the last `windowMinutes`.
+   */
+  private async countVerified(agentId: string, epoch: number, keepMinutes: number, windowMinutes: number): Promise<number> {
+    const { client, tableName, clock } = this.options;
+    const minute = minuteOf(clock.now());
+    const bucket = bucketNames(epoch, minute);
+    const stale = this.verifiedStale.get(agentId) ?? [];
+    const remove = removeClause(stale.filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
+    const { Attributes = {} } = await client.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: KEYS.counters.verified(agentId),
+        UpdateExpression: `ADD #n :one${remove.clause}`,
+        ExpressionAttributeNames: { '#n': bucket.count, ...remove.names },
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    this.verifiedStale.set(agentId, staleBuckets(Attributes, epoch, minute, keepMinutes));
+    return windowOf(Attributes, epoch, minute, windowMinutes).count;
+  }
+
+  /** The agent with the most outputs in the pipeline's window, by the verified windows (read on a trip only). */
+  private async topContributor(epoch: number, windowMinutes: number): Promise<{ agentId: string; count: number } | undefined> {
+    const agents = Object.keys(this.options.agentLimits ?? {});
+    if (agents.length === 0) return undefined;
+    const minute = minuteOf(this.options.clock.now());
+    const counts = await Promise.all(
+      agents.map(async (agentId) => {
+        const { Item = {} } = await this.options.client.send(new GetCommand({ TableName: this.options.tableName, Key: KEYS.counters.verified(agentId), ConsistentRead: true }));
+        return { agentId, count: windowOf(Item, epoch, minute, windowMinutes).count };
+      }),
+    );
+    return counts.reduce<{ agentId: string; count: number } | undefined>((top, next) => (next.count > (top?.count ?? 0) ? next : top), undefined);
   }
 
   /** The counting epoch this process last saw (from the last state read or count): windows count in its buckets. */
@@ -115,10 +180,11 @@ export class Breaker implements BreakerPort {
         new UpdateCommand({
           TableName: tableName,
           Key: KEY,
-          UpdateExpression: `ADD #n :one, #i :id${remove.clause}`,
+          // openAdmitted counts every count; a trip sets it to 0, so while OPEN it counts what was let through.
+          UpdateExpression: `ADD #n :one, #i :id, openAdmitted :one${remove.clause}`,
           ConditionExpression:
             '(attribute_not_exists(#status) OR #status = :closed OR (#status = :halfOpen AND probeRunId = :run) OR ' +
-            '(#status = :open AND reason = :outputs AND agentId = :agent AND tripSequence > :sequence)) AND ' +
+            '(#status = :open AND reason = :outputs AND agentId = :agent AND tripSequence > :sequence AND openAdmitted < :openMax)) AND ' +
             (epoch === 0 ? '(attribute_not_exists(epoch) OR epoch = :epoch)' : 'epoch = :epoch'),
           ExpressionAttributeNames: { '#status': 'status', '#n': bucket.count, '#i': bucket.ids, ...remove.names },
           ExpressionAttributeValues: {
@@ -133,6 +199,7 @@ export class Breaker implements BreakerPort {
             ':sequence': counted?.sequence ?? Number.MAX_SAFE_INTEGER,
             ':run': runId,
             ':epoch': epoch,
+            ':openMax': OPEN_ADMISSIONS_MAX,
           },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -159,17 +226,23 @@ export class Breaker implements BreakerPort {
    * Decides whether a run may start: yes when CLOSED; no when OPEN; when HALF_OPEN, yes for exactly one run (the
    * probe), claimed with a conditional write.
    */
-  async admit(runId: string): Promise<Admission> {
+  async admit(runId: string, agentId?: string): Promise<Admission> {
     const state = await this.state();
     if (state.status === 'CLOSED') return { admitted: true, probe: false, epoch: state.epoch };
     if (state.status === 'OPEN') return { admitted: false, reason: `breaker OPEN since ${iso(state.since)}: ${state.detail}` };
-    const claimed = await this.transition('SET probeRunId = :run', '#status = :halfOpen AND attribute_not_exists(probeRunId)', {
-      ':run': runId,
-      ':halfOpen': 'HALF_OPEN',
-    });
-    return claimed
-      ? { admitted: true, probe: true, epoch: state.epoch }
-      : { admitted: false, reason: `breaker HALF_OPEN: probe run ${state.probeRunId ?? ''} is in progress`.trim() };
+    // The probe is the tripping agent's (when the caller is known, as in the breaker function): another agent's clean
+    // run proves nothing about the loop. A claim whose run died lapses, so the next run of that agent probes.
+    const now = this.options.clock.now();
+    const claimed = await this.transition(
+      `SET probeRunId = :run, probeClaimedAt = :now`,
+      `#status = :halfOpen AND (attribute_not_exists(probeRunId) OR probeClaimedAt <= :lapsed)${agentId === undefined ? '' : ' AND agentId = :caller'}`,
+      { ':run': runId, ':halfOpen': 'HALF_OPEN', ':now': now, ':lapsed': now - PROBE_CLAIM_LAPSE_MS, ...(agentId === undefined ? {} : { ':caller': agentId }) },
+    );
+    if (claimed) return { admitted: true, probe: true, epoch: state.epoch };
+    if (agentId !== undefined && state.agentId !== undefined && state.agentId !== agentId) {
+      return { admitted: false, reason: `breaker HALF_OPEN: only ${state.agentId}, whose outputs tripped it, may probe` };
+    }
+    return { admitted: false, reason: `breaker HALF_OPEN: probe run ${state.probeRunId ?? ''} is in progress`.trim() };
   }
 
   /**
@@ -186,8 +259,8 @@ export class Breaker implements BreakerPort {
           TableName: this.options.tableName,
           Key: KEY,
           UpdateExpression:
-            `SET #status = :open, since = :now, reason = :reason, agentId = :agent, detail = :detail${sequence ? ', tripSequence = :sequence' : ''} ` +
-            `ADD trips :one REMOVE probeRunId${sequence ? '' : ', tripSequence'}`,
+            `SET #status = :open, since = :now, reason = :reason, agentId = :agent, detail = :detail, openAdmitted = :zero${sequence ? ', tripSequence = :sequence' : ''} ` +
+            `ADD trips :one REMOVE probeRunId, probeClaimedAt${sequence ? '' : ', tripSequence'}`,
           ConditionExpression: `(attribute_not_exists(#status) OR #status IN (:closed, :halfOpen))${epoch}`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -199,6 +272,7 @@ export class Breaker implements BreakerPort {
             ':agent': trip.agentId,
             ':detail': trip.detail,
             ':one': 1,
+            ':zero': 0,
             ...(sequence ? { ':sequence': trip.outputSequence } : {}),
             ...(trip.epoch === undefined ? {} : { ':epoch': trip.epoch }),
           },
@@ -253,11 +327,11 @@ export class Breaker implements BreakerPort {
     const values = { ':halfOpen': 'HALF_OPEN', ':run': runId, ':now': now };
     const condition = '#status = :halfOpen AND probeRunId = :run';
     if (clean) {
-      await this.transition('SET #status = :closed, since = :now REMOVE probeRunId, restoreSchedules', condition, {
+      await this.transition('SET #status = :closed, since = :now REMOVE probeRunId, probeClaimedAt, restoreSchedules', condition, {
         ...values,
         ':closed': 'CLOSED',
       });
-    } else if (await this.transition('SET #status = :open, since = :now REMOVE probeRunId', condition, { ...values, ':open': 'OPEN' })) {
+    } else if (await this.transition('SET #status = :open, since = :now REMOVE probeRunId, probeClaimedAt', condition, { ...values, ':open': 'OPEN' })) {
       await this.halt(now);
     }
   }
@@ -270,10 +344,18 @@ export class Breaker implements BreakerPort {
     const state = await this.state();
     if (state.status === 'CLOSED') return { wasOpen: false, enabled: [] };
     await this.options.schedules.enable(state.restoreSchedules);
-    await this.transition(
-      'SET #status = :closed, since = :now, epoch = :nextEpoch REMOVE probeRunId, restoreSchedules',
-      '#status = :observed',
-      { ':closed': 'CLOSED', ':now': this.options.clock.now(), ':nextEpoch': state.epoch + 1, ':observed': state.status },
+    // The item is written anew, not updated: whatever its windows had grown to, the reset leaves a small, working item
+    // (the new epoch's windows start empty anyway).
+    await conditionally(
+      this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: { ...KEY, status: 'CLOSED', since: this.options.clock.now(), epoch: state.epoch + 1, trips: state.trips },
+          ConditionExpression: '#status = :observed',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':observed': state.status },
+        }),
+      ),
     );
     return { wasOpen: true, enabled: state.restoreSchedules };
   }
