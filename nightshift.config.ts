@@ -90,6 +90,8 @@ export default definePipeline({
     },
   ],
   breaker: { maxOutputs: 60, windowMinutes: 60 },
+  // The planner's house rules go first into every reader's context; nowhere else may an agent pin.
+  pinnable: ['rules'],
   steward: { batchSize: 10, maxReceiveCount: 5, timeoutSeconds: 30 },
   alerts: {
     emails: ['oncall@example.com'],

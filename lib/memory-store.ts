@@ -28,6 +28,11 @@ export interface MemoryStoreProps {
   readonly batchSize?: number;
   /** Deliveries of one update before it moves to the dead-letter queue. @default 5 */
   readonly maxReceiveCount?: number;
+  /**
+   * Steward invocations at once from the queue (the event source's maximum concurrency, 2-1000), also reserved for the
+   * steward so no other function of the account can throttle it. @default - no limit and nothing reserved
+   */
+  readonly stewardConcurrency?: number;
   /** Steward function timeout; the queue's visibility timeout is six times this, as AWS advises. @default 30 seconds */
   readonly stewardTimeout?: Duration;
   /** Extra environment for the steward. @default - none */
@@ -127,6 +132,7 @@ export class MemoryStore extends Construct {
     this.steward = new NightshiftFunction(this, 'Steward', {
       entry: props.stewardEntry ?? builtInHandler('steward'),
       timeout: stewardTimeout,
+      ...(props.stewardConcurrency === undefined ? {} : { reservedConcurrency: props.stewardConcurrency }),
       environment: {
         ...commonVariables('steward'),
         ...props.environment,
@@ -141,7 +147,11 @@ export class MemoryStore extends Construct {
       tracing: props.tracing ?? false,
       invocation: 'sync',
     });
-    const eventSource = new sources.SqsEventSource(this.queue, { batchSize, reportBatchItemFailures: true });
+    const eventSource = new sources.SqsEventSource(this.queue, {
+      batchSize,
+      reportBatchItemFailures: true,
+      ...(props.stewardConcurrency === undefined ? {} : { maxConcurrency: props.stewardConcurrency }),
+    });
     this.steward.addEventSource(eventSource);
     Validations.of(this.steward).acknowledge({
       id: 'Serverless-LambdaEventSourceMappingDestination',
@@ -188,9 +198,9 @@ export class MemoryStore extends Construct {
    * they name `agentId` and touch one of `namespaces`. An agent never registered can submit nothing the steward
    * applies.
    */
-  addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[]): iam.Grant {
+  addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[], pins: readonly string[] = []): iam.Grant {
     if (!(role instanceof iam.Role)) throw new InvalidPropsError(`MemoryStore.addWriter needs the agent's own iam.Role (for its role id), got ${role.node.path}`);
-    this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces] });
+    this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces], pins: pins.filter((ns) => namespaces.includes(ns)) });
     this.senders.push(role);
     return this.grantSubmit(role);
   }

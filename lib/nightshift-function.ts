@@ -35,6 +35,8 @@ export interface NightshiftFunctionProps {
   readonly invocation?: 'async' | 'sync';
   /** Where an asynchronous invocation goes after Lambda's retries failed. Required for `invocation: 'async'`. */
   readonly deadLetterQueue?: sqs.IQueue;
+  /** Concurrent executions reserved for this function (and its ceiling). @default - none reserved */
+  readonly reservedConcurrency?: number;
   /**
    * The Node.js runtime, at least Node.js 22; the bundle targets its Node version.
    * @default - the `nightshift:runtime` context value (e.g. `nodejs24.x`), else the newest Node.js runtime the app's
@@ -139,6 +141,7 @@ export class NightshiftFunction extends lambda.Function {
       environment: { ...props.environment, ...tracingVariables(props.tracing ?? false) },
       logGroup,
       ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
+      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
     });
     this.entry = props.entry;
     this.kind = props.kind ?? 'handler';
@@ -150,6 +153,14 @@ export class NightshiftFunction extends lambda.Function {
     }
     if (props.tracing) this.traceWithXRay(role);
     else Validations.of(this).acknowledge({ id: 'Serverless-LambdaTracing', reason: 'X-Ray tracing is opt-in (`tracing: true` in the pipeline config): every trace is billed' });
+  }
+
+  /**
+   * Reserves `count` concurrent executions for this function (also its ceiling): another function of the account,
+   * an agent fanning out say, can then never throttle it. Lambda keeps 100 of the account's limit unreserved.
+   */
+  reserveConcurrency(count: number): void {
+    (this.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = count;
   }
 
   /**

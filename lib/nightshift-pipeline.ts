@@ -108,6 +108,7 @@ export class NightshiftPipeline extends Construct {
       batchSize: pipeline.steward.batchSize,
       maxReceiveCount: pipeline.steward.maxReceiveCount,
       stewardTimeout: Duration.seconds(pipeline.steward.timeoutSeconds),
+      ...(pipeline.reservedConcurrency ? { stewardConcurrency: pipeline.reservedConcurrency.steward } : {}),
       environment: shared,
       tracing: pipeline.tracing,
       ...(pipeline.embeddings ? { embeddingDimensions: pipeline.embeddings.dimensions } : {}),
@@ -159,7 +160,7 @@ export class NightshiftPipeline extends Construct {
       // Every grant scoped to the agent's own keys: its locks, heartbeat, runs, window and budget.
       this.coordination.grantAgent(agent.function, config.id, config.upstream);
       this.memory.grantRead(agent.function, config.memory.reads);
-      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes);
+      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes, pipeline.pinnable);
       this.breaker.grantAgentCounters(agent.function, config.id);
       this.breakerAuthority.grantRequest(config.id, agent.function);
       return agent;
@@ -216,6 +217,15 @@ export class NightshiftPipeline extends Construct {
         },
         tables: { CoordinationTable: this.coordination.table, MemoryTable: this.memory.table, CounterTable: this.breaker.table },
       });
+    }
+
+    // What must run whatever the agents do: no agent fanning out can throttle the pages, the breaker or the steward.
+    const reserved = pipeline.reservedConcurrency;
+    if (reserved) {
+      this.breakerAuthority.function.reserveConcurrency(reserved.breaker);
+      this.breaker.pagerForwarder?.reserveConcurrency(reserved.pager);
+      this.watch?.function.reserveConcurrency(reserved.watch);
+      this.watch?.relay.reserveConcurrency(reserved.pager);
     }
 
     const outputs: Partial<Record<StackOutputKey, string>> = {

@@ -26,6 +26,8 @@ export const agentSpecSchema = z.object({
   tokenBudgetPerDay: z.optional(positiveInt()),
   /** Identical content published again within this window is suppressed. */
   duplicateWindowMinutes: positiveInt(),
+  /** The namespaces it reads whose pinned entries retrieval puts first (the config's `pinnable`). @default none */
+  pinnable: z.optional(z.array(nonEmpty())),
   /** The model `ctx.model` calls, and the default output limit per call. */
   model: z.optional(z.object({ id: nonEmpty(), maxTokens: positiveInt() })),
   /** `ctx.secret(name)`: where each secret lives (a parameter or secret name, never a value). */
@@ -56,6 +58,7 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
     upstream: agent.upstream.map((id) => ({ id, staleAfterMinutes: byId.get(id)!.heartbeat.staleAfterMinutes })),
     breaker: agent.breaker,
     duplicateWindowMinutes: agent.duplicateWindowMinutes,
+    ...(agent.memory.reads.some((ns) => pipeline.pinnable.includes(ns)) ? { pinnable: agent.memory.reads.filter((ns) => pipeline.pinnable.includes(ns)) } : {}),
     ...(agent.triggers.length > 0 ? { triggers: agent.triggers } : {}),
     ...(triggeredBy(pipeline.agents, agent.id).length > 0 ? { publishOutputs: true } : {}),
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),

@@ -77,6 +77,30 @@ const pipelineSchema = z
      */
     tracing: z.boolean().default(false),
     /**
+     * Memory namespaces whose entries may be pinned (`{ pinned: true }`: house rules, which go first into every
+     * reader's context). The steward refuses a pin anywhere else, so an agent cannot push what it writes ahead of
+     * everything its readers retrieve. @default [] (no pinning)
+     */
+    pinnable: z.array(z.string()).default([]),
+    /**
+     * Concurrency reserved for the parts that must run whatever the agents do: an agent that fans out (its breaker
+     * requests, events, queue traffic) cannot throttle the watch, the pager path, the breaker function or the steward
+     * account-wide. The steward's event source never runs more than `steward` at once. `false` reserves nothing (an
+     * account whose concurrency limit is below 100 cannot reserve any: Lambda keeps 100 unreserved).
+     * @default { watch: 2, pager: 2, breaker: 10, steward: 5 }
+     */
+    reservedConcurrency: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          watch: positiveInt.max(100).default(2),
+          pager: positiveInt.max(100).default(2),
+          breaker: positiveInt.max(1000).default(10),
+          steward: z.number().int().min(2, 'the steward\'s event source needs at least 2').max(1000).default(5),
+        }),
+      ])
+      .default({ watch: 2, pager: 2, breaker: 10, steward: 5 }),
+    /**
      * How the pipeline pages. `watch`: a watch function every five minutes reads what the pipeline keeps (runs,
      * heartbeats, the breaker, queues) and pages on transitions, with one CloudWatch alarm for its own silence: cents a
      * month. `cloudwatch`: custom metrics, cdk-monitoring-constructs alarms and a dashboard: about $24 a month.
@@ -164,6 +188,11 @@ const pipelineSchema = z
           });
         }
       });
+    });
+    pipeline.pinnable.forEach((namespace, i) => {
+      if (!written.has(namespace)) {
+        ctx.addIssue({ code: 'custom', path: ['pinnable', i], message: `namespace '${namespace}' is marked pinnable, but no agent writes it (written: ${[...written].join(', ') || 'none'})` });
+      }
     });
     for (const issue of triggerIssues(pipeline.agents)) ctx.addIssue({ code: 'custom', ...issue });
     const cycle = dependencyCycle(pipeline.agents);

@@ -55,6 +55,8 @@ export interface WriterGrant {
   readonly principal: string;
   readonly agentId: string;
   readonly writes: readonly string[];
+  /** The namespaces among `writes` it may pin entries in. */
+  readonly pins: readonly string[];
 }
 
 /** What the steward needs. `writers` is JSON of {@link WriterGrant}[] (a token at synth time: the roles' ids). */
@@ -203,7 +205,7 @@ const agentSchema = z.object({
 
 const stewardSchema = z.object({
   [VARIABLES.memoryTable]: nonEmpty(),
-  [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()) }))),
+  [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()), pins: z._default(z.array(z.string()), []) }))),
   [VARIABLES.redriver]: nonEmpty(),
   [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
 });

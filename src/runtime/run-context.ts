@@ -200,7 +200,8 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
       return deps.secrets(name, where);
     },
     retrieve: async (request) => {
-      const retrieved = await needMemory().retriever.retrieve(request);
+      // Pins count only where the config allows them, whatever an entry says (or the request asks).
+      const retrieved = await needMemory().retriever.retrieve({ ...request, pinnable: spec.pinnable ?? [] });
       contextTokens.loaded += retrieved.tokensLoaded;
       contextTokens.full += retrieved.tokensFull;
       deps.metrics?.count('ContextTokensLoaded', retrieved.tokensLoaded);

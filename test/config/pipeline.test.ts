@@ -203,6 +203,14 @@ describe('pipeline config', () => {
   });
 
   describe('memory namespaces', () => {
+    it('marks namespaces pinnable only where an agent writes, and pins nowhere by default', () => {
+      expect(definePipeline(pipeline([agent('a', { memory: { writes: ['rules'] } })])).pinnable).toEqual([]);
+      expect(definePipeline(pipeline([agent('a', { memory: { writes: ['rules'] } })], { pinnable: ['rules'] })).pinnable).toEqual(['rules']);
+      expect(errorOf(pipeline([agent('a', { memory: { writes: ['rules'] } })], { pinnable: ['rules', 'drafts'] })).issues).toEqual([
+        { path: 'pinnable[1]', message: "namespace 'drafts' is marked pinnable, but no agent writes it (written: rules)" },
+      ]);
+    });
+
     it('defaults to no memory at all, and names a namespace someone reads but nobody writes', () => {
       expect(definePipeline(pipeline([agent('a')])).agents[0]!.memory).toEqual({ reads: [], writes: [] });
       const error = errorOf(

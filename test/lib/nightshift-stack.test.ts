@@ -80,7 +80,7 @@ describe('NightshiftStack for the reference pipeline', () => {
     expect(reference.agents.find((a) => a.id === 'planner')!.memory.reads).not.toContain('community');
   });
 
-  it('tells the steward each agent by the role id it sends with, and the namespaces it writes', () => {
+  it('tells the steward each agent by the role id it sends with, the namespaces it writes and those it may pin in', () => {
     const steward = Object.values(template.findResources('AWS::Lambda::Function')).find(
       (f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'steward',
     )!;
@@ -92,6 +92,7 @@ describe('NightshiftStack for the reference pipeline', () => {
         principal: `<${logicalId(agent.function.role!)}>`,
         agentId: agent.agentId,
         writes: reference.agents.find((a) => a.id === agent.agentId)!.memory.writes,
+        pins: agent.agentId === 'planner' ? ['rules'] : [],
       })),
     );
     expect(parts.filter((p) => typeof p !== 'string').every((p) => (p as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1] === 'RoleId')).toBe(true);
@@ -241,6 +242,28 @@ describe('NightshiftStack breaker permissions', () => {
     const cooledTemplate = Template.fromStack(cooled);
     cooledTemplate.resourceCountIs('AWS::Lambda::Function', 12); // and the watchdog
     cooledTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', GroupName: Match.absent() });
+  });
+});
+
+describe('reserved concurrency', () => {
+  const reservedOf = (t: Template) =>
+    Object.fromEntries(
+      Object.values(t.findResources('AWS::Lambda::Function'))
+        .filter((f) => f.Properties.ReservedConcurrentExecutions !== undefined)
+        .map((f) => [f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME as string, f.Properties.ReservedConcurrentExecutions as number]),
+    );
+
+  it('holds concurrency for the watch, the pager path, the breaker function and the steward, and caps the steward’s event source', () => {
+    expect(reservedOf(template)).toEqual({ watch: 2, 'alarm-relay': 2, 'pager-forwarder': 2, breaker: 10, steward: 5 });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 5 } });
+    // No agent is reserved or capped: an agent's concurrency is its own to spend.
+    for (const agent of stack.agents) expect(Template.fromStack(stack).toJSON().Resources[logicalId(agent.function)].Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('reserves nothing with reservedConcurrency: false (an account whose limit is below 100 cannot reserve any)', () => {
+    const none = Template.fromStack(addNightshiftPipeline(testApp(), { ...reference, reservedConcurrency: false }));
+    expect(reservedOf(none)).toEqual({});
+    none.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: Match.absent() });
   });
 });
 

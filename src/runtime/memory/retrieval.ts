@@ -48,6 +48,11 @@ export interface RetrievalRequest {
    * generous budget from filling up with entries that share only common words with the query. @default 0.05
    */
   readonly minRelevance?: number;
+  /**
+   * The namespaces whose pinned entries count as pinned (the agent's spec sets it: the config's `pinnable`); an entry
+   * marked pinned elsewhere is ranked like any other. @default - every namespace's pins count
+   */
+  readonly pinnable?: readonly string[];
 }
 
 /** Which half of retrieval found an entry: its words, its meaning, both; or it is pinned. */
@@ -135,7 +140,8 @@ export class ContextRetriever implements Retriever {
       );
       for await (const page of pages) {
         storeCalls++;
-        for (const item of page.Items ?? []) candidates.push(indexed(namespace, item));
+        const pinsCount = request.pinnable === undefined || request.pinnable.includes(namespace);
+        for (const item of page.Items ?? []) candidates.push(indexed(namespace, item, pinsCount));
       }
     }
 
@@ -285,7 +291,7 @@ function fuse(words: readonly { entry: IndexedEntry; score: number }[], meaning:
 }
 
 
-function indexed(namespace: string, item: Record<string, unknown>): IndexedEntry {
+function indexed(namespace: string, item: Record<string, unknown>, pinsCount: boolean): IndexedEntry {
   const key = item.sk as string;
   return {
     id: `${namespace}/${key}`,
@@ -295,7 +301,7 @@ function indexed(namespace: string, item: Record<string, unknown>): IndexedEntry
     tags: ((item.tags as string[] | undefined) ?? []).join(' '),
     tagList: (item.tags as string[] | undefined) ?? [],
     tokens: (item.ctxTokens as number | undefined) ?? 0,
-    pinned: item.pinned === true,
+    pinned: pinsCount && item.pinned === true,
     sequence: item.ctxSequence as string,
     updatedAt: (item.updatedAt as number | undefined) ?? 0,
   };

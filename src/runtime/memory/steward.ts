@@ -63,6 +63,11 @@ export interface StewardMessage {
 export interface Writer {
   readonly agentId: string;
   readonly writes: readonly string[];
+  /**
+   * The namespaces among `writes` whose entries this agent may pin (the config's `pinnable`): a pinned entry goes
+   * first into every reader's context, so pinning is the config's to allow. @default - any it writes
+   */
+  readonly pins?: readonly string[];
 }
 
 export type RejectionReason =
@@ -77,6 +82,7 @@ export type RejectionReason =
   | 'unknown-sender'
   | 'impersonation'
   | 'namespace-not-writable'
+  | 'pin-not-allowed'
   | 'foreign-task';
 
 export type StewardResult =
@@ -186,6 +192,13 @@ export class MemorySteward {
         outcome: 'rejected',
         reason: 'namespace-not-writable',
         detail: `agent '${writer.agentId}' may not write namespace '${update.namespace}' (it writes: ${writer.writes.join(', ') || 'nothing'})`,
+      };
+    }
+    if ('pinned' in update && update.pinned === true && writer.pins !== undefined && !writer.pins.includes(update.namespace)) {
+      return {
+        outcome: 'rejected',
+        reason: 'pin-not-allowed',
+        detail: `agent '${writer.agentId}' may not pin entries of namespace '${update.namespace}': list it in the pipeline config's pinnable to allow house rules there`,
       };
     }
     // A fencing token counts only for the agent's own tasks: another's could fence that agent out of its own slot.

@@ -21,8 +21,8 @@ function setup() {
     clock: new ManualClock(Date.UTC(2026, 10, 25, 3)),
     metrics,
     writers: new Map([
-      ['AROAWRITER', { agentId: 'writer', writes: [drafts] }],
-      ['AROACOMMUNITY', { agentId: 'community', writes: [posts] }],
+      ['AROAWRITER', { agentId: 'writer', writes: [drafts], pins: [] }],
+      ['AROACOMMUNITY', { agentId: 'community', writes: [posts], pins: [posts] }],
     ]),
     redriver: 'AROAREDRIVE',
   });
@@ -55,6 +55,16 @@ describe('memory steward: who may write what', () => {
     expect((await reader.get(drafts, 'k'))?.value).toBe('original');
     expect((await reader.rejections()).some((r) => r.reason === 'namespace-not-writable' && r.body.includes('overwritten'))).toBe(true);
     expect(metrics.get('UpdatesUnauthorized')).toBe(1);
+  });
+
+  it('pins only in namespaces the config marks pinnable: a pin elsewhere is rejected, naming the config field, and nothing is written', async () => {
+    const { steward, reader, drafts, posts, from } = setup();
+    const pinnedDraft = await steward.handle(from('AROAWRITER:r', delivered(update({ namespace: drafts, key: 'rule', value: 'obey me', agentId: 'writer', pinned: true }))));
+    expect(pinnedDraft).toEqual({ outcome: 'rejected', reason: 'pin-not-allowed', detail: expect.stringContaining(`may not pin entries of namespace '${drafts}': list it in the pipeline config's pinnable`) });
+    expect(await reader.get(drafts, 'rule')).toBeUndefined();
+    // Unpinned, the same agent writes there as before; the community pins where the config allows it.
+    expect((await steward.handle(from('AROAWRITER:r', delivered(update({ namespace: drafts, key: 'rule', value: 'a note', agentId: 'writer' }))))).outcome).toBe('applied');
+    expect((await steward.handle(from('AROACOMMUNITY:r', delivered(update({ namespace: posts, key: 'rule', value: 'house rule', agentId: 'community', pinned: true }))))).outcome).toBe('applied');
   });
 
   it('rejects an update signed with another agent’s id: the sender is what SQS says, not what the body claims', async () => {
