@@ -35,7 +35,7 @@ export async function statusData(target: Target): Promise<StatusData> {
   const rejected = await target.reader.rejections();
   const byReason: Record<string, number> = {};
   for (const r of rejected) byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
-  const latest = rejected.slice(-5).map((r) => ({ at: new Date(r.rejectedAt).toISOString(), reason: r.reason, detail: r.detail, messageId: r.messageId }));
+  const latest = rejected.slice(-5).map((r) => ({ at: new Date(r.rejectedAt).toISOString(), sender: r.sender, reason: r.reason, detail: r.detail, messageId: r.messageId }));
   const incidents = target.pipeline.monitoring === 'watch' ? await openIncidents(target) : undefined;
   return {
     target: target.label,

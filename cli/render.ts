@@ -20,7 +20,7 @@ export interface StatusData {
   readonly queues: { queue: number; inFlight: number; deadLetters: number };
   readonly rejectedUpdates: number;
   readonly rejectedByReason: Readonly<Record<string, number>>;
-  readonly latestRejections: readonly { at: string; reason: string; detail: string; messageId: string }[];
+  readonly latestRejections: readonly { at: string; sender: string; reason: string; detail: string; messageId: string }[];
   /** The watch's open incidents as it last saw them (`monitoring: 'watch'` only), each opened at an ISO time. */
   readonly incidents?: readonly { key: string; subject: string; openedAt: string }[];
 }
@@ -44,7 +44,7 @@ export function renderStatus(data: StatusData): string {
         ? ` (${Object.entries(rejectedByReason).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => `${n} ${reason}`).join(', ')})`
         : ''),
     // Rejections include writes outside an agent's namespaces and impersonation: shown like any other.
-    ...data.latestRejections.map((r) => `  ${r.at}  ${r.reason}: ${r.detail}`),
+    ...data.latestRejections.map((r) => `  ${r.at}  ${r.sender}  ${r.reason}: ${r.detail}`),
     ...(data.incidents ? [`open incidents (as the watch last saw them): ${data.incidents.length === 0 ? 'none' : ''}`, ...data.incidents.map((i) => `  since ${i.openedAt}  ${i.subject}`)] : []),
   ].join('\n');
 }

@@ -167,7 +167,7 @@ function assemble(parts: Parts): Target {
     client: wiring.dynamo,
     locks: wiring.locks(),
     heartbeats: wiring.heartbeats(),
-    reader: wiring.reader(),
+    reader: wiring.reader(pipeline.agents.map((a) => a.id)),
     history: wiring.history(),
     scheduleStates: async () => {
       const enabled = new Set(await parts.schedules.enabled());

@@ -11,7 +11,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { commonVariables, watchVariables } from '../src/contract/environment.ts';
-import { KEYS, REJECTED_PK } from '../src/contract/tables.ts';
+import { KEYS, UNKNOWN_SENDER, rejectionsPartition } from '../src/contract/tables.ts';
 import type { WatchSpec } from '../src/config/watch-spec.ts';
 import { builtInHandler } from './bundling.ts';
 import type { CircuitBreaker } from './circuit-breaker.ts';
@@ -120,7 +120,7 @@ export class PipelineWatch extends Construct {
     statement(['dynamodb:Query'], props.coordination.table.tableArn, agents.map((id) => KEYS.coordination.runsPartition(id)));
     statement(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], props.coordination.table.tableArn, ['incident#*'], true);
     statement(['dynamodb:GetItem', 'dynamodb:PutItem'], props.coordination.table.tableArn, ['watch#state']);
-    statement(['dynamodb:Query'], props.memory.table.tableArn, [REJECTED_PK]);
+    statement(['dynamodb:Query'], props.memory.table.tableArn, [...agents, UNKNOWN_SENDER].map(rejectionsPartition));
     statement(['dynamodb:GetItem'], props.breaker.table.tableArn, [KEYS.counters.breaker.pk]);
     iam.Grant.addToPrincipal({
       grantee: fn,

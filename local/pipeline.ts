@@ -155,7 +155,7 @@ export class LocalPipeline {
     this.ttl = new SimulatedTtl({ client: documentClient(this.endpoints()), tables: names, clock });
     this.bus = new LocalEventBus(pipeline, clock, this.calls);
     this.client = this.operator.dynamo;
-    this.reader = this.operator.reader();
+    this.reader = this.operator.reader(pipeline.agents.map((a) => a.id));
     this.retriever = this.operator.retriever();
     this.locks = this.operator.locks();
     this.heartbeats = this.operator.heartbeats();
@@ -223,7 +223,7 @@ export class LocalPipeline {
       sources: storeSources({
         history: wiring.history(),
         breaker: () => readBreakerState(wiring.dynamo, this.names.counters),
-        reader: wiring.reader(),
+        reader: wiring.reader(this.options.pipeline.agents.map((a) => a.id)),
         queues: async () => {
           for (const queue of [this.memoryQueue, this.deadLetterQueue]) this.calls.record(WATCH_FUNCTION, { service: 'sqs', action: 'GetQueueAttributes', resource: `queue/${queue}` });
           const depths = await this.queueDepths();

@@ -29,7 +29,7 @@ function watchFromEnvironment(): Watch {
     sources: storeSources({
       history: wiring.history(),
       breaker: () => readBreakerState(wiring.dynamo, env.counterTable),
-      reader: wiring.reader(),
+      reader: wiring.reader(env.watchSpec.agents.map((a) => a.id)),
       queues: async () => {
         const [memory, dead, schedule, ...alerts] = await Promise.all(
           [env.memoryQueueUrl, env.deadLetterQueueUrl, env.scheduleDeadLetterQueueUrl, ...env.alertFailureQueueUrls].map(depth),

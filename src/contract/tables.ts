@@ -55,8 +55,11 @@ export function tableNames(prefix: string): TableNames {
 export const TABLE_SCHEMAS: Readonly<Record<TableRole, TableSchema>> = {
   /** Locks, heartbeats and run history: see {@link KEYS}. */
   coordination: { partitionKey: 'pk', sortKey: 'sk', timeToLiveAttribute: 'ttl' },
-  /** Shared agent memory, written only by the steward; no TTL: memory is never dropped behind anyone's back. */
-  memory: { partitionKey: 'pk', sortKey: 'sk', globalIndexes: [CONTEXT_INDEX] },
+  /**
+   * Shared agent memory, written only by the steward. The TTL attribute is set on rejection records alone (kept 14
+   * days); entries never carry it (their fields are stored prefixed), so memory is never dropped behind anyone's back.
+   */
+  memory: { partitionKey: 'pk', sortKey: 'sk', globalIndexes: [CONTEXT_INDEX], timeToLiveAttribute: 'ttl' },
   /** Breaker state and per-minute output counters. */
   counters: { partitionKey: 'pk', sortKey: 'sk', timeToLiveAttribute: 'ttl' },
 };
@@ -71,8 +74,19 @@ export function vectorPartitionKey(namespace: string): string {
   return `vec#${namespace}`;
 }
 
-/** The partition key of the steward's rejection records: a name no namespace may take. */
+/** The partition key prefix of the steward's rejection records: a name no namespace may take. */
 export const REJECTED_PK: (typeof RESERVED_NAMESPACES)[number] = 'rejected';
+
+/** Whose rejection records a message goes to when its sender is no agent of the pipeline. */
+export const UNKNOWN_SENDER = 'unknown';
+
+/**
+ * The partition of one sender's rejection records (`rejected#<agent>`, or `rejected#unknown`): per sender, so a flood
+ * of one agent's rejected updates never hides or slows the reading of another's.
+ */
+export function rejectionsPartition(sender: string): string {
+  return `${REJECTED_PK}#${sender}`;
+}
 
 /** The partition key prefix of task locks (the ops CLI scans for it). */
 export const LOCK_PK_PREFIX = 'lock#';
@@ -95,8 +109,8 @@ export const KEYS = {
     vector: (namespace: string, key: string) => ({ pk: vectorPartitionKey(namespace), sk: key }),
     /** The highest fencing token applied for a task. */
     fence: (taskId: string) => ({ pk: `fence#${taskId}`, sk: 'fence' }),
-    /** A rejected update, by when it was sent. */
-    rejection: (sentAt: number, messageId: string) => ({ pk: REJECTED_PK, sk: `${new Date(sentAt).toISOString()}#${messageId}` }),
+    /** A rejected update, in its sender's partition, by when it was sent. */
+    rejection: (sender: string, sentAt: number, messageId: string) => ({ pk: rejectionsPartition(sender), sk: `${new Date(sentAt).toISOString()}#${messageId}` }),
   },
   counters: {
     /** The pipeline's breaker state and its window's buckets. */

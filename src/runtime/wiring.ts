@@ -2,7 +2,7 @@ import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AgentSpec, BreakerSpec } from '../config/agent-spec.ts';
 import { NotConfiguredError } from '../errors.ts';
-import type { TableNames } from '../contract/tables.ts';
+import { type TableNames, UNKNOWN_SENDER } from '../contract/tables.ts';
 import type { AlertSink } from './breaker/alerts.ts';
 import { Breaker, type BreakerPort, readBreakerState } from './breaker/breaker.ts';
 import { type BreakerTransport, RemoteBreaker } from './breaker/authority.ts';
@@ -112,8 +112,9 @@ export class Wiring {
   }
 
   /** Strongly consistent reads of shared memory and the steward's rejections. */
-  reader(): MemoryReader {
-    return new MemoryReader({ client: this.dynamo, tableName: this.tables.memory });
+  /** The memory reader; `agents` are whose rejection records it reads besides `unknown` senders'. */
+  reader(agents: readonly string[] = []): MemoryReader {
+    return new MemoryReader({ client: this.dynamo, tableName: this.tables.memory, senders: [...agents, UNKNOWN_SENDER] });
   }
 
   /**

@@ -50,7 +50,8 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['delete its own lock', ddb('DeleteItem', 'coordination', `lock#${agentId}@${slot}`)],
     ["ask the breaker in another agent's name", { service: 'lambda', action: 'InvokeFunction', resource: `function/breaker:${other}` }],
     ['invoke the breaker function without an alias', { service: 'lambda', action: 'InvokeFunction', resource: 'function/breaker' }],
-    ["read the steward's rejection records", ddb('GetItem', 'memory', 'rejected')],
+    ["read the steward's rejection records", ddb('Query', 'memory', `rejected#${agentId}`)],
+    ["read the steward's rejection records of senders that are no agent", ddb('GetItem', 'memory', 'rejected#unknown')],
     ["write memory itself", ddb('PutItem', 'memory', `mem#${config.memory.writes[0] ?? 'drafts'}`)],
     // The watch's own state: resolving its silence would hide it; resetting the watch's memory would re-page.
     ['resolve or open an incident', ddb('UpdateItem', 'coordination', `incident#silent:${agentId}`)],
@@ -117,7 +118,8 @@ describe("the watch function's role", () => {
     ['read the incidents', ddb('BatchGetItem', 'coordination', 'incident#breaker')],
     ['keep its own state', ddb('PutItem', 'coordination', 'watch#state')],
     ["read an agent's runs", ddb('Query', 'coordination', 'runs#writer')],
-    ["read the steward's rejections", ddb('Query', 'memory', 'rejected')],
+    ...reference.agents.map((a): [string, AwsCall] => [`read the steward's rejections of ${a.id}`, ddb('Query', 'memory', `rejected#${a.id}`)]),
+    ["read the steward's rejections of senders that are no agent", ddb('Query', 'memory', 'rejected#unknown')],
     ['read the breaker state', ddb('GetItem', 'counters', 'breaker')],
   ])('may %s', (_, call) => {
     expect(judge(call)).toEqual([]);

@@ -33,7 +33,7 @@ function world() {
       sources: storeSources({
         history,
         breaker: async () => closed,
-        reader: { rejectedSince: async () => 0 },
+        reader: { rejectedSince: async () => ({}) },
         queues: async () => ({ memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 }),
       }),
       client: c.client,

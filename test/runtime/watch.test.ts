@@ -21,7 +21,10 @@ function world() {
   const sources: WatchSources = {
     runs: async (agentId) => state.runs.get(agentId) ?? [],
     breaker: async () => state.breaker,
-    rejectionsSince: async (since) => state.rejected.filter((at) => at > since).length,
+    rejectionsSince: async (since): Promise<Record<string, number>> => {
+      const count = state.rejected.filter((at) => at > since).length;
+      return count > 0 ? { writer: count } : {};
+    },
     queues: async () => state.queues,
   };
   return { state, sources };
@@ -117,7 +120,7 @@ describe('the watch', () => {
     expect(t.pages).toHaveLength(4);
     expect(t.pages.map((p) => p.subject)).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/1 memory update\(s\) rejected/),
+        expect.stringMatching(/1 memory update\(s\) of writer rejected/),
         expect.stringMatching(/1 memory update\(s\) dead-lettered/),
         expect.stringMatching(/2 agent invocation\(s\) lost/),
         expect.stringMatching(/1 alert\(s\) could not be delivered/),

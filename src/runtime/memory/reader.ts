@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { REJECTED_PK, entryKey, unpadSequence, valueOf } from './items.ts';
+import { entryKey, unpadSequence, valueOf } from './items.ts';
+import { UNKNOWN_SENDER, rejectionsPartition } from '../../contract/tables.ts';
 import type { RejectionReason } from './steward.ts';
 
 /** A memory entry as a reader sees it, with the sequence of the update that produced it. */
@@ -20,6 +21,8 @@ export interface MemoryEntry<T = unknown> {
 
 export interface RejectedUpdate {
   readonly messageId: string;
+  /** The agent that sent it, or `unknown`. */
+  readonly sender: string;
   readonly reason: RejectionReason;
   readonly detail: string;
   /** The body as sent, or its first 16 KB when longer (`bodyBytes` and `bodySha256` describe the whole). */
@@ -31,7 +34,15 @@ export interface RejectedUpdate {
 
 /** The read side of memory, for agents and operators: strongly consistent reads of what the steward applied. */
 export class MemoryReader {
-  constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string }) {}
+  /**
+   * `senders`: whose rejection records to read (each sender has a partition of its own): the pipeline's agents, and
+   * `unknown` for anyone else. @default ['unknown']
+   */
+  constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string; senders?: readonly string[] }) {}
+
+  private get senders(): readonly string[] {
+    return this.options.senders ?? [UNKNOWN_SENDER];
+  }
 
   /** One entry, or undefined if the key was never written or was deleted. */
   async get(namespace: string, key: string): Promise<MemoryEntry | undefined> {
@@ -63,48 +74,60 @@ export class MemoryReader {
   }
 
   /**
-   * How many updates the steward rejected after `sinceMs` (the watch's question): one Query of the rejections sent
-   * within a day before then (records key by when the update was sent), counted by when each was rejected.
+   * How many updates each sender had rejected after `sinceMs` (the watch's question), by sender, only those with
+   * any. Per sender, one Query of its own partition (records key by when the update was sent: a day before `sinceMs`
+   * on), counted by when each was rejected, and at most {@link REJECTIONS_COUNTED_MAX} counted: a flood of one
+   * sender's rejections costs the watch a bounded read, and never hides another's.
    */
-  async rejectedSince(sinceMs: number): Promise<number> {
-    let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.client.send(
-        new QueryCommand({
-          TableName: this.options.tableName,
-          KeyConditionExpression: 'pk = :pk AND sk > :from',
-          FilterExpression: 'rejectedAt > :since',
-          ExpressionAttributeValues: { ':pk': REJECTED_PK, ':from': new Date(sinceMs - 86_400_000).toISOString(), ':since': sinceMs },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      count += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return count;
+  async rejectedSince(sinceMs: number): Promise<Record<string, number>> {
+    const counts = await Promise.all(
+      this.senders.map(async (sender) => {
+        let count = 0;
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const page = await this.options.client.send(
+            new QueryCommand({
+              TableName: this.options.tableName,
+              KeyConditionExpression: 'pk = :pk AND sk > :from',
+              FilterExpression: 'rejectedAt > :since',
+              ExpressionAttributeValues: { ':pk': rejectionsPartition(sender), ':from': new Date(sinceMs - 86_400_000).toISOString(), ':since': sinceMs },
+              Select: 'COUNT',
+              Limit: REJECTIONS_COUNTED_MAX,
+              ExclusiveStartKey: startKey,
+            }),
+          );
+          count += page.Count ?? 0;
+          startKey = page.LastEvaluatedKey;
+        } while (startKey && count < REJECTIONS_COUNTED_MAX);
+        return [sender, Math.min(count, REJECTIONS_COUNTED_MAX)] as const;
+      }),
+    );
+    return Object.fromEntries(counts.filter(([, count]) => count > 0));
   }
 
-  /** Rejected updates, oldest first, with their reasons and original bodies. */
+  /** Rejected updates of every sender, oldest first, with their reasons, senders and original bodies. */
   async rejections(options: { limit?: number } = {}): Promise<RejectedUpdate[]> {
     const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.client.send(
-        new QueryCommand({
-          TableName: this.options.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': REJECTED_PK },
-          ExclusiveStartKey: startKey,
-          ConsistentRead: true,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && (options.limit === undefined || items.length < options.limit));
+    for (const sender of this.senders) {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.options.client.send(
+          new QueryCommand({
+            TableName: this.options.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': rejectionsPartition(sender) },
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        );
+        items.push(...(page.Items ?? []).map((item) => ({ ...item, sender })));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey && (options.limit === undefined || items.length < options.limit));
+    }
+    items.sort((a, b) => (a.sk as string).localeCompare(b.sk as string));
     return items.slice(0, options.limit).map((i) => ({
       messageId: i.messageId as string,
+      sender: i.sender as string,
       reason: i.reason as RejectionReason,
       detail: i.detail as string,
       body: i.body as string,
@@ -113,6 +136,9 @@ export class MemoryReader {
     }));
   }
 }
+
+/** The most rejections the watch counts per sender and run: enough to page, bounded whatever a sender floods. */
+export const REJECTIONS_COUNTED_MAX = 1_000;
 
 /** A memory table item as a reader sees it. */
 export function toEntry(namespace: string, item: Record<string, unknown>): MemoryEntry {

@@ -27,6 +27,7 @@ import {
   valueOf,
   kindOf,
 } from './items.ts';
+import { UNKNOWN_SENDER } from '../../contract/tables.ts';
 import { type TokenCounter, tokenCounter } from '../tokens.ts';
 import { contextAttributes } from './context-index.ts';
 import type { EntryVectors } from './entry-vectors.ts';
@@ -479,13 +480,18 @@ export class MemorySteward {
     throw error; // a conflict or throttle: transient, retried through the queue
   }
 
+  /** The agent a message came from, by its sender (a redriven one's first sender), or `unknown`. */
+  private senderOf(message: StewardMessage): string {
+    return this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId))?.agentId ?? UNKNOWN_SENDER;
+  }
+
   private async recordRejection(message: StewardMessage, result: Extract<StewardResult, { outcome: 'rejected' }>) {
     try {
       await this.options.client.send(
         new PutCommand({
           TableName: this.options.tableName,
           Item: {
-            ...rejectionKey(message.sentAt, message.messageId),
+            ...rejectionKey(this.senderOf(message), message.sentAt, message.messageId),
             reason: result.reason,
             // Bounded, so the record itself always fits an item: the body's first 16 KB, its size and its hash.
             detail: result.detail.slice(0, 2_000),
@@ -497,6 +503,8 @@ export class MemorySteward {
             sequenceNumber: message.sequenceNumber,
             receiveCount: message.receiveCount,
             rejectedAt: this.options.clock.now(),
+            // Clean-up only (DynamoDB deletes lazily): readers count by rejectedAt, never by presence.
+            ttl: Math.ceil((this.options.clock.now() + REJECTION_RETENTION_MS) / 1000),
           },
           // A redelivery of a message already recorded finds its record there: nothing to do.
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -515,6 +523,9 @@ function principalOf(senderId: string | undefined): string {
 
 /** An entry condition failed only because this steward's knowledge of it was stale: send the put again. */
 const STALE_KNOWLEDGE = Symbol('stale knowledge');
+
+/** How long rejection records are kept (TTL, clean-up only). */
+const REJECTION_RETENTION_MS = 14 * 24 * 60 * 60_000;
 
 /** The body prefix a rejection record keeps. */
 export const REJECTED_BODY_BYTES = 16 * 1024;

@@ -4,6 +4,8 @@ import type { BreakerState } from '../breaker/breaker-state.ts';
 import type { Clock } from '../clock.ts';
 import type { RunEntry } from '../run-history.ts';
 import { NightshiftError } from '../../errors.ts';
+import { UNKNOWN_SENDER } from '../../contract/tables.ts';
+import { REJECTIONS_COUNTED_MAX } from '../memory/reader.ts';
 import { type Incident, IncidentStore, PAGE_CLAIM_MS } from './incidents.ts';
 import type { WatchSpec } from '../../config/watch-spec.ts';
 
@@ -20,8 +22,8 @@ export interface WatchSources {
   /** The agent's newest runs, newest first. */
   runs(agentId: string, limit: number): Promise<readonly RunEntry[]>;
   breaker(): Promise<BreakerState>;
-  /** Memory updates the steward rejected after `sinceMs`. */
-  rejectionsSince(sinceMs: number): Promise<number>;
+  /** Memory updates the steward rejected after `sinceMs`, by sender (an agent id, or `unknown`); senders with none left out. */
+  rejectionsSince(sinceMs: number): Promise<Readonly<Record<string, number>>>;
   queues(): Promise<{
     readonly memoryVisible: number;
     readonly memoryDeadLetters: number;
@@ -193,10 +195,20 @@ export class Watch {
         });
       }
     }
-    // Rejections are events: open while new ones arrive, resolved at the first run that finds none.
-    if (rejected > 0 || open.has('memory-rejected')) quietUntil = now;
-    if (rejected > 0) {
-      active.set('memory-rejected', { subject: `${rejected} memory update(s) rejected`, detail: '`nightshift status` lists each rejection with its reason.', pages: true });
+    // Rejections are events: open while new ones arrive, resolved at the first run that finds none. One incident per
+    // sender, so an agent whose updates keep being rejected never keeps another's rejections from paging.
+    for (const sender of [...spec.agents.map((a) => a.id), UNKNOWN_SENDER]) {
+      const count = rejected[sender] ?? 0;
+      const key = `memory-rejected:${sender}`;
+      if (count > 0 || open.has(key)) quietUntil = now;
+      if (count > 0) {
+        const who = sender === UNKNOWN_SENDER ? 'a sender that is no agent of the pipeline' : sender;
+        active.set(key, {
+          subject: `${count >= REJECTIONS_COUNTED_MAX ? `${count}+` : count} memory update(s) of ${who} rejected`,
+          detail: '`nightshift status` lists each rejection with its sender and reason.',
+          pages: true,
+        });
+      }
     }
     if (queues.memoryDeadLetters > 0) {
       active.set('memory-dead-letters', {
@@ -235,8 +247,8 @@ export class Watch {
 
 /** Every incident key a watch of these agents can raise. */
 export function incidentKeys(spec: Pick<WatchSpec, 'agents'>): string[] {
-  const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`]);
-  return [...agents, 'memory-rejected', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
+  const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`, `memory-rejected:${a.id}`]);
+  return [...agents, `memory-rejected:${UNKNOWN_SENDER}`, 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
 }
 
 /** A watch run recorded every transition but could not publish some pages: they stay pending for the next run. */
@@ -276,7 +288,7 @@ function minutes(ms: number): string {
 export function storeSources(parts: {
   readonly history: { list(agentIds: readonly string[], limit?: number): Promise<RunEntry[]> };
   readonly breaker: () => Promise<BreakerState>;
-  readonly reader: { rejectedSince(sinceMs: number): Promise<number> };
+  readonly reader: { rejectedSince(sinceMs: number): Promise<Readonly<Record<string, number>>> };
   readonly queues: WatchSources['queues'];
 }): WatchSources {
   return {

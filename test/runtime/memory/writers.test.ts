@@ -26,7 +26,7 @@ function setup() {
     ]),
     redriver: 'AROAREDRIVE',
   });
-  const reader = new MemoryReader({ client, tableName: dynamo.names.memory });
+  const reader = new MemoryReader({ client, tableName: dynamo.names.memory, senders: ['writer', 'community', 'unknown'] });
   const from = (senderId: string | undefined, message: StewardMessage, extra: Partial<StewardMessage> = {}): StewardMessage => ({
     ...message,
     ...(senderId === undefined ? {} : { senderId }),
