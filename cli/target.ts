@@ -16,7 +16,8 @@ import { LocalSchedules } from '../local/side-effects.ts';
 import type { Breaker } from '../src/runtime/breaker/breaker.ts';
 import { EventBridgeSchedules, type ScheduleSwitch } from '../src/runtime/breaker/schedules.ts';
 import type { RunHistory } from '../src/runtime/run-history.ts';
-import { type BreakerWiring, type Endpoints, Wiring } from '../src/runtime/wiring.ts';
+import { type Endpoints, Wiring } from '../src/runtime/wiring.ts';
+import { type BreakerWiring, wireBreaker } from '../src/runtime/breaker/breaker.ts';
 import { readSnapshotIfAny } from './snapshot.ts';
 import { type Alert, SnsAlerts } from '../src/runtime/breaker/alerts.ts';
 import { type Clock, systemClock } from '../src/runtime/clock.ts';
@@ -173,7 +174,7 @@ function assemble(parts: Parts): Target {
       const enabled = new Set(await parts.schedules.enabled());
       return Object.fromEntries(spec.scheduleNames.map((name) => [name, enabled.has(name)]));
     },
-    breaker: wiring.breaker({ spec, alerts: { publish: parts.alerts }, schedules: parts.schedules, reset: parts.reset }),
+    breaker: wireBreaker(wiring, { spec, alerts: { publish: parts.alerts }, schedules: parts.schedules, reset: parts.reset }),
     queueDepths: parts.queueDepths,
     ...(parts.redrive ? { redrive: parts.redrive } : {}),
     close: parts.close,

@@ -10,7 +10,7 @@ import { agentSpec, breakerSpec } from '../src/config/agent-spec.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import type { TableNames } from '../src/contract/tables.ts';
 import { CallLog, recordCalls } from '../src/runtime/aws-calls.ts';
-import type { Breaker } from '../src/runtime/breaker/breaker.ts';
+import { type Breaker, wireBreaker } from '../src/runtime/breaker/breaker.ts';
 import { inProcessTransport } from '../src/runtime/breaker/authority.ts';
 import { readBreakerState } from '../src/runtime/breaker/breaker-state.ts';
 import { Watch, storeSources } from '../src/runtime/watch/watch.ts';
@@ -159,13 +159,13 @@ export class LocalPipeline {
     this.retriever = this.operator.retriever();
     this.locks = this.operator.locks();
     this.heartbeats = this.operator.heartbeats();
-    this.breaker = this.operator.breaker({ spec, alerts: this.alerts, schedules: this.schedules, reset: 'local' });
+    this.breaker = wireBreaker(this.operator, { spec, alerts: this.alerts, schedules: this.schedules, reset: 'local' });
     // The breaker function: the one part that moves the breaker, switches schedules and alerts.
     const authority = declaringCalls(
       { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames, topicKeyOfItsOwn: pipeline.monitoring === 'cloudwatch' },
       (call) => this.calls.record(BREAKER_FUNCTION, call),
     );
-    this.authority = this.wiring(BREAKER_FUNCTION).breaker({ spec, alerts: authority.alerts, schedules: authority.schedules, reset: 'local' });
+    this.authority = wireBreaker(this.wiring(BREAKER_FUNCTION), { spec, alerts: authority.alerts, schedules: authority.schedules, reset: 'local' });
     if (pipeline.monitoring === 'watch') this.watch = this.watchFunction();
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AgentSpec } from '../../src/config/agent-spec.ts';
 import { createTables } from '../../local/tables.ts';
 import { MessageLedger } from '../../local/ledger.ts';
-import { BreakerOpenError } from '../../src/runtime/breaker/breaker.ts';
+import { BreakerOpenError, wireBreaker } from '../../src/runtime/breaker/breaker.ts';
 import { inProcessTransport } from '../../src/runtime/breaker/authority.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { LockHeldError, type TaskLocks } from '../../src/runtime/locks.ts';
@@ -178,7 +178,7 @@ export async function chaos(endpoint: string, seed: number, runs: number, malfor
     const alerts: string[] = [];
     const limit = 3 + pick(10);
     const pipelineSpec = { pipeline: 'chaos', stage: 'chaos', maxOutputs: 10_000, windowMinutes: 60, scheduleNames: [], agents: ['community'], agentLimits: { community: { maxOutputs: limit, windowMinutes: 60 } } };
-    const breaker = wiring.breaker({
+    const breaker = wireBreaker(wiring, {
       spec: pipelineSpec,
       alerts: { publish: async (a) => void alerts.push(a.subject) },
       schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },

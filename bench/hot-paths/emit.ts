@@ -1,3 +1,4 @@
+import { wireBreaker } from '../../src/runtime/breaker/breaker.ts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AgentSpec } from '../../src/config/agent-spec.ts';
@@ -69,7 +70,7 @@ function agent(breaker: AgentSpec['breaker']): AgentSpec {
 function outputGuard(client: DynamoDBDocumentClient, tableName: string, clock: ManualClock): { guard: OutputGuard; requests: { count: number } } {
   const wiring = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client });
   const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: 1e9, windowMinutes: 60, scheduleNames: [], agents: ['bench'], agentLimits: { bench: { maxOutputs: 1e9, windowMinutes: 60 } } };
-  const breaker = wiring.breaker({
+  const breaker = wireBreaker(wiring, {
     spec,
     alerts: { publish: async () => undefined },
     schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },

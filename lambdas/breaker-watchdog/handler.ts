@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { parseBreakerEnvironment } from '../../src/contract/environment.ts';
-import type { Breaker } from '../../src/runtime/breaker/breaker.ts';
+import { type Breaker, wireBreaker } from '../../src/runtime/breaker/breaker.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { Wiring } from '../../src/runtime/wiring.ts';
 import { breakerSideEffects } from '../shared/breaker-side-effects.ts';
@@ -12,7 +12,7 @@ function breakerFromEnvironment(): Breaker {
   const env = parseBreakerEnvironment();
   // Only the counter table is used: the other names are never read by the breaker.
   const wiring = new Wiring({ tables: { coordination: '', memory: '', counters: env.counterTable }, clock: systemClock });
-  return wiring.breaker({ spec: env.breakerSpec, ...breakerSideEffects(env), reset: { stage: env.breakerSpec.stage } });
+  return wireBreaker(wiring, { spec: env.breakerSpec, ...breakerSideEffects(env), reset: { stage: env.breakerSpec.stage } });
 }
 
 /**

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { parseBreakerEnvironment } from '../../src/contract/environment.ts';
 import { BreakerRequestError, type BreakerResponse, handleBreakerRequest } from '../../src/runtime/breaker/authority.ts';
-import type { Breaker } from '../../src/runtime/breaker/breaker.ts';
+import { type Breaker, wireBreaker } from '../../src/runtime/breaker/breaker.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { Wiring } from '../../src/runtime/wiring.ts';
 import { breakerSideEffects } from '../shared/breaker-side-effects.ts';
@@ -15,7 +15,7 @@ function breakerFromEnvironment(): Breaker {
   const env = parseBreakerEnvironment();
   agents = new Set(env.breakerSpec.agents);
   const wiring = new Wiring({ tables: { coordination: '', memory: '', counters: env.counterTable }, clock: systemClock });
-  return wiring.breaker({ spec: env.breakerSpec, ...breakerSideEffects(env), reset: { stage: env.breakerSpec.stage } });
+  return wireBreaker(wiring, { spec: env.breakerSpec, ...breakerSideEffects(env), reset: { stage: env.breakerSpec.stage } });
 }
 
 /**

@@ -1,14 +1,12 @@
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AgentSpec, BreakerSpec } from '../config/agent-spec.ts';
+import type { AgentSpec } from '../config/agent-spec.ts';
 import { NotConfiguredError } from '../errors.ts';
 import { type TableNames, UNKNOWN_SENDER } from '../contract/tables.ts';
-import type { AlertSink } from './breaker/alerts.ts';
-import { Breaker, type BreakerPort, readBreakerState } from './breaker/breaker.ts';
+import { type BreakerPort, readBreakerState } from './breaker/breaker-state.ts';
 import { type BreakerTransport, RemoteBreaker } from './breaker/authority.ts';
 import { OutputGuard } from './breaker/output-guard.ts';
 import { OutputWindows } from './breaker/output-window.ts';
-import type { ScheduleSwitch } from './breaker/schedules.ts';
 import type { Clock } from './clock.ts';
 import type { GuardDeps, RunLog, SecretSource } from './run-context.ts';
 import { Heartbeats } from './heartbeats.ts';
@@ -56,19 +54,6 @@ export interface WiringOptions {
 }
 
 /** What the breaker does besides its table: alert, switch schedules, and say how to reset it. */
-export interface BreakerWiring {
-  readonly spec: BreakerSpec;
-  readonly alerts: AlertSink;
-  readonly schedules: ScheduleSwitch;
-  /** Where the breaker is reset from: quoted in the alert. */
-  readonly reset: { readonly stage: string } | 'local';
-}
-
-/** The command that resets a pipeline's breaker, as alerts and hints quote it. */
-export function resetCommand(reset: BreakerWiring['reset']): string {
-  return reset === 'local' ? 'npx nightshift breaker reset --local' : `npx nightshift breaker reset --stage ${reset.stage}`;
-}
-
 /** An agent's memory queue and how it signs its requests. */
 export interface QueueAccess {
   readonly queueUrl: string;
@@ -135,24 +120,6 @@ export class Wiring {
     if (!embedder) return undefined;
     const { EntryVectors } = await import('./memory/entry-vectors.ts');
     return new EntryVectors({ client: this.dynamo, tableName: this.tables.memory, embedder, ...this.metricsOption(), ...(onFailure ? { onFailure } : {}) });
-  }
-
-  /** The pipeline's circuit breaker, alerting and switching schedules through `wiring`. */
-  breaker(wiring: BreakerWiring): Breaker {
-    const { spec } = wiring;
-    return new Breaker({
-      client: this.dynamo,
-      tableName: this.tables.counters,
-      clock: this.clock,
-      alerts: wiring.alerts,
-      schedules: wiring.schedules,
-      pipelineLabel: `${spec.pipeline} (${spec.stage}${wiring.reset === 'local' ? ', local' : ''})`,
-      resetCommand: resetCommand(wiring.reset),
-      pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
-      agentLimits: spec.agentLimits,
-      ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
-      ...this.metricsOption(),
-    });
   }
 
   /**

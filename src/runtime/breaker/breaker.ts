@@ -7,6 +7,7 @@ import type { AlertSink } from './alerts.ts';
 import { REMOVE_AT_MOST, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window.ts';
 import type { ScheduleSwitch } from './schedules.ts';
 import { NightshiftError } from '../../errors.ts';
+import type { BreakerSpec } from '../../config/agent-spec.ts';
 
 /**
  * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).
@@ -424,4 +425,47 @@ export class Breaker implements BreakerPort {
 
 function iso(epochMs: number | undefined): string {
   return epochMs === undefined ? 'unknown' : new Date(epochMs).toISOString();
+}
+
+export interface BreakerWiring {
+  readonly spec: BreakerSpec;
+  readonly alerts: AlertSink;
+  readonly schedules: ScheduleSwitch;
+  /** Where the breaker is reset from: quoted in the alert. */
+  readonly reset: { readonly stage: string } | 'local';
+}
+
+/** The command that resets a pipeline's breaker, as alerts and hints quote it. */
+export function resetCommand(reset: BreakerWiring['reset']): string {
+  return reset === 'local' ? 'npx nightshift breaker reset --local' : `npx nightshift breaker reset --stage ${reset.stage}`;
+}
+
+/** What the breaker is built on: a wiring (`Wiring`), or the same parts as a handler makes them. */
+export interface BreakerCore {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly tables: { readonly counters: string };
+  readonly clock: Clock;
+  readonly metrics?: MetricsSink | undefined;
+}
+
+/**
+ * The pipeline's circuit breaker over a wiring's client, counter table, clock and metrics, alerting and switching
+ * schedules through `wiring`. Here rather than on `Wiring`, so an agent's bundle (which asks the breaker function)
+ * never carries the breaker itself.
+ */
+export function wireBreaker(core: BreakerCore, wiring: BreakerWiring): Breaker {
+  const { spec } = wiring;
+  return new Breaker({
+    client: core.dynamo,
+    tableName: core.tables.counters,
+    clock: core.clock,
+    alerts: wiring.alerts,
+    schedules: wiring.schedules,
+    pipelineLabel: `${spec.pipeline} (${spec.stage}${wiring.reset === 'local' ? ', local' : ''})`,
+    resetCommand: resetCommand(wiring.reset),
+    pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
+    agentLimits: spec.agentLimits,
+    ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
+    ...(core.metrics ? { metrics: core.metrics } : {}),
+  });
 }
