@@ -9,7 +9,7 @@ import {
   aws_iam as iam,
   aws_scheduler as scheduler,
   aws_scheduler_targets as targets,
-  type aws_sqs as sqs,
+  aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { parseCron, toEventBridgeCron } from '../src/config/cron.ts';
@@ -28,8 +28,12 @@ export interface AgentProps {
   readonly tracing?: boolean;
   /** Group the agent's schedules are created in (one per pipeline, so a halt can find them all). */
   readonly scheduleGroup: scheduler.IScheduleGroup;
-  /** Where EventBridge Scheduler sends invocations it gave up on. */
-  readonly scheduleDeadLetterQueue: sqs.IQueue;
+  /**
+   * Where EventBridge Scheduler (and a trigger's rule) sends invocations it gave up on, and Lambda a run that failed
+   * its retries. One of the agent's own keeps its role from sending to any other: it can fake only its own lost
+   * invocations, never keep another's incident open. @default - a queue of the agent's own (`deadLetterQueue`)
+   */
+  readonly scheduleDeadLetterQueue?: sqs.IQueue;
   /**
    * Role EventBridge Scheduler assumes to invoke the function; one shared role lets the breaker pass a single role
    * when it rewrites schedules. @default - aws-scheduler-targets creates one per target
@@ -56,6 +60,8 @@ export interface AgentProps {
 export class Agent extends Construct {
   readonly agentId: string;
   readonly function: NightshiftFunction;
+  /** Its invocations that were never run: what Scheduler, a trigger's rule or Lambda's retries gave up on. */
+  readonly deadLetterQueue: sqs.IQueue;
   readonly schedules: readonly scheduler.Schedule[];
   /** What the function may invoke on Bedrock: the configured model (and, for a profile, its destinations). */
   readonly modelArns: readonly string[] = [];
@@ -73,6 +79,7 @@ export class Agent extends Construct {
     this.longestGap = Duration.millis(longestGapMs(config.schedules));
     this.lease = Duration.minutes(config.lock.leaseMinutes);
     this.hasUpstream = config.upstream.length > 0;
+    this.deadLetterQueue = props.scheduleDeadLetterQueue ?? ownDeadLetterQueue(this);
     this.function = new NightshiftFunction(this, 'Function', {
       entry: config.entry,
       kind: 'agent',
@@ -84,7 +91,7 @@ export class Agent extends Construct {
       environment: { ...config.environment, ...props.environment, ...commonVariables(config.id) },
       // Scheduler invokes asynchronously: a run that failed Lambda's retries too is kept beside the invocations
       // Scheduler gave up on, where an alarm sees it and `nightshift invoke --at` can run the slot again.
-      deadLetterQueue: props.scheduleDeadLetterQueue,
+      deadLetterQueue: this.deadLetterQueue,
     });
 
     this.schedules = config.schedules.map((entry, index) => {
@@ -97,7 +104,7 @@ export class Agent extends Construct {
         }),
         retryAttempts: props.retryAttempts ?? 2,
         maxEventAge: props.maxEventAge ?? Duration.hours(1),
-        deadLetterQueue: props.scheduleDeadLetterQueue,
+        deadLetterQueue: this.deadLetterQueue,
         ...(props.scheduleRole ? { role: props.scheduleRole } : {}),
       });
       return new scheduler.Schedule(this, `Schedule${index}`, {
@@ -189,4 +196,13 @@ export class Agent extends Construct {
     });
     return [profile, ...models];
   }
+}
+
+/** The agent's own dead-letter queue for invocations that never ran (14 days, SSE, TLS only). */
+function ownDeadLetterQueue(agent: Construct): sqs.Queue {
+  const queue = new sqs.Queue(agent, 'DeadLetterQueue', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
+  for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
+    Validations.of(queue).acknowledge({ id, reason: "This queue is itself the dead-letter queue of the agent's schedules, triggers and failed runs" });
+  }
+  return queue;
 }

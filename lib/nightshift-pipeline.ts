@@ -139,7 +139,7 @@ export class NightshiftPipeline extends Construct {
         config,
         tracing: pipeline.tracing,
         scheduleGroup: this.schedules.group,
-        scheduleDeadLetterQueue: this.schedules.deadLetterQueue,
+        // No scheduleDeadLetterQueue: each agent's lost invocations go to a queue of its own.
         scheduleRole: this.schedules.role,
         scheduleNamePrefix: prefix,
         environment: {
@@ -167,7 +167,7 @@ export class NightshiftPipeline extends Construct {
     });
 
     if (pipeline.agents.some((a) => a.triggers.length > 0)) {
-      this.triggers = new PipelineTriggers(this, 'Triggers', { pipeline, agents: this.agents, deadLetterQueue: this.schedules.deadLetterQueue });
+      this.triggers = new PipelineTriggers(this, 'Triggers', { pipeline, agents: this.agents });
     }
 
     if (pipeline.breaker.coolDownMinutes !== undefined) {
@@ -198,6 +198,7 @@ export class NightshiftPipeline extends Construct {
         breaker: this.breaker,
         schedules: this.schedules,
         spec: watchSpec(pipeline),
+        agentDeadLetterQueues: Object.fromEntries(this.agents.map((a) => [a.agentId, a.deadLetterQueue])),
         tracing: pipeline.tracing,
       });
       // No custom metrics: the watch pages from what the pipeline keeps, and each metric costs $0.30 a month.

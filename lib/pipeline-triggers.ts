@@ -8,10 +8,10 @@ export interface PipelineTriggersProps {
   readonly pipeline: PipelineConfig;
   readonly agents: readonly Agent[];
   /**
-   * Where an event goes that EventBridge could not deliver to its agent within the retries: the queue scheduled
-   * invocations that were given up on go to, which the watch (or the `cloudwatch` alarms) pages on.
+   * Where an event goes that EventBridge could not deliver to its agent within the retries.
+   * @default - the triggered agent's own (`Agent.deadLetterQueue`), which the watch pages on
    */
-  readonly deadLetterQueue: sqs.IQueue;
+  readonly deadLetterQueue?: sqs.IQueue;
   /** The bus's name. @default `<name>-<stage>` */
   readonly busName?: string;
 }
@@ -34,6 +34,7 @@ export class PipelineTriggers extends Construct {
     const { pipeline } = props;
     this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName ?? `${pipeline.name}-${pipeline.stage}` });
     const functionOf = new Map(props.agents.map((a) => [a.agentId, a.function]));
+    const deadLetterOf = new Map(props.agents.map((a) => [a.agentId, a.deadLetterQueue]));
     const rules: events.Rule[] = [];
     for (const agent of pipeline.agents) {
       agent.triggers.forEach((trigger, i) => {
@@ -45,7 +46,9 @@ export class PipelineTriggers extends Construct {
             'outputsOf' in trigger
               ? { source: [outputSource(trigger.outputsOf)], detailType: [OUTPUT_DETAIL_TYPE] }
               : { source: trigger.event.source, ...(trigger.event.detailType ? { detailType: trigger.event.detailType } : {}) },
-          targets: [new targets.LambdaFunction(functionOf.get(agent.id)!, { deadLetterQueue: props.deadLetterQueue, retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+          targets: [
+            new targets.LambdaFunction(functionOf.get(agent.id)!, { deadLetterQueue: props.deadLetterQueue ?? deadLetterOf.get(agent.id)!, retryAttempts: 8, maxEventAge: Duration.hours(2) }),
+          ],
         });
         rules.push(rule);
       });

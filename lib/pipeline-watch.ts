@@ -8,6 +8,7 @@ import {
   aws_iam as iam,
   aws_scheduler as scheduler,
   aws_scheduler_targets as targets,
+  type aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { commonVariables, watchVariables } from '../src/contract/environment.ts';
@@ -27,6 +28,8 @@ export interface PipelineWatchProps {
   readonly schedules: PipelineSchedules;
   /** What to watch: the agents and how long each may be silent. */
   readonly spec: WatchSpec;
+  /** Each agent's own dead-letter queue (`Agent.deadLetterQueue`), by agent id: paged per agent. @default - none */
+  readonly agentDeadLetterQueues?: Readonly<Record<string, sqs.IQueue>>;
   /** How often the watch runs. @default Duration.minutes(5) */
   readonly every?: Duration;
   /** X-Ray tracing of the functions. @default false */
@@ -65,6 +68,7 @@ export class PipelineWatch extends Construct {
           deadLetterQueueUrl: memory.deadLetterQueue.queueUrl,
           scheduleDeadLetterQueueUrl: schedules.deadLetterQueue.queueUrl,
           alertFailureQueueUrls: alertFailureQueues(breaker).map((q) => q.queueUrl),
+          agentDeadLetterQueueUrls: Object.fromEntries(Object.entries(props.agentDeadLetterQueues ?? {}).map(([id, queue]) => [id, queue.queueUrl])),
           alertTopicArn: breaker.topic.topicArn,
           watchSpec: props.spec,
         }),
@@ -129,6 +133,7 @@ export class PipelineWatch extends Construct {
         props.memory.queue.queueArn,
         props.memory.deadLetterQueue.queueArn,
         props.schedules.deadLetterQueue.queueArn,
+        ...Object.values(props.agentDeadLetterQueues ?? {}).map((q) => q.queueArn),
         ...alertFailureQueues(props.breaker).map((q) => q.queueArn),
       ],
     });

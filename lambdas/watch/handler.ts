@@ -31,13 +31,16 @@ function watchFromEnvironment(): Watch {
       breaker: () => readBreakerState(wiring.dynamo, env.counterTable),
       reader: wiring.reader(env.watchSpec.agents.map((a) => a.id)),
       queues: async () => {
-        const [memory, dead, schedule, ...alerts] = await Promise.all(
-          [env.memoryQueueUrl, env.deadLetterQueueUrl, env.scheduleDeadLetterQueueUrl, ...env.alertFailureQueueUrls].map(depth),
-        );
+        const agentQueues = Object.entries(env.agentDeadLetterQueueUrls);
+        const [[memory, dead, schedule, ...alerts], lost] = await Promise.all([
+          Promise.all([env.memoryQueueUrl, env.deadLetterQueueUrl, env.scheduleDeadLetterQueueUrl, ...env.alertFailureQueueUrls].map(depth)),
+          Promise.all(agentQueues.map(([, url]) => depth(url))),
+        ]);
         return {
           memoryVisible: memory!.visible,
           memoryDeadLetters: dead!.visible + dead!.inFlight,
           scheduleDeadLetters: schedule!.visible + schedule!.inFlight,
+          lostInvocations: Object.fromEntries(agentQueues.map(([id], i) => [id, lost[i]!.visible + lost[i]!.inFlight])),
           undeliveredAlerts: alerts.reduce((sum, q) => sum + q.visible + q.inFlight, 0),
         };
       },

@@ -77,6 +77,8 @@ export interface WatchEnvironment {
   readonly memoryQueueUrl: string;
   readonly deadLetterQueueUrl: string;
   readonly scheduleDeadLetterQueueUrl: string;
+  /** Each agent's own dead-letter queue for invocations that never ran, by agent id. */
+  readonly agentDeadLetterQueueUrls: Readonly<Record<string, string>>;
   /** Where alerts that could not be delivered are kept: the topic's subscriptions' and the pager forwarder's. */
   readonly alertFailureQueueUrls: readonly string[];
   readonly alertTopicArn: string;
@@ -106,6 +108,7 @@ const VARIABLES = {
   deadLetterQueueUrl: 'MEMORY_DEAD_LETTER_QUEUE_URL',
   scheduleDeadLetterQueueUrl: 'SCHEDULE_DEAD_LETTER_QUEUE_URL',
   alertFailureQueueUrls: 'ALERT_FAILURE_QUEUE_URLS',
+  agentDeadLetterQueueUrls: 'AGENT_DEAD_LETTER_QUEUE_URLS',
   watchSpec: 'NIGHTSHIFT_WATCH_SPEC',
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
   tracing: 'NIGHTSHIFT_TRACING',
@@ -162,6 +165,7 @@ export function watchVariables(env: WatchEnvironment): Record<string, string> {
     [VARIABLES.deadLetterQueueUrl]: env.deadLetterQueueUrl,
     [VARIABLES.scheduleDeadLetterQueueUrl]: env.scheduleDeadLetterQueueUrl,
     [VARIABLES.alertFailureQueueUrls]: JSON.stringify(env.alertFailureQueueUrls),
+    [VARIABLES.agentDeadLetterQueueUrls]: JSON.stringify(env.agentDeadLetterQueueUrls),
     [VARIABLES.alertTopicArn]: env.alertTopicArn,
     [VARIABLES.watchSpec]: JSON.stringify(env.watchSpec),
   };
@@ -218,6 +222,7 @@ const watchSchema = z.object({
   [VARIABLES.deadLetterQueueUrl]: nonEmpty(),
   [VARIABLES.scheduleDeadLetterQueueUrl]: nonEmpty(),
   [VARIABLES.alertFailureQueueUrls]: z.pipe(jsonText, z.array(nonEmpty())),
+  [VARIABLES.agentDeadLetterQueueUrls]: z._default(z.pipe(jsonText, z.record(z.string(), nonEmpty())), {}),
   [VARIABLES.alertTopicArn]: nonEmpty(),
   [VARIABLES.watchSpec]: z.pipe(jsonText, watchSpecSchema),
 });
@@ -277,6 +282,7 @@ export function parseWatchEnvironment(env: NodeJS.ProcessEnv = process.env): Wat
     deadLetterQueueUrl: e.MEMORY_DEAD_LETTER_QUEUE_URL,
     scheduleDeadLetterQueueUrl: e.SCHEDULE_DEAD_LETTER_QUEUE_URL,
     alertFailureQueueUrls: e.ALERT_FAILURE_QUEUE_URLS,
+    agentDeadLetterQueueUrls: e.AGENT_DEAD_LETTER_QUEUE_URLS,
     alertTopicArn: e.ALERT_TOPIC_ARN,
     watchSpec: e.NIGHTSHIFT_WATCH_SPEC,
   };

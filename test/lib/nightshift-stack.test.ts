@@ -146,7 +146,8 @@ describe('NightshiftStack for the reference pipeline', () => {
       .sort();
     // Copied from the template as of 2026-11-26 (2026-12-02: the redrive, breaker, watch and relay functions' log groups and the pager and delivery failure queues
     // added; the topic's key gone with monitoring: 'watch', which encrypts it with SNS's AWS managed key, new: nothing
-    // replaced). Change it only together with a migration note in the README.
+    // replaced; 2026-12-06: each agent's own dead-letter queue added, nothing replaced). Change it only together with a
+    // migration note in the README.
     expect(ids).toEqual(
       [
         'AWS::DynamoDB::Table BreakerTable68DCABCD',
@@ -164,6 +165,11 @@ describe('NightshiftStack for the reference pipeline', () => {
         'AWS::Logs::LogGroup MemoryRedriveLogsFE44612D',
         'AWS::Logs::LogGroup BreakerAuthorityFunctionLogs1940EF61',
         'AWS::SNS::Topic BreakerAlertTopic67DED1FF',
+        'AWS::SQS::Queue AgentanalystDeadLetterQueue879D28FD',
+        'AWS::SQS::Queue AgentcommunityDeadLetterQueue128E830A',
+        'AWS::SQS::Queue AgentplannerDeadLetterQueue27126325',
+        'AWS::SQS::Queue AgentseoDeadLetterQueueA6AD8210',
+        'AWS::SQS::Queue AgentwriterDeadLetterQueueEE4E9DAB',
         'AWS::SQS::Queue BreakerPagerFailures29DCECE4',
         'AWS::SQS::Queue BreakerDeliveryFailuresDE49AE0F',
         'AWS::SQS::Queue MemoryDeadLetterQueueBFA0708D',

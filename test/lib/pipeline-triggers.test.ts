@@ -10,7 +10,7 @@ const template = Template.fromStack(stack);
 const fnOf = (id: string) => stack.agents.find((a) => a.agentId === id)!.function;
 
 describe('trigger routes in the synthesized stack', () => {
-  it('routes each output of an agent to the agents that trigger on it: one rule each, on the pipeline bus, with a DLQ and retries', () => {
+  it('routes each output of an agent to the agents that trigger on it: one rule each, on the pipeline bus, with retries and the triggered agent’s own DLQ', () => {
     const bus = logicalId(stack.triggers!.bus);
     template.hasResourceProperties('AWS::Events::EventBus', { Name: 'nightshift-dev' });
     const rules = Object.values(template.findResources('AWS::Events::Rule'));
@@ -21,7 +21,8 @@ describe('trigger routes in the synthesized stack', () => {
       retry: r.Properties.Targets[0].RetryPolicy,
       dlq: r.Properties.Targets[0].DeadLetterConfig.Arn['Fn::GetAtt'][0],
     }));
-    const dlq = logicalId(stack.schedules.deadLetterQueue); // the one the watch pages on
+    // The triggered agent's own dead-letter queue, which the watch pages on for that agent alone.
+    const dlqOf = (agentId: string) => logicalId(stack.agents.find((a) => a.agentId === agentId)!.deadLetterQueue as never);
     expect(routes).toEqual(
       [
         ['planner', 'writer'],
@@ -32,7 +33,7 @@ describe('trigger routes in the synthesized stack', () => {
         bus: { Ref: bus },
         target: logicalId(fnOf(to!)),
         retry: { MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 8 },
-        dlq,
+        dlq: dlqOf(to!),
       })),
     );
     // EventBridge may invoke each triggered function, and send what it gives up on to the DLQ, and nothing else.

@@ -41,6 +41,9 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['reset the breaker or lower the pipeline window', ddb('UpdateItem', 'counters', 'breaker')],
     ["fill another agent's window", ddb('UpdateItem', 'counters', `outputs#${other}`)],
     ["spend another agent's budget", ddb('UpdateItem', 'counters', `tokens#${other}`)],
+    // Lost invocations: faking another agent's would keep its incident open, so its real losses never page again.
+    ["fake another agent's lost invocation", { service: 'sqs', action: 'SendMessage', resource: `queue/nightshift-dev-lost-invocations-${other}` }],
+    ["fake a lost invocation of the pipeline's own functions", { service: 'sqs', action: 'SendMessage', resource: 'queue/nightshift-dev-lost-invocations' }],
     // The breaker function's own count of each agent: what a count request is checked against.
     ['lower its own count as the breaker function keeps it', ddb('UpdateItem', 'counters', `verified#${agentId}`)],
     ["fill another agent's count as the breaker function keeps it", ddb('UpdateItem', 'counters', `verified#${other}`)],
@@ -85,6 +88,8 @@ function legitimate(agentId: string): [string, AwsCall][] {
     ['spend its own budget', ddb('UpdateItem', 'counters', `tokens#${agentId}`)],
     ['ask the breaker through its own alias', { service: 'lambda', action: 'InvokeFunction', resource: `function/breaker:${agentId}` }],
     ['submit a memory update', { service: 'sqs', action: 'SendMessage', resource: 'queue/nightshift-dev-memory.fifo' }],
+    // Lambda sends a run that failed its retries to the function's dead-letter queue with the function's own role.
+    ['keep its own failed runs', { service: 'sqs', action: 'SendMessage', resource: `queue/nightshift-dev-lost-invocations-${agentId}` }],
     ...config.memory.reads.map((ns): [string, AwsCall] => [`read namespace ${ns}`, ddb('GetItem', 'memory', `mem#${ns}`)]),
     ...config.memory.reads.map((ns): [string, AwsCall] => [`read the vectors of namespace ${ns}`, ddb('Query', 'memory', `vec#${ns}`)]),
     ...(reference.agents.some((a) => a.triggers.some((t) => 'outputsOf' in t && t.outputsOf === agentId))

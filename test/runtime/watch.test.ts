@@ -16,7 +16,7 @@ function world() {
     runs: new Map<string, RunEntry[]>(),
     breaker: { status: 'CLOSED', epoch: 0, trips: 0, restoreSchedules: [] } as BreakerState,
     rejected: [] as number[],
-    queues: { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 },
+    queues: { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 } as Awaited<ReturnType<WatchSources['queues']>>,
   };
   const sources: WatchSources = {
     runs: async (agentId) => state.runs.get(agentId) ?? [],
@@ -115,14 +115,15 @@ describe('the watch', () => {
     const t = await setup();
     await t.tick();
     t.state.rejected.push(t.clock.now() + MINUTE);
-    t.state.queues = { memoryVisible: 3, memoryDeadLetters: 1, scheduleDeadLetters: 2, undeliveredAlerts: 1 };
+    t.state.queues = { memoryVisible: 3, memoryDeadLetters: 1, scheduleDeadLetters: 2, lostInvocations: { editor: 1, writer: 0 }, undeliveredAlerts: 1 };
     await t.tick();
-    expect(t.pages).toHaveLength(4);
+    expect(t.pages).toHaveLength(5);
     expect(t.pages.map((p) => p.subject)).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/1 memory update\(s\) of writer rejected/),
         expect.stringMatching(/1 memory update\(s\) dead-lettered/),
-        expect.stringMatching(/2 agent invocation\(s\) lost/),
+        expect.stringMatching(/2 invocation\(s\) of the pipeline's own functions lost/),
+        expect.stringMatching(/1 invocation\(s\) of editor lost/),
         expect.stringMatching(/1 alert\(s\) could not be delivered/),
       ]),
     );
@@ -131,7 +132,7 @@ describe('the watch', () => {
     t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
     await t.tick();
     const resolved = t.pages.filter((p) => p.subject.includes('RESOLVED')).map((p) => p.subject);
-    expect(resolved).toHaveLength(5);
+    expect(resolved).toHaveLength(6);
   });
 
   it('pages each incident exactly once when ten watch runs overlap', async () => {
@@ -150,6 +151,17 @@ describe('the watch', () => {
     expect(t.pages.filter((p) => p.subject.includes('RESOLVED'))).toHaveLength(2);
   });
 
+  it('pages each agent’s lost invocations as its own: one agent keeping its queue full never silences another’s losses', async () => {
+    const t = await setup();
+    await t.tick();
+    t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, lostInvocations: { editor: 500 }, undeliveredAlerts: 0 };
+    await t.tick();
+    await t.tick();
+    t.state.queues = { ...t.state.queues, lostInvocations: { editor: 520, writer: 1 } };
+    await t.tick();
+    expect(t.pages.map((p) => p.subject)).toEqual([expect.stringMatching(/500 invocation\(s\) of editor lost/), expect.stringMatching(/1 invocation\(s\) of writer lost/)]);
+  });
+
   it('marks an incident paged only after its publish succeeded: a failed page is sent by the next run, once', async () => {
     let failing = true;
     const t = await setup({ failPublishes: () => failing });
@@ -163,7 +175,7 @@ describe('the watch', () => {
     failing = false;
     const retried = await Promise.all(Array.from({ length: 5 }, () => t.watch().run())); // overlapping retries
     expect(retried.every((tick) => tick.unsent.length === 0)).toBe(true);
-    expect(t.pages.map((p) => p.subject).sort()).toEqual([expect.stringMatching(/1 agent invocation\(s\) lost/), expect.stringMatching(/1 memory update\(s\) dead-lettered/)]);
+    expect(t.pages.map((p) => p.subject).sort()).toEqual([expect.stringMatching(/1 invocation\(s\) of the pipeline's own functions lost/), expect.stringMatching(/1 memory update\(s\) dead-lettered/)]);
     await t.tick();
     expect(t.pages).toHaveLength(2);
   });

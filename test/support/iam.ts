@@ -55,7 +55,13 @@ export function resourceMap(stack: NightshiftStack, prefix: string): ResourceMap
   return {
     tables: tableNames(prefix),
     tableIds: { coordination: logicalId(stack.coordination.table), memory: logicalId(stack.memory.table), counters: logicalId(stack.breaker.table) },
-    queues: { [`${stack.stackName}-memory.fifo`]: logicalId(stack.memory.queue), [`${stack.stackName}-memory-dlq.fifo`]: logicalId(stack.memory.deadLetterQueue) },
+    queues: {
+      [`${stack.stackName}-memory.fifo`]: logicalId(stack.memory.queue),
+      [`${stack.stackName}-memory-dlq.fifo`]: logicalId(stack.memory.deadLetterQueue),
+      // Invocations that never ran: the pipeline's own functions' queue, and each agent's (no local stand-ins).
+      [`${stack.stackName}-lost-invocations`]: logicalId(stack.schedules.deadLetterQueue),
+      ...Object.fromEntries(stack.agents.map((a) => [`${stack.stackName}-lost-invocations-${a.agentId}`, logicalId(a.deadLetterQueue as never)])),
+    },
     topicId: logicalId(stack.breaker.topic),
     topicKeyId: stack.breaker.topicKey ? logicalId(stack.breaker.topicKey) : '(the AWS managed key: no grant needed)',
     scheduleRoleId: logicalId(stack.schedules.role),

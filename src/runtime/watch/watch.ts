@@ -28,6 +28,8 @@ export interface WatchSources {
     readonly memoryVisible: number;
     readonly memoryDeadLetters: number;
     readonly scheduleDeadLetters: number;
+    /** Each agent's invocations that never ran (its own dead-letter queue), by agent id. @default none */
+    readonly lostInvocations?: Readonly<Record<string, number>>;
     /** Alerts kept because they could not be delivered: a subscription's dead letters, the pager's failed posts. */
     readonly undeliveredAlerts: number;
   }>;
@@ -229,10 +231,21 @@ export class Watch {
     }
     if (queues.scheduleDeadLetters > 0) {
       active.set('schedule-dead-letters', {
-        subject: `${queues.scheduleDeadLetters} agent invocation(s) lost`,
-        detail: 'EventBridge Scheduler gave up on them, or the runs failed every retry (throttled, or erroring): their slots did not run.',
+        subject: `${queues.scheduleDeadLetters} invocation(s) of the pipeline's own functions lost`,
+        detail: 'EventBridge Scheduler gave up on them, or the runs failed every retry (throttled, or erroring): the watch or the breaker watchdog did not run.',
         pages: true,
       });
+    }
+    // Per agent: an agent's role can send to its own queue only, so it can keep no other agent's incident open.
+    for (const agent of spec.agents) {
+      const lost = queues.lostInvocations?.[agent.id] ?? 0;
+      if (lost > 0) {
+        active.set(`lost-invocations:${agent.id}`, {
+          subject: `${lost} invocation(s) of ${agent.id} lost`,
+          detail: `EventBridge Scheduler or a trigger's rule gave up on them, or the runs failed every retry (throttled, or erroring): they did not run. \`nightshift invoke ${agent.id} --at <time>\` runs a slot again.`,
+          pages: true,
+        });
+      }
     }
     if (queues.undeliveredAlerts > 0) {
       active.set('undelivered-alerts', {
@@ -247,7 +260,7 @@ export class Watch {
 
 /** Every incident key a watch of these agents can raise. */
 export function incidentKeys(spec: Pick<WatchSpec, 'agents'>): string[] {
-  const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`, `memory-rejected:${a.id}`]);
+  const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`, `memory-rejected:${a.id}`, `lost-invocations:${a.id}`]);
   return [...agents, `memory-rejected:${UNKNOWN_SENDER}`, 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
 }
 
