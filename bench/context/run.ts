@@ -46,6 +46,8 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
     agents: [{ id: 'bench', entry: 'bench/context/run.ts', schedules: [{ cron: '0 3 * * *' }], breaker: { maxOutputs: 1, windowMinutes: 1 }, memory: { writes: namespaces } }],
     breaker: { maxOutputs: 1, windowMinutes: 1 },
     embeddings: mode.embeddings ? { dimensions: 512 } : false,
+    // The workload's house rules are pinned: their namespaces are the pinnable ones.
+    pinnable: [...new Set(workload.items.filter((i) => i.pinned).map((i) => i.namespace))].filter((n) => namespaces.includes(n)),
   });
   const local = await LocalPipeline.start({ pipeline, clock, dynamoEndpoint, tablePrefix: `bench-context-${randomUUID().slice(0, 8)}` });
   try {
