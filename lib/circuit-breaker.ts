@@ -126,7 +126,7 @@ export class CircuitBreaker extends Construct {
   grantAgentCounters(grantee: iam.IGrantable, agentId: string): iam.Grant {
     const own = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
     own.principalStatement?.addCondition('ForAllValues:StringEquals', {
-      'dynamodb:LeadingKeys': [KEYS.counters.outputs(agentId).pk, KEYS.counters.tokens(agentId, '').pk],
+      'dynamodb:LeadingKeys': [KEYS.counters.outputs(agentId).pk, KEYS.counters.tokens(agentId, '').pk, KEYS.counters.events(agentId, 0).pk],
     });
     const state = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem'], resourceArns: [this.table.tableArn] });
     state.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': [KEYS.counters.breaker.pk] });

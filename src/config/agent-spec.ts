@@ -37,7 +37,7 @@ export const agentSpecSchema = z.object({
     z.array(
       z.union([
         z.object({ outputsOf: nonEmpty() }),
-        z.object({ event: z.object({ source: z.array(nonEmpty()), detailType: z.optional(z.array(z.string())), bus: z.enum(['pipeline', 'default']) }) }),
+        z.object({ event: z.object({ source: z.array(nonEmpty()), detailType: z.optional(z.array(z.string())), bus: z.enum(['pipeline', 'default']), maxPerHour: z.optional(positiveInt()) }) }),
       ]),
     ),
   ),

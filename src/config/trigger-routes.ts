@@ -17,7 +17,15 @@ export const OUTPUT_DETAIL_TYPE = 'Output published';
 /** A trigger as the validated config holds it. */
 export type TriggerConfig =
   | { readonly outputsOf: string }
-  | { readonly event: { readonly source: readonly string[]; readonly detailType?: readonly string[] | undefined; readonly bus: 'pipeline' | 'default' } };
+  | {
+      readonly event: {
+        readonly source: readonly string[];
+        readonly detailType?: readonly string[] | undefined;
+        readonly bus: 'pipeline' | 'default';
+        /** Runs it starts in any hour, at most. @default 60 */
+        readonly maxPerHour?: number | undefined;
+      };
+    };
 
 /** Whether an event on `bus` with `source` and `detailType` matches `trigger` (what its rule's pattern says). */
 export function matchesTrigger(trigger: TriggerConfig, event: { readonly source: string; readonly detailType: string; readonly bus: 'pipeline' | 'default' }): boolean {

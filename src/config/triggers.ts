@@ -33,6 +33,11 @@ export const triggerSchema = z.union([
       detailType: z.array(patternValue).min(1).optional(),
       /** Which bus the events arrive on. @default 'pipeline' (the pipeline's own bus) */
       bus: z.enum(['pipeline', 'default']).default('pipeline'),
+      /**
+       * Runs this trigger starts in any hour, at most: an outside sender (or a loop on the default bus) cannot run the
+       * agent without limit. An event past it is recorded as a skipped run (`rate-limited`) and not retried. @default 60
+       */
+      maxPerHour: z.number().int().min(1).max(100_000).default(60),
     }),
   }),
 ]);

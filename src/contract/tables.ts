@@ -117,6 +117,8 @@ export const KEYS = {
     breaker: { pk: 'breaker', sk: 'state' },
     /** An agent's output window and content claims. */
     outputs: (agentId: string) => ({ pk: `outputs#${agentId}`, sk: 'window' }),
+    /** Runs an agent's outside-event triggers started, per trigger (`sk` = `trigger-<index>`), in minute buckets. */
+    events: (agentId: string, triggerIndex: number) => ({ pk: `events#${agentId}`, sk: `trigger-${triggerIndex}` }),
     /** An agent's outputs as the breaker function counted them: its to write, never an agent role's. */
     verified: (agentId: string) => ({ pk: `verified#${agentId}`, sk: 'window' }),
     /** An agent's model tokens on one UTC day. */

@@ -5,6 +5,7 @@ import { BreakerOpenError } from './breaker/breaker.ts';
 import type { OutputGuard } from './breaker/output-guard.ts';
 import type { Heartbeats, RunOrder, UpstreamHealth } from './heartbeats.ts';
 import { type AgentInvocation, taskIdOf } from './invocation.ts';
+import { matchesTrigger } from '../config/trigger-routes.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import { type Lease, LockHeldError, TaskCompletedError, type TaskLocks } from './locks.ts';
 import type { ModelUsageTally } from './model/run-model.ts';
@@ -27,7 +28,8 @@ export type RunOutcome<R> =
   | {
       readonly status: 'skipped';
       readonly taskId: string;
-      readonly reason: 'running-elsewhere' | 'already-completed';
+      /** `rate-limited`: an outside event past its trigger's `maxPerHour` (recorded, never retried). */
+      readonly reason: 'running-elsewhere' | 'already-completed' | 'rate-limited';
       readonly detail: string;
     }
   | {
@@ -83,6 +85,18 @@ export async function runAgent<R>(
       return { status: 'skipped', taskId, reason, detail: error.message };
     }
     throw error;
+  }
+
+  // An outside event counts against its trigger's hourly limit once it holds the lock (so a redelivery is not counted
+  // again); past the limit the event is done with: the lock completes, and EventBridge does not retry it.
+  const limited = await rateLimited(deps, spec, invocation).catch(async (error: unknown) => {
+    await releaseQuietly(locks, lease, log);
+    throw error;
+  });
+  if (limited) {
+    await locks.release(lease, { completed: true });
+    log?.warn('outside event past its trigger\'s hourly limit; skipped', { taskId, detail: limited });
+    return { status: 'skipped', taskId, reason: 'rate-limited', detail: limited };
   }
 
   const admission = deps.outputs ? await admitOrRelease(deps.outputs, locks, lease, runId, log) : undefined;
@@ -179,6 +193,21 @@ async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lea
     throw error;
   }
 }
+
+/** Why an outside event's run is refused by its trigger's hourly limit, or nothing (not an outside event, or within it). */
+async function rateLimited(deps: GuardDeps, spec: AgentSpec, invocation: AgentInvocation): Promise<string | undefined> {
+  const trigger = invocation.trigger;
+  if (trigger?.kind !== 'event' || !deps.outputs) return undefined;
+  const index = (spec.triggers ?? []).findIndex((t) => 'event' in t && matchesTrigger(t, { source: trigger.source, detailType: trigger.detailType, bus: t.event.bus }));
+  const configured = spec.triggers?.[index];
+  if (!configured || !('event' in configured)) return undefined;
+  const limit = configured.event.maxPerHour ?? DEFAULT_MAX_PER_HOUR;
+  const count = await deps.outputs.countTriggeredRun(spec.id, index);
+  return count > limit ? `event ${trigger.eventId} from ${trigger.source} is run ${count} of this trigger in the last hour; its maxPerHour is ${limit}` : undefined;
+}
+
+/** The hourly limit of an outside-event trigger that sets none (the config's default). */
+const DEFAULT_MAX_PER_HOUR = 60;
 
 async function checkUpstreams(heartbeats: Heartbeats, spec: AgentSpec): Promise<Record<string, UpstreamHealth>> {
   const checks = await Promise.all(

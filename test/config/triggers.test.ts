@@ -26,7 +26,7 @@ describe('triggers in the config', () => {
       { id: 'desk', entry, breaker, triggers: [{ event: { source: ['tickets'], detailType: ['Ticket opened'] } }] },
     ]);
     expect(config.agents[1]!.schedules).toEqual([]);
-    expect(config.agents[2]!.triggers).toEqual([{ event: { source: ['tickets'], detailType: ['Ticket opened'], bus: 'pipeline' } }]);
+    expect(config.agents[2]!.triggers).toEqual([{ event: { source: ['tickets'], detailType: ['Ticket opened'], bus: 'pipeline', maxPerHour: 60 } }]);
     expect(agentSpec(config, 'scout').publishOutputs).toBe(true);
     expect(agentSpec(config, 'editor').publishOutputs).toBeUndefined();
     expect(agentSpec(config, 'editor').triggers).toEqual([{ outputsOf: 'scout' }]);

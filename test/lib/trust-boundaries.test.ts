@@ -41,6 +41,7 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['reset the breaker or lower the pipeline window', ddb('UpdateItem', 'counters', 'breaker')],
     ["fill another agent's window", ddb('UpdateItem', 'counters', `outputs#${other}`)],
     ["spend another agent's budget", ddb('UpdateItem', 'counters', `tokens#${other}`)],
+    ["use up another agent's hourly limit of outside events", ddb('UpdateItem', 'counters', `events#${other}`)],
     // Lost invocations: faking another agent's would keep its incident open, so its real losses never page again.
     ["fake another agent's lost invocation", { service: 'sqs', action: 'SendMessage', resource: `queue/nightshift-dev-lost-invocations-${other}` }],
     ["fake a lost invocation of the pipeline's own functions", { service: 'sqs', action: 'SendMessage', resource: 'queue/nightshift-dev-lost-invocations' }],
@@ -86,6 +87,7 @@ function legitimate(agentId: string): [string, AwsCall][] {
     ['read the breaker state', ddb('GetItem', 'counters', 'breaker')],
     ['count in its own window', ddb('UpdateItem', 'counters', `outputs#${agentId}`)],
     ['spend its own budget', ddb('UpdateItem', 'counters', `tokens#${agentId}`)],
+    ['count the runs its outside-event triggers start', ddb('UpdateItem', 'counters', `events#${agentId}`)],
     ['ask the breaker through its own alias', { service: 'lambda', action: 'InvokeFunction', resource: `function/breaker:${agentId}` }],
     ['submit a memory update', { service: 'sqs', action: 'SendMessage', resource: 'queue/nightshift-dev-memory.fifo' }],
     // Lambda sends a run that failed its retries to the function's dead-letter queue with the function's own role.

@@ -43,6 +43,11 @@ export class OutputGuard {
     return this.options.breaker.probeFinished(runId, clean);
   }
 
+  /** Counts a run an outside-event trigger starts; the hour's count including it (see `OutputWindows.countEvent`). */
+  countTriggeredRun(agentId: string, triggerIndex: number): Promise<number> {
+    return this.options.windows.countEvent(agentId, triggerIndex);
+  }
+
   async emit<T>(spec: AgentSpec, runId: string, outputId: string, payload: T, publish?: () => Promise<void>): Promise<EmitResult> {
     const { breaker, windows, metrics } = this.options;
     const content = { hash: contentHash(payload), duplicateWindowMinutes: spec.duplicateWindowMinutes };

@@ -205,6 +205,30 @@ export class OutputWindows {
   }
 
   /**
+   * Counts one run an outside-event trigger starts, in minute buckets on `events#<agent>` (that trigger's item), and
+   * returns the count over the last `windowMinutes` including it. One store call; stale buckets go with the next.
+   */
+  async countEvent(agentId: string, triggerIndex: number, windowMinutes = 60): Promise<number> {
+    const { client, tableName, clock } = this.options;
+    const minute = minuteOf(clock.now());
+    const bucket = bucketNames(0, minute);
+    const staleKey = `events#${agentId}#${triggerIndex}`;
+    const remove = removeClause((this.stale.get(staleKey)?.buckets ?? []).filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
+    const { Attributes = {} } = await client.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: KEYS.counters.events(agentId, triggerIndex),
+        UpdateExpression: `ADD #n :one SET #ttl = :ttl${remove.clause}`,
+        ExpressionAttributeNames: { '#n': bucket.count, '#ttl': 'ttl', ...remove.names },
+        ExpressionAttributeValues: { ':one': 1, ':ttl': Math.ceil((clock.now() + DAY) / 1000) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    this.stale.set(staleKey, { buckets: staleBuckets(Attributes, 0, minute, windowMinutes), claims: new Map() });
+    return windowOf(Attributes, 0, minute, windowMinutes).count;
+  }
+
+  /**
    * Adds model tokens to the agent's spend for a UTC day (today unless `day` is given; it may be negative, to
    * settle a reservation); returns the day's total.
    */
