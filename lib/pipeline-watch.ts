@@ -125,6 +125,7 @@ export class PipelineWatch extends Construct {
     statement(['dynamodb:BatchGetItem', 'dynamodb:UpdateItem'], props.coordination.table.tableArn, ['incident#*'], true);
     statement(['dynamodb:GetItem', 'dynamodb:PutItem'], props.coordination.table.tableArn, ['watch#state']);
     statement(['dynamodb:Query'], props.memory.table.tableArn, [...agents, UNKNOWN_SENDER].map(rejectionsPartition));
+    statement(['dynamodb:GetItem'], props.memory.table.tableArn, [KEYS.memory.embeddingFailures.pk]);
     statement(['dynamodb:GetItem'], props.breaker.table.tableArn, [KEYS.counters.breaker.pk]);
     iam.Grant.addToPrincipal({
       grantee: fn,

@@ -30,7 +30,7 @@ import { wireSteward } from '../src/runtime/memory/steward.ts';
 import { LocalEventBus } from './event-bus.ts';
 import type { Embedder } from '../src/runtime/memory/embedder.ts';
 import { offlineEmbedder } from '../src/runtime/memory/offline-embedder.ts';
-import { EntryVectors } from '../src/runtime/memory/entry-vectors.ts';
+import { EntryVectors, embeddingFailures } from '../src/runtime/memory/entry-vectors.ts';
 import { OfflineProvider } from '../src/runtime/model/offline.ts';
 import { type Runtime, Wiring } from '../src/runtime/wiring.ts';
 import { documentClient } from '../src/runtime/clients.ts';
@@ -177,6 +177,7 @@ export class LocalPipeline {
           tableName: names.memory,
           embedder: options.embedder ?? offline,
           metrics: this.metrics,
+          clock,
           onFailure: (namespace, key, error) => options.print?.(`steward: ${namespace}/${key} not embedded (found by its words until its next update): ${(error as Error).message}`),
         })
       : undefined;
@@ -224,6 +225,7 @@ export class LocalPipeline {
         history: wiring.history(),
         breaker: () => readBreakerState(wiring.dynamo, this.names.counters),
         reader: wiring.reader(this.options.pipeline.agents.map((a) => a.id)),
+        embeddingFailures: (now) => embeddingFailures(wiring.dynamo, this.names.memory, now),
         queues: async () => {
           for (const queue of [this.memoryQueue, this.deadLetterQueue]) this.calls.record(WATCH_FUNCTION, { service: 'sqs', action: 'GetQueueAttributes', resource: `queue/${queue}` });
           const depths = await this.queueDepths();

@@ -123,6 +123,7 @@ async function stewardFromEnvironment(): Promise<MemorySteward> {
               tableName: env.memoryTable,
               embedder,
               metrics: sink,
+              clock: systemClock,
               onFailure: (namespace, key, error) => logger.warn('entry not embedded: it is found by its words until its next update', { namespace, key, error: (error as Error).message }),
             }),
           }

@@ -7,6 +7,7 @@ import { readBreakerState } from '../../src/runtime/breaker/breaker-state.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { Watch, type WatchTick, storeSources } from '../../src/runtime/watch/watch.ts';
 import { Wiring } from '../../src/runtime/wiring.ts';
+import { embeddingFailures } from '../../src/runtime/memory/entry-vectors.ts';
 
 const logger = new Logger({ serviceName: 'watch' });
 const sqs = new SQSClient({});
@@ -30,6 +31,7 @@ function watchFromEnvironment(): Watch {
       history: wiring.history(),
       breaker: () => readBreakerState(wiring.dynamo, env.counterTable),
       reader: wiring.reader(env.watchSpec.agents.map((a) => a.id)),
+      embeddingFailures: (now) => embeddingFailures(wiring.dynamo, env.memoryTable, now),
       queues: async () => {
         const agentQueues = Object.entries(env.agentDeadLetterQueueUrls);
         const [[memory, dead, schedule, ...alerts], lost] = await Promise.all([

@@ -109,6 +109,8 @@ export const KEYS = {
     vector: (namespace: string, key: string) => ({ pk: vectorPartitionKey(namespace), sk: key }),
     /** The highest fencing token applied for a task. */
     fence: (taskId: string) => ({ pk: `fence#${taskId}`, sk: 'fence' }),
+    /** The steward's failed embeddings, in minute buckets, with the last error: what the watch pages on. */
+    embeddingFailures: { pk: 'embeddings', sk: 'failures' },
     /** A rejected update, in its sender's partition, by when it was sent. */
     rejection: (sender: string, sentAt: number, messageId: string) => ({ pk: rejectionsPartition(sender), sk: `${new Date(sentAt).toISOString()}#${messageId}` }),
   },

@@ -119,7 +119,7 @@ export class Wiring {
     const { embedder } = this.options;
     if (!embedder) return undefined;
     const { EntryVectors } = await import('./memory/entry-vectors.ts');
-    return new EntryVectors({ client: this.dynamo, tableName: this.tables.memory, embedder, ...this.metricsOption(), ...(onFailure ? { onFailure } : {}) });
+    return new EntryVectors({ client: this.dynamo, tableName: this.tables.memory, embedder, clock: this.clock, ...this.metricsOption(), ...(onFailure ? { onFailure } : {}) });
   }
 
   /**

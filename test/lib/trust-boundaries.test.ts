@@ -127,6 +127,7 @@ describe("the watch function's role", () => {
     ["read an agent's runs", ddb('Query', 'coordination', 'runs#writer')],
     ...reference.agents.map((a): [string, AwsCall] => [`read the steward's rejections of ${a.id}`, ddb('Query', 'memory', `rejected#${a.id}`)]),
     ["read the steward's rejections of senders that are no agent", ddb('Query', 'memory', 'rejected#unknown')],
+    ["read the steward's failed embeddings", ddb('GetItem', 'memory', 'embeddings')],
     ['read the breaker state', ddb('GetItem', 'counters', 'breaker')],
   ])('may %s', (_, call) => {
     expect(judge(call)).toEqual([]);

@@ -1,5 +1,7 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { KEYS, vectorPartitionKey } from '../../contract/tables.ts';
+import { REMOVE_AT_MOST, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from '../breaker/output-window.ts';
+import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import { type Embedder, decodeVector, embeddingText, encodeVector, titleText, vectorOf } from './embedder.ts';
 
@@ -20,11 +22,19 @@ export interface StoredVectors {
 
 export type StampOutcome = 'embedded' | 'unchanged' | 'not-indexed' | 'failed';
 
+/** The window the watch counts failed embeddings over. */
+export const EMBEDDING_FAILURE_WINDOW_MINUTES = 60;
+
 export interface EntryVectorsOptions {
   readonly client: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly embedder: Embedder;
   readonly metrics?: MetricsSink;
+  /**
+   * Dates each failed embedding, counted on `KEYS.memory.embeddingFailures` for the watch to page on.
+   * @default - failures are told and counted as a metric, not recorded
+   */
+  readonly clock?: Clock;
   /** Told of each embedding that failed (the steward logs it). @default - nothing */
   readonly onFailure?: (namespace: string, key: string, error: unknown) => void;
 }
@@ -62,8 +72,35 @@ export class EntryVectors {
     } catch (error) {
       metrics?.count('EmbeddingsFailed');
       this.options.onFailure?.(namespace, key, error);
+      // Kept for the watch, which pages when embeddings keep failing; recording it must not fail the update either.
+      await this.recordFailure(error).catch(() => undefined);
       return 'failed';
     }
+  }
+
+  /** Buckets the last failure's record showed as stale: removed by the next. */
+  private staleFailureBuckets: string[] = [];
+
+  /** Counts a failed embedding in this minute's bucket of `KEYS.memory.embeddingFailures`, with the error. */
+  private async recordFailure(error: unknown): Promise<void> {
+    const { client, tableName, clock } = this.options;
+    if (!clock) return;
+    const now = clock.now();
+    const minute = minuteOf(now);
+    const bucket = bucketNames(0, minute);
+    const remove = removeClause(this.staleFailureBuckets.filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const { Attributes = {} } = await client.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: KEYS.memory.embeddingFailures,
+        UpdateExpression: `ADD #n :one SET lastError = :error, lastFailedAt = :now${remove.clause}`,
+        ExpressionAttributeNames: { '#n': bucket.count, ...remove.names },
+        ExpressionAttributeValues: { ':one': 1, ':error': message.slice(0, 300), ':now': now },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    this.staleFailureBuckets = staleBuckets(Attributes, 0, minute, EMBEDDING_FAILURE_WINDOW_MINUTES);
   }
 
   /** A namespace's vectors by key, and the Query calls it took (one per MB). */
@@ -101,4 +138,17 @@ export class EntryVectors {
   expectedOf(key: string, tags: readonly string[], text: string): string {
     return vectorOf(this.options.embedder.model, embeddingText(key, tags, text));
   }
+}
+
+/** Failed embeddings over the last `windowMinutes` before `now`, and the last error (the watch's question). */
+export async function embeddingFailures(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  now: number,
+  windowMinutes = EMBEDDING_FAILURE_WINDOW_MINUTES,
+): Promise<{ count: number; lastError?: string }> {
+  const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: KEYS.memory.embeddingFailures, ConsistentRead: true }));
+  if (!Item) return { count: 0 };
+  const { count } = windowOf(Item, 0, minuteOf(now), windowMinutes);
+  return { count, ...(typeof Item.lastError === 'string' ? { lastError: Item.lastError } : {}) };
 }

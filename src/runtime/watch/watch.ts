@@ -22,6 +22,8 @@ export interface WatchSources {
   /** The agent's newest runs, newest first. */
   runs(agentId: string, limit: number): Promise<readonly RunEntry[]>;
   breaker(): Promise<BreakerState>;
+  /** Embeddings that failed in the last hour before `now`, and the last error. @default - not watched (no embeddings) */
+  embeddingFailures?(now: number): Promise<{ readonly count: number; readonly lastError?: string }>;
   /** Memory updates the steward rejected after `sinceMs`, by sender (an agent id, or `unknown`); senders with none left out. */
   rejectionsSince(sinceMs: number): Promise<Readonly<Record<string, number>>>;
   queues(): Promise<{
@@ -154,12 +156,23 @@ export class Watch {
     const active = new Map<string, Condition>();
     // Time alone can open a silence or a waiting incident, and resolve a rejections one: the earliest such moment.
     let quietUntil = Number.POSITIVE_INFINITY;
-    const [breaker, rejected, queues, runs] = await Promise.all([
+    const [breaker, rejected, queues, runs, embedding] = await Promise.all([
       sources.breaker(),
       sources.rejectionsSince(state.since),
       sources.queues(),
       Promise.all(spec.agents.map(async (agent) => [agent, await sources.runs(agent.id, 20)] as const)),
+      sources.embeddingFailures?.(now),
     ]);
+    // Embeddings that keep failing: entries are still found by their words, but retrieval by meaning is degrading.
+    if (embedding && embedding.count >= EMBEDDING_FAILURES_PAGE_AT) {
+      active.set('embeddings-failing', {
+        subject: `${embedding.count} memory embeddings failed in the last hour`,
+        detail: `The steward could not embed ${embedding.count} entries (last: ${embedding.lastError ?? 'unknown'}): they are found by their words until next written. Check the embedding model's access and throttling.`,
+        pages: true,
+      });
+    } else if (embedding && embedding.count > 0 && open.has('embeddings-failing')) {
+      quietUntil = Math.min(quietUntil, now + 5 * MINUTE);
+    }
     const halted = breaker.status !== 'CLOSED';
     if (halted) {
       active.set('breaker', { subject: `circuit breaker ${breaker.status}: ${breaker.agentId ?? ''} (${breaker.reason ?? ''})`, detail: breaker.detail ?? '', pages: false });
@@ -261,7 +274,7 @@ export class Watch {
 /** Every incident key a watch of these agents can raise. */
 export function incidentKeys(spec: Pick<WatchSpec, 'agents'>): string[] {
   const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`, `memory-rejected:${a.id}`, `lost-invocations:${a.id}`]);
-  return [...agents, `memory-rejected:${UNKNOWN_SENDER}`, 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
+  return [...agents, `memory-rejected:${UNKNOWN_SENDER}`, 'embeddings-failing', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
 }
 
 /** A watch run recorded every transition but could not publish some pages: they stay pending for the next run. */
@@ -274,6 +287,9 @@ export class PagesUnsentError extends NightshiftError {
     super(`could not publish the page(s) of ${keys.join(', ')}: they stay pending and the next watch run sends them`);
   }
 }
+
+/** Failed embeddings in an hour from which the watch pages (a single failure is retried by the next write). */
+export const EMBEDDING_FAILURES_PAGE_AT = 3;
 
 /** SNS's limits and a reader's: a subject of at most 100 printable ASCII characters, a message of at most 8 KB. */
 export const PAGE_SUBJECT_MAX = 100;
@@ -302,12 +318,14 @@ export function storeSources(parts: {
   readonly history: { list(agentIds: readonly string[], limit?: number): Promise<RunEntry[]> };
   readonly breaker: () => Promise<BreakerState>;
   readonly reader: { rejectedSince(sinceMs: number): Promise<Readonly<Record<string, number>>> };
+  readonly embeddingFailures?: WatchSources['embeddingFailures'];
   readonly queues: WatchSources['queues'];
 }): WatchSources {
   return {
     runs: (agentId, limit) => parts.history.list([agentId], limit),
     breaker: parts.breaker,
     rejectionsSince: (since) => parts.reader.rejectedSince(since),
+    ...(parts.embeddingFailures ? { embeddingFailures: parts.embeddingFailures } : {}),
     queues: parts.queues,
   };
 }
