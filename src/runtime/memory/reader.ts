@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { entryKey, unpadSequence, valueOf } from './items.ts';
 import { UNKNOWN_SENDER, rejectionsPartition } from '../../contract/tables.ts';
 import type { RejectionReason } from './steward.ts';
@@ -83,22 +83,20 @@ export class MemoryReader {
     const counts = await Promise.all(
       this.senders.map(async (sender) => {
         let count = 0;
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          const page = await this.options.client.send(
-            new QueryCommand({
-              TableName: this.options.tableName,
-              KeyConditionExpression: 'pk = :pk AND sk > :from',
-              FilterExpression: 'rejectedAt > :since',
-              ExpressionAttributeValues: { ':pk': rejectionsPartition(sender), ':from': new Date(sinceMs - 86_400_000).toISOString(), ':since': sinceMs },
-              Select: 'COUNT',
-              Limit: REJECTIONS_COUNTED_MAX,
-              ExclusiveStartKey: startKey,
-            }),
-          );
+        const pages = paginateQuery(
+          { client: this.options.client, pageSize: REJECTIONS_COUNTED_MAX },
+          {
+            TableName: this.options.tableName,
+            KeyConditionExpression: 'pk = :pk AND sk > :from',
+            FilterExpression: 'rejectedAt > :since',
+            ExpressionAttributeValues: { ':pk': rejectionsPartition(sender), ':from': new Date(sinceMs - 86_400_000).toISOString(), ':since': sinceMs },
+            Select: 'COUNT',
+          },
+        );
+        for await (const page of pages) {
           count += page.Count ?? 0;
-          startKey = page.LastEvaluatedKey;
-        } while (startKey && count < REJECTIONS_COUNTED_MAX);
+          if (count >= REJECTIONS_COUNTED_MAX) break;
+        }
         return [sender, Math.min(count, REJECTIONS_COUNTED_MAX)] as const;
       }),
     );
@@ -109,20 +107,14 @@ export class MemoryReader {
   async rejections(options: { limit?: number } = {}): Promise<RejectedUpdate[]> {
     const items: Record<string, unknown>[] = [];
     for (const sender of this.senders) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.options.client.send(
-          new QueryCommand({
-            TableName: this.options.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': rejectionsPartition(sender) },
-            ExclusiveStartKey: startKey,
-            ConsistentRead: true,
-          }),
-        );
+      const pages = paginateQuery(
+        { client: this.options.client },
+        { TableName: this.options.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': rejectionsPartition(sender) }, ConsistentRead: true },
+      );
+      for await (const page of pages) {
         items.push(...(page.Items ?? []).map((item) => ({ ...item, sender })));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey && (options.limit === undefined || items.length < options.limit));
+        if (options.limit !== undefined && items.length >= options.limit) break;
+      }
     }
     items.sort((a, b) => (a.sk as string).localeCompare(b.sk as string));
     return items.slice(0, options.limit).map((i) => ({
