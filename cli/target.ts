@@ -17,7 +17,7 @@ import type { Breaker } from '../src/runtime/breaker/breaker.ts';
 import { EventBridgeSchedules, type ScheduleSwitch } from '../src/runtime/breaker/schedules.ts';
 import type { RunHistory } from '../src/runtime/run-history.ts';
 import { type Endpoints, Wiring } from '../src/runtime/wiring.ts';
-import { type BreakerWiring, wireBreaker } from '../src/runtime/breaker/breaker.ts';
+import { type BreakerWiring, wireBreaker } from '../src/runtime/breaker/wire-breaker.ts';
 import { readSnapshotIfAny } from './snapshot.ts';
 import { type Alert, SnsAlerts } from '../src/runtime/breaker/alerts.ts';
 import { type Clock, systemClock } from '../src/runtime/clock.ts';

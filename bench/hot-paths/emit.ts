@@ -1,4 +1,4 @@
-import { wireBreaker } from '../../src/runtime/breaker/breaker.ts';
+import { wireBreaker } from '../../src/runtime/breaker/wire-breaker.ts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AgentSpec } from '../../src/config/agent-spec.ts';

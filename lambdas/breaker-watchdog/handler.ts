@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { parseBreakerEnvironment } from '../../src/contract/environment.ts';
-import { type Breaker, wireBreaker } from '../../src/runtime/breaker/breaker.ts';
+import type { Breaker } from '../../src/runtime/breaker/breaker.ts';
+import { wireBreaker } from '../../src/runtime/breaker/wire-breaker.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { Wiring } from '../../src/runtime/wiring.ts';
 import { breakerSideEffects } from '../shared/breaker-side-effects.ts';

@@ -1,13 +1,13 @@
 import { conditionally } from '../conditional.ts';
 import { KEYS } from '../../contract/tables.ts';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { VerifiedCounts } from './verified-counts.ts';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import type { AlertSink } from './alerts.ts';
 import { REMOVE_AT_MOST, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window.ts';
 import type { ScheduleSwitch } from './schedules.ts';
 import { NightshiftError } from '../../errors.ts';
-import type { BreakerSpec } from '../../config/agent-spec.ts';
 
 /**
  * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).
@@ -80,10 +80,12 @@ export class Breaker implements BreakerPort {
   private epoch = 0;
   /** Pipeline buckets the last count saw as stale: the next count removes them. */
   private staleBuckets: string[] = [];
-  /** Per agent, verified-window buckets the last count saw as stale. */
-  private readonly verifiedStale = new Map<string, string[]>();
+  /** Each caller's outputs as the breaker counts them (`verified#<agent>`). */
+  private readonly verified: VerifiedCounts;
 
-  constructor(private readonly options: BreakerOptions) {}
+  constructor(private readonly options: BreakerOptions) {
+    this.verified = new VerifiedCounts({ client: options.client, tableName: options.tableName, clock: options.clock });
+  }
 
   /** Strongly consistent read of the state; a missing item is a closed breaker. */
   async state(): Promise<BreakerState> {
@@ -104,7 +106,7 @@ export class Breaker implements BreakerPort {
     // The caller's count as the breaker keeps it (in the epoch the pipeline's update just confirmed), not as it says.
     const own = this.options.agentLimits?.[counted.agentId];
     if (own) {
-      const verified = await this.countVerified(counted.agentId, pipeline.epoch, Math.max(own.windowMinutes, windowMinutes), own.windowMinutes);
+      const verified = await this.verified.count(counted.agentId, pipeline.epoch, Math.max(own.windowMinutes, windowMinutes), own.windowMinutes);
       if (verified > own.maxOutputs) {
         const detail = `the breaker function counted ${verified} outputs of ${counted.agentId} in the last ${own.windowMinutes} minutes; its limit is ${own.maxOutputs}`;
         await this.trip({ reason: 'outputs', agentId: counted.agentId, detail, recentOutputIds: pipeline.outputIds.slice(-20), epoch: pipeline.epoch });
@@ -113,49 +115,11 @@ export class Breaker implements BreakerPort {
     }
     if (pipeline.count <= maxOutputs) return { admitted: true };
     // The trip names the agent with the most outputs in the window (by the breaker's own counts), and says whose output crossed.
-    const blamed = await this.topContributor(pipeline.epoch, windowMinutes);
+    const blamed = await this.verified.top(Object.keys(this.options.agentLimits ?? {}), pipeline.epoch, windowMinutes);
     const crossed = blamed && blamed.agentId !== counted.agentId ? `; most of them are ${blamed.agentId}'s (${blamed.count}), ${counted.agentId}'s output crossed the limit` : '';
     const detail = `the pipeline produced ${pipeline.count} outputs in the last ${windowMinutes} minutes; the limit is ${maxOutputs}${crossed}`;
     await this.trip({ reason: 'pipeline-outputs', agentId: blamed?.agentId ?? counted.agentId, detail, recentOutputIds: pipeline.outputIds, epoch: counted.epoch });
     return { admitted: false, epochChanged: false, detail };
-  }
-
-  /**
-   * Counts one output of `agentId` in its verified window (one-minute buckets of the counting epoch on
-   * `verified#<agent>`, kept for `keepMinutes`) and returns the count over the last `windowMinutes`.
-   */
-  private async countVerified(agentId: string, epoch: number, keepMinutes: number, windowMinutes: number): Promise<number> {
-    const { client, tableName, clock } = this.options;
-    const minute = minuteOf(clock.now());
-    const bucket = bucketNames(epoch, minute);
-    const stale = this.verifiedStale.get(agentId) ?? [];
-    const remove = removeClause(stale.filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
-    const { Attributes = {} } = await client.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: KEYS.counters.verified(agentId),
-        UpdateExpression: `ADD #n :one${remove.clause}`,
-        ExpressionAttributeNames: { '#n': bucket.count, ...remove.names },
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    this.verifiedStale.set(agentId, staleBuckets(Attributes, epoch, minute, keepMinutes));
-    return windowOf(Attributes, epoch, minute, windowMinutes).count;
-  }
-
-  /** The agent with the most outputs in the pipeline's window, by the verified windows (read on a trip only). */
-  private async topContributor(epoch: number, windowMinutes: number): Promise<{ agentId: string; count: number } | undefined> {
-    const agents = Object.keys(this.options.agentLimits ?? {});
-    if (agents.length === 0) return undefined;
-    const minute = minuteOf(this.options.clock.now());
-    const counts = await Promise.all(
-      agents.map(async (agentId) => {
-        const { Item = {} } = await this.options.client.send(new GetCommand({ TableName: this.options.tableName, Key: KEYS.counters.verified(agentId), ConsistentRead: true }));
-        return { agentId, count: windowOf(Item, epoch, minute, windowMinutes).count };
-      }),
-    );
-    return counts.reduce<{ agentId: string; count: number } | undefined>((top, next) => (next.count > (top?.count ?? 0) ? next : top), undefined);
   }
 
   /** The counting epoch this process last saw (from the last state read or count): windows count in its buckets. */
@@ -425,47 +389,4 @@ export class Breaker implements BreakerPort {
 
 function iso(epochMs: number | undefined): string {
   return epochMs === undefined ? 'unknown' : new Date(epochMs).toISOString();
-}
-
-export interface BreakerWiring {
-  readonly spec: BreakerSpec;
-  readonly alerts: AlertSink;
-  readonly schedules: ScheduleSwitch;
-  /** Where the breaker is reset from: quoted in the alert. */
-  readonly reset: { readonly stage: string } | 'local';
-}
-
-/** The command that resets a pipeline's breaker, as alerts and hints quote it. */
-export function resetCommand(reset: BreakerWiring['reset']): string {
-  return reset === 'local' ? 'npx nightshift breaker reset --local' : `npx nightshift breaker reset --stage ${reset.stage}`;
-}
-
-/** What the breaker is built on: a wiring (`Wiring`), or the same parts as a handler makes them. */
-export interface BreakerCore {
-  readonly dynamo: DynamoDBDocumentClient;
-  readonly tables: { readonly counters: string };
-  readonly clock: Clock;
-  readonly metrics?: MetricsSink | undefined;
-}
-
-/**
- * The pipeline's circuit breaker over a wiring's client, counter table, clock and metrics, alerting and switching
- * schedules through `wiring`. Here rather than on `Wiring`, so an agent's bundle (which asks the breaker function)
- * never carries the breaker itself.
- */
-export function wireBreaker(core: BreakerCore, wiring: BreakerWiring): Breaker {
-  const { spec } = wiring;
-  return new Breaker({
-    client: core.dynamo,
-    tableName: core.tables.counters,
-    clock: core.clock,
-    alerts: wiring.alerts,
-    schedules: wiring.schedules,
-    pipelineLabel: `${spec.pipeline} (${spec.stage}${wiring.reset === 'local' ? ', local' : ''})`,
-    resetCommand: resetCommand(wiring.reset),
-    pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
-    agentLimits: spec.agentLimits,
-    ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
-    ...(core.metrics ? { metrics: core.metrics } : {}),
-  });
 }
