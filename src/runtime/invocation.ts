@@ -25,11 +25,14 @@ const eventSchema = z.object({
   detail: z.unknown(),
 });
 
-/** The detail of a published output's event (`OutputEvents`). */
+/**
+ * The detail of a published output's event (`OutputEvents`): an upstream's to write, so its ids are bounded (they
+ * name the triggered run in its record and its trigger's description).
+ */
 const outputDetailSchema = z.object({
-  agentId: z.string(),
-  runId: z.string(),
-  outputId: z.string(),
+  agentId: z.string().check(z.maxLength(200)),
+  runId: z.string().check(z.minLength(1), z.maxLength(200)),
+  outputId: z.string().check(z.minLength(1), z.maxLength(300)),
   degraded: z._default(z.boolean(), false),
   payload: z.unknown(),
 });

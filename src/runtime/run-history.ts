@@ -58,7 +58,8 @@ export class RunHistory {
 
   /** The entry for a run that ended with `outcome`, or that threw `error`. */
   static entry(agentId: string, taskId: string, startedAt: number, endedAt: number, result: { outcome: RunOutcome<unknown> } | { error: unknown }, trigger?: string): RunEntry {
-    const base = { agentId, taskId, startedAt: new Date(startedAt).toISOString(), endedAt: new Date(endedAt).toISOString(), ...(trigger ? { trigger } : {}) };
+    // What an upstream or a sender chose (a trigger's ids, its reasons) is kept bounded, as readers bound it again.
+    const base = { agentId, taskId, startedAt: new Date(startedAt).toISOString(), endedAt: new Date(endedAt).toISOString(), ...(trigger ? { trigger: trigger.slice(0, 300) } : {}) };
     const none = { input: 0, output: 0, cacheRead: 0, calls: 0 };
     if ('error' in result) {
       const message = result.error instanceof Error ? result.error.message : String(result.error);
@@ -71,7 +72,7 @@ export class RunHistory {
     return {
       ...base,
       status: outcome.status,
-      ...(detail ? { detail } : {}),
+      ...(detail ? { detail: detail.slice(0, 500) } : {}),
       degraded: outcome.status === 'completed' && outcome.degraded !== undefined,
       published: outputs.filter((o) => o.published).length,
       suppressed: outputs.filter((o) => !o.published).length,

@@ -105,3 +105,14 @@ describe('the time of a triggered run', () => {
     );
   });
 });
+
+describe('an upstream output event, read as its sender wrote it', () => {
+  const editor = { id: 'editor', triggers: [{ outputsOf: 'scout' }] };
+  const output = (detail: unknown) => ({ version: '0', id: 'e-3', 'detail-type': 'Output published', source: 'nightshift.agent.scout', account: '1', time: '2026-11-25T03:00:05Z', region: 'us-east-1', resources: [], detail });
+
+  it('refuses ids past their bounds, naming the field, before anything runs', () => {
+    expect(() => parseInvocation(output({ agentId: 'scout', runId: 'r'.repeat(201), outputId: 'o', payload: {} }), editor, NOW)).toThrow(/output event e-3 from scout: runId: Too big/);
+    expect(() => parseInvocation(output({ agentId: 'scout', runId: 'r', outputId: 'o'.repeat(301), payload: {} }), editor, NOW)).toThrow(/output event e-3 from scout: outputId: Too big/);
+    expect(parseInvocation(output({ agentId: 'scout', runId: 'r', outputId: 'r:0', payload: { big: 'x'.repeat(1000) } }), editor, NOW).trigger).toMatchObject({ kind: 'output', runId: 'r', outputId: 'r:0' });
+  });
+});
