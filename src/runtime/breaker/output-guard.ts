@@ -26,7 +26,8 @@ export interface OutputGuardOptions {
  * counted in the pipeline's window in the conditional update that checks the breaker admits it; the output that
  * crosses the pipeline's limit trips the breaker instead of publishing. An output whose content the agent already
  * published within its duplicate window is suppressed (and still counted, so a loop repeating itself trips). So
- * output N+1 is never published, and identical content is published once, for two store calls per output.
+ * output N+1 is never published, and identical content is published once, for three store calls per output (the
+ * third: the breaker function's own count of the caller, `VerifiedCounts`, which no agent role may write).
  *
  * Under concurrency the agent's window decides: its counting update orders the agent's outputs (each gets a
  * sequence number in it), and the trip by output N+1 records that number, so the N outputs counted before it are

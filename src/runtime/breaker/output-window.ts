@@ -12,7 +12,8 @@ import type { Clock } from '../clock.ts';
  * `n_<epoch>_<minute>` holds the minute's count (an atomic `ADD`) and `i_<epoch>_<minute>` the ids counted in it.
  * The pipeline's buckets live on the breaker's own item (see `Breaker.countOutput`), so one conditional update both
  * checks that the breaker admits the output and counts it; an agent's buckets and its published-content claims live
- * on `pk = outputs#<agent>`, `sk = window`, counted and claimed in one update. So an output costs two store calls.
+ * on `pk = outputs#<agent>`, `sk = window`, counted and claimed in one update. With the breaker function's own count
+ * of the caller (`VerifiedCounts`), an output costs three store calls.
  *
  * The window is the sum of the current minute's bucket and the M-1 before it, so it reaches back between M-1 and M
  * minutes: an output is forgotten up to one minute early, never late. The epoch changes on every breaker reset, so
