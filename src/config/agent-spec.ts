@@ -36,7 +36,7 @@ export const agentSpecSchema = z.object({
   triggers: z.optional(
     z.array(
       z.union([
-        z.object({ outputsOf: nonEmpty() }),
+        z.object({ outputsOf: nonEmpty(), maxPerHour: z.optional(positiveInt()) }),
         z.object({ event: z.object({ source: z.array(nonEmpty()), detailType: z.optional(z.array(z.string())), bus: z.enum(['pipeline', 'default']), maxPerHour: z.optional(positiveInt()) }) }),
       ]),
     ),
@@ -59,7 +59,17 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
     breaker: agent.breaker,
     duplicateWindowMinutes: agent.duplicateWindowMinutes,
     ...(agent.memory.reads.some((ns) => pipeline.pinnable.includes(ns)) ? { pinnable: agent.memory.reads.filter((ns) => pipeline.pinnable.includes(ns)) } : {}),
-    ...(agent.triggers.length > 0 ? { triggers: agent.triggers } : {}),
+    // An output trigger is limited to what its upstream's own breaker limit lets it publish in an hour: its role can
+    // put output events on the bus without going through the breaker, and must not run this agent without limit.
+    ...(agent.triggers.length > 0
+      ? {
+          triggers: agent.triggers.map((t) => {
+            if (!('outputsOf' in t)) return t;
+            const limit = byId.get(t.outputsOf)?.breaker;
+            return limit ? { ...t, maxPerHour: Math.ceil(60 / limit.windowMinutes) * limit.maxOutputs } : t;
+          }),
+        }
+      : {}),
     ...(triggeredBy(pipeline.agents, agent.id).length > 0 ? { publishOutputs: true } : {}),
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),
     ...(agent.model ? { model: { id: agent.model.id, maxTokens: agent.model.maxTokens } } : {}),

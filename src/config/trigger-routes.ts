@@ -16,7 +16,14 @@ export const OUTPUT_DETAIL_TYPE = 'Output published';
 
 /** A trigger as the validated config holds it. */
 export type TriggerConfig =
-  | { readonly outputsOf: string }
+  | {
+      readonly outputsOf: string;
+      /**
+       * Runs it starts in any hour, at most (in an agent's spec: the most outputs the upstream's own breaker limit
+       * lets it publish in an hour, so outputs put on the bus around the breaker cannot run it without limit).
+       */
+      readonly maxPerHour?: number | undefined;
+    }
   | {
       readonly event: {
         readonly source: readonly string[];

@@ -194,16 +194,27 @@ async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lea
   }
 }
 
-/** Why an outside event's run is refused by its trigger's hourly limit, or nothing (not an outside event, or within it). */
+/**
+ * Why a triggered run is refused by its trigger's hourly limit, or nothing (a scheduled run, or within it). An outside
+ * event's trigger has its `maxPerHour`; an upstream's outputs, what the upstream's breaker limit lets it publish in
+ * an hour (its role can put output events on the bus without the breaker counting them).
+ */
 async function rateLimited(deps: GuardDeps, spec: AgentSpec, invocation: AgentInvocation): Promise<string | undefined> {
   const trigger = invocation.trigger;
-  if (trigger?.kind !== 'event' || !deps.outputs) return undefined;
-  const index = (spec.triggers ?? []).findIndex((t) => 'event' in t && matchesTrigger(t, { source: trigger.source, detailType: trigger.detailType, bus: t.event.bus }));
-  const configured = spec.triggers?.[index];
-  if (!configured || !('event' in configured)) return undefined;
-  const limit = configured.event.maxPerHour ?? DEFAULT_MAX_PER_HOUR;
+  if (!trigger || trigger.kind === 'schedule' || !deps.outputs) return undefined;
+  const triggers = spec.triggers ?? [];
+  const index =
+    trigger.kind === 'event'
+      ? triggers.findIndex((t) => 'event' in t && matchesTrigger(t, { source: trigger.source, detailType: trigger.detailType, bus: t.event.bus }))
+      : triggers.findIndex((t) => 'outputsOf' in t && t.outputsOf === trigger.from);
+  const configured = triggers[index];
+  if (!configured) return undefined;
+  const limit = 'event' in configured ? (configured.event.maxPerHour ?? DEFAULT_MAX_PER_HOUR) : configured.maxPerHour;
+  if (limit === undefined) return undefined;
   const count = await deps.outputs.countTriggeredRun(spec.id, index);
-  return count > limit ? `event ${trigger.eventId} from ${trigger.source} is run ${count} of this trigger in the last hour; its maxPerHour is ${limit}` : undefined;
+  if (count <= limit) return undefined;
+  const what = trigger.kind === 'event' ? `event ${trigger.eventId} from ${trigger.source}` : `output ${trigger.outputId} of ${trigger.from}`;
+  return `${what} is run ${count} of this trigger in the last hour; its maxPerHour is ${limit}`;
 }
 
 /** The hourly limit of an outside-event trigger that sets none (the config's default). */

@@ -56,4 +56,26 @@ describe('the hourly limit of an outside-event trigger', () => {
     expect(() => definePipeline(input(0))).toThrow(ConfigError);
     expect(() => definePipeline(input(0))).toThrow(/agents\[triage\]\.triggers\[0\]\.event\.maxPerHour/);
   });
+
+  it('limits an upstream’s outputs to what its breaker lets it publish in an hour: output events put around the breaker run nothing past it', async () => {
+    const { definePipeline } = await import('../../src/config/pipeline.ts');
+    const { agentSpec } = await import('../../src/config/agent-spec.ts');
+    const pipeline = definePipeline({
+      name: 'rate',
+      stage: 'dev',
+      breaker: { maxOutputs: 50, windowMinutes: 60 },
+      agents: [
+        { id: 'scout', entry: 'agents/scout.ts', schedules: [{ cron: '0 6 * * *' }], breaker: { maxOutputs: 1, windowMinutes: 30 } },
+        { id: 'editor', entry: 'agents/editor.ts', triggers: [{ outputsOf: 'scout' }], breaker: { maxOutputs: 5, windowMinutes: 60 } },
+      ],
+    });
+    const editor = agentSpec(pipeline, 'editor');
+    expect(editor.triggers).toEqual([{ outputsOf: 'scout', maxPerHour: 2 }]); // 1 per 30 minutes: 2 an hour
+    const b = await freshBreaker();
+    const output = (id: string): AgentInvocation => ({ ...outside(id), agentId: 'editor', trigger: { kind: 'output', eventId: id, from: 'scout', outputId: `${id}:0`, runId: id, degraded: false, payload: {} } });
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await runAgent(b.deps, editor, output(`forged-${i}`), async () => 'edited'));
+    expect(outcomes.map((o) => o.status)).toEqual(['completed', 'completed', 'skipped', 'skipped']);
+    expect(outcomes[2]).toMatchObject({ reason: 'rate-limited', detail: 'output forged-2:0 of scout is run 3 of this trigger in the last hour; its maxPerHour is 2' });
+  });
 });

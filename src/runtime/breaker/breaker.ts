@@ -226,7 +226,9 @@ export class Breaker implements BreakerPort {
           UpdateExpression:
             `SET #status = :open, since = :now, reason = :reason, agentId = :agent, detail = :detail, openAdmitted = :zero${sequence ? ', tripSequence = :sequence' : ''} ` +
             `ADD trips :one REMOVE probeRunId, probeClaimedAt${sequence ? '' : ', tripSequence'}`,
-          ConditionExpression: `(attribute_not_exists(#status) OR #status IN (:closed, :halfOpen))${epoch}`,
+          // While HALF_OPEN only the agent whose probe it is can trip it again (no other agent runs then): another agent
+          // tripping would take the probe over, and could close a breaker whose loop never passed a probe.
+          ConditionExpression: `(attribute_not_exists(#status) OR #status = :closed OR (#status = :halfOpen AND agentId = :agent))${epoch}`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':open': 'OPEN',

@@ -76,8 +76,9 @@ export class MemoryReader {
   /**
    * How many updates each sender had rejected after `sinceMs` (the watch's question), by sender, only those with
    * any. Per sender, one Query of its own partition (records key by when the update was sent: a day before `sinceMs`
-   * on), counted by when each was rejected, and at most {@link REJECTIONS_COUNTED_MAX} counted: a flood of one
-   * sender's rejections costs the watch a bounded read, and never hides another's.
+   * on, newest first), counted by when each was rejected, at most {@link REJECTIONS_COUNTED_MAX} counted and
+   * {@link REJECTION_PAGES_READ_MAX} pages read: a flood of one sender's rejections costs the watch a bounded read,
+   * and never hides another's.
    */
   async rejectedSince(sinceMs: number): Promise<Record<string, number>> {
     const counts = await Promise.all(
@@ -91,11 +92,15 @@ export class MemoryReader {
             FilterExpression: 'rejectedAt > :since',
             ExpressionAttributeValues: { ':pk': rejectionsPartition(sender), ':from': new Date(sinceMs - 86_400_000).toISOString(), ':since': sinceMs },
             Select: 'COUNT',
+            // Newest sent first: a flood's older records, already counted by earlier runs, are read last, if at all.
+            ScanIndexForward: false,
           },
         );
+        let pagesRead = 0;
         for await (const page of pages) {
           count += page.Count ?? 0;
-          if (count >= REJECTIONS_COUNTED_MAX) break;
+          // Bounded whatever a sender floods: a watch run reads at most a few pages of any one sender's records.
+          if (count >= REJECTIONS_COUNTED_MAX || ++pagesRead >= REJECTION_PAGES_READ_MAX) break;
         }
         return [sender, Math.min(count, REJECTIONS_COUNTED_MAX)] as const;
       }),
@@ -131,6 +136,9 @@ export class MemoryReader {
 
 /** The most rejections the watch counts per sender and run: enough to page, bounded whatever a sender floods. */
 export const REJECTIONS_COUNTED_MAX = 1_000;
+
+/** The most Query pages (1 MB each at most) a watch run reads of one sender's rejections. */
+export const REJECTION_PAGES_READ_MAX = 3;
 
 /** A memory table item as a reader sees it. */
 export function toEntry(namespace: string, item: Record<string, unknown>): MemoryEntry {

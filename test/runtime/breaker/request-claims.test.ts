@@ -78,4 +78,17 @@ describe('the breaker function believes no request field', () => {
     await handleBreakerRequest(b.breaker, 'writer', { op: 'probe-finished', runId: 'next', clean: true });
     expect((await b.breaker.state()).status).toBe('CLOSED');
   });
+
+  it('never lets another agent trip a HALF_OPEN breaker, which would take the probe over and could close a loop that never passed it', async () => {
+    const b = await freshBreaker({ coolDownMinutes: 5, agentLimits: { writer: { maxOutputs: 5, windowMinutes: 60 }, community: { maxOutputs: 5, windowMinutes: 60 } } });
+    await handleBreakerRequest(b.breaker, 'writer', { op: 'trip', reason: 'outputs', detail: 'loop' });
+    await b.clock.advance(6 * MINUTE);
+    await b.breaker.coolDown();
+    expect(await handleBreakerRequest(b.breaker, 'writer', { op: 'claim-probe', runId: 'probe' })).toMatchObject({ admission: { admitted: true, probe: true } });
+    expect(await handleBreakerRequest(b.breaker, 'community', { op: 'trip', reason: 'budget', detail: 'take it over' })).toMatchObject({ tripped: false });
+    expect(await b.breaker.state()).toMatchObject({ status: 'HALF_OPEN', agentId: 'writer', probeRunId: 'writer/probe' });
+    // The probe's own agent may trip it again (its loop is back).
+    expect(await handleBreakerRequest(b.breaker, 'writer', { op: 'trip', reason: 'outputs', detail: 'still looping' })).toMatchObject({ tripped: true });
+    expect(await b.breaker.state()).toMatchObject({ status: 'OPEN', agentId: 'writer' });
+  });
 });
