@@ -83,6 +83,32 @@ export function removeClause(names: readonly string[]): { clause: string; names:
   return { clause: ` REMOVE ${names.map((_, i) => `#r${i}`).join(', ')}`, names: Object.fromEntries(names.map((name, i) => [`#r${i}`, name])) };
 }
 
+/**
+ * Adds one to the current minute's bucket of a counting item (`n_<epoch>_<minute>`, an atomic `ADD`), with `set`'s
+ * attributes beside it, in the same update removing up to {@link REMOVE_AT_MOST} of the buckets the caller's last
+ * count saw as `stale`. Returns the item as the update left it, for `windowOf` and `staleBuckets`.
+ */
+export async function countInMinute(
+  client: DynamoDBDocumentClient,
+  target: { readonly tableName: string; readonly key: Record<string, unknown> },
+  count: { readonly epoch: number; readonly now: number; readonly stale: readonly string[]; readonly set?: Readonly<Record<string, unknown>> },
+): Promise<Record<string, unknown>> {
+  const bucket = bucketNames(count.epoch, minuteOf(count.now));
+  const remove = removeClause(count.stale.filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
+  const set = Object.entries(count.set ?? {});
+  const { Attributes = {} } = await client.send(
+    new UpdateCommand({
+      TableName: target.tableName,
+      Key: target.key,
+      UpdateExpression: `ADD #n :one${set.length ? ` SET ${set.map((_, i) => `#s${i} = :s${i}`).join(', ')}` : ''}${remove.clause}`,
+      ExpressionAttributeNames: { '#n': bucket.count, ...Object.fromEntries(set.map(([name], i) => [`#s${i}`, name])), ...remove.names },
+      ExpressionAttributeValues: { ':one': 1, ...Object.fromEntries(set.map(([, value], i) => [`:s${i}`, value])) },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return Attributes;
+}
+
 /** What counting one output in an agent's window found. */
 export interface AgentCount extends WindowCount {
   /** False when the agent published the same content within its duplicate window. */
@@ -211,22 +237,15 @@ export class OutputWindows {
    */
   async countEvent(agentId: string, triggerIndex: number, windowMinutes = 60): Promise<number> {
     const { client, tableName, clock } = this.options;
-    const minute = minuteOf(clock.now());
-    const bucket = bucketNames(0, minute);
+    const now = clock.now();
     const staleKey = `events#${agentId}#${triggerIndex}`;
-    const remove = removeClause((this.stale.get(staleKey)?.buckets ?? []).filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
-    const { Attributes = {} } = await client.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: KEYS.counters.events(agentId, triggerIndex),
-        UpdateExpression: `ADD #n :one SET #ttl = :ttl${remove.clause}`,
-        ExpressionAttributeNames: { '#n': bucket.count, '#ttl': 'ttl', ...remove.names },
-        ExpressionAttributeValues: { ':one': 1, ':ttl': Math.ceil((clock.now() + DAY) / 1000) },
-        ReturnValues: 'ALL_NEW',
-      }),
+    const item = await countInMinute(
+      client,
+      { tableName, key: KEYS.counters.events(agentId, triggerIndex) },
+      { epoch: 0, now, stale: this.stale.get(staleKey)?.buckets ?? [], set: { ttl: Math.ceil((now + DAY) / 1000) } },
     );
-    this.stale.set(staleKey, { buckets: staleBuckets(Attributes, 0, minute, windowMinutes), claims: new Map() });
-    return windowOf(Attributes, 0, minute, windowMinutes).count;
+    this.stale.set(staleKey, { buckets: staleBuckets(item, 0, minuteOf(now), windowMinutes), claims: new Map() });
+    return windowOf(item, 0, minuteOf(now), windowMinutes).count;
   }
 
   /**

@@ -1,7 +1,7 @@
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { KEYS } from '../../contract/tables.ts';
 import type { Clock } from '../clock.ts';
-import { REMOVE_AT_MOST, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window.ts';
+import { countInMinute, minuteOf, staleBuckets, windowOf } from './output-window.ts';
 
 /**
  * Each agent's outputs as the breaker function counts them, on `verified#<agent>` (one item per agent, in minute
@@ -17,21 +17,10 @@ export class VerifiedCounts {
   /** Counts one output of `agentId` (buckets kept for `keepMinutes`) and returns its count over the last `windowMinutes`. */
   async count(agentId: string, epoch: number, keepMinutes: number, windowMinutes: number): Promise<number> {
     const { client, tableName, clock } = this.options;
-    const minute = minuteOf(clock.now());
-    const bucket = bucketNames(epoch, minute);
-    const remove = removeClause((this.stale.get(agentId) ?? []).filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
-    const { Attributes = {} } = await client.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: KEYS.counters.verified(agentId),
-        UpdateExpression: `ADD #n :one${remove.clause}`,
-        ExpressionAttributeNames: { '#n': bucket.count, ...remove.names },
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    this.stale.set(agentId, staleBuckets(Attributes, epoch, minute, keepMinutes));
-    return windowOf(Attributes, epoch, minute, windowMinutes).count;
+    const now = clock.now();
+    const item = await countInMinute(client, { tableName, key: KEYS.counters.verified(agentId) }, { epoch, now, stale: this.stale.get(agentId) ?? [] });
+    this.stale.set(agentId, staleBuckets(item, epoch, minuteOf(now), keepMinutes));
+    return windowOf(item, epoch, minuteOf(now), windowMinutes).count;
   }
 
   /** Of `agentIds`, the one with the most outputs in the window (read on a trip only), or nothing when none counted. */

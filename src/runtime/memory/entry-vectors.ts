@@ -1,6 +1,6 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { KEYS, vectorPartitionKey } from '../../contract/tables.ts';
-import { REMOVE_AT_MOST, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from '../breaker/output-window.ts';
+import { countInMinute, minuteOf, staleBuckets, windowOf } from '../breaker/output-window.ts';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import { type Embedder, decodeVector, embeddingText, encodeVector, titleText, vectorOf } from './embedder.ts';
@@ -86,21 +86,13 @@ export class EntryVectors {
     const { client, tableName, clock } = this.options;
     if (!clock) return;
     const now = clock.now();
-    const minute = minuteOf(now);
-    const bucket = bucketNames(0, minute);
-    const remove = removeClause(this.staleFailureBuckets.filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const { Attributes = {} } = await client.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: KEYS.memory.embeddingFailures,
-        UpdateExpression: `ADD #n :one SET lastError = :error, lastFailedAt = :now${remove.clause}`,
-        ExpressionAttributeNames: { '#n': bucket.count, ...remove.names },
-        ExpressionAttributeValues: { ':one': 1, ':error': message.slice(0, 300), ':now': now },
-        ReturnValues: 'ALL_NEW',
-      }),
+    const item = await countInMinute(
+      client,
+      { tableName, key: KEYS.memory.embeddingFailures },
+      { epoch: 0, now, stale: this.staleFailureBuckets, set: { lastError: message.slice(0, 300), lastFailedAt: now } },
     );
-    this.staleFailureBuckets = staleBuckets(Attributes, 0, minute, EMBEDDING_FAILURE_WINDOW_MINUTES);
+    this.staleFailureBuckets = staleBuckets(item, 0, minuteOf(now), EMBEDDING_FAILURE_WINDOW_MINUTES);
   }
 
   /** A namespace's vectors by key, and the Query calls it took (one per MB). */
