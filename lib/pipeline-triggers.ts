@@ -1,4 +1,4 @@
-import { Duration, aws_events as events, aws_events_targets as targets, aws_iam as iam, type aws_sqs as sqs } from 'aws-cdk-lib';
+import { Duration, Stack, aws_events as events, aws_events_targets as targets, aws_iam as iam, type aws_sqs as sqs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { OUTPUT_DETAIL_TYPE, outputSource, triggeredBy } from '../src/config/triggers.ts';
@@ -32,7 +32,8 @@ export class PipelineTriggers extends Construct {
   constructor(scope: Construct, id: string, props: PipelineTriggersProps) {
     super(scope, id);
     const { pipeline } = props;
-    this.bus = new events.EventBus(this, 'Bus', { eventBusName: props.busName ?? `${pipeline.name}-${pipeline.stage}` });
+    const busName = props.busName ?? `${pipeline.name}-${pipeline.stage}`;
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: busName });
     const functionOf = new Map(props.agents.map((a) => [a.agentId, a.function]));
     const deadLetterOf = new Map(props.agents.map((a) => [a.agentId, a.deadLetterQueue]));
     const rules: events.Rule[] = [];
@@ -55,8 +56,8 @@ export class PipelineTriggers extends Construct {
     }
     this.rules = rules;
     // Each agent others run on may put its own outputs on the bus, under its own source and detail type only.
-    for (const agent of pipeline.agents) {
-      if (triggeredBy(pipeline.agents, agent.id).length === 0) continue;
+    const putters = pipeline.agents.filter((agent) => triggeredBy(pipeline.agents, agent.id).length > 0);
+    for (const agent of putters) {
       const fn = functionOf.get(agent.id)!;
       fn.addEnvironment('NIGHTSHIFT_EVENT_BUS', this.bus.eventBusName);
       iam.Grant.addToPrincipal({ grantee: fn, actions: ['events:PutEvents'], resourceArns: [this.bus.eventBusArn] }).principalStatement?.addCondition('StringEquals', {
@@ -64,5 +65,29 @@ export class PipelineTriggers extends Construct {
         'events:detail-type': OUTPUT_DETAIL_TYPE,
       });
     }
+    this.guardBus(Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: busName }), putters.map((agent) => ({ source: outputSource(agent.id), role: functionOf.get(agent.id)!.role! })));
+  }
+
+  /**
+   * The bus's resource policy: what no identity policy in the account can grant around it. An agent's output source
+   * (`nightshift.agent.<id>`) may be put only by that agent's role, whatever another principal's own policies allow
+   * (an operator's `events:*`, another service's role); no other `nightshift.` source may be put at all; and nothing
+   * from outside the account.
+   */
+  private guardBus(busArn: string, putters: readonly { source: string; role: iam.IRole }[]): void {
+    const deny = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
+      new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['events:PutEvents'], resources: [busArn], conditions });
+    // The bus's own `Policy` property, one document (`addToResourcePolicy` makes a deprecated resource per statement);
+    // its ARN spelled out, as the bus's own attribute would make the bus depend on itself.
+    (this.bus.node.defaultChild as events.CfnEventBus).policy = new iam.PolicyDocument({
+      statements: [
+        ...putters.map(({ source, role }, i) => deny(`OnlyItsAgentPutsSource${i}`, { StringEquals: { 'events:source': source }, ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } })),
+        deny('NoOtherNightshiftSource', {
+          StringLike: { 'events:source': 'nightshift.*' },
+          ...(putters.length ? { StringNotEquals: { 'events:source': putters.map((p) => p.source) } } : {}),
+        }),
+        deny('NothingFromOutsideTheAccount', { StringNotEquals: { 'aws:PrincipalAccount': Stack.of(this).account } }),
+      ],
+    });
   }
 }

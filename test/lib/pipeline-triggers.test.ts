@@ -88,4 +88,41 @@ describe('trigger routes in the synthesized stack', () => {
     const none = definePipeline({ name: 'plain', stage: 'test', agents: [{ id: 'a', entry: 'examples/agents/note-taker.ts', schedules: [{ cron: '0 1 * * *' }], breaker: { maxOutputs: 1, windowMinutes: 60 } }], breaker: { maxOutputs: 1, windowMinutes: 60 } });
     Template.fromStack(addNightshiftPipeline(testApp(), none)).resourceCountIs('AWS::Events::EventBus', 0);
   });
+
+  it("holds the bus's own policy: an agent's output source only from its role, no other nightshift source, nothing from another account", () => {
+    const bus = logicalId(stack.triggers!.bus);
+    const statements = template.toJSON().Resources[bus].Properties.Policy.Statement as Record<string, unknown>[];
+    expect(statements).toHaveLength(5);
+    const roleArn = (id: string) => ({ 'Fn::GetAtt': [logicalId(fnOf(id).role!), 'Arn'] });
+    // A small evaluator for exactly what these statements use: a Deny whose every condition holds denies.
+    const denied = (request: { principalArn: unknown; account: unknown; source: string }) =>
+      statements.some((st) => {
+        expect(st).toMatchObject({ Effect: 'Deny', Action: 'events:PutEvents', Principal: { AWS: '*' }, Resource: expect.anything() });
+        return Object.entries(st.Condition as Record<string, Record<string, unknown>>).every(([op, test]) =>
+          Object.entries(test).every(([key, expected]) => {
+            const actual = key === 'events:source' ? request.source : key === 'aws:PrincipalArn' ? request.principalArn : key === 'aws:PrincipalAccount' ? request.account : undefined;
+            const values = [expected].flat();
+            const equal = values.some((v) => JSON.stringify(v) === JSON.stringify(actual));
+            if (op === 'StringEquals') return equal;
+            if (op === 'StringNotEquals' || op === 'ArnNotEquals') return !equal;
+            if (op === 'StringLike') return values.some((v) => new RegExp(`^${String(v).replace(/[.]/g, '\\.').replace(/\*/g, '.*')}$`).test(String(actual)));
+            throw new Error(`unexpected condition ${op}`);
+          }),
+        );
+      });
+    // The stack's account as the template writes it (a token without an env): what a caller in the account has.
+    const inAccount = stack.resolve(stack.account) as unknown as string;
+    const asAccount = (principalArn: unknown, source: string) => ({ principalArn, account: inAccount, source });
+    // Legitimate: each agent others run on puts its own outputs; an operator puts an outside event.
+    for (const id of ['planner', 'writer', 'seo']) expect(denied(asAccount(roleArn(id), `nightshift.agent.${id}`))).toBe(false);
+    expect(denied(asAccount('arn:aws:iam::123456789012:role/operator', 'tickets'))).toBe(false);
+    // Hostile: another agent's source from any other role (an agent's, an operator's with events:*), a made-up
+    // nightshift source, and anything from another account.
+    expect(denied(asAccount(roleArn('writer'), 'nightshift.agent.planner'))).toBe(true);
+    expect(denied(asAccount(roleArn('community'), 'nightshift.agent.seo'))).toBe(true);
+    expect(denied(asAccount('arn:aws:iam::123456789012:role/operator', 'nightshift.agent.writer'))).toBe(true);
+    expect(denied(asAccount(roleArn('community'), 'nightshift.agent.community'))).toBe(true);
+    expect(denied(asAccount(roleArn('planner'), 'nightshift.breaker'))).toBe(true);
+    expect(denied({ principalArn: 'arn:aws:iam::210987654321:role/outsider', account: '210987654321', source: 'tickets' })).toBe(true);
+  });
 });
