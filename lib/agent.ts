@@ -2,9 +2,11 @@ import {
   ArnFormat,
   type CfnElement,
   Duration,
+  Names,
   Stack,
   TimeZone,
   Validations,
+  aws_bedrock as bedrock,
   aws_cloudwatch as cloudwatch,
   aws_iam as iam,
   aws_scheduler as scheduler,
@@ -16,7 +18,8 @@ import { parseCron, toEventBridgeCron } from '../src/config/cron.ts';
 import { longestGapMs } from '../src/config/schedule-times.ts';
 import { scheduleName } from '../src/config/agent-spec.ts';
 import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
-import { commonVariables } from '../src/contract/environment.ts';
+import { MODEL_PROFILE_VARIABLE, commonVariables } from '../src/contract/environment.ts';
+import { InvalidPropsError } from '../src/errors.ts';
 import { DESTINATION_REGIONS, parseModelId } from '../src/config/models.ts';
 import type { AgentConfig } from '../src/config/pipeline.ts';
 import { NightshiftFunction } from './nightshift-function.ts';
@@ -65,12 +68,20 @@ export class Agent extends Construct {
   readonly schedules: readonly scheduler.Schedule[];
   /** What the function may invoke on Bedrock: the configured model (and, for a profile, its destinations). */
   readonly modelArns: readonly string[] = [];
+  /**
+   * The agent's own application inference profile over its configured model: the only way its role can call that
+   * model, so Bedrock's own metrics of it (`AWS/Bedrock`, `ModelId` = the profile's id) count every token the agent
+   * spends, metered by its runtime or not. @default - none (no model configured)
+   */
+  readonly modelProfile?: bedrock.CfnApplicationInferenceProfile;
   /** The longest wait between two of its scheduled runs, over a year of its cron entries. */
   readonly longestGap: Duration;
   /** How long one run may hold its task lock. */
   readonly lease: Duration;
   /** Whether another agent's run depends on this one's heartbeat (it has upstreams of its own, when true). */
   readonly hasUpstream: boolean;
+  /** Model tokens its runtime lets it spend per UTC day. @default - no budget */
+  readonly tokenBudgetPerDay?: number;
 
   constructor(scope: Construct, id: string, props: AgentProps) {
     super(scope, id);
@@ -79,6 +90,7 @@ export class Agent extends Construct {
     this.longestGap = Duration.millis(longestGapMs(config.schedules));
     this.lease = Duration.minutes(config.lock.leaseMinutes);
     this.hasUpstream = config.upstream.length > 0;
+    if (config.tokenBudgetPerDay !== undefined) this.tokenBudgetPerDay = config.tokenBudgetPerDay;
     this.deadLetterQueue = props.scheduleDeadLetterQueue ?? ownDeadLetterQueue(this);
     this.function = new NightshiftFunction(this, 'Function', {
       entry: config.entry,
@@ -119,7 +131,11 @@ export class Agent extends Construct {
       });
     });
 
-    if (config.model) this.modelArns = this.grantInvokeModel(config.model);
+    if (config.model) {
+      this.modelProfile = this.ownModelProfile(config.model);
+      this.modelArns = this.grantInvokeModel(config.model, this.modelProfile);
+      this.function.addEnvironment(MODEL_PROFILE_VARIABLE, this.modelProfile.attrInferenceProfileArn);
+    }
     this.grantSecrets(config.secrets);
     for (const permission of config.permissions) {
       this.function.addToRolePolicy(new iam.PolicyStatement({ actions: [...permission.actions], resources: [...permission.resources] }));
@@ -173,29 +189,62 @@ export class Agent extends Construct {
   }
 
   /**
-   * Lets the function call exactly its configured model with the Converse API (`bedrock:InvokeModel`): a foundation
-   * model in the stack's region, or a cross-region inference profile and the model in each of its destination
-   * regions, which is where Bedrock routes the call. Through a profile, the model itself may be called only through
-   * that profile (`bedrock:InferenceProfileArn`): the role cannot call the model directly in any region.
+   * Tokens Bedrock counted on the agent's own inference profile (input plus output, summed over `period`): every
+   * call its role can make to its model, whether or not its runtime metered it against the budget.
    */
-  private grantInvokeModel(model: { readonly id: string; readonly destinationRegions?: readonly string[] | undefined }): string[] {
+  metricModelTokens(period: Duration): cloudwatch.IMetric {
+    if (!this.modelProfile) throw new InvalidPropsError(`${this.agentId}: no model is configured, so it has no inference profile to measure`);
+    const of = (metricName: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/Bedrock', metricName, dimensionsMap: { ModelId: this.modelProfile!.attrInferenceProfileId }, statistic: 'Sum', period });
+    return new cloudwatch.MathExpression({ expression: 'FILL(input, 0) + FILL(output, 0)', usingMetrics: { input: of('InputTokenCount'), output: of('OutputTokenCount') }, period, label: `${this.agentId} model tokens` });
+  }
+
+  /** The agent's application inference profile, copied from its configured model or cross-region profile. */
+  private ownModelProfile(model: { readonly id: string }): bedrock.CfnApplicationInferenceProfile {
+    const stack = Stack.of(this);
+    const ref = parseModelId(model.id);
+    const copyFrom =
+      ref.kind === 'foundation-model'
+        ? stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: ref.modelId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })
+        : stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: ref.profileId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    return new bedrock.CfnApplicationInferenceProfile(this, 'ModelProfile', {
+      // Unique in the account and region, within Bedrock's 64 characters and its `([0-9a-zA-Z:.][ _-]?)+` pattern.
+      inferenceProfileName: profileName(Names.uniqueResourceName(this, { maxLength: 64, separator: '-' })),
+      description: `Nightshift agent ${this.agentId}: its only way to its model`.replace(/[^0-9a-zA-Z:. _-]/g, ''),
+      modelSource: { copyFrom },
+      tags: [{ key: 'nightshift:agent', value: this.agentId }],
+    });
+  }
+
+  /**
+   * Lets the function call its configured model only through its own application inference profile: the profile
+   * itself, and what it routes to (a foundation model in the stack's region, or a cross-region profile and the model
+   * in each of its destination regions) only with `bedrock:InferenceProfileArn` naming the agent's profile. The role
+   * cannot call the model directly, nor through the shared cross-region profile, in any region.
+   */
+  private grantInvokeModel(model: { readonly id: string; readonly destinationRegions?: readonly string[] | undefined }, own: bedrock.CfnApplicationInferenceProfile): string[] {
     const stack = Stack.of(this);
     const ref = parseModelId(model.id);
     const foundationModel = (region: string) =>
       stack.formatArn({ service: 'bedrock', region, account: '', resource: 'foundation-model', resourceName: ref.modelId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    if (ref.kind === 'foundation-model') {
-      const resourceArns = [foundationModel(stack.region)];
-      iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns });
-      return resourceArns;
-    }
-    const profile = stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: ref.profileId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    const models = (model.destinationRegions ?? DESTINATION_REGIONS[ref.geography]).map(foundationModel);
-    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns: [profile] });
-    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns: models }).principalStatement?.addCondition('StringEquals', {
-      'bedrock:InferenceProfileArn': profile,
+    const routed =
+      ref.kind === 'foundation-model'
+        ? [foundationModel(stack.region)]
+        : [
+            stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: ref.profileId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+            ...(model.destinationRegions ?? DESTINATION_REGIONS[ref.geography]).map(foundationModel),
+          ];
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns: [own.attrInferenceProfileArn] });
+    iam.Grant.addToPrincipal({ grantee: this.function, actions: ['bedrock:InvokeModel'], resourceArns: routed }).principalStatement?.addCondition('StringEquals', {
+      'bedrock:InferenceProfileArn': own.attrInferenceProfileArn,
     });
-    return [profile, ...models];
+    return [own.attrInferenceProfileArn, ...routed];
   }
+}
+
+/** An inference profile name Bedrock accepts: no two separators in a row, none first. */
+function profileName(name: string): string {
+  return name.replace(/[^0-9a-zA-Z:.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
 }
 
 /** The agent's own dead-letter queue for invocations that never ran (14 days, SSE, TLS only). */

@@ -39,6 +39,9 @@ export interface PipelineMonitoringProps {
   readonly tables?: Readonly<Record<string, dynamodb.ITable>>;
 }
 
+/** How much more than its runtime counted Bedrock may count for an agent (our tokenizer against the model's). */
+const MODEL_TOKEN_SLACK = 1.25;
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -72,6 +75,7 @@ export class PipelineMonitoring extends Construct {
       const deadMan = this.deadMan(agent);
       if (deadMan) alarms.push(deadMan);
       if (agent.hasUpstream) alarms.push(this.staleUpstream(agent));
+      alarms.push(...this.modelAroundBudget(agent));
     }
     // Notified when an alarm goes off and again when it clears: on state changes only, never repeated.
     for (const alarm of alarms) {
@@ -238,6 +242,25 @@ export class PipelineMonitoring extends Construct {
       agent.metricDegradedRuns(),
       1,
       `${agent.agentId} ran degraded: an upstream agent's heartbeat was stale or its last run failed (\`nightshift status\` shows whose)`,
+    );
+  }
+
+  /**
+   * Model tokens Bedrock counted on the agent's own inference profile, beyond what its budget lets its runtime spend:
+   * calls that went around the budget (the agent's code calling Bedrock itself). A metered agent spends at most two
+   * UTC days' budgets in any hour or day (the end of one day and the start of the next); the threshold allows a
+   * quarter more for the difference between our tokenizer and the model's.
+   */
+  private modelAroundBudget(agent: Agent): cloudwatch.Alarm[] {
+    if (!agent.modelProfile || agent.tokenBudgetPerDay === undefined) return [];
+    const threshold = Math.ceil(agent.tokenBudgetPerDay * 2 * MODEL_TOKEN_SLACK);
+    return ([['Hour', Duration.hours(1)], ['Day', Duration.days(1)]] as const).map(([span, period]) =>
+      this.alarm(
+        `${agent.agentId}ModelTokensAroundBudget${span}`,
+        agent.metricModelTokens(period),
+        threshold,
+        `${agent.agentId}: Bedrock counted at least ${threshold} tokens in one ${span.toLowerCase()} on its own inference profile, against a budget of ${agent.tokenBudgetPerDay} a day: its model calls go around the budget`,
+      ),
     );
   }
 

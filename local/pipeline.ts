@@ -257,7 +257,7 @@ export class LocalPipeline {
       const wiring = this.wiring(functionName);
       const spec = breakerSpec(this.options.pipeline);
       const stand = declaringCalls(
-        { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames },
+        { alerts: this.alerts, schedules: this.schedules, model: this.model, scheduleGroup: `${spec.pipeline}-${spec.stage}`, scheduleNames: spec.scheduleNames, modelProfileOf: agentId },
         (call) => this.calls.record(functionName, call),
       );
       const breaker = wiring.remoteBreaker(

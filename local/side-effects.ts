@@ -67,6 +67,8 @@ export function declaringCalls(
     scheduleNames: readonly string[];
     /** Whether the topic has a key of its own, whose use the publisher is granted; SNS's AWS managed key needs none. @default true */
     topicKeyOfItsOwn?: boolean;
+    /** The agent whose own application inference profile its model calls go through, as deployed. @default - none */
+    modelProfileOf?: string;
   },
   record: (call: AwsCall) => void,
 ): { alerts: AlertSink; schedules: ScheduleSwitch; model: ModelProvider } {
@@ -107,7 +109,8 @@ export function declaringCalls(
     model: {
       name: parts.model.name,
       converse: async (request) => {
-        record({ service: 'bedrock', action: 'InvokeModel', resource: `model/${request.modelId}` });
+        const through = parts.modelProfileOf === undefined ? 'model' : `model-profile/${parts.modelProfileOf}`;
+        record({ service: 'bedrock', action: 'InvokeModel', resource: `${through}/${request.modelId}` });
         return parts.model.converse(request);
       },
     },

@@ -47,7 +47,7 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
     deps: wiring.guardDeps({
       outputs: wiring.outputs(breaker),
       queue: { queueUrl: env.memoryQueueUrl },
-      ...(env.agentSpec.model ? { model: modelProvider(env.modelProvider) } : {}),
+      ...(env.agentSpec.model ? { model: modelProvider(env.modelProvider, env.modelProfileArn) } : {}),
       ...(env.agentSpec.secrets ? { secrets: parameterSecrets() } : {}),
       ...(env.eventBusName ? { outputEvents: new EventBridgeOutputs({ client: once(async () => new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient({})), busName: env.eventBusName }) } : {}),
       log: { info: (message, extra) => logger.info(message, extra ?? {}), warn: (message, extra) => logger.warn(message, extra ?? {}) },
@@ -76,7 +76,7 @@ function parameterSecrets(): SecretSource {
 }
 
 /** The model provider, its SDK client imported when the first call is made (not every agent run calls a model). */
-function modelProvider(kind: 'bedrock' | 'offline'): ModelProvider {
+function modelProvider(kind: 'bedrock' | 'offline', profileArn: string | undefined): ModelProvider {
   const load = once(async (): Promise<ModelProvider> => {
     if (kind === 'offline') return new (await import('../../src/runtime/model/offline.ts')).OfflineProvider();
     const [{ BedrockRuntimeClient }, { BedrockProvider }] = await Promise.all([
@@ -84,7 +84,8 @@ function modelProvider(kind: 'bedrock' | 'offline'): ModelProvider {
       import('../../src/runtime/model/bedrock.ts'),
     ]);
     // The provider retries throttling itself, bounded by the run's lease: the SDK must not retry underneath it.
-    return new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), clock: systemClock });
+    // Every call goes to the agent's own inference profile, the one way IAM lets its role reach its model.
+    return new BedrockProvider({ client: new BedrockRuntimeClient({ maxAttempts: 1 }), clock: systemClock, ...(profileArn ? { invokeAs: profileArn } : {}) });
   });
   return { name: kind, converse: async (request) => (await load()).converse(request) };
 }

@@ -46,6 +46,8 @@ export interface AgentEnvironment {
   readonly embeddingDimensions?: EmbeddingDimensions;
   /** The pipeline's event bus, for an agent others run on: its published outputs go there. @default - none */
   readonly eventBusName?: string;
+  /** The agent's own application inference profile: what its model calls go to (IAM allows no other way). @default - none */
+  readonly modelProfileArn?: string;
 }
 
 export type EmbeddingDimensions = 256 | 512 | 1024;
@@ -114,7 +116,11 @@ const VARIABLES = {
   tracing: 'NIGHTSHIFT_TRACING',
   embeddingDimensions: 'NIGHTSHIFT_EMBEDDING_DIMENSIONS',
   eventBusName: 'NIGHTSHIFT_EVENT_BUS',
+  modelProfileArn: 'NIGHTSHIFT_MODEL_PROFILE_ARN',
 } as const;
+
+/** Where the `Agent` construct puts the ARN of the agent's own application inference profile. */
+export const MODEL_PROFILE_VARIABLE = VARIABLES.modelProfileArn;
 
 function embeddingVariables(dimensions: EmbeddingDimensions | undefined): Record<string, string> {
   return dimensions === undefined ? {} : { [VARIABLES.embeddingDimensions]: String(dimensions) };
@@ -205,6 +211,7 @@ const agentSchema = z.object({
   [VARIABLES.modelProvider]: z._default(z.enum(['bedrock', 'offline']), 'bedrock'),
   [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
   [VARIABLES.eventBusName]: z.optional(nonEmpty()),
+  [VARIABLES.modelProfileArn]: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:application-inference-profile\/[a-z0-9]+$/, 'must be an application inference profile ARN'))),
 });
 
 const stewardSchema = z.object({
@@ -246,11 +253,12 @@ export function parseBreakerEnvironment(env: NodeJS.ProcessEnv = process.env): B
 }
 
 /** Reads what the `Agent` construct puts in an agent function's environment. */
-export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Required<Omit<AgentEnvironment, 'embeddingDimensions' | 'eventBusName'>> & Pick<AgentEnvironment, 'embeddingDimensions' | 'eventBusName'> {
+export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Required<Omit<AgentEnvironment, 'embeddingDimensions' | 'eventBusName' | 'modelProfileArn'>> & Pick<AgentEnvironment, 'embeddingDimensions' | 'eventBusName' | 'modelProfileArn'> {
   const e = parse(agentSchema, env, 'Agent');
   return {
     ...dimensionsOf(e.NIGHTSHIFT_EMBEDDING_DIMENSIONS),
     ...(e.NIGHTSHIFT_EVENT_BUS ? { eventBusName: e.NIGHTSHIFT_EVENT_BUS } : {}),
+    ...(e.NIGHTSHIFT_MODEL_PROFILE_ARN ? { modelProfileArn: e.NIGHTSHIFT_MODEL_PROFILE_ARN } : {}),
     counterTable: e.COUNTER_TABLE,
     breakerFunction: e.BREAKER_FUNCTION,
     coordinationTable: e.COORDINATION_TABLE,

@@ -342,17 +342,37 @@ describe('cdk-nag AwsSolutions and Serverless checks', () => {
     );
     expect([...invoke.keys()].sort()).toEqual(reference.agents.filter((a) => a.model).map((a) => roleOf(a.id)).sort());
     const haiku = (region: string) => `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:${region}::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`;
+    const profiles = template.findResources('AWS::Bedrock::ApplicationInferenceProfile');
+    const ownProfile = (agentId: string) => {
+      const id = logicalId(stack.agents.find((a) => a.agentId === agentId)!.modelProfile!);
+      expect(profiles[id]!.Properties.Tags).toEqual([{ Key: 'nightshift:agent', Value: agentId }]);
+      return { id, arn: JSON.stringify({ 'Fn::GetAtt': [id, 'InferenceProfileArn'] }), copyFrom: JSON.stringify(profiles[id]!.Properties.ModelSource.CopyFrom) };
+    };
+    // One profile per agent with a model, each its own.
+    expect(Object.keys(profiles)).toHaveLength(reference.agents.filter((a) => a.model).length);
+    // A foundation model: its own profile, and the model in the stack's region only in that profile's name.
+    const planner = ownProfile('planner');
+    const regional = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},"::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`;
+    expect(planner.copyFrom).toBe(regional);
     expect(invoke.get(roleOf('planner'))).toEqual([
-      { resources: [`{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},"::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`], condition: undefined },
+      { resources: [planner.arn], condition: undefined },
+      { resources: [regional], condition: JSON.parse(`{"StringEquals":{"bedrock:InferenceProfileArn":${planner.arn}}}`) },
     ]);
-    const [profile, models] = invoke.get(roleOf('writer'))!;
-    const profileArn = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"]]}`;
-    expect(profile).toEqual({ resources: [profileArn], condition: undefined });
-    expect(models!.resources).toEqual(
-      ['us-east-1', 'us-east-2', 'us-west-2'].map((region) => haiku(region).replace('anthropic.claude-3-5-haiku-20241022-v1:0', 'anthropic.claude-3-7-sonnet-20250219-v1:0')),
-    );
-    // The model itself only through the profile: calling it directly, in any region, is denied.
-    expect(JSON.stringify(models!.condition)).toBe(`{"StringEquals":{"bedrock:InferenceProfileArn":${profileArn}}}`);
+    // A cross-region profile: its own profile copies it; the shared profile and the model in each destination region
+    // only in the agent's profile's name. Calling either directly, in any region, is denied.
+    const writer = ownProfile('writer');
+    const [own, routed] = invoke.get(roleOf('writer'))!;
+    const systemProfile = `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0"]]}`;
+    expect(writer.copyFrom).toBe(systemProfile);
+    expect(own).toEqual({ resources: [writer.arn], condition: undefined });
+    expect(routed!.resources).toEqual([
+      systemProfile,
+      ...['us-east-1', 'us-east-2', 'us-west-2'].map((region) => haiku(region).replace('anthropic.claude-3-5-haiku-20241022-v1:0', 'anthropic.claude-3-7-sonnet-20250219-v1:0')),
+    ]);
+    expect(JSON.stringify(routed!.condition)).toBe(`{"StringEquals":{"bedrock:InferenceProfileArn":${writer.arn}}}`);
+    // The agent's calls go to its profile: its ARN is in the function's environment.
+    const fn = template.toJSON().Resources[logicalId(stack.agents.find((a) => a.agentId === 'writer')!.function)];
+    expect(JSON.stringify(fn.Properties.Environment.Variables.NIGHTSHIFT_MODEL_PROFILE_ARN)).toBe(writer.arn);
   });
 
   it('traces with X-Ray only when the config asks: active tracing and the Powertools Tracer switch on every function', () => {

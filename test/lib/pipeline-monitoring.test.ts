@@ -98,6 +98,26 @@ describe('PipelineMonitoring', () => {
     for (const metric of ['ModelInputTokens', 'ModelOutputTokens', 'ModelCacheReadTokens', 'ModelCallsRefused', 'ContextTokensLoaded']) expect(body).toContain(metric);
   });
 
+  it("pages when Bedrock counts more tokens on an agent's own inference profile than its budget lets its runtime spend, in an hour or a day", () => {
+    const around = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes('AWS/Bedrock'));
+    const agentsWithBudget = reference.agents.filter((a) => a.model && a.tokenBudgetPerDay);
+    expect(around).toHaveLength(agentsWithBudget.length * 2);
+    for (const agent of agentsWithBudget) {
+      const profile = logicalId(stack.agents.find((a) => a.agentId === agent.id)!.modelProfile!);
+      const mine = around.filter((a) => JSON.stringify(a.Properties.Metrics).includes(`"${profile}"`));
+      // Two days' budgets (the end of one UTC day and the start of the next) and a quarter for the tokenizers.
+      expect(mine.map((a) => a.Properties.Threshold)).toEqual([agent.tokenBudgetPerDay! * 2.5, agent.tokenBudgetPerDay! * 2.5]);
+      expect(mine.map((a) => a.Properties.Metrics.find((m: { MetricStat?: unknown }) => m.MetricStat).MetricStat.Period).sort()).toEqual([3600, 86400]);
+      for (const alarm of mine) {
+        const stats = alarm.Properties.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: { MetricStat: { Metric: unknown } }) => m.MetricStat.Metric);
+        expect(stats).toEqual(
+          ['InputTokenCount', 'OutputTokenCount'].map((MetricName) => ({ Namespace: 'AWS/Bedrock', MetricName, Dimensions: [{ Name: 'ModelId', Value: { 'Fn::GetAtt': [profile, 'InferenceProfileId'] } }] })),
+        );
+        expect(alarm.Properties.AlarmDescription).toContain(`${agent.id}: Bedrock counted`);
+      }
+    }
+  });
+
   it('draws a dashboard named after the pipeline', () => {
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'nightshift-dev', DashboardBody: Match.anyValue() });
   });

@@ -70,9 +70,10 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['put an outside event that triggers agents', putEvents('tickets', 'Ticket opened')],
     ['put events on the default bus', { ...putEvents(`nightshift.agent.${agentId}`, 'Output published'), resource: 'event-bus/default' }],
   ];
-  if (config.model && !config.model.id.startsWith('anthropic.')) {
-    // Its model behind an inference profile: calling the model directly, not through the profile.
-    calls.push(['call its model without its inference profile', { service: 'bedrock', action: 'InvokeModel', resource: `model/${config.model.id.replace(/^(us|eu|apac|global)\./, '')}` }]);
+  if (config.model) {
+    // Its model only through its own application inference profile, whose Bedrock metrics count every token.
+    calls.push(['call its model directly, around its own inference profile', { service: 'bedrock', action: 'InvokeModel', resource: `model/${config.model.id}` }]);
+    calls.push(["call its model through another agent's inference profile", { service: 'bedrock', action: 'InvokeModel', resource: `model-profile/${other}/${config.model.id}` }]);
   }
   return calls;
 }
@@ -98,7 +99,7 @@ function legitimate(agentId: string): [string, AwsCall][] {
       ? [['put its own outputs on the bus, for the agents they trigger', putEvents(`nightshift.agent.${agentId}`, 'Output published')] as [string, AwsCall]]
       : []),
     ...(config.memory.reads.length > 0 ? [['embed its query', { service: 'bedrock', action: 'InvokeModel', resource: 'model/amazon.titan-embed-text-v2:0' }] as [string, AwsCall]] : []),
-    ...(config.model ? [['call its model', { service: 'bedrock', action: 'InvokeModel', resource: `model/${config.model.id}` }] as [string, AwsCall]] : []),
+    ...(config.model ? [['call its model through its own inference profile', { service: 'bedrock', action: 'InvokeModel', resource: `model-profile/${agentId}/${config.model.id}` }] as [string, AwsCall]] : []),
   ];
 }
 
@@ -110,7 +111,8 @@ const verdict = (agentId: string, call: AwsCall) => {
 describe.each(reference.agents.map((a) => a.id))("the %s agent's role, used directly", (agentId) => {
   const other = reference.agents.find((a) => a.id !== agentId)!.id;
   it.each(hostile(agentId, other))('may not %s', (_, call) => {
-    expect(verdict(agentId, call)).toHaveLength(1);
+    // At least one ARN IAM evaluates is denied (a call through a cross-region profile is evaluated on several).
+    expect(verdict(agentId, call).length).toBeGreaterThan(0);
   });
   it.each(legitimate(agentId))('may %s', (_, call) => {
     expect(verdict(agentId, call)).toEqual([]);

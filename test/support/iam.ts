@@ -48,6 +48,8 @@ export interface ResourceMap {
   readonly breakerFunctionId?: string;
   /** The pipeline's event bus, when it has triggers. @default - none */
   readonly eventBusId?: string;
+  /** Agent id → logical id of its own application inference profile (agents with a model). @default - none */
+  readonly modelProfileIds?: Readonly<Record<string, string>>;
 }
 
 /** What the template calls each resource local mode names, for a stack whose local tables have `prefix`. */
@@ -68,6 +70,7 @@ export function resourceMap(stack: NightshiftStack, prefix: string): ResourceMap
     breakerAliasIds: Object.fromEntries(stack.agents.map((a) => [a.agentId, logicalId(stack.breakerAuthority.aliasFor(a.agentId))])),
     breakerFunctionId: logicalId(stack.breakerAuthority.function),
     ...(stack.triggers ? { eventBusId: logicalId(stack.triggers.bus) } : {}),
+    modelProfileIds: Object.fromEntries(stack.agents.flatMap((a) => (a.modelProfile ? [[a.agentId, logicalId(a.modelProfile)]] : []))),
   };
 }
 
@@ -105,9 +108,13 @@ export function checkCalls(template: Template, roles: Readonly<Record<string, st
  * the profile, and the model in each destination with `bedrock:InferenceProfileArn` set to the profile).
  */
 function arnsOf(call: AwsCall, map: ResourceMap): { arn: string; context?: Record<string, string> }[] {
-  return arnStrings(call, map).map((arn) => {
-    const profile = call.service === 'bedrock' ? arnStrings(call, map).find((a) => a.includes(':inference-profile/')) : undefined;
-    const context = { ...call.context, ...(profile && arn.includes(':foundation-model/') ? { 'bedrock:InferenceProfileArn': profile } : {}) };
+  const arns = arnStrings(call, map);
+  // Through an agent's application inference profile: the profile, then what it routes to, all in its name.
+  const own = call.resource.startsWith('model-profile/') ? arns[0] : undefined;
+  return arns.map((arn, i) => {
+    const profile = own ?? (call.service === 'bedrock' ? arns.find((a) => a.includes(':inference-profile/')) : undefined);
+    const routed = own ? i > 0 : arn.includes(':foundation-model/');
+    const context = { ...call.context, ...(profile && routed ? { 'bedrock:InferenceProfileArn': profile } : {}) };
     return Object.keys(context).length > 0 ? { arn, context } : { arn };
   });
 }
@@ -141,12 +148,13 @@ function arnStrings(call: AwsCall, map: ResourceMap): string[] {
     case 'secret':
       // A secret's ARN ends in six random characters Secrets Manager adds.
       return [`arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbC123`];
-    case 'model': {
-      const ref = parseModelId(name);
-      const foundation = (region: string) => `arn:aws:bedrock:${region}::foundation-model/${ref.modelId}`;
-      return ref.kind === 'foundation-model'
-        ? [foundation(REGION)]
-        : [`arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/${ref.profileId}`, ...DESTINATION_REGIONS[ref.geography].map(foundation)];
+    case 'model':
+      return modelArns(name);
+    case 'model-profile': {
+      // `model-profile/<agent id>/<model id>`: the model through that agent's own application inference profile.
+      const [agentId, ...model] = name.split('/');
+      const own = map.modelProfileIds?.[agentId!];
+      return [own ? `<${own}.InferenceProfileArn>` : `(no inference profile of ${agentId})`, ...modelArns(model.join('/'))];
     }
     default:
       if (call.resource === LOCAL_ALERT_TOPIC) return [`<${map.topicId}>`];
@@ -154,6 +162,15 @@ function arnStrings(call: AwsCall, map: ResourceMap): string[] {
       if (call.resource === LOCAL_SCHEDULE_ROLE) return [`<${map.scheduleRoleId}.Arn>`];
       return [`(unknown resource ${call.resource})`];
   }
+}
+
+/** A model id's ARNs: the foundation model in the region, or a cross-region profile and the model in each destination. */
+function modelArns(id: string): string[] {
+  const ref = parseModelId(id);
+  const foundation = (region: string) => `arn:aws:bedrock:${region}::foundation-model/${ref.modelId}`;
+  return ref.kind === 'foundation-model'
+    ? [foundation(REGION)]
+    : [`arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/${ref.profileId}`, ...DESTINATION_REGIONS[ref.geography].map(foundation)];
 }
 
 function statementsOf(template: Template, roleId: string): Statement[] {

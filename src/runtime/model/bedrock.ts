@@ -24,6 +24,11 @@ export interface BedrockProviderOptions {
   readonly maxDelayMs?: number;
   /** @default Math.random */
   readonly random?: () => number;
+  /**
+   * What to send as the Converse `modelId`: the agent's own application inference profile ARN, over the configured
+   * model (which usage, prices and errors keep naming). @default - the request's model id
+   */
+  readonly invokeAs?: string;
   /** Waits before a retry; rejects when the signal aborts. @default node:timers/promises setTimeout */
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -45,7 +50,7 @@ export class BedrockProvider implements ModelProvider {
     const maxAttempts = this.options.maxAttempts ?? 6;
     const sleep = this.options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
     const command = new ConverseCommand({
-      modelId: request.modelId,
+      modelId: this.options.invokeAs ?? request.modelId,
       ...(request.system ? { system: [{ text: request.system }] } : {}),
       messages: [{ role: 'user', content: [{ text: request.prompt }] }],
       inferenceConfig: {

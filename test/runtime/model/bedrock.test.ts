@@ -19,7 +19,7 @@ const reply = (text: string) => ({
   metrics: { latencyMs: 300 },
 });
 
-function setup(options: { deadlineInMs?: number; maxAttempts?: number } = {}) {
+function setup(options: { deadlineInMs?: number; maxAttempts?: number; invokeAs?: string } = {}) {
   const clock = new ManualClock(Date.UTC(2026, 10, 25, 3, 0));
   const waits: number[] = [];
   const provider = new BedrockProvider({
@@ -31,6 +31,7 @@ function setup(options: { deadlineInMs?: number; maxAttempts?: number } = {}) {
       await clock.advance(ms);
     },
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    ...(options.invokeAs ? { invokeAs: options.invokeAs } : {}),
   });
   const controller = new AbortController();
   const request: ProviderRequest = {
@@ -66,6 +67,15 @@ describe('Bedrock provider (Converse API)', () => {
       stopReason: 'end_turn',
       attempts: 1,
     });
+  });
+
+  it("sends every call to the agent's own inference profile when deployed with one, and still names the configured model", async () => {
+    const profile = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123def456';
+    const { provider, request } = setup({ invokeAs: profile });
+    bedrock.on(ConverseCommand).resolves(reply('ok'));
+    const response = await provider.converse(request);
+    expect(bedrock.commandCalls(ConverseCommand).map((c) => c.args[0].input.modelId)).toEqual([profile]);
+    expect(response.modelId).toBe(MODEL);
   });
 
   it('retries throttling with exponential backoff and reports the attempts', async () => {
