@@ -198,9 +198,9 @@ export class MemoryStore extends Construct {
    * they name `agentId` and touch one of `namespaces`. An agent never registered can submit nothing the steward
    * applies.
    */
-  addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[], pins: readonly string[] = []): iam.Grant {
+  addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[], pins: readonly string[] = [], updatesPerHour?: number): iam.Grant {
     if (!(role instanceof iam.Role)) throw new InvalidPropsError(`MemoryStore.addWriter needs the agent's own iam.Role (for its role id), got ${role.node.path}`);
-    this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces], pins: pins.filter((ns) => namespaces.includes(ns)) });
+    this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces], pins: pins.filter((ns) => namespaces.includes(ns)), ...(updatesPerHour === undefined ? {} : { updatesPerHour }) });
     this.senders.push(role);
     return this.grantSubmit(role);
   }

@@ -160,7 +160,7 @@ export class NightshiftPipeline extends Construct {
       // Every grant scoped to the agent's own keys: its locks, heartbeat, runs, window and budget.
       this.coordination.grantAgent(agent.function, config.id, config.upstream);
       this.memory.grantRead(agent.function, config.memory.reads);
-      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes, pipeline.pinnable);
+      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes, pipeline.pinnable, config.memory.maxUpdatesPerHour);
       this.breaker.grantAgentCounters(agent.function, config.id);
       this.breakerAuthority.grantRequest(config.id, agent.function);
       return agent;

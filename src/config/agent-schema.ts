@@ -59,6 +59,9 @@ const modelSchema = z.strictObject({
   destinationRegions: z.array(z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'must be a region code such as us-east-1')).min(1).optional(),
 });
 
+/** An agent's default quota of memory updates per hour: ten a minute on average. */
+export const DEFAULT_MAX_UPDATES_PER_HOUR = 600;
+
 export const breakerLimitSchema = z.strictObject({
   /** N: the most outputs allowed inside the window; output N+1 trips the breaker. */
   maxOutputs: positiveInt.max(2_000, "at most 2000: the window's output ids are kept on one item, which DynamoDB caps at 400 KB"),
@@ -104,8 +107,14 @@ export const agentSchema = z
       .strictObject({
         reads: z.array(z.string().regex(NAMESPACE, NAMESPACE_RULE)).default([]),
         writes: z.array(z.string().regex(NAMESPACE, NAMESPACE_RULE)).default([]),
+        /**
+         * The most updates the steward applies for this agent in any 60 minutes; past it, each is rejected
+         * `over-quota`, recorded with its body and paged. A loop that writes memory without publishing (which the
+         * breaker would count) stops there, and so do the embeddings and message groups it costs the others.
+         */
+        maxUpdatesPerHour: positiveInt.max(1_000_000).default(DEFAULT_MAX_UPDATES_PER_HOUR),
       })
-      .default({ reads: [], writes: [] }),
+      .default({ reads: [], writes: [], maxUpdatesPerHour: DEFAULT_MAX_UPDATES_PER_HOUR }),
     /** The model `ctx.model` calls (Bedrock in the cloud, the offline provider locally). @default - none */
     model: modelSchema.optional(),
     /**

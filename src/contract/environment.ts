@@ -59,6 +59,8 @@ export interface WriterGrant {
   readonly writes: readonly string[];
   /** The namespaces among `writes` it may pin entries in. */
   readonly pins: readonly string[];
+  /** Its quota of updates the steward applies in any 60 minutes. @default - none */
+  readonly updatesPerHour?: number;
 }
 
 /** What the steward needs. `writers` is JSON of {@link WriterGrant}[] (a token at synth time: the roles' ids). */
@@ -216,7 +218,7 @@ const agentSchema = z.object({
 
 const stewardSchema = z.object({
   [VARIABLES.memoryTable]: nonEmpty(),
-  [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()), pins: z._default(z.array(z.string()), []) }))),
+  [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()), pins: z._default(z.array(z.string()), []), updatesPerHour: z.optional(z.int().check(z.positive())) }))),
   [VARIABLES.redriver]: nonEmpty(),
   [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
 });

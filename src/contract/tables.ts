@@ -111,6 +111,8 @@ export const KEYS = {
     fence: (taskId: string) => ({ pk: `fence#${taskId}`, sk: 'fence' }),
     /** The steward's failed embeddings, in minute buckets, with the last error: what the watch pages on. */
     embeddingFailures: { pk: 'embeddings', sk: 'failures' },
+    /** How many of an agent's memory updates the steward took from its hourly quota, in minute buckets. */
+    quota: (agentId: string) => ({ pk: `quota#${agentId}`, sk: 'updates' }),
     /** A rejected update, in its sender's partition, by when it was sent. */
     rejection: (sender: string, sentAt: number, messageId: string) => ({ pk: rejectionsPartition(sender), sk: `${new Date(sentAt).toISOString()}#${messageId}` }),
   },

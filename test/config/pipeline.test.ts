@@ -211,8 +211,13 @@ describe('pipeline config', () => {
       ]);
     });
 
+    it('refuses a memory quota that is not a positive whole number, naming the agent and the field', () => {
+      const error = errorOf(pipeline([agent('a', { memory: { writes: ['drafts'], maxUpdatesPerHour: 0 } })]));
+      expect(error.issues).toEqual([{ path: 'agents[a].memory.maxUpdatesPerHour', message: 'Too small: expected number to be >0' }]);
+    });
+
     it('defaults to no memory at all, and names a namespace someone reads but nobody writes', () => {
-      expect(definePipeline(pipeline([agent('a')])).agents[0]!.memory).toEqual({ reads: [], writes: [] });
+      expect(definePipeline(pipeline([agent('a')])).agents[0]!.memory).toEqual({ reads: [], writes: [], maxUpdatesPerHour: 600 });
       const error = errorOf(
         pipeline([
           agent('a', { memory: { reads: ['notes'], writes: ['drafts'] } }),

@@ -80,7 +80,7 @@ describe('NightshiftStack for the reference pipeline', () => {
     expect(reference.agents.find((a) => a.id === 'planner')!.memory.reads).not.toContain('community');
   });
 
-  it('tells the steward each agent by the role id it sends with, the namespaces it writes and those it may pin in', () => {
+  it('tells the steward each agent by the role id it sends with, the namespaces it writes, those it may pin in and its hourly quota', () => {
     const steward = Object.values(template.findResources('AWS::Lambda::Function')).find(
       (f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'steward',
     )!;
@@ -93,6 +93,7 @@ describe('NightshiftStack for the reference pipeline', () => {
         agentId: agent.agentId,
         writes: reference.agents.find((a) => a.id === agent.agentId)!.memory.writes,
         pins: agent.agentId === 'planner' ? ['rules'] : [],
+        updatesPerHour: reference.agents.find((a) => a.id === agent.agentId)!.memory.maxUpdatesPerHour,
       })),
     );
     expect(parts.filter((p) => typeof p !== 'string').every((p) => (p as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1] === 'RoleId')).toBe(true);

@@ -84,14 +84,14 @@ export function removeClause(names: readonly string[]): { clause: string; names:
 }
 
 /**
- * Adds one to the current minute's bucket of a counting item (`n_<epoch>_<minute>`, an atomic `ADD`), with `set`'s
+ * Adds one (or `by`) to the current minute's bucket of a counting item (`n_<epoch>_<minute>`, an atomic `ADD`), with `set`'s
  * attributes beside it, in the same update removing up to {@link REMOVE_AT_MOST} of the buckets the caller's last
  * count saw as `stale`. Returns the item as the update left it, for `windowOf` and `staleBuckets`.
  */
 export async function countInMinute(
   client: DynamoDBDocumentClient,
   target: { readonly tableName: string; readonly key: Record<string, unknown> },
-  count: { readonly epoch: number; readonly now: number; readonly stale: readonly string[]; readonly set?: Readonly<Record<string, unknown>> },
+  count: { readonly epoch: number; readonly now: number; readonly stale: readonly string[]; readonly set?: Readonly<Record<string, unknown>>; readonly by?: number },
 ): Promise<Record<string, unknown>> {
   const bucket = bucketNames(count.epoch, minuteOf(count.now));
   const remove = removeClause(count.stale.filter((name) => name !== bucket.count).slice(0, REMOVE_AT_MOST));
@@ -102,7 +102,7 @@ export async function countInMinute(
       Key: target.key,
       UpdateExpression: `ADD #n :one${set.length ? ` SET ${set.map((_, i) => `#s${i} = :s${i}`).join(', ')}` : ''}${remove.clause}`,
       ExpressionAttributeNames: { '#n': bucket.count, ...Object.fromEntries(set.map(([name], i) => [`#s${i}`, name])), ...remove.names },
-      ExpressionAttributeValues: { ':one': 1, ...Object.fromEntries(set.map(([, value], i) => [`:s${i}`, value])) },
+      ExpressionAttributeValues: { ':one': count.by ?? 1, ...Object.fromEntries(set.map(([, value], i) => [`:s${i}`, value])) },
       ReturnValues: 'ALL_NEW',
     }),
   );

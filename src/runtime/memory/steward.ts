@@ -32,6 +32,7 @@ import { type TokenCounter, tokenCounter } from '../tokens.ts';
 import { contextAttributes } from './context-index.ts';
 import type { EntryVectors } from './entry-vectors.ts';
 import { type EntryIds, EntryIdsCache, RECENT_IDS_HORIZON_MS, RECENT_IDS_KEPT, entryIds, idAttribute, keepRecent } from './recent-ids.ts';
+import { SenderQuotas } from './sender-quotas.ts';
 import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update.ts';
 
 /**
@@ -69,6 +70,12 @@ export interface Writer {
    * first into every reader's context, so pinning is the config's to allow. @default - any it writes
    */
   readonly pins?: readonly string[];
+  /**
+   * The most updates the steward applies for this agent in any 60 minutes (the config's `memory.maxUpdatesPerHour`);
+   * past it, each is rejected `over-quota` (recorded with its body, paged). Bounds its writes, its message groups and
+   * the embeddings they cost the others. @default - no quota
+   */
+  readonly updatesPerHour?: number;
 }
 
 export type RejectionReason =
@@ -84,7 +91,8 @@ export type RejectionReason =
   | 'impersonation'
   | 'namespace-not-writable'
   | 'pin-not-allowed'
-  | 'foreign-task';
+  | 'foreign-task'
+  | 'over-quota';
 
 export type StewardResult =
   | { readonly outcome: 'applied'; readonly namespace: string; readonly key: string; readonly sequence: string }
@@ -119,8 +127,11 @@ type Write = { readonly Put: NonNullable<TransactItem['Put']> } | { readonly Upd
 export class MemorySteward {
   /** Per entry, the sequence and recent idempotency ids its last write here left (see `recent-ids.ts`). */
   private readonly known = new EntryIdsCache();
+  private readonly quotas: SenderQuotas;
 
-  constructor(private readonly options: MemoryStewardOptions) {}
+  constructor(private readonly options: MemoryStewardOptions) {
+    this.quotas = new SenderQuotas({ client: options.client, tableName: options.tableName, clock: options.clock });
+  }
 
   /** Parses, validates and applies one message; records a rejection. Throws only what is worth retrying. */
   async handle(message: StewardMessage): Promise<StewardResult> {
@@ -158,6 +169,8 @@ export class MemorySteward {
       this.options.metrics?.count('UpdatesUnauthorized');
       return denied;
     }
+    const overQuota = await this.overQuota(message);
+    if (overQuota) return overQuota;
     return this.apply(update, message.originalSequenceNumber ?? message.sequenceNumber, {
       redriven: message.originalSequenceNumber !== undefined,
     });
@@ -207,6 +220,23 @@ export class MemorySteward {
       return { outcome: 'rejected', reason: 'foreign-task', detail: `agent '${writer.agentId}' sent a fencing token for task '${update.taskId.slice(0, 200)}', which is not one of its own` };
     }
     return undefined;
+  }
+
+  /**
+   * Takes an authorized update from its sender's hourly quota. A redriven one (believed only from the redriver) is the
+   * operator's decision and takes none.
+   */
+  private async overQuota(message: StewardMessage): Promise<Extract<StewardResult, { outcome: 'rejected' }> | undefined> {
+    const writer = this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId));
+    if (writer?.updatesPerHour === undefined || message.originalSequenceNumber !== undefined) return undefined;
+    if (await this.quotas.take(writer.agentId, writer.updatesPerHour)) return undefined;
+    return {
+      outcome: 'rejected',
+      reason: 'over-quota',
+      detail:
+        `agent '${writer.agentId}' sent more than ${writer.updatesPerHour} memory updates in the last hour (its memory.maxUpdatesPerHour): ` +
+        'find what loops, or raise the quota in the pipeline config; the update is kept in this record',
+    };
   }
 
   /**
