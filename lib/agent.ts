@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ArnFormat,
   type CfnElement,
@@ -207,10 +208,13 @@ export class Agent extends Construct {
       ref.kind === 'foundation-model'
         ? stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: ref.modelId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })
         : stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: ref.profileId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    // Every property is replaced on change, and CloudFormation cannot replace a named resource under the same name:
+    // the name carries a hash of the model, so changing it makes a new profile (and the agent's grant moves to it).
+    const modelHash = createHash('sha256').update(ref.kind === 'foundation-model' ? ref.modelId : ref.profileId).digest('hex').slice(0, 8);
     return new bedrock.CfnApplicationInferenceProfile(this, 'ModelProfile', {
-      // Unique in the account and region, within Bedrock's 64 characters and its `([0-9a-zA-Z:.][ _-]?)+` pattern.
-      inferenceProfileName: profileName(Names.uniqueResourceName(this, { maxLength: 64, separator: '-' })),
-      description: `Nightshift agent ${this.agentId}: its only way to its model`.replace(/[^0-9a-zA-Z:. _-]/g, ''),
+      // Unique in the account and region, within Bedrock's 64 characters and its `([0-9a-zA-Z][ _-]?)+` pattern.
+      inferenceProfileName: profileName(`${Names.uniqueResourceName(this, { maxLength: 55, separator: '-' })}-${modelHash}`),
+      description: profileName(`Nightshift agent ${this.agentId} its only way to its model`),
       modelSource: { copyFrom },
       tags: [{ key: 'nightshift:agent', value: this.agentId }],
     });
@@ -242,9 +246,9 @@ export class Agent extends Construct {
   }
 }
 
-/** An inference profile name Bedrock accepts: no two separators in a row, none first. */
-function profileName(name: string): string {
-  return name.replace(/[^0-9a-zA-Z:.]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+/** A name or description Bedrock accepts (`([0-9a-zA-Z][ _-]?)+`): letters and digits, single separators between. */
+function profileName(text: string): string {
+  return text.replace(/[^0-9a-zA-Z]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64).replace(/-+$/, '');
 }
 
 /** The agent's own dead-letter queue for invocations that never ran (14 days, SSE, TLS only). */

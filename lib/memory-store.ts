@@ -13,7 +13,7 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey, vectorPartitionKey } from '../src/contract/tables.ts';
+import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey, receiptsPartition, vectorPartitionKey } from '../src/contract/tables.ts';
 import { TITAN_V2 } from '../src/runtime/memory/embedder.ts';
 import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
 import { type WriterGrant, commonVariables, redriveVariables, stewardVariables } from '../src/contract/environment.ts';
@@ -198,9 +198,16 @@ export class MemoryStore extends Construct {
    * they name `agentId` and touch one of `namespaces`. An agent never registered can submit nothing the steward
    * applies.
    */
-  addWriter(agentId: string, role: iam.IRole, namespaces: readonly string[], pins: readonly string[] = [], updatesPerHour?: number): iam.Grant {
+  addWriter(
+    agentId: string,
+    role: iam.IRole,
+    namespaces: readonly string[],
+    pins: readonly string[] = [],
+    updatesPerHour?: number,
+    options: { /** Keep receipts of its updates, for the runs its outputs start. */ readonly receipts?: boolean } = {},
+  ): iam.Grant {
     if (!(role instanceof iam.Role)) throw new InvalidPropsError(`MemoryStore.addWriter needs the agent's own iam.Role (for its role id), got ${role.node.path}`);
-    this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces], pins: pins.filter((ns) => namespaces.includes(ns)), ...(updatesPerHour === undefined ? {} : { updatesPerHour }) });
+    this.writers.push({ principal: role.roleId, agentId, writes: [...namespaces], pins: pins.filter((ns) => namespaces.includes(ns)), ...(updatesPerHour === undefined ? {} : { updatesPerHour }), ...(options.receipts ? { receipts: true } : {}) });
     this.senders.push(role);
     return this.grantSubmit(role);
   }
@@ -229,6 +236,17 @@ export class MemoryStore extends Construct {
     indexGrant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': [...namespaces] });
     // A reader ranks by meaning by embedding its query: exactly the embedding model, nothing else on Bedrock.
     return this.embeddings ? grant.combine(indexGrant).combine(this.grantEmbed(grantee)) : grant.combine(indexGrant);
+  }
+
+  /**
+   * Lets an agent started by others' outputs read the steward's receipts of those agents' updates (`GetItem` on
+   * `receipts#<agent>` only), which it waits on before its work starts. An empty list grants nothing.
+   */
+  grantReceipts(grantee: iam.IGrantable, upstreams: readonly string[]): iam.Grant | undefined {
+    if (upstreams.length === 0) return undefined;
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem'], resourceArns: [this.table.tableArn] });
+    grant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': upstreams.map(receiptsPartition) });
+    return grant;
   }
 
   /** `bedrock:InvokeModel` on Titan Text Embeddings V2 in the stack's region, and no other model. */

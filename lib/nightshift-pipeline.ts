@@ -26,6 +26,7 @@ import { checkWithCdkNag } from './nightshift-checks.ts';
 import { BreakerAuthority } from './breaker-authority.ts';
 import { PipelineMonitoring } from './pipeline-monitoring.ts';
 import { PipelineTriggers } from './pipeline-triggers.ts';
+import { triggeredBy } from '../src/config/trigger-routes.ts';
 import { PipelineWatch } from './pipeline-watch.ts';
 import { watchSpec } from '../src/config/watch-plan.ts';
 import { PipelineSchedules } from './pipeline-schedules.ts';
@@ -160,7 +161,11 @@ export class NightshiftPipeline extends Construct {
       // Every grant scoped to the agent's own keys: its locks, heartbeat, runs, window and budget.
       this.coordination.grantAgent(agent.function, config.id, config.upstream);
       this.memory.grantRead(agent.function, config.memory.reads);
-      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes, pipeline.pinnable, config.memory.maxUpdatesPerHour);
+      this.memory.addWriter(config.id, agent.function.role!, config.memory.writes, pipeline.pinnable, config.memory.maxUpdatesPerHour, {
+        receipts: triggeredBy(pipeline.agents, config.id).length > 0,
+      });
+      // A run started by an upstream's output waits for the steward's receipts of that run's updates.
+      this.memory.grantReceipts(agent.function, config.triggers.flatMap((t) => ('outputsOf' in t ? [t.outputsOf] : [])));
       this.breaker.grantAgentCounters(agent.function, config.id);
       this.breakerAuthority.grantRequest(config.id, agent.function);
       return agent;

@@ -3,6 +3,10 @@ import { Construct } from 'constructs';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { OUTPUT_DETAIL_TYPE, outputSource, triggeredBy } from '../src/config/triggers.ts';
 import type { Agent } from './agent.ts';
+import { InvalidPropsError } from '../src/errors.ts';
+
+/** EventBridge's limit on an event bus's permission policy. */
+const BUS_POLICY_MAX_BYTES = 10_240;
 
 export interface PipelineTriggersProps {
   readonly pipeline: PipelineConfig;
@@ -65,7 +69,7 @@ export class PipelineTriggers extends Construct {
         'events:detail-type': OUTPUT_DETAIL_TYPE,
       });
     }
-    this.guardBus(Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: busName }), putters.map((agent) => ({ source: outputSource(agent.id), role: functionOf.get(agent.id)!.role! })));
+    this.guardBus(busName, putters.map((agent) => ({ source: outputSource(agent.id), role: functionOf.get(agent.id)!.role! })));
   }
 
   /**
@@ -74,9 +78,24 @@ export class PipelineTriggers extends Construct {
    * (an operator's `events:*`, another service's role); no other `nightshift.` source may be put at all; and nothing
    * from outside the account.
    */
-  private guardBus(busArn: string, putters: readonly { source: string; role: iam.IRole }[]): void {
+  private guardBus(busName: string, putters: readonly { source: string; role: iam.IRole }[]): void {
+    // EventBridge takes a bus policy of at most 10 KB: measured with the longest ARNs a role (64-character name) and
+    // this bus can have, and the two statements besides the agents'.
+    const role = `arn:aws-us-gov:iam::123456789012:role/${'r'.repeat(64)}`;
+    const bus = `arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/${busName}`;
+    const statement = (sid: string, condition: unknown) => ({ Sid: sid, Effect: 'Deny', Principal: { AWS: '*' }, Action: 'events:PutEvents', Resource: bus, Condition: condition });
+    const worst = JSON.stringify([
+      ...putters.map((p, i) => statement(`OnlyItsAgentPutsSource${i}`, { StringEquals: { 'events:source': p.source }, ArnNotEquals: { 'aws:PrincipalArn': role } })),
+      statement('NoOtherNightshiftSource', { StringLike: { 'events:source': 'nightshift.*' }, StringNotEquals: { 'events:source': putters.map((p) => p.source) } }),
+      statement('NothingFromOutsideTheAccount', { StringNotEquals: { 'aws:PrincipalAccount': '123456789012' } }),
+    ]).length;
+    if (worst > BUS_POLICY_MAX_BYTES) {
+      throw new InvalidPropsError(
+        `${putters.length} agents publish outputs others run on; the bus policy that keeps each one's source to its own role would be up to ${worst} bytes, past EventBridge's ${BUS_POLICY_MAX_BYTES}: split the pipeline, or have fewer agents trigger on others' outputs`,
+      );
+    }
     const deny = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
-      new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['events:PutEvents'], resources: [busArn], conditions });
+      new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, principals: [new iam.AnyPrincipal()], actions: ['events:PutEvents'], resources: [Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: busName })], conditions });
     // The bus's own `Policy` property, one document (`addToResourcePolicy` makes a deprecated resource per statement);
     // its ARN spelled out, as the bus's own attribute would make the bus depend on itself.
     (this.bus.node.defaultChild as events.CfnEventBus).policy = new iam.PolicyDocument({

@@ -1,3 +1,4 @@
+import { triggeredBy } from '../src/config/trigger-routes.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -170,7 +171,7 @@ export class LocalPipeline {
     if (pipeline.monitoring === 'watch') this.watch = this.watchFunction();
     // Each agent signs its SQS requests with its own local identity, which the local SQS reports as SenderId: the
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
-    const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes, pins: a.memory.writes.filter((ns) => pipeline.pinnable.includes(ns)), updatesPerHour: a.memory.maxUpdatesPerHour }] as const));
+    const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes, pins: a.memory.writes.filter((ns) => pipeline.pinnable.includes(ns)), updatesPerHour: a.memory.maxUpdatesPerHour, receipts: triggeredBy(pipeline.agents, a.id).length > 0 }] as const));
     const stewardWiring = this.wiring('steward');
     const vectors = pipeline.embeddings
       ? new EntryVectors({

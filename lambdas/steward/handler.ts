@@ -114,7 +114,7 @@ async function stewardFromEnvironment(): Promise<MemorySteward> {
   return wireSteward(
     { dynamo, tables: { memory: env.memoryTable }, clock: systemClock, metrics: sink },
     {
-      writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes, pins: w.pins, ...(w.updatesPerHour === undefined ? {} : { updatesPerHour: w.updatesPerHour }) }])),
+      writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes, pins: w.pins, ...(w.updatesPerHour === undefined ? {} : { updatesPerHour: w.updatesPerHour }), ...(w.receipts ? { receipts: true } : {}) }])),
       redriver: env.redriver,
       ...(embedder
         ? {

@@ -36,7 +36,7 @@ export const agentSpecSchema = z.object({
   triggers: z.optional(
     z.array(
       z.union([
-        z.object({ outputsOf: nonEmpty(), maxPerHour: z.optional(positiveInt()) }),
+        z.object({ outputsOf: nonEmpty(), maxPerHour: z.optional(positiveInt()), waitForMemorySeconds: z.optional(z.int().check(z.minimum(0), z.maximum(900))) }),
         z.object({ event: z.object({ source: z.array(nonEmpty()), detailType: z.optional(z.array(z.string())), bus: z.enum(['pipeline', 'default']), maxPerHour: z.optional(positiveInt()) }) }),
       ]),
     ),

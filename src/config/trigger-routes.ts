@@ -11,6 +11,9 @@ export function outputSource(agentId: string): string {
   return `${RESERVED_SOURCE_PREFIX}agent.${agentId}`;
 }
 
+/** How long a run started by an output waits for its upstream's memory updates, unless its trigger says otherwise. */
+export const DEFAULT_MEMORY_WAIT_SECONDS = 120;
+
 /** The detail type of a published output's event. */
 export const OUTPUT_DETAIL_TYPE = 'Output published';
 
@@ -23,6 +26,8 @@ export type TriggerConfig =
        * lets it publish in an hour, so outputs put on the bus around the breaker cannot run it without limit).
        */
       readonly maxPerHour?: number | undefined;
+      /** How long a run waits for the memory updates its upstream's run queued before the output. @default 120 */
+      readonly waitForMemorySeconds?: number | undefined;
     }
   | {
       readonly event: {

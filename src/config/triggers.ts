@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { findCycle } from './graph.ts';
-import { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, type TriggerConfig, matchesTrigger, outputSource, triggeredBy } from './trigger-routes.ts';
+import { DEFAULT_MEMORY_WAIT_SECONDS, OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, type TriggerConfig, matchesTrigger, outputSource, triggeredBy } from './trigger-routes.ts';
 
 export { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, matchesTrigger, outputSource, triggeredBy };
 
@@ -18,10 +18,17 @@ export { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, matchesTrigger, outputSourc
 
 const patternValue = z.string().min(1).max(256);
 
+
 export const triggerSchema = z.union([
   z.strictObject({
     /** Runs the agent once per output this agent publishes. */
     outputsOf: z.string().min(1),
+    /**
+     * How long a run waits, before its work starts, for the steward to settle the memory updates the upstream's run
+     * queued before this output. Past it, the run goes ahead degraded, saying how many are pending. 0: no wait (a
+     * pending update degrades the run at once). Below half the agent's lease.
+     */
+    waitForMemorySeconds: z.number().int().min(0).max(900).default(DEFAULT_MEMORY_WAIT_SECONDS),
   }),
   z.strictObject({
     event: z.strictObject({
@@ -44,7 +51,7 @@ export const triggerSchema = z.union([
 
 export type { TriggerConfig } from './trigger-routes.ts';
 
-type Agent = { readonly id: string; readonly schedules: readonly unknown[]; readonly triggers: readonly TriggerConfig[] };
+type Agent = { readonly id: string; readonly schedules: readonly unknown[]; readonly triggers: readonly TriggerConfig[]; readonly lock?: { readonly leaseMinutes: number } };
 
 /** Problems of the agents' triggers: unknown or own agents, repeats, an agent that nothing runs, cycles. */
 export function triggerIssues(agents: readonly Agent[]): { path: (string | number)[]; message: string }[] {
@@ -60,6 +67,13 @@ export function triggerIssues(agents: readonly Agent[]): { path: (string | numbe
       if (seen.has(key)) issues.push({ path: ['agents', i, 'triggers', j], message: `'${agent.id}' lists this trigger twice` });
       seen.add(key);
       if (!('outputsOf' in trigger)) return;
+      const wait = trigger.waitForMemorySeconds ?? DEFAULT_MEMORY_WAIT_SECONDS;
+      if (agent.lock && wait * 2 > agent.lock.leaseMinutes * 60) {
+        issues.push({
+          path: ['agents', i, 'triggers', j, 'waitForMemorySeconds'],
+          message: `'${agent.id}' would wait ${wait} s for memory, more than half its ${agent.lock.leaseMinutes}-minute lease: lower it or raise lock.leaseMinutes`,
+        });
+      }
       if (trigger.outputsOf === agent.id) {
         issues.push({ path: ['agents', i, 'triggers', j, 'outputsOf'], message: `'${agent.id}' cannot run on its own outputs: each run would trigger the next` });
       } else if (!ids.has(trigger.outputsOf)) {

@@ -61,6 +61,8 @@ export interface WriterGrant {
   readonly pins: readonly string[];
   /** Its quota of updates the steward applies in any 60 minutes. @default - none */
   readonly updatesPerHour?: number;
+  /** Whether the steward keeps receipts of its updates (others run on its outputs). @default false */
+  readonly receipts?: boolean;
 }
 
 /** What the steward needs. `writers` is JSON of {@link WriterGrant}[] (a token at synth time: the roles' ids). */
@@ -218,7 +220,7 @@ const agentSchema = z.object({
 
 const stewardSchema = z.object({
   [VARIABLES.memoryTable]: nonEmpty(),
-  [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()), pins: z._default(z.array(z.string()), []), updatesPerHour: z.optional(z.int().check(z.positive())) }))),
+  [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()), pins: z._default(z.array(z.string()), []), updatesPerHour: z.optional(z.int().check(z.positive())), receipts: z.optional(z.boolean()) }))),
   [VARIABLES.redriver]: nonEmpty(),
   [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
 });

@@ -69,6 +69,11 @@ export function namespacePartitionKey(namespace: string): string {
   return `mem#${namespace}`;
 }
 
+/** The partition of an agent's receipts (`KEYS.memory.receipts`), which IAM's `dynamodb:LeadingKeys` sees. */
+export function receiptsPartition(agentId: string): string {
+  return `receipts#${agentId}`;
+}
+
 /** The partition key of a namespace's entry vectors (one item per entry, keyed like it), which the steward keeps. */
 export function vectorPartitionKey(namespace: string): string {
   return `vec#${namespace}`;
@@ -111,6 +116,11 @@ export const KEYS = {
     fence: (taskId: string) => ({ pk: `fence#${taskId}`, sk: 'fence' }),
     /** The steward's failed embeddings, in minute buckets, with the last error: what the watch pages on. */
     embeddingFailures: { pk: 'embeddings', sk: 'failures' },
+    /**
+     * What the steward settled (applied, a duplicate, or rejected) of one run's updates: `settled` and `rejected`, sets
+     * of idempotency ids. Written for agents others run on; their downstreams read it before they start.
+     */
+    receipts: (agentId: string, runId: string) => ({ pk: receiptsPartition(agentId), sk: runId }),
     /** How many of an agent's memory updates the steward took from its hourly quota, in minute buckets. */
     quota: (agentId: string) => ({ pk: `quota#${agentId}`, sk: 'updates' }),
     /** A rejected update, in its sender's partition, by when it was sent. */

@@ -25,6 +25,9 @@ const eventSchema = z.object({
   detail: z.unknown(),
 });
 
+/** The most memory updates of an upstream's run a triggered run waits for (an agent's hourly quota is below it). */
+export const MAX_AWAITED_UPDATES = 1_000_000;
+
 /**
  * The detail of a published output's event (`OutputEvents`): an upstream's to write, so its ids are bounded (they
  * name the triggered run in its record and its trigger's description).
@@ -34,13 +37,30 @@ const outputDetailSchema = z.object({
   runId: z.string().check(z.minLength(1), z.maxLength(200)),
   outputId: z.string().check(z.minLength(1), z.maxLength(300)),
   degraded: z._default(z.boolean(), false),
+  /** The updates the upstream's run had queued (`<runId>:<n>`, n below `submitted`, less `unsent`): bounded. */
+  memory: z.optional(
+    z.object({
+      submitted: z.int().check(z.minimum(0), z.maximum(MAX_AWAITED_UPDATES)),
+      unsent: z._default(z.array(z.int().check(z.minimum(0))).check(z.maxLength(10_000)), []),
+    }),
+  ),
   payload: z.unknown(),
 });
 
 /** What started a run: its schedule, an upstream agent's published output, or an outside event. */
 export type Trigger =
   | { readonly kind: 'schedule' }
-  | { readonly kind: 'output'; readonly eventId: string; readonly from: string; readonly outputId: string; readonly runId: string; readonly degraded: boolean; readonly payload: unknown }
+  | {
+      readonly kind: 'output';
+      readonly eventId: string;
+      readonly from: string;
+      readonly outputId: string;
+      readonly runId: string;
+      readonly degraded: boolean;
+      readonly payload: unknown;
+      /** The memory updates the upstream's run had queued when it published the output. @default - none known */
+      readonly memory?: { readonly submitted: number; readonly unsent: readonly number[] };
+    }
   | { readonly kind: 'event'; readonly eventId: string; readonly source: string; readonly detailType: string; readonly detail: unknown };
 
 export interface AgentInvocation {
@@ -105,7 +125,8 @@ function parseEvent(event: unknown, agent: { readonly id: string; readonly trigg
     if (!from || !('outputsOf' in from)) throw new InvocationError(`${agent.id} does not run on events from '${source}' (${detailType}): its triggers are ${describe(triggers)}`);
     const output = outputDetailSchema.safeParse(detail);
     if (!output.success) throw new InvocationError(`output event ${id} from ${from.outputsOf}: ${describeIssues(output.error, 'detail')}`);
-    return { ...base, trigger: { kind: 'output', eventId: id, from: from.outputsOf, outputId: output.data.outputId, runId: output.data.runId, degraded: output.data.degraded, payload: output.data.payload } };
+    const { outputId, runId, degraded, payload, memory } = output.data;
+    return { ...base, trigger: { kind: 'output', eventId: id, from: from.outputsOf, outputId, runId, degraded, payload, ...(memory ? { memory } : {}) } };
   }
   // The bus is not in the event a rule delivers: a source and type this agent runs on, from either bus, is its own.
   const matches = triggers.some((t) => 'event' in t && matchesTrigger(t, { source, detailType, bus: t.event.bus }));

@@ -1,6 +1,7 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { OUTPUT_DETAIL_TYPE, outputSource } from '../config/trigger-routes.ts';
 import { NightshiftError } from '../errors.ts';
+import type { SubmittedMemory } from './memory/run-memory.ts';
 
 /** What of a published output its event carries (an `AgentOutput`, which the run context defines). */
 export interface PublishedOutput {
@@ -9,6 +10,8 @@ export interface PublishedOutput {
   readonly runId: string;
   readonly degraded: boolean;
   readonly payload: unknown;
+  /** The memory updates its run had queued when it was published, for the runs it triggers to wait for. */
+  readonly memory?: SubmittedMemory;
 }
 
 /**
@@ -26,7 +29,14 @@ export function outputEvent(output: PublishedOutput): { source: string; detailTy
   return {
     source: outputSource(output.agentId),
     detailType: OUTPUT_DETAIL_TYPE,
-    detail: { agentId: output.agentId, runId: output.runId, outputId: output.id, degraded: output.degraded, payload: output.payload },
+    detail: {
+      agentId: output.agentId,
+      runId: output.runId,
+      outputId: output.id,
+      degraded: output.degraded,
+      ...(output.memory ? { memory: output.memory } : {}),
+      payload: output.payload,
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import type { TaskLocks } from './locks.ts';
 import type { MemoryClient } from './memory/client.ts';
 import type { MemoryReader } from './memory/reader.ts';
 import type { RetrievalRequest, RetrievedContext, Retriever } from './memory/retrieval.ts';
+import type { MemoryReceipts } from './memory/receipts.ts';
 import { RunMemory } from './memory/run-memory.ts';
 import type { MetricsSink } from './metrics.ts';
 import type { ModelProvider } from './model/model.ts';
@@ -49,6 +50,13 @@ export interface GuardDeps {
    * admitted it and its side effect was released. @default - nowhere
    */
   readonly outputEvents?: OutputEvents;
+  /**
+   * The steward's receipts of upstreams' updates: a run started by an output waits for those its upstream's run
+   * queued before it (`waitForMemorySeconds`). @default - no wait (the run reads memory as it finds it)
+   */
+  readonly receipts?: MemoryReceipts;
+  /** How the guard waits between two reads of the receipts. @default node:timers/promises setTimeout */
+  readonly pause?: (ms: number) => Promise<void>;
 }
 
 /** Reads one of an agent's declared secrets by its name in the config, with where the spec says it lives. */
@@ -182,7 +190,8 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
         publish || events
           ? async () => {
               await publish?.(output);
-              await events?.publish(output);
+              // The updates this run queued before the output, for the runs it triggers to wait for (causality).
+              await events?.publish({ ...output, ...(memory ? { memory: await memory.submitted() } : {}) });
             }
           : undefined;
       const result = deps.outputs ? await deps.outputs.emit(spec, runId, output.id, payload, release) : (await release?.(), { published: true as const });

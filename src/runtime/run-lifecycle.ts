@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { DEFAULT_MEMORY_WAIT_SECONDS } from '../config/trigger-routes.ts';
+import { type MemoryWait, awaitUpstreamMemory } from './memory/receipts.ts';
 import type { AgentSpec } from '../config/agent-spec.ts';
 import { NightshiftError } from '../errors.ts';
 import { BreakerOpenError } from './breaker/breaker.ts';
@@ -23,6 +26,8 @@ export type RunOutcome<R> =
       readonly outputs: readonly EmittedOutput[];
       readonly contextTokens: ContextTokens;
       readonly modelUsage: ModelUsageTally;
+      /** For a run started by an output: what it waited for of its upstream's memory, and how long. */
+      readonly memoryWait?: MemoryWait;
       readonly result: R;
     }
   | {
@@ -118,8 +123,10 @@ export async function runAgent<R>(
     if (probe) await deps.outputs?.probeFinished(runId, false);
     throw new UpstreamCheckError(`${spec.id}: could not read or write heartbeats; the run did not start`, { cause: error });
   }
+  const memoryWait = await waitForUpstreamMemory(deps, spec, invocation);
   const unhealthy = Object.values(upstream).filter((h) => h.state !== 'fresh');
-  const degraded = unhealthy.length > 0 ? { reasons: unhealthy.map((h) => h.reason) } : undefined;
+  const reasons = [...unhealthy.map((h) => h.reason), ...(memoryWait?.reason ? [memoryWait.reason] : [])];
+  const degraded = reasons.length > 0 ? { reasons } : undefined;
   if (degraded) {
     metrics?.count('DegradedRuns');
     log?.warn('upstream unhealthy; running degraded', { taskId, reasons: degraded.reasons });
@@ -179,8 +186,23 @@ export async function runAgent<R>(
     outputs: tally.outputs,
     contextTokens: tally.contextTokens,
     modelUsage: tally.model.usage,
+    ...(memoryWait ? { memoryWait } : {}),
     result,
   };
+}
+
+/**
+ * For a run started by another agent's output: waits, at most its trigger's `waitForMemorySeconds`, for the steward
+ * to settle the memory updates the upstream's run queued before that output (see `memory/receipts.ts`).
+ */
+async function waitForUpstreamMemory(deps: GuardDeps, spec: AgentSpec, invocation: AgentInvocation): Promise<MemoryWait | undefined> {
+  const trigger = invocation.trigger;
+  if (trigger?.kind !== 'output' || !deps.receipts) return undefined;
+  const configured = spec.triggers?.find((t) => 'outputsOf' in t && t.outputsOf === trigger.from);
+  const seconds = (configured && 'outputsOf' in configured ? configured.waitForMemorySeconds : undefined) ?? DEFAULT_MEMORY_WAIT_SECONDS;
+  const wait = await awaitUpstreamMemory({ receipts: deps.receipts, clock: deps.clock, pause: deps.pause ?? ((ms) => delay(ms)) }, trigger, seconds * 1000);
+  if (wait?.reason) deps.log?.warn("upstream's memory not applied in time; running degraded", { from: wait.from, runId: wait.runId, pending: wait.pending });
+  return wait;
 }
 
 async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lease, runId: string, log?: RunLog) {

@@ -13,6 +13,7 @@ import { Heartbeats } from './heartbeats.ts';
 import { TaskLocks } from './locks.ts';
 import { MemoryClient } from './memory/client.ts';
 import { MemoryReader } from './memory/reader.ts';
+import { MemoryReceipts } from './memory/receipts.ts';
 import type { Retriever } from './memory/retrieval.ts';
 import type { Embedder } from './memory/embedder.ts';
 import type { EntryVectors } from './memory/entry-vectors.ts';
@@ -148,7 +149,16 @@ export class Wiring {
   }
 
   /** Everything an agent's guard runs on. */
-  guardDeps(parts: { outputs: OutputGuard; queue: QueueAccess; model?: ModelProvider; log?: RunLog; secrets?: SecretSource; outputEvents?: OutputEvents }): GuardDeps {
+  guardDeps(parts: {
+    outputs: OutputGuard;
+    queue: QueueAccess;
+    model?: ModelProvider;
+    log?: RunLog;
+    secrets?: SecretSource;
+    outputEvents?: OutputEvents;
+    /** How a run started by an output waits between reads of its upstream's receipts. @default real time */
+    pause?: (ms: number) => Promise<void>;
+  }): GuardDeps {
     return {
       locks: this.locks(),
       heartbeats: this.heartbeats(),
@@ -160,6 +170,8 @@ export class Wiring {
       ...(parts.log ? { log: parts.log } : {}),
       ...(parts.secrets ? { secrets: parts.secrets } : {}),
       ...(parts.outputEvents ? { outputEvents: parts.outputEvents } : {}),
+      receipts: new MemoryReceipts({ client: this.dynamo, tableName: this.tables.memory }),
+      ...(parts.pause ? { pause: parts.pause } : {}),
     };
   }
 

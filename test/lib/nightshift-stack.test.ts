@@ -371,6 +371,18 @@ describe('cdk-nag AwsSolutions and Serverless checks', () => {
       ...['us-east-1', 'us-east-2', 'us-west-2'].map((region) => haiku(region).replace('anthropic.claude-3-5-haiku-20241022-v1:0', 'anthropic.claude-3-7-sonnet-20250219-v1:0')),
     ]);
     expect(JSON.stringify(routed!.condition)).toBe(`{"StringEquals":{"bedrock:InferenceProfileArn":${writer.arn}}}`);
+    // Names and descriptions Bedrock accepts, unique, and new when the model changes (CloudFormation replaces a
+    // profile on any change and cannot replace a named resource under its old name).
+    for (const profile of Object.values(profiles)) {
+      expect(profile.Properties.InferenceProfileName).toMatch(/^([0-9a-zA-Z][ _-]?)+$/);
+      expect(profile.Properties.InferenceProfileName.length).toBeLessThanOrEqual(64);
+      expect(profile.Properties.Description).toMatch(/^([0-9a-zA-Z:.][ _-]?)+$/);
+    }
+    expect(new Set(Object.values(profiles).map((p) => p.Properties.InferenceProfileName)).size).toBe(Object.keys(profiles).length);
+    const renamed = Template.fromStack(
+      addNightshiftPipeline(testApp(), { ...reference, agents: reference.agents.map((a) => (a.id === 'planner' ? { ...a, model: { ...a.model!, id: 'anthropic.claude-3-haiku-20240307-v1:0' } } : a)) }),
+    ).findResources('AWS::Bedrock::ApplicationInferenceProfile');
+    expect(renamed[planner.id]!.Properties.InferenceProfileName).not.toBe(profiles[planner.id]!.Properties.InferenceProfileName);
     // The agent's calls go to its profile: its ARN is in the function's environment.
     const fn = template.toJSON().Resources[logicalId(stack.agents.find((a) => a.agentId === 'writer')!.function)];
     expect(JSON.stringify(fn.Properties.Environment.Variables.NIGHTSHIFT_MODEL_PROFILE_ARN)).toBe(writer.arn);

@@ -126,3 +126,23 @@ describe('trigger routes in the synthesized stack', () => {
     expect(denied({ principalArn: 'arn:aws:iam::210987654321:role/outsider', account: '210987654321', source: 'tickets' })).toBe(true);
   });
 });
+
+describe('the bus policy at scale', () => {
+  const chain = (n: number) =>
+    definePipeline({
+      name: 'long',
+      stage: 'test',
+      agents: Array.from({ length: n + 1 }, (_, i) => ({
+        id: `agent-${i}`,
+        entry: 'examples/agents/note-taker.ts',
+        breaker: { maxOutputs: 3, windowMinutes: 60 },
+        ...(i === 0 ? { schedules: [{ cron: '0 1 * * *' }] } : { triggers: [{ outputsOf: `agent-${i - 1}` }] }),
+      })),
+      breaker: { maxOutputs: 100, windowMinutes: 60 },
+    });
+
+  it("fits EventBridge's 10 KB for a chain of 15 publishing agents, and refuses one past it at synth, naming the limit", () => {
+    expect(() => addNightshiftPipeline(testApp(), chain(15))).not.toThrow();
+    expect(() => addNightshiftPipeline(testApp(), chain(40))).toThrow(/40 agents publish outputs others run on; the bus policy .* past EventBridge's 10240/);
+  });
+});

@@ -1,4 +1,4 @@
-import type { MemoryClient, SentUpdate } from './client.ts';
+import { type MemoryClient, type SentUpdate, SubmitError } from './client.ts';
 import type { MemoryEntry, MemoryReader } from './reader.ts';
 import type { MemoryUpdate } from './update.ts';
 import { NightshiftError } from '../../errors.ts';
@@ -31,6 +31,14 @@ export type MemoryChange =
   | ({ readonly op: 'append'; readonly namespace: string; readonly key: string; readonly value: unknown[] } & EntryOptions)
   | { readonly op: 'delete'; readonly namespace: string; readonly key: string };
 
+/** The memory updates a run had queued when it published an output (see {@link RunMemory.submitted}). */
+export interface SubmittedMemory {
+  /** How many idempotency ids `<runId>:<n>` the run assigned: `n` runs from 0 to this, less one. */
+  readonly submitted: number;
+  /** The `n` of those that never reached the queue. */
+  readonly unsent: readonly number[];
+}
+
 export interface RunIdentity {
   readonly agentId: string;
   readonly runId: string;
@@ -44,6 +52,9 @@ export interface RunIdentity {
  */
 export class RunMemory {
   private sequence = 0;
+  /** Numbers `n` of the idempotency ids `<runId>:<n>` this run assigned but could not queue. */
+  private readonly unsent: number[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly client: MemoryClient,
@@ -55,9 +66,26 @@ export class RunMemory {
   /** Queues the changes, in order, as one submission. */
   submit(changes: readonly MemoryChange[]): Promise<SentUpdate[]> {
     this.signal.throwIfAborted();
-    return this.client.submit(
-      changes.map((change) => ({ ...change, ...this.run, idempotencyId: `${this.run.runId}:${this.sequence++}` }) as MemoryUpdate),
-    );
+    const first = this.sequence;
+    const updates = changes.map((change) => ({ ...change, ...this.run, idempotencyId: `${this.run.runId}:${this.sequence++}` }) as MemoryUpdate);
+    const submitted = this.client.submit(updates).catch((error: unknown) => {
+      // What did not reach the queue is never awaited downstream: only what SubmitError says was sent did.
+      const sent = new Set(error instanceof SubmitError ? error.sent.map((s) => s.idempotencyId) : []);
+      for (let n = first; n < first + updates.length; n++) if (!sent.has(`${this.run.runId}:${n}`)) this.unsent.push(n);
+      throw error;
+    });
+    this.inFlight.add(submitted);
+    void submitted.catch(() => undefined).finally(() => this.inFlight.delete(submitted));
+    return submitted;
+  }
+
+  /**
+   * What this run has queued so far, once every submission in flight settled: the ids `<runId>:<n>` for `n` below
+   * `submitted`, less `unsent`. An output carries it, so a run it triggers can wait for the steward to have them.
+   */
+  async submitted(): Promise<SubmittedMemory> {
+    await Promise.allSettled([...this.inFlight]);
+    return { submitted: this.sequence, unsent: [...this.unsent].sort((a, b) => a - b) };
   }
 
   /** Replaces the value (and its tags and pin: a put without them clears them). */

@@ -43,6 +43,12 @@ export class SenderQuotas {
     return turn;
   }
 
+  /** Returns one update taken but not applied (its apply failed and the queue retries it) to this instance's lease. */
+  giveBack(agentId: string): void {
+    const lease = this.leases.get(agentId);
+    if (lease) lease.left++;
+  }
+
   private async takeNow(agentId: string, perHour: number): Promise<boolean> {
     const { client, tableName, clock } = this.options;
     const now = clock.now();

@@ -27,7 +27,7 @@ import {
   valueOf,
   kindOf,
 } from './items.ts';
-import { UNKNOWN_SENDER } from '../../contract/tables.ts';
+import { KEYS, UNKNOWN_SENDER } from '../../contract/tables.ts';
 import { type TokenCounter, tokenCounter } from '../tokens.ts';
 import { contextAttributes } from './context-index.ts';
 import type { EntryVectors } from './entry-vectors.ts';
@@ -76,6 +76,11 @@ export interface Writer {
    * the embeddings they cost the others. @default - no quota
    */
   readonly updatesPerHour?: number;
+  /**
+   * Whether the steward keeps a receipt of each of its updates (`KEYS.memory.receipts`): for an agent others run on,
+   * whose runs wait for what its run queued before the output that started them. @default false
+   */
+  readonly receipts?: boolean;
 }
 
 export type RejectionReason =
@@ -134,28 +139,32 @@ export class MemorySteward {
   }
 
   /** Parses, validates and applies one message; records a rejection. Throws only what is worth retrying. */
-  async handle(message: StewardMessage): Promise<StewardResult> {
-    const result = await this.decide(message);
+  async handle(received: StewardMessage): Promise<StewardResult> {
+    // Its redrive attributes only if the redriver sent it: everything below (the decision, whose rejection partition
+    // and receipt it lands in) reads the sender from this, never from attributes an agent can set.
+    const message = this.believed(received);
+    const { result, update } = await this.decide(message);
     if (result.outcome === 'rejected') await this.recordRejection(message, result);
-    this.options.onOutcome?.(message, result);
+    if (update) await this.recordReceipt(message, update, result);
+    this.options.onOutcome?.(received, result);
     this.options.metrics?.count(
       result.outcome === 'applied' ? 'UpdatesApplied' : result.outcome === 'duplicate' ? 'UpdatesDuplicate' : 'UpdatesRejected',
     );
     return result;
   }
 
-  private async decide(received: StewardMessage): Promise<StewardResult> {
-    const message = this.believed(received);
+  private async decide(message: StewardMessage): Promise<{ result: StewardResult; update?: MemoryUpdate }> {
     let update: MemoryUpdate;
     try {
       update = parseUpdate(JSON.parse(message.body));
     } catch (error) {
-      // Whatever the body is (not JSON, nested beyond any stack, the wrong shape), it is a rejection: never a throw,
-      // which would hold up the message's group and, with it, other agents' updates behind it.
-      if (error instanceof SyntaxError) return { outcome: 'rejected', reason: 'unparseable', detail: `body is not JSON: ${error.message.slice(0, 200)}` };
-      if (error instanceof InvalidUpdateError) return { outcome: 'rejected', reason: 'invalid-update', detail: error.message };
-      return { outcome: 'rejected', reason: 'invalid-update', detail: `body could not be read (${error instanceof Error ? error.name : 'error'}): nested too deep or too large` };
+      return { result: unreadable(error) };
     }
+    return { result: await this.judge(message, update), update };
+  }
+
+  /** Whether a readable update is the sender's to make, and its outcome: applied, a duplicate, or rejected. */
+  private async judge(message: StewardMessage, update: MemoryUpdate): Promise<StewardResult> {
     const expectedGroup = messageGroupId(update.namespace, update.key);
     if (message.messageGroupId !== expectedGroup) {
       return {
@@ -171,9 +180,16 @@ export class MemorySteward {
     }
     const overQuota = await this.overQuota(message);
     if (overQuota) return overQuota;
-    return this.apply(update, message.originalSequenceNumber ?? message.sequenceNumber, {
-      redriven: message.originalSequenceNumber !== undefined,
-    });
+    try {
+      return await this.apply(update, message.originalSequenceNumber ?? message.sequenceNumber, {
+        redriven: message.originalSequenceNumber !== undefined,
+      });
+    } catch (error) {
+      // Retried through the queue: the retry takes from the quota again, so this attempt gives its share back.
+      const writer = this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId));
+      if (writer?.updatesPerHour !== undefined && message.originalSequenceNumber === undefined) this.quotas.giveBack(writer.agentId);
+      throw error;
+    }
   }
 
   /** The message with its redrive attributes only if the project's redrive sent it: SQS stamps `SenderId` itself. */
@@ -515,6 +531,27 @@ export class MemorySteward {
     return this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId))?.agentId ?? UNKNOWN_SENDER;
   }
 
+  /**
+   * Notes a settled update in its run's receipt (for a writer others run on): the id in `settled`, and in `rejected`
+   * when rejected. Set additions, so a redelivery changes nothing; under the sender's own agent id (SQS's SenderId),
+   * whatever the update says, so no agent can settle another's.
+   */
+  private async recordReceipt(message: StewardMessage, update: MemoryUpdate, result: StewardResult): Promise<void> {
+    const writer = this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId));
+    if (!writer?.receipts) return;
+    const now = this.options.clock.now();
+    const id = new Set([update.idempotencyId]);
+    await this.options.client.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: KEYS.memory.receipts(writer.agentId, update.runId),
+        UpdateExpression: `ADD settled :id${result.outcome === 'rejected' ? ', rejected :id' : ''} SET updatedAt = :now, #ttl = :ttl`,
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':id': id, ':now': now, ':ttl': Math.ceil((now + RECEIPT_RETENTION_MS) / 1000) },
+      }),
+    );
+  }
+
   private async recordRejection(message: StewardMessage, result: Extract<StewardResult, { outcome: 'rejected' }>) {
     try {
       await this.options.client.send(
@@ -546,6 +583,16 @@ export class MemorySteward {
   }
 }
 
+/**
+ * Whatever the body is (not JSON, nested beyond any stack, the wrong shape), it is a rejection: never a throw, which
+ * would hold up the message's group and, with it, other agents' updates behind it.
+ */
+function unreadable(error: unknown): Extract<StewardResult, { outcome: 'rejected' }> {
+  if (error instanceof SyntaxError) return { outcome: 'rejected', reason: 'unparseable', detail: `body is not JSON: ${error.message.slice(0, 200)}` };
+  if (error instanceof InvalidUpdateError) return { outcome: 'rejected', reason: 'invalid-update', detail: error.message };
+  return { outcome: 'rejected', reason: 'invalid-update', detail: `body could not be read (${error instanceof Error ? error.name : 'error'}): nested too deep or too large` };
+}
+
 /** The principal of a `SenderId` (`<role id>:<session>` for an assumed role): what the stack's wiring names. */
 function principalOf(senderId: string | undefined): string {
   return senderId?.split(':')[0] ?? '';
@@ -553,6 +600,9 @@ function principalOf(senderId: string | undefined): string {
 
 /** An entry condition failed only because this steward's knowledge of it was stale: send the put again. */
 const STALE_KNOWLEDGE = Symbol('stale knowledge');
+
+/** How long receipts are kept (TTL, clean-up only): past EventBridge's retries of the output events that await them. */
+const RECEIPT_RETENTION_MS = 2 * 24 * 60 * 60_000;
 
 /** How long rejection records are kept (TTL, clean-up only). */
 const REJECTION_RETENTION_MS = 14 * 24 * 60 * 60_000;

@@ -24,7 +24,7 @@ function setup(quota: number, clock = new ManualClock(START)) {
     ['AROAQUIET', { agentId: quiet, writes: [notes], updatesPerHour: 600 }],
   ]);
   const steward = () => new MemorySteward({ client, tableName: dynamo.names.memory, clock, writers, redriver: 'AROAREDRIVE' });
-  const reader = new MemoryReader({ client, tableName: dynamo.names.memory, senders: [flooder, quiet] });
+  const reader = new MemoryReader({ client, tableName: dynamo.names.memory, senders: [flooder, quiet, 'unknown'] });
   const flood = (i: number, extra = {}) => ({ ...delivered(update({ namespace: floods, key: `k${i}`, value: i, agentId: flooder })), senderId: 'AROAFLOOD:run', ...extra });
   const note = (i: number) => ({ ...delivered(update({ namespace: notes, key: `n${i}`, value: i, agentId: quiet })), senderId: 'AROAQUIET:run' });
   return { steward, reader, flood, note, flooder, floods, clock };
@@ -64,6 +64,17 @@ describe("memory steward: each agent's hourly quota of updates", () => {
     const later = [];
     for (let i = 0; i < 13; i++) later.push((await make().handle(flood(200 + i))).outcome);
     expect(later.filter((o) => o === 'applied')).toHaveLength(12);
+  });
+
+  it("files an agent's over-quota rejections under its own name, whatever redrive attributes it sets itself", async () => {
+    const { steward: make, flood, reader, flooder } = setup(2);
+    const steward = make();
+    const framing = { originalSenderId: 'AROAQUIET:run', originalSequenceNumber: '17000000000000000000' };
+    const outcomes = [];
+    for (let i = 0; i < 6; i++) outcomes.push((await steward.handle(flood(i, framing))).outcome);
+    expect(outcomes).toEqual(['applied', 'applied', 'rejected', 'rejected', 'rejected', 'rejected']);
+    const rejections = await reader.rejections();
+    expect(rejections.filter((r) => r.reason === 'over-quota').map((r) => r.sender)).toEqual(Array(4).fill(flooder));
   });
 
   it('lets the operator’s redrive through whatever the quota: redriving is the operator’s decision', async () => {
