@@ -23,9 +23,13 @@ import { NightshiftError } from '../src/errors.ts';
  *   its schedules nor its triggers, as a disabled or deleted schedule or a role that can no longer invoke would:
  *   nothing fails, the agent just does not run. The watch must page it, once, and resolve it when it runs again.
  *
+ * - `stall:steward@<HH:MM>[-<HH:MM>]`: from that time (until the second) the memory steward takes nothing from its
+ *   queue, as a throttled, failing or far-behind steward would; updates wait in the queue. Runs started by outputs
+ *   meanwhile wait for their upstream's updates (`waitForMemorySeconds`) and then run degraded, saying so.
+ *
  * Times are on the first simulated day, in UTC, or in the IANA zone given after them: `crash:writer@14:15[Europe/Berlin]`.
  */
-export type FaultKind = 'loop' | 'crash' | 'fail' | 'silence';
+export type FaultKind = 'loop' | 'crash' | 'fail' | 'silence' | 'stall';
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -38,7 +42,7 @@ export interface Fault {
   readonly label: string;
 }
 
-const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail', 'silence'];
+const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail', 'silence', 'stall'];
 const SYNTAX = /^(?<kind>[a-z]+):(?<agent>[a-z][a-z0-9-]*)@(?<hour>\d{1,2}):(?<minute>\d{2})(?:-(?<untilHour>\d{1,2}):(?<untilMinute>\d{2}))?(?:\[(?<zone>[^\]]+)\])?$/;
 
 /** A fault that cannot be injected: says which flag and why. */
@@ -58,11 +62,13 @@ export function parseFaults(flags: readonly string[], pipeline: PipelineConfig, 
     const { kind, agent, hour, minute, untilHour, untilMinute, zone = 'UTC' } = match.groups as Record<string, string | undefined> & Record<'kind' | 'agent' | 'hour' | 'minute', string>;
     const issues: string[] = [];
     if (!KINDS.includes(kind as FaultKind)) issues.push(`'${kind}' is not a fault; use one of ${KINDS.join(', ')}`);
-    if (!pipeline.agents.some((a) => a.id === agent)) {
+    if (kind === 'stall') {
+      if (agent !== 'steward') issues.push(`a stall stops the memory steward, not an agent: write stall:steward@${hour}:${minute}-<HH:MM>`);
+    } else if (!pipeline.agents.some((a) => a.id === agent)) {
       issues.push(`no agent '${agent}' in pipeline '${pipeline.name}' (agents: ${pipeline.agents.map((a) => a.id).join(', ')})`);
     }
     if (Number(hour) > 23 || Number(minute) > 59) issues.push(`${hour}:${minute} is not a time of day`);
-    if (untilHour !== undefined && kind !== 'silence') issues.push(`only a silence takes an end time (${kind}:${agent}@${hour}:${minute})`);
+    if (untilHour !== undefined && kind !== 'silence' && kind !== 'stall') issues.push(`only a silence or a stall takes an end time (${kind}:${agent}@${hour}:${minute})`);
     if (untilHour !== undefined && (Number(untilHour) > 23 || Number(untilMinute) > 59)) issues.push(`${untilHour}:${untilMinute} is not a time of day`);
     if (untilHour !== undefined && untilHour.padStart(2, '0') === hour.padStart(2, '0') && untilMinute === minute) issues.push(`the silence ends when it starts (${hour}:${minute})`);
     let at: number | undefined;

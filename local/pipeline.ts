@@ -302,7 +302,14 @@ export class LocalPipeline {
     return {
       spec: agentSpec(this.options.pipeline, agentId),
       history: own.history(),
-      deps: own.guardDeps({ outputs, model, queue: this.queueAccess(agentId), secrets: this.secretsFor(agentId), outputEvents: this.bus.outputsOf(agentFunction(agentId)) }),
+      deps: own.guardDeps({
+        outputs,
+        model,
+        queue: this.queueAccess(agentId),
+        secrets: this.secretsFor(agentId),
+        outputEvents: this.bus.outputsOf(agentFunction(agentId)),
+        pause: (ms) => this.pause(ms),
+      }),
     };
   }
 
@@ -350,7 +357,23 @@ export class LocalPipeline {
    * not polled (the simulation asks every simulated minute, and most minutes nothing was sent).
    */
   async drainMemory(): Promise<void> {
+    if (this.stewardStalled(this.options.clock.now())) return;
     if (this.sqs.queue(this.memoryQueue).counts().visible > 0) await this.eventSource.drain();
+  }
+
+  /**
+   * When the steward takes nothing from the queue (a rehearsal's `stall:steward`): as a steward that is throttled,
+   * failing or behind. Messages wait in the queue meanwhile, as SQS keeps them.
+   */
+  stewardStalled: (now: number) => boolean = () => false;
+
+  /**
+   * How a run waits here (for its upstream's memory): the steward goes on meanwhile, as it would in the cloud, and
+   * the time passes on the simulated clock.
+   */
+  private async pause(ms: number): Promise<void> {
+    await this.drainMemory();
+    await this.options.clock.advance(ms);
   }
 
   async queueDepths(): Promise<{ queue: number; inFlight: number; deadLetters: number }> {

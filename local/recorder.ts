@@ -45,7 +45,16 @@ export class RunRecorder {
   tally(agentId: string, outcome: RunOutcome<unknown>, slot: number, trigger?: RunTrigger): void {
     this.changed();
     const tally = this.tallies[agentId]!;
-    this.runs.push({ agentId, at: this.clock.now(), slot, status: outcome.status, degraded: outcome.status === 'completed' && outcome.degraded !== undefined, ...(trigger ? { trigger } : {}) });
+    const wait = outcome.status === 'completed' ? outcome.memoryWait : undefined;
+    this.runs.push({
+      agentId,
+      at: this.clock.now(),
+      slot,
+      status: outcome.status,
+      degraded: outcome.status === 'completed' && outcome.degraded !== undefined,
+      ...(trigger ? { trigger } : {}),
+      ...(wait ? { memoryWait: { from: wait.from, awaited: wait.awaited, pending: wait.pending, waitedMs: wait.waitedMs } } : {}),
+    });
     if (outcome.status === 'skipped') {
       tally.skipped++;
       this.event(agentId, 'skipped', outcome.reason);

@@ -93,6 +93,8 @@ export interface RunRecord {
   readonly reason?: string;
   /** What started it, when not its schedule. */
   readonly trigger?: RunTrigger;
+  /** For a run started by an output: what it waited for of its upstream's memory updates, and how long. */
+  readonly memoryWait?: { readonly from: string; readonly awaited: number; readonly pending: number; readonly waitedMs: number };
 }
 
 export interface SimulationResult {

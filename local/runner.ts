@@ -118,10 +118,11 @@ class Simulation {
     for (const [name, enabled] of Object.entries(this.options.resume?.schedules ?? {})) this.local.schedules.state.set(name, enabled);
     const slots = this.slots();
     this.plan(slots);
+    this.local.stewardStalled = (now) => this.faults.some((f) => f.kind === 'stall' && now >= f.at && (f.until === undefined || now < f.until));
     let next = 0;
     for (let t = this.start; t <= this.end; t += MINUTE) {
       if (t > this.clock.now()) await this.clock.advanceTo(t);
-      for (const fault of this.faults.filter((f) => f.at <= t && f.at > t - MINUTE)) this.recorder.event(fault.agentId, 'fault', `injected ${fault.label}`);
+      for (const fault of this.faults.filter((f) => f.at <= t && f.at > t - MINUTE)) this.recorder.event(fault.kind === 'stall' ? undefined : fault.agentId, 'fault', `injected ${fault.label}`);
       while (next < slots.length && slots[next]!.at <= t) {
         const slot = slots[next++]!;
         if (this.local.schedules.isEnabled(slot.schedule) && !this.silenced(slot)) await this.fire(slot.agentId, slot.at, 0);

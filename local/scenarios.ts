@@ -1,6 +1,6 @@
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { type Fault, faultChecks, parseFaults } from './faults.ts';
-import { triggerChecks } from './trigger-checks.ts';
+import { memoryWaitChecks, triggerChecks } from './trigger-checks.ts';
 import { type Check, type ScenarioName, type SimulationResult, check, notExercised } from './result.ts';
 
 export type { Check, ScenarioName } from './result.ts';
@@ -72,7 +72,12 @@ export function runFaults(scenario: ScenarioName, injected: readonly string[], p
 /** Every check of a finished run. */
 export function runChecks(scenario: ScenarioName, pipeline: PipelineConfig, faults: readonly Fault[], result: SimulationResult, resumed = false): Check[] {
   if (resumed && faults.length === 0) return recoveryChecks(result);
-  return [...faultChecks(pipeline, faults, result), ...SCENARIOS[scenario].check(result), ...(faults.length === 0 ? triggerChecks(pipeline, result) : [])];
+  return [
+    ...faultChecks(pipeline, faults, result),
+    ...SCENARIOS[scenario].check(result),
+    ...(faults.length === 0 ? triggerChecks(pipeline, result) : []),
+    ...memoryWaitChecks(pipeline, faults, result),
+  ];
 }
 
 /**

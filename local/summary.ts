@@ -25,6 +25,16 @@ export function formatSummary(result: SimulationResult): string {
     lines.push('', 'failed runs:');
     for (const run of failedRuns) lines.push(`  ${run.agentId} for slot ${new Date(run.slot).toISOString()}: ${run.status === 'crash' ? 'crashed' : 'failed'}: ${run.reason ?? 'no reason recorded'}`);
   }
+  const waited = result.runs.filter((run) => run.memoryWait);
+  if (waited.length > 0) {
+    const seconds = (ms: number) => (ms / 1000).toFixed(1);
+    lines.push('', `memory waits (each run started by an output, before its work, for the updates its upstream's run queued): ${waited.length}`);
+    for (const run of waited.slice(0, MAX_WAITS_LISTED)) {
+      const w = run.memoryWait!;
+      lines.push(`  ${run.agentId} at ${new Date(run.at).toISOString().slice(11, 19)}: waited ${seconds(w.waitedMs)} s for ${w.awaited} of ${w.from}'s update(s)${w.pending ? `; ${w.pending} still pending: ran degraded` : ''}`);
+    }
+    if (waited.length > MAX_WAITS_LISTED) lines.push(`  … and ${waited.length - MAX_WAITS_LISTED} more (--json lists every run)`);
+  }
   const m = result.memory;
   lines.push(
     '',
@@ -55,6 +65,9 @@ export function formatSummary(result: SimulationResult): string {
   else lines.push(`${failing.length} check(s) did not hold:`, ...failing.map((c) => `  - ${c.name}: ${c.status === 'NOT EXERCISED' ? 'not exercised' : c.detail}`));
   return lines.join('\n');
 }
+
+/** Memory waits listed one per line; the rest are counted. */
+const MAX_WAITS_LISTED = 50;
 
 /** What kind of run this was: a scenario as its preset, a rehearsal with injected faults, or a resumed run. */
 export function runLabel(result: Pick<SimulationResult, 'scenario' | 'faults' | 'resumed'>): string {

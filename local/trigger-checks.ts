@@ -1,5 +1,6 @@
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { triggeredBy } from '../src/config/triggers.ts';
+import type { Fault } from './faults.ts';
 import { type Check, type SimulationResult, check, notExercised } from './result.ts';
 
 /**
@@ -31,4 +32,38 @@ export function triggerChecks(pipeline: PipelineConfig, r: SimulationResult): Ch
         : [...wrong.map((e) => `${e.to} ran ${runsFor.get(`${e.to} ${e.outputId}`) ?? 0} times for ${e.from}'s output ${e.outputId}`), ...extra.map((k) => `unexpected run ${k}`)].slice(0, 5).join('; '),
     ),
   ];
+}
+
+/**
+ * Causality: a run started by an output read its upstream's memory as that run left it, or ran degraded saying so.
+ * Every such run waited for the updates the upstream's run queued before the output; one with updates still
+ * pending when its wait ended must be degraded. With a `stall:steward`, a run started during the stall must meet it.
+ */
+export function memoryWaitChecks(pipeline: PipelineConfig, faults: readonly Fault[], r: SimulationResult): Check[] {
+  if (!pipeline.agents.some((a) => triggeredBy(pipeline.agents, a.id).length > 0)) return [];
+  const waits = r.runs.filter((run) => run.memoryWait);
+  const stale = waits.filter((run) => run.memoryWait!.pending > 0 && !run.degraded);
+  const name = 'every run started by an output saw its upstream’s memory, or ran degraded saying so';
+  const longest = Math.max(0, ...waits.map((run) => run.memoryWait!.waitedMs));
+  const checks: Check[] = [
+    waits.length === 0
+      ? notExercised(name, 'no upstream queued memory updates before an output that started a run', false)
+      : check(
+          name,
+          stale.length === 0,
+          stale.length === 0
+            ? `${waits.length} runs waited for their upstream's updates, the longest ${(longest / 1000).toFixed(1)} s; ${waits.filter((w) => w.memoryWait!.pending > 0).length} ran degraded with updates pending`
+            : stale.slice(0, 3).map((run) => `${run.agentId} at ${new Date(run.at).toISOString().slice(11, 16)} read with ${run.memoryWait!.pending} of ${run.memoryWait!.from}'s updates pending, not degraded`).join('; '),
+        ),
+  ];
+  for (const stall of faults.filter((f) => f.kind === 'stall')) {
+    const during = waits.filter((run) => run.at >= stall.at && (stall.until === undefined || run.at - run.memoryWait!.waitedMs < stall.until) && run.memoryWait!.pending > 0);
+    const stallName = `${stall.label}: runs started by outputs during the stall ran degraded, not on stale memory`;
+    checks.push(
+      during.length === 0
+        ? notExercised(stallName, 'no run started by an output found its upstream’s updates still queued during the stall', false)
+        : check(stallName, during.every((run) => run.degraded), `${during.length} run(s) degraded after waiting ${(Math.max(...during.map((run) => run.memoryWait!.waitedMs)) / 1000).toFixed(0)} s`),
+    );
+  }
+  return checks;
 }

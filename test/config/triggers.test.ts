@@ -29,7 +29,7 @@ describe('triggers in the config', () => {
     expect(config.agents[2]!.triggers).toEqual([{ event: { source: ['tickets'], detailType: ['Ticket opened'], bus: 'pipeline', maxPerHour: 60 } }]);
     expect(agentSpec(config, 'scout').publishOutputs).toBe(true);
     expect(agentSpec(config, 'editor').publishOutputs).toBeUndefined();
-    expect(agentSpec(config, 'editor').triggers).toEqual([{ outputsOf: 'scout', maxPerHour: 5 }]); // the scout's own limit, 5 an hour
+    expect(agentSpec(config, 'editor').triggers).toEqual([{ outputsOf: 'scout', maxPerHour: 5, waitForMemorySeconds: 120 }]); // the scout's own limit, 5 an hour
     // A triggered-only agent has no cadence to miss: the watch never pages it as silent.
     expect(watchSpec(config).agents.find((a) => a.id === 'editor')).toEqual({ id: 'editor' });
     expect(watchSpec(config).agents.find((a) => a.id === 'scout')?.silentAfterMs).toBeGreaterThan(0);

@@ -70,10 +70,14 @@ describe('NightshiftStack for the reference pipeline', () => {
         .filter((st: { Resource: unknown }) => JSON.stringify(st.Resource).includes(`"${memoryTable}"`));
       // The table's partitions are `mem#<namespace>` (with their vectors `vec#<namespace>`), the context index's the
       // bare names: one statement each, so a bare name never reaches a table partition (the steward's `rejected` records).
+      // An agent run by others' outputs also reads the steward's receipts of those agents' updates, GetItem only.
+      const upstreams = reference.agents.find((a) => a.id === agent.agentId)!.triggers.flatMap((t) => ('outputsOf' in t ? [t.outputsOf] : []));
       expect(statements.map((st: { Condition: unknown }) => st.Condition), agent.agentId).toEqual([
         { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...reads.map((n) => `mem#${n}`), ...reads.map((n) => `vec#${n}`)] } },
         { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': reads } },
+        ...(upstreams.length ? [{ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': upstreams.map((u) => `receipts#${u}`) } }] : []),
       ]);
+      if (upstreams.length) expect(statements[2].Action, agent.agentId).toBe('dynamodb:GetItem');
       expect(JSON.stringify(statements[1].Resource), agent.agentId).toContain('/index/context');
     }
     // Who reads what in the reference pipeline: the planner never reads the community's posts.
@@ -94,6 +98,8 @@ describe('NightshiftStack for the reference pipeline', () => {
         writes: reference.agents.find((a) => a.id === agent.agentId)!.memory.writes,
         pins: agent.agentId === 'planner' ? ['rules'] : [],
         updatesPerHour: reference.agents.find((a) => a.id === agent.agentId)!.memory.maxUpdatesPerHour,
+        // Receipts of its updates for an agent others run on: their runs wait for them.
+        ...(reference.agents.some((a) => a.triggers.some((t) => 'outputsOf' in t && t.outputsOf === agent.agentId)) ? { receipts: true } : {}),
       })),
     );
     expect(parts.filter((p) => typeof p !== 'string').every((p) => (p as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1] === 'RoleId')).toBe(true);

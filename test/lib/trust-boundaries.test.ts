@@ -57,6 +57,13 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ["read the steward's rejection records", ddb('Query', 'memory', `rejected#${agentId}`)],
     ["read the steward's rejection records of senders that are no agent", ddb('GetItem', 'memory', 'rejected#unknown')],
     ["write memory itself", ddb('PutItem', 'memory', `mem#${config.memory.writes[0] ?? 'drafts'}`)],
+    // Receipts: the steward's record of what it settled, which a triggered run waits on before reading memory.
+    ['settle its own updates in a receipt', ddb('UpdateItem', 'memory', `receipts#${agentId}`)],
+    ["settle another agent's updates in a receipt", ddb('UpdateItem', 'memory', `receipts#${other}`)],
+    ...reference.agents
+      .filter((a) => a.id !== agentId && !config.triggers.some((t) => 'outputsOf' in t && t.outputsOf === a.id))
+      .slice(0, 1)
+      .map((a): [string, AwsCall] => [`read the receipts of ${a.id}, whose outputs do not run it`, ddb('GetItem', 'memory', `receipts#${a.id}`)]),
     // The watch's own state: resolving its silence would hide it; resetting the watch's memory would re-page.
     ['resolve or open an incident', ddb('UpdateItem', 'coordination', `incident#silent:${agentId}`)],
     ['read the incidents', ddb('BatchGetItem', 'coordination', `incident#silent:${other}`)],
@@ -98,6 +105,7 @@ function legitimate(agentId: string): [string, AwsCall][] {
     ...(reference.agents.some((a) => a.triggers.some((t) => 'outputsOf' in t && t.outputsOf === agentId))
       ? [['put its own outputs on the bus, for the agents they trigger', putEvents(`nightshift.agent.${agentId}`, 'Output published')] as [string, AwsCall]]
       : []),
+    ...config.triggers.flatMap((t): [string, AwsCall][] => ('outputsOf' in t ? [[`read the steward's receipts of ${t.outputsOf}, whose outputs run it`, ddb('GetItem', 'memory', `receipts#${t.outputsOf}`)]] : [])),
     ...(config.memory.reads.length > 0 ? [['embed its query', { service: 'bedrock', action: 'InvokeModel', resource: 'model/amazon.titan-embed-text-v2:0' }] as [string, AwsCall]] : []),
     ...(config.model ? [['call its model through its own inference profile', { service: 'bedrock', action: 'InvokeModel', resource: `model-profile/${agentId}/${config.model.id}` }] as [string, AwsCall]] : []),
   ];

@@ -188,12 +188,12 @@ describe('--inject parsing', () => {
     expect(attempt).toThrow(FaultError);
     expect(attempt).toThrow(
       [
-        "--inject 'explode:scout@01:00': 'explode' is not a fault; use one of loop, crash, fail, silence",
+        "--inject 'explode:scout@01:00': 'explode' is not a fault; use one of loop, crash, fail, silence, stall",
         "--inject 'loop:seo@03:00': no agent 'seo' in pipeline 'newsroom' (agents: scout, editor, publisher)",
         "--inject 'crash:editor@25:00': 25:00 is not a time of day",
         "--inject 'crash:editor@01:00[Mars/Olympus]': 'Mars/Olympus' is not an IANA time zone",
         "--inject 'crash editor': expected <kind>:<agent>@<HH:MM>, e.g. loop:planner@03:00 or crash:writer@14:15[Europe/Berlin]",
-        "--inject 'fail:scout@01:00-02:00': only a silence takes an end time (fail:scout@01:00)",
+        "--inject 'fail:scout@01:00-02:00': only a silence or a stall takes an end time (fail:scout@01:00)",
         "--inject 'silence:scout@01:00-24:00': 24:00 is not a time of day",
         "--inject 'silence:scout@01:00-01:00': the silence ends when it starts (01:00)",
       ].join('\n'),

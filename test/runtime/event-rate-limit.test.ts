@@ -70,7 +70,7 @@ describe('the hourly limit of an outside-event trigger', () => {
       ],
     });
     const editor = agentSpec(pipeline, 'editor');
-    expect(editor.triggers).toEqual([{ outputsOf: 'scout', maxPerHour: 2 }]); // 1 per 30 minutes: 2 an hour
+    expect(editor.triggers).toEqual([{ outputsOf: 'scout', maxPerHour: 2, waitForMemorySeconds: 120 }]); // 1 per 30 minutes: 2 an hour
     const b = await freshBreaker();
     const output = (id: string): AgentInvocation => ({ ...outside(id), agentId: 'editor', trigger: { kind: 'output', eventId: id, from: 'scout', outputId: `${id}:0`, runId: id, degraded: false, payload: {} } });
     const outcomes = [];
