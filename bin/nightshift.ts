@@ -22,7 +22,7 @@ program
   .option('--scenario <name>', 'normal | 3am | crash', 'normal')
   .option(
     '--inject <fault>',
-    'inject a fault, repeatable: loop:<agent>@<HH:MM>, crash:<agent>@<HH:MM>, fail:<agent>@<HH:MM> (UTC, or [Zone/Name] after the time)',
+    'inject a fault, repeatable: loop:<agent>@<HH:MM>, crash:<agent>@<HH:MM>, fail:<agent>@<HH:MM>, silence:<agent>@<HH:MM>[-<HH:MM>], stall:steward@<HH:MM>[-<HH:MM>] (UTC, or [Zone/Name] after the time)',
     (fault: string, faults: string[]) => [...faults, fault],
     [] as string[],
   )

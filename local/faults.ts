@@ -42,7 +42,8 @@ export interface Fault {
   readonly label: string;
 }
 
-const KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail', 'silence', 'stall'];
+/** Every fault kind `--inject` takes (and `nightshift local --help` lists). */
+export const FAULT_KINDS: readonly FaultKind[] = ['loop', 'crash', 'fail', 'silence', 'stall'];
 const SYNTAX = /^(?<kind>[a-z]+):(?<agent>[a-z][a-z0-9-]*)@(?<hour>\d{1,2}):(?<minute>\d{2})(?:-(?<untilHour>\d{1,2}):(?<untilMinute>\d{2}))?(?:\[(?<zone>[^\]]+)\])?$/;
 
 /** A fault that cannot be injected: says which flag and why. */
@@ -61,7 +62,7 @@ export function parseFaults(flags: readonly string[], pipeline: PipelineConfig, 
     }
     const { kind, agent, hour, minute, untilHour, untilMinute, zone = 'UTC' } = match.groups as Record<string, string | undefined> & Record<'kind' | 'agent' | 'hour' | 'minute', string>;
     const issues: string[] = [];
-    if (!KINDS.includes(kind as FaultKind)) issues.push(`'${kind}' is not a fault; use one of ${KINDS.join(', ')}`);
+    if (!FAULT_KINDS.includes(kind as FaultKind)) issues.push(`'${kind}' is not a fault; use one of ${FAULT_KINDS.join(', ')}`);
     if (kind === 'stall') {
       if (agent !== 'steward') issues.push(`a stall stops the memory steward, not an agent: write stall:steward@${hour}:${minute}-<HH:MM>`);
     } else if (!pipeline.agents.some((a) => a.id === agent)) {

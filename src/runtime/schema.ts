@@ -24,6 +24,6 @@ export const jsonText = z.pipe(
 );
 
 /** One line per issue: `path: message`, `(what)` for the root. */
-export function describeIssues(error: z.core.$ZodError, root: string): string {
+export function describeIssues(error: Pick<z.core.$ZodError, 'issues'>, root: string): string {
   return error.issues.map((i) => `${i.path.join('.') || root}: ${i.message}`).join('; ');
 }

@@ -2,9 +2,17 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FAULT_KINDS } from '../../local/faults.ts';
 import { nightshift } from '../support/subprocess.ts';
 
 describe('nightshift CLI', () => {
+  it('lists every fault kind in `local --help`', { timeout: 60_000 }, async () => {
+    const help = await nightshift('local', '--help');
+    expect(help.code).toBe(0);
+    const text = help.stdout.replace(/\s+/g, ' ');
+    for (const kind of FAULT_KINDS) expect(text).toContain(`${kind}:`);
+  });
+
   const stateDir = join(mkdtempSync(join(tmpdir(), 'nightshift-cli-')), 'state');
 
   // A hang guard that holds on a fully loaded 2-core machine: the steps below take about 40 s idle.

@@ -34,7 +34,16 @@ export function valueProblems(value: unknown, path = 'value'): string[] {
   const problems: string[] = [];
   const visit = (v: unknown, at: string, depth: number): void => {
     if (problems.length >= 5) return;
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') {
+      const what = v === undefined ? 'undefined' : `a ${typeof v}`;
+      problems.push(`${at} is ${what}, which JSON cannot carry: leave the field out, or set it to null`);
+      return;
+    }
     if (typeof v === 'number') {
+      if (!Number.isFinite(v)) {
+        problems.push(`${at} is ${v}, which JSON cannot carry: send a finite number, null or a string`);
+        return;
+      }
       if (Math.abs(v) > DYNAMODB_MAX_NUMBER || (v !== 0 && Math.abs(v) < DYNAMODB_MIN_NUMBER)) problems.push(`${at}: ${v} is outside the numbers DynamoDB stores (1e-130 to 9.99e125)`);
       else if (Number.isInteger(v) && !Number.isSafeInteger(v)) problems.push(`${at}: ${v} is an integer past 2^53 that cannot be kept exactly; send it as a string`);
       return;
@@ -106,14 +115,26 @@ export class InvalidUpdateError extends NightshiftError {
   override readonly name = 'InvalidUpdateError';
 }
 
+/** `namespace/key` of an update as it came, when both are strings (for the error), or nothing. */
+function entryOf(input: unknown): string | undefined {
+  if (input === null || typeof input !== 'object') return undefined;
+  const { namespace, key } = input as { namespace?: unknown; key?: unknown };
+  return typeof namespace === 'string' && typeof key === 'string' ? `${namespace.slice(0, 63)}/${key.slice(0, 255)}` : undefined;
+}
+
 /** Validates an update; throws {@link InvalidUpdateError} naming each bad field. */
 export function parseUpdate(input: unknown): MemoryUpdate {
   // Checked on the input as it came, before parsing rebuilds it (and would drop a `__proto__` key on the way).
   const value = input !== null && typeof input === 'object' && 'value' in input ? (input as { value: unknown }).value : undefined;
-  const problems = valueProblems(value);
+  const hasValue = input !== null && typeof input === 'object' && 'value' in input && (input as { op?: unknown }).op !== 'delete';
+  const problems = hasValue ? valueProblems(value) : [];
   const result = memoryUpdateSchema.safeParse(input);
   if (!result.success || problems.length > 0) {
-    throw new InvalidUpdateError([...(result.success ? [] : [describeIssues(result.error, '(update)')]), ...problems].join('; '));
+    // What the value check names (the path and why) replaces the schema's terser word on the same value.
+    const issues = result.success ? [] : result.error.issues.filter((i) => problems.length === 0 || i.path[0] !== 'value');
+    const where = entryOf(input);
+    const described = issues.length ? [describeIssues({ issues }, '(update)')] : [];
+    throw new InvalidUpdateError(`${where ? `memory update of ${where}: ` : ''}${[...described, ...problems].join('; ')}`);
   }
   return result.data;
 }

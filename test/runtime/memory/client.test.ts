@@ -72,6 +72,22 @@ describe('memory client', () => {
     );
   });
 
+  it('refuses a value with an undefined field, naming the entry, the path and undefined, and what to do, before sending anything', async () => {
+    const submit = client().submit([
+      update({ namespace: 'notes', key: 'ok', value: 1 }),
+      update({ namespace: 'headlines', key: '2026-12-06', value: [{ title: 'Fencing', summary: undefined }] }),
+    ]);
+    await expect(submit).rejects.toBeInstanceOf(InvalidUpdateError);
+    await expect(submit).rejects.toThrow(
+      'memory update of headlines/2026-12-06: value[0].summary is undefined, which JSON cannot carry: leave the field out, or set it to null',
+    );
+    expect(sentEntries()).toEqual([]);
+    // A merge's field, NaN, and a function are named the same way.
+    await expect(client().submit([update({ op: 'merge', namespace: 'notes', key: 'k', value: { a: undefined } })])).rejects.toThrow('memory update of notes/k: value.a is undefined');
+    await expect(client().submit([update({ namespace: 'notes', key: 'k', value: { n: Number.NaN } })])).rejects.toThrow('value.n is NaN, which JSON cannot carry');
+    await expect(client().submit([update({ namespace: 'notes', key: 'k', value: { f: () => 1 } })])).rejects.toThrow('value.f is a function, which JSON cannot carry');
+  });
+
   it('retries entries that failed on the service side', async () => {
     let calls = 0;
     sqsMock.on(SendMessageBatchCommand).callsFake((input) => {
