@@ -99,9 +99,9 @@ export class RunRecorder {
   }
 
   /** A run that crashed or threw: it has no outcome. */
-  failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string): void {
+  failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string, trigger?: RunTrigger): void {
     this.changed();
-    this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false, reason: detail });
+    this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false, reason: detail, ...(trigger ? { trigger } : {}) });
     this.tallies[agentId]!.failed++;
     this.event(agentId, status, detail);
   }

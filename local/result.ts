@@ -6,8 +6,11 @@ import type { UsageMeter } from './usage.ts';
 /** The scenario presets (`--scenario`). */
 export type ScenarioName = 'normal' | 'crash' | '3am';
 
-/** PASS or FAIL when the check's situation arose; NOT EXERCISED when it never did (nothing was shown either way). */
-export type CheckStatus = 'PASS' | 'FAIL' | 'NOT EXERCISED';
+/**
+ * PASS or FAIL when the check's situation arose; NOT EXERCISED when it never did (nothing was shown either way);
+ * NOT APPLICABLE when this pipeline's shape cannot give rise to it (the detail says why): neither a failure nor a pass.
+ */
+export type CheckStatus = 'PASS' | 'FAIL' | 'NOT EXERCISED' | 'NOT APPLICABLE';
 
 export interface Check {
   readonly name: string;
@@ -28,6 +31,11 @@ export function check(name: string, held: boolean, detail: string): Check {
 /** A check whose situation never arose; `required` when the run exists to exercise it (it then fails the run). */
 export function notExercised(name: string, detail: string, required: boolean): Check {
   return { name, status: 'NOT EXERCISED', ok: !required, detail: required ? `${detail}; the fault exists to exercise this, so the run fails` : detail };
+}
+
+/** A check this pipeline's shape cannot give rise to, and why: it neither fails the run nor passes. */
+export function notApplicable(name: string, why: string): Check {
+  return { name, status: 'NOT APPLICABLE', ok: true, detail: why };
 }
 
 export interface AgentTally {

@@ -86,10 +86,13 @@ const LOOP_INTERVAL_MS = 10_000;
 
 class Simulation {
   private readonly works = new Map<string, Work>();
-  /** Scheduled slots a fault takes over, by `<agentId>@<slot ms>`. */
-  private readonly overrides = new Map<string, Fault>();
-  private readonly redeliveries: { agentId: string; slot: number; at: number }[] = [];
+  /** Crashes and failures waiting for their agent's first run at or after their time, scheduled or triggered. */
+  private readonly armed: Fault[] = [];
+  /** Deliveries again of a crashed run's slot or event, once its lease has expired. */
+  private readonly redeliveries: { agentId: string; slot: number; at: number; event?: BusEvent }[] = [];
   private readonly loops: Fault[] = [];
+  /** Loops on agents that run only on triggers: their next triggered run emits again and again. */
+  private readonly loopingRuns = new Map<string, Fault>();
   private readonly recorder: RunRecorder;
   private readonly handlers = new Map<string, Map<Work, (event: unknown) => Promise<unknown>>>();
   private offSchedule = 0;
@@ -117,7 +120,7 @@ class Simulation {
     }
     for (const [name, enabled] of Object.entries(this.options.resume?.schedules ?? {})) this.local.schedules.state.set(name, enabled);
     const slots = this.slots();
-    this.plan(slots);
+    this.plan();
     this.local.stewardStalled = (now) => this.faults.some((f) => f.kind === 'stall' && now >= f.at && (f.until === undefined || now < f.until));
     let next = 0;
     for (let t = this.start; t <= this.end; t += MINUTE) {
@@ -133,8 +136,8 @@ class Simulation {
       }
       for (const r of this.redeliveries.filter((r) => r.at <= t)) {
         this.redeliveries.splice(this.redeliveries.indexOf(r), 1);
-        this.recorder.event(r.agentId, 'redelivery', `slot ${iso(r.slot)} delivered again`);
-        await this.fire(r.agentId, r.slot, 1);
+        this.recorder.event(r.agentId, 'redelivery', r.event ? `event ${r.event.id} delivered again` : `slot ${iso(r.slot)} delivered again`);
+        await this.fire(r.agentId, r.slot, 1, undefined, r.event);
       }
       await this.deliverEvents();
       await this.local.drainMemory();
@@ -166,24 +169,21 @@ class Simulation {
   }
 
   /**
-   * Places each fault: a crash or failure takes over the agent's first scheduled slot at or after its time (a crashed
-   * slot is delivered again at `redeliveryAt`); a loop starts at its time.
+   * Places each fault: a crash or failure takes over the agent's first run at or after its time, scheduled or started
+   * by an event (a crashed run is delivered again at `redeliveryAt`); a loop starts at its time.
    */
-  private plan(slots: readonly Slot[]): void {
+  private plan(): void {
     for (const fault of this.faults) {
-      if (fault.kind === 'loop') {
-        this.loops.push(fault);
-        continue;
-      }
-      if (fault.kind === 'silence') continue; // its slots are skipped as they come (see `silenced`)
-      const slot = slots.find((s) => s.agentId === fault.agentId && s.at >= fault.at);
-      if (!slot) continue; // reported by the fault's checks
-      this.overrides.set(`${fault.agentId}@${slot.at}`, fault);
-      if (fault.kind === 'crash') {
-        const agent = this.options.pipeline.agents.find((a) => a.id === fault.agentId)!;
-        this.redeliveries.push({ agentId: fault.agentId, slot: slot.at, at: redeliveryAt(agent, slot.at) });
-      }
+      if (fault.kind === 'loop') this.loops.push(fault);
+      if (fault.kind === 'crash' || fault.kind === 'fail') this.armed.push(fault);
     }
+  }
+
+  /** The crash or failure that takes over this run of the agent (at `at`), if one is waiting for it. */
+  private disarm(agentId: string, at: number): Fault | undefined {
+    const fault = this.armed.find((f) => f.agentId === agentId && f.at <= at);
+    if (fault) this.armed.splice(this.armed.indexOf(fault), 1);
+    return fault;
   }
 
   /** A silenced agent stops being invoked at the fault's time: as a disabled or deleted schedule or a broken role. */
@@ -197,11 +197,26 @@ class Simulation {
    */
   private async runLoop(fault: Fault): Promise<void> {
     const agent = this.options.pipeline.agents.find((a) => a.id === fault.agentId)!;
+    if (agent.schedules.length === 0) {
+      // Nothing would invoke it again with its input: its next run started by an event loops inside, with its input.
+      this.loopingRuns.set(agent.id, fault);
+      return;
+    }
     for (let retry = 1; retry <= LOOP_ATTEMPTS(agent.breaker.maxOutputs); retry++) {
       await this.clock.advance(LOOP_INTERVAL_MS);
       await this.fire(fault.agentId, this.clock.now() + ++this.offSchedule, 0, this.emitting(fault.agentId, retry));
       await this.deliverEvents();
     }
+  }
+
+  /** The agent's own work, then the same output emitted again and again: a retry loop around its publish. */
+  private emittingAgain(agentId: string, attempts: number): Work {
+    const own = this.works.get(agentId)!;
+    return async (ctx) => {
+      const result = await own(ctx);
+      for (let retry = 1; retry <= attempts; retry++) await ctx.emit({ fault: 'loop', agentId, retry });
+      return result;
+    };
   }
 
   /** The agent's own work, made to emit at least once (a loop's re-invocations each produce output). */
@@ -257,8 +272,14 @@ class Simulation {
   private async fire(agentId: string, slot: number, attempt: number, extraWork?: Work, event?: BusEvent): Promise<void> {
     this.stirred = true;
     const hhmm = new Date(slot).toISOString().slice(11, 16);
-    const fault = attempt === 0 && !extraWork && !event ? this.overrides.get(`${agentId}@${slot}`) : undefined;
-    const work = extraWork ?? this.works.get(agentId)!;
+    const fault = attempt === 0 && !extraWork ? this.disarm(agentId, event ? this.clock.now() : slot) : undefined;
+    const looping = event && !extraWork ? this.loopingRuns.get(agentId) : undefined;
+    if (looping) {
+      this.loopingRuns.delete(agentId);
+      this.recorder.event(agentId, 'fault', `${looping.label}: the run ${event!.id} started emits again and again`);
+    }
+    const agentConfig = this.options.pipeline.agents.find((a) => a.id === agentId)!;
+    const work = extraWork ?? (looping ? this.emittingAgain(agentId, LOOP_ATTEMPTS(agentConfig.breaker.maxOutputs)) : this.works.get(agentId)!);
     // A triggered run gets the event as its rule delivers it; a scheduled one, Scheduler's input.
     const invocation = event ?? { agentId, scheduledTime: new Date(slot).toISOString(), scheduleArn: 'local', attemptNumber: attempt };
     if (fault?.kind === 'crash') {
@@ -274,7 +295,9 @@ class Simulation {
         return new Promise<never>(() => undefined);
       };
       await Promise.race([this.local.handler(agentId, dying, processClock)(invocation), death]);
-      this.recorder.failed(agentId, slot, 'crash', `the ${hhmm} run died holding its lock (${fault.label})`);
+      this.recorder.failed(agentId, slot, 'crash', `the ${hhmm} run died holding its lock (${fault.label})`, event && triggerOf(event));
+      // Delivered again once the lease has expired: Scheduler's retry of the slot, or EventBridge's of the event.
+      this.redeliveries.push({ agentId, slot, at: redeliveryAt(agentConfig, event ? this.clock.now() : slot), ...(event ? { event } : {}) });
       return;
     }
     if (fault?.kind === 'fail') {
@@ -284,7 +307,7 @@ class Simulation {
       try {
         await this.local.handler(agentId, failing)(invocation);
       } catch {
-        this.recorder.failed(agentId, slot, 'fail', `the ${hhmm} run failed (${fault.label})`);
+        this.recorder.failed(agentId, slot, 'fail', `the ${hhmm} run failed (${fault.label})`, event && triggerOf(event));
       }
       return;
     }
@@ -298,7 +321,7 @@ class Simulation {
       outcome = (await handler(invocation)) as RunOutcome<unknown>;
     } catch (error) {
       // An agent whose work throws fails its run, as its Lambda would; the rest of the pipeline goes on.
-      this.recorder.failed(agentId, slot, 'fail', `the ${hhmm} run failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.recorder.failed(agentId, slot, 'fail', `the ${hhmm} run failed: ${error instanceof Error ? error.message : String(error)}`, event && triggerOf(event));
       return;
     }
     this.recorder.tally(agentId, outcome, slot, event && triggerOf(event));

@@ -1,5 +1,6 @@
 import type { PipelineConfig } from '../src/config/pipeline.ts';
-import { type Fault, faultChecks, parseFaults } from './faults.ts';
+import { faultChecks } from './fault-checks.ts';
+import { type Fault, parseFaults } from './faults.ts';
 import { memoryWaitChecks, triggerChecks } from './trigger-checks.ts';
 import { type Check, type ScenarioName, type SimulationResult, check, notExercised } from './result.ts';
 

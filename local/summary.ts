@@ -6,10 +6,11 @@ export function formatSummary(result: SimulationResult): string {
   const hours = (result.end - result.start) / 3_600_000;
   lines.push('', `${runLabel(result)}: ${hours} simulated hours from ${new Date(result.start).toISOString()}`);
   lines.push(result.faults.length > 0 ? `faults injected: ${result.faults.join(', ')}` : 'faults injected: none', '');
-  const header = ['agent', 'runs', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
+  const header = ['agent', 'runs', 'triggered', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
   const rows = Object.entries(result.agents).map(([id, t]) => [
     id,
     t.completed,
+    t.triggered,
     t.failed,
     t.degraded,
     t.skipped,
@@ -18,7 +19,7 @@ export function formatSummary(result: SimulationResult): string {
     t.suppressed,
     result.limits[id] ?? '',
   ]);
-  rows.push(['total', result.totals.completed, result.totals.failed, result.totals.degraded, result.totals.skipped, result.totals.halted, result.totals.published, result.totals.suppressed, '']);
+  rows.push(['total', result.totals.completed, result.totals.triggered, result.totals.failed, result.totals.degraded, result.totals.skipped, result.totals.halted, result.totals.published, result.totals.suppressed, '']);
   lines.push(...table([header, ...rows.map((r) => r.map(String))]));
   const failedRuns = result.runs.filter((run) => run.status === 'crash' || run.status === 'fail');
   if (failedRuns.length > 0) {
@@ -60,8 +61,13 @@ export function formatSummary(result: SimulationResult): string {
   for (const check of result.checks) lines.push(`  ${check.status.padEnd(width)}  ${check.name} (${check.detail})`);
   const failing = result.checks.filter((c) => !c.ok);
   const idle = result.checks.filter((c) => c.ok && c.status === 'NOT EXERCISED').length;
+  const inapplicable = result.checks.filter((c) => c.status === 'NOT APPLICABLE').length;
+  const notes = [
+    ...(idle ? [`${idle} check(s) not exercised: their situation never arose`] : []),
+    ...(inapplicable ? [`${inapplicable} not applicable to this pipeline's shape`] : []),
+  ];
   lines.push('');
-  if (result.passed) lines.push(`All guardrails held${idle ? ` (${idle} check(s) not exercised: their situation never arose)` : ''}.`);
+  if (result.passed) lines.push(`All guardrails held${notes.length ? ` (${notes.join('; ')})` : ''}.`);
   else lines.push(`${failing.length} check(s) did not hold:`, ...failing.map((c) => `  - ${c.name}: ${c.status === 'NOT EXERCISED' ? 'not exercised' : c.detail}`));
   return lines.join('\n');
 }

@@ -5,18 +5,21 @@ import { type Check, type SimulationResult, check, notExercised } from './result
 
 /**
  * What a run with no fault must show of its triggers: every output an agent published ran each agent that triggers
- * on its outputs exactly once (a completed run for that output; a redelivery skipped), and nothing ran twice for one
- * output. Not exercised when no agent published to anyone.
+ * on its outputs exactly once (a run for that output, however it ended; a redelivery skipped), and nothing ran twice
+ * for one output. Not exercised when no agent published to anyone.
  */
 export function triggerChecks(pipeline: PipelineConfig, r: SimulationResult): Check[] {
   const routes = pipeline.agents.flatMap((a) => triggeredBy(pipeline.agents, a.id).map((to) => ({ from: a.id, to })));
   if (routes.length === 0) return [];
   const name = 'each output ran every agent triggered by it exactly once';
+  // Every run an output started counts, however it ended (a failed run ran); a redelivery skipped did not run.
   const runsFor = new Map<string, number>();
+  let failed = 0;
   for (const run of r.runs) {
-    if (run.trigger?.kind === 'output' && run.status === 'completed') {
+    if (run.trigger?.kind === 'output' && run.status !== 'skipped') {
       const key = `${run.agentId} ${run.trigger.outputId}`;
       runsFor.set(key, (runsFor.get(key) ?? 0) + 1);
+      if (run.status !== 'completed') failed++;
     }
   }
   const expected = r.published.flatMap((p) => routes.filter((route) => route.from === p.agentId).map((route) => ({ ...route, outputId: p.outputId })));
@@ -28,7 +31,7 @@ export function triggerChecks(pipeline: PipelineConfig, r: SimulationResult): Ch
       name,
       wrong.length === 0 && extra.length === 0,
       wrong.length + extra.length === 0
-        ? `${expected.length} triggered runs for ${new Set(expected.map((e) => e.outputId)).size} outputs`
+        ? `${expected.length} triggered runs for ${new Set(expected.map((e) => e.outputId)).size} outputs${failed ? `, ${failed} of which failed or halted (see the failed runs)` : ''}`
         : [...wrong.map((e) => `${e.to} ran ${runsFor.get(`${e.to} ${e.outputId}`) ?? 0} times for ${e.from}'s output ${e.outputId}`), ...extra.map((k) => `unexpected run ${k}`)].slice(0, 5).join('; '),
     ),
   ];

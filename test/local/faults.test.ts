@@ -67,7 +67,7 @@ describe('fault injection on pipelines other than the reference one', () => {
     const result = await run(support, ['crash:triage@09:00[Europe/London]']);
     expect(failed(result.checks)).toEqual([]);
     expect(result.checks.find((c) => c.name.startsWith('crash triage: billing ran degraded'))?.detail).toBe('1 run(s) degraded');
-    expect(result.checks.find((c) => c.name.startsWith("crash triage: the 10:00 slot's retry took the expired lease over (lease 10 min)"))?.ok).toBe(true);
+    expect(result.checks.find((c) => c.name.startsWith("crash triage: the 10:00 slot's redelivery took the expired lease over (lease 10 min)"))?.ok).toBe(true);
     expect(result.takeovers).toBe(1);
     expect(result.runs.find((r) => r.agentId === 'tech')).toMatchObject({ degraded: false }); // after the retry succeeded
   });
@@ -123,7 +123,7 @@ describe('fault injection on pipelines other than the reference one', () => {
   it('reports a check that cannot hold instead of passing it: a crash with no run left to crash', async () => {
     const result = await run(support, ['crash:digest@13:00'], 14);
     expect(failed(result.checks)).toEqual([
-      'crash digest: a run was there to crash (no scheduled run of digest at or after 13:00 within the simulated hours; the fault exists to exercise this, so the run fails)',
+      'crash digest: a run was there to crash (no run of digest (scheduled) at or after 13:00 within the simulated hours; the fault exists to exercise this, so the run fails)',
     ]);
     expect(result.checks.find((c) => !c.ok)?.status).toBe('NOT EXERCISED');
     const summary = formatSummary(result);
