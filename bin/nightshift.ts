@@ -213,6 +213,42 @@ program
     process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
   });
 program
+  .command('replay [run]')
+  .description('run failed, halted or refused runs again with their original invocation, as tasks of their own: one by its run or task id, or --failed/--refused --since')
+  .option('--failed', 'replay the runs that failed')
+  .option('--refused', 'replay the runs the breaker refused or halted')
+  .option('--since <time>', 'with --failed/--refused: runs that started at or after it (ISO with a zone, or relative: -2h, -1d)')
+  .option('--agent <id>', 'only this agent')
+  .option('--local', "replay on the last `nightshift local` run's state")
+  .option('--stage <stage>', 'replay against the deployed stack <pipeline>-<stage> (AWS credentials from the environment)')
+  .option('--stack <name>', 'with --stage: the stack holding the pipeline, when it is a NightshiftPipeline in a stack of your own')
+  .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
+  .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
+  .option('--json', 'print JSON only')
+  .action(async (run: string | undefined, options: TargetOptions & { failed?: boolean; refused?: boolean; since?: string; agent?: string }) => {
+    if (Boolean(options.local) === Boolean(options.stage)) throw new UsageError('choose one target: --local or --stage <stage>');
+    process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    const { loadPipeline } = await import('../src/config/load.ts');
+    const pipeline = await loadPipeline(options.config);
+    const { parseReplay, replayLocal, replayDeployed } = await import('../cli/replay.ts');
+    // Checked before anything starts; a relative --since counts from the local run's end, or from now when deployed.
+    const now = options.local ? (await import('../cli/snapshot.ts')).readSnapshot(options.stateDir).now : Date.now();
+    const request = parseReplay(run, options, pipeline.agents.map((a) => a.id), now);
+    let result;
+    if (options.local) result = await replayLocal(pipeline, options.stateDir, request);
+    else {
+      const { deployedTarget } = await import('../cli/target.ts');
+      const target = await deployedTarget(pipeline, options.stage!, options.stack);
+      try {
+        result = await replayDeployed(pipeline, target.history, options.stack ?? `${pipeline.name}-${options.stage}`, request);
+      } finally {
+        await target.close();
+      }
+    }
+    process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
+  });
+program
   .command('send-event')
   .description('put an outside event on the pipeline\'s bus and run the agents whose triggers take it: locally on the last run\'s state, or deployed (PutEvents)')
   .option('--source <source>', 'the event source your triggers name')

@@ -84,11 +84,21 @@ async function namespaceEntries(target: Target, namespace: string): Promise<Memo
 }
 
 export async function breakerReset(target: Target): Promise<CommandResult> {
+  const before = await target.breaker.state();
   const result = await target.breaker.reset();
-  const text = result.wasOpen
-    ? `Breaker closed. Schedules re-enabled: ${result.enabled.length ? result.enabled.join(', ') : 'none had been disabled'}.`
-    : 'Breaker was already closed; nothing to do.';
-  return { data: result, text };
+  if (!result.wasOpen) return { data: result, text: 'Breaker was already closed; nothing to do.' };
+  // Runs refused while it was open are not run again by themselves: the operator may replay them.
+  const since = before.since === undefined ? undefined : new Date(before.since).toISOString();
+  const refused = since ? (await target.history.since(target.pipeline.agents.map((a) => a.id), since)).filter((r) => r.status === 'halted') : [];
+  const triggered = refused.filter((r) => r.trigger !== undefined && r.trigger !== 'schedule').length;
+  const how = since ? `nightshift replay --refused --since ${since} ${target.label.startsWith('local') ? '--local' : '--stage <stage>'}` : '';
+  const text = [
+    `Breaker closed. Schedules re-enabled: ${result.enabled.length ? result.enabled.join(', ') : 'none had been disabled'}.`,
+    ...(refused.length
+      ? [`${refused.length} run(s) were refused or halted while it was open (${triggered} started by outputs or events, which nothing runs again); to run them again: ${how}`]
+      : ['No run was refused while it was open.']),
+  ].join('\n');
+  return { data: { ...result, refusedWhileOpen: refused.length, triggeredRefused: triggered, ...(since ? { openSince: since, replay: how } : {}) }, text };
 }
 
 export async function locksRelease(target: Target, taskId: string, force: boolean): Promise<CommandResult> {

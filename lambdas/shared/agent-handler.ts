@@ -106,7 +106,10 @@ export function agentHandler<R>(work: AgentWork<R>, runtimeFactory: () => Runtim
     const invocation = parseInvocation(event, spec, deps.clock.now());
     const startedAt = deps.clock.now();
     const record = async (result: { outcome: RunOutcome<R> } | { error: unknown }) => {
-      const entry = RunHistory.entry(spec.id, taskIdOf(invocation), startedAt, deps.clock.now(), result, describeTrigger(invocation.trigger));
+      const entry = RunHistory.entry(spec.id, taskIdOf(invocation), startedAt, deps.clock.now(), result, describeTrigger(invocation.trigger), {
+        event,
+        replayOf: invocation.replayOf,
+      });
       // The run's outcome stands whether or not its history could be written.
       await history?.record(entry).catch((error: unknown) => logger.warn('could not record the run', { error: String(error) }));
     };

@@ -3,6 +3,9 @@ import { describeIssues } from './schema.ts';
 import { NightshiftError } from '../errors.ts';
 import { OUTPUT_DETAIL_TYPE, RESERVED_SOURCE_PREFIX, type TriggerConfig, matchesTrigger, outputSource } from '../config/trigger-routes.ts';
 
+/** The longest task id a replay names (the run record keeps task ids of at most 300 characters). */
+const MAX_REPLAYED_TASK_ID = 300;
+
 /**
  * What runs an agent: EventBridge Scheduler's input (set by the `Agent` construct, with Scheduler's context
  * attributes filled in), or an EventBridge event a trigger's rule delivers (another agent's published output, or an
@@ -14,7 +17,14 @@ const scheduledSchema = z.object({
   scheduledTime: z.iso.datetime({ offset: true }),
   scheduleArn: z._default(z.string(), 'local'),
   attemptNumber: z._default(z.coerce.number().check(z.refine((n) => Number.isInteger(n) && n >= 0, 'must be a whole number ≥ 0')), 0),
+  replayOf: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_REPLAYED_TASK_ID))),
 });
+
+/**
+ * Set by `nightshift replay` (a direct invoke: neither Scheduler's input nor an EventBridge event can carry it): the
+ * task id of the run this one runs again, which gives the replay a task of its own (`<agent>@replay:<task>`).
+ */
+const replaySchema = z.object({ replayOf: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_REPLAYED_TASK_ID))) });
 
 /** An EventBridge event as a rule delivers it to a Lambda target. */
 const eventSchema = z.object({
@@ -74,6 +84,8 @@ export interface AgentInvocation {
   readonly attemptNumber: number;
   /** What started the run; a triggered run's input is here (`trigger.payload` or `trigger.detail`). @default schedule */
   readonly trigger?: Trigger;
+  /** For a replay (`nightshift replay`): the task id of the run it runs again. */
+  readonly replayOf?: string;
 }
 
 /**
@@ -99,7 +111,12 @@ export function parseInvocation(
   now: number,
 ): AgentInvocation {
   const agent = typeof addressee === 'string' ? { id: addressee } : addressee;
-  if (isEvent(event)) return parseEvent(event, agent, now);
+  if (isEvent(event)) {
+    const replay = replaySchema.safeParse(event);
+    if (!replay.success) throw new InvocationError(`Not an agent invocation: ${describeIssues(replay.error, '(event)')}`);
+    const parsed = parseEvent(event, agent, now);
+    return replay.data.replayOf ? { ...parsed, replayOf: replay.data.replayOf } : parsed;
+  }
   const result = scheduledSchema.safeParse(event);
   if (!result.success) throw new InvocationError(`Not an agent invocation: ${describeIssues(result.error, '(event)')}`);
   if (result.data.agentId !== agent.id) {
@@ -141,9 +158,11 @@ function describe(triggers: readonly TriggerConfig[]): string {
 
 /**
  * The task lock id of a run: `<agent>@<slot>` for a scheduled run, the same for every delivery of that slot;
- * `<agent>@event:<event id>` for a triggered one, the same for every delivery of that event.
+ * `<agent>@event:<event id>` for a triggered one, the same for every delivery of that event; `<agent>@replay:<task>`
+ * for a replay, the same for every replay of that run (so a second replay of it runs nothing).
  */
 export function taskIdOf(invocation: AgentInvocation): string {
+  if (invocation.replayOf !== undefined) return `${invocation.agentId}@replay:${invocation.replayOf}`;
   const trigger = invocation.trigger;
   if (trigger && trigger.kind !== 'schedule') return `${invocation.agentId}@event:${trigger.eventId}`;
   return `${invocation.agentId}@${new Date(invocation.scheduledTime).toISOString()}`;

@@ -22,7 +22,23 @@ export interface RunEntry {
   readonly tokens: { readonly input: number; readonly output: number; readonly cacheRead: number; readonly calls: number };
   /** What started it (`describeTrigger`): `schedule`, `output <id> of <agent>`, `event <source> / <type> (<id>)`. */
   readonly trigger?: string;
+  /** The run's id, when it got as far as taking its lock. */
+  readonly runId?: string;
+  /** For a replay: the task id of the run it ran again. */
+  readonly replayOf?: string;
+  /**
+   * What invoked it, as it came (Scheduler's input or the event), for `nightshift replay`; left out when larger
+   * than {@link MAX_KEPT_INVOCATION_BYTES}. Its agent wrote it: a replay hands it back to that agent, which parses it
+   * as any invocation.
+   */
+  readonly invocation?: unknown;
 }
+
+/** The most runs of one agent `RunHistory.since` reads. */
+export const SINCE_MAX = 1_000;
+
+/** The largest invocation a run record keeps for a replay (an output's event can be up to 256 KB). */
+export const MAX_KEPT_INVOCATION_BYTES = 64 * 1024;
 
 const DAY = 86_400_000;
 
@@ -45,7 +61,25 @@ function storedRun(agentId: string, now: () => number) {
     suppressed: count,
     tokens: z.object({ input: count, output: count, cacheRead: count, calls: count }),
     trigger: z.optional(storedText(300)),
+    runId: z.optional(storedText(200)),
+    replayOf: z.optional(storedText(300)),
+    invocation: z.optional(z.pipe(z.unknown(), z.transform(unwrapNumbers))),
   });
+}
+
+/** A stored value read with wrapped numbers, as plain JSON again: safe integers and finite numbers as numbers. */
+function unwrapNumbers(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapNumbers);
+  if (value instanceof Set) return [...value].map(unwrapNumbers);
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === 'value' && typeof (value as { value: unknown }).value === 'string' && !(value.constructor === Object)) {
+      const n = Number((value as { value: string }).value);
+      return Number.isFinite(n) ? n : (value as { value: string }).value;
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapNumbers(v)]));
+  }
+  return value;
 }
 
 /**
@@ -57,9 +91,26 @@ export class RunHistory {
   constructor(private readonly options: { client: DynamoDBDocumentClient; tableName: string; clock: Clock; retentionDays?: number }) {}
 
   /** The entry for a run that ended with `outcome`, or that threw `error`. */
-  static entry(agentId: string, taskId: string, startedAt: number, endedAt: number, result: { outcome: RunOutcome<unknown> } | { error: unknown }, trigger?: string): RunEntry {
+  static entry(
+    agentId: string,
+    taskId: string,
+    startedAt: number,
+    endedAt: number,
+    result: { outcome: RunOutcome<unknown> } | { error: unknown },
+    trigger?: string,
+    invoked?: { readonly event: unknown; readonly replayOf?: string | undefined },
+  ): RunEntry {
     // What an upstream or a sender chose (a trigger's ids, its reasons) is kept bounded, as readers bound it again.
-    const base = { agentId, taskId, startedAt: new Date(startedAt).toISOString(), endedAt: new Date(endedAt).toISOString(), ...(trigger ? { trigger: trigger.slice(0, 300) } : {}) };
+    const kept = invoked && JSON.stringify(invoked.event ?? null).length <= MAX_KEPT_INVOCATION_BYTES ? { invocation: invoked.event } : {};
+    const base = {
+      agentId,
+      taskId,
+      startedAt: new Date(startedAt).toISOString(),
+      endedAt: new Date(endedAt).toISOString(),
+      ...(trigger ? { trigger: trigger.slice(0, 300) } : {}),
+      ...(invoked?.replayOf ? { replayOf: invoked.replayOf } : {}),
+      ...kept,
+    };
     const none = { input: 0, output: 0, cacheRead: 0, calls: 0 };
     if ('error' in result) {
       const message = result.error instanceof Error ? result.error.message : String(result.error);
@@ -71,6 +122,7 @@ export class RunHistory {
     const detail = outcome.status === 'completed' ? outcome.degraded?.reasons.join('; ') : outcome.status === 'skipped' ? outcome.detail : outcome.reason;
     return {
       ...base,
+      ...(outcome.status === 'skipped' ? {} : { runId: outcome.runId }),
       status: outcome.status,
       ...(detail ? { detail: detail.slice(0, 500) } : {}),
       degraded: outcome.status === 'completed' && outcome.degraded !== undefined,
@@ -88,6 +140,33 @@ export class RunHistory {
         Item: { ...KEYS.coordination.run(entry.agentId, entry.startedAt, entry.taskId), ...entry, ttl: Math.ceil((clock.now() + retentionDays * DAY) / 1000) },
       }),
     );
+  }
+
+  /**
+   * Each agent's runs that started at or after `since` (ISO), oldest first, at most {@link SINCE_MAX} per agent: what
+   * `nightshift replay --failed|--refused --since` chooses from. Parsed as hostile input, as {@link list} does.
+   */
+  async since(agentIds: readonly string[], since: string, onUnreadable?: (agentId: string, error: UnreadableItemError) => void): Promise<RunEntry[]> {
+    const { client, tableName, clock } = this.options;
+    const runs: RunEntry[] = [];
+    for (const agentId of agentIds) {
+      const schema = storedRun(agentId, () => clock.now());
+      const items = await queryAgentItems(client, {
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND sk >= :since',
+        values: { ':pk': KEYS.coordination.runsPartition(agentId), ':since': since },
+        Limit: SINCE_MAX,
+      });
+      for (const { pk: _pk, sk, ttl: _ttl, ...entry } of items) {
+        try {
+          runs.push(parseAgentItem(schema, entry, `${agentId}'s run record ${String(sk).slice(0, 100)}`) as RunEntry);
+        } catch (error) {
+          if (!(error instanceof UnreadableItemError)) throw error;
+          onUnreadable?.(agentId, error);
+        }
+      }
+    }
+    return runs.sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
   }
 
   /**

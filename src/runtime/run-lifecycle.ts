@@ -41,6 +41,7 @@ export type RunOutcome<R> =
       /** The breaker refused the run, or opened during it. */
       readonly status: 'halted';
       readonly taskId: string;
+      readonly runId: string;
       readonly reason: string;
       readonly outputs: readonly EmittedOutput[];
       readonly modelUsage?: ModelUsageTally;
@@ -108,7 +109,7 @@ export async function runAgent<R>(
   if (admission && !admission.admitted) {
     metrics?.count('RunsRefused');
     log?.warn('breaker refused the run', { taskId, reason: admission.reason });
-    return { status: 'halted', taskId, reason: admission.reason, outputs: [] };
+    return { status: 'halted', taskId, runId, reason: admission.reason, outputs: [] };
   }
   const probe = admission?.admitted === true && admission.probe;
   // Beats order by run: this slot, and the fencing token this run's lock carries (a retry of the slot holds a higher).
@@ -163,7 +164,7 @@ export async function runAgent<R>(
     await keeper.stop();
     if (error instanceof BreakerOpenError) {
       await endFailed(`halted: ${error.message}`, { halted: true, holdsLock: true });
-      return { status: 'halted', taskId, reason: error.message, outputs: tally.outputs, modelUsage: tally.model.usage };
+      return { status: 'halted', taskId, runId, reason: error.message, outputs: tally.outputs, modelUsage: tally.model.usage };
     }
     await endFailed(error instanceof Error ? error.message : String(error), { halted: false, holdsLock: !keeper.lost });
     throw error;
