@@ -126,7 +126,10 @@ export async function runAgent<R>(
   }
   const memoryWait = await waitForUpstreamMemory(deps, spec, invocation);
   const unhealthy = Object.values(upstream).filter((h) => h.state !== 'fresh');
-  const reasons = [...unhealthy.map((h) => h.reason), ...(memoryWait?.reason ? [memoryWait.reason] : [])];
+  // Degradation travels down a chain: a run started by an output its upstream published while degraded is degraded too.
+  const trigger = invocation.trigger;
+  const inherited = trigger?.kind === 'output' && trigger.degraded ? [`started by ${trigger.from}'s output ${trigger.outputId}, published by a degraded run`] : [];
+  const reasons = [...unhealthy.map((h) => h.reason), ...(memoryWait?.reason ? [memoryWait.reason] : []), ...inherited];
   const degraded = reasons.length > 0 ? { reasons } : undefined;
   if (degraded) {
     metrics?.count('DegradedRuns');

@@ -41,6 +41,8 @@ describe('causality: a run started by an output sees what its upstream wrote bef
       ['summarizer', true, 90],
       ['notifier', true, 120],
     ]);
+    // The notifier's run was started by the degraded summary: it says so too.
+    expect(result.events.some((e) => e.agentId === 'notifier' && e.kind === 'degraded' && e.detail.includes("started by summarizer's output") && e.detail.includes('published by a degraded run'))).toBe(true);
     const calm = triggered.filter((r) => r.memoryWait!.pending === 0);
     expect(calm.every((r) => !r.degraded && r.memoryWait!.waitedMs < 5_000)).toBe(true);
     const stallCheck = result.checks.find((c) => c.name.startsWith('stall:steward@06:00-07:00'));
