@@ -4,6 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import reference from '../../nightshift.config.ts';
 import { invokeDeployed } from '../../cli/invoke.ts';
+import { parseReplay, replayDeployed } from '../../cli/replay.ts';
+import { RunHistory } from '../../src/runtime/run-history.ts';
 import { dlqRedrive, locksRelease, status } from '../../cli/ops.ts';
 import { type Target, deployedTarget } from '../../cli/target.ts';
 import { memoryQueueForTest } from '../support/agent-env.ts';
@@ -107,6 +109,21 @@ describe('ops CLI against a deployed stack', () => {
 
     lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('{"errorType":"InvocationError","errorMessage":"bad"}') as never });
     await expect(invokeDeployed(reference, 'dev', 'writer', undefined)).rejects.toThrow('writer failed (InvocationError): bad');
+    lambda.restore();
+  });
+
+  it('replays a failed run against the deployed stack: its original invocation, marked as a replay of its task, to its function', async () => {
+    const invocation = { agentId: 'writer', scheduledTime: '2026-11-25T02:15:00.000Z', scheduleArn: 'arn:aws:scheduler:us-east-1:123456789012:schedule/nightshift-dev/writer-0', attemptNumber: 0 };
+    const failed = RunHistory.entry('writer', 'writer@2026-11-25T02:15:00.000Z', Date.parse('2026-11-25T02:15:01Z'), Date.parse('2026-11-25T02:16:00Z'), { error: new Error('model timed out') }, 'schedule', { event: invocation });
+    await target.history.record(failed);
+    const lambda = mockClient(LambdaClient);
+    const outcome = { status: 'completed', taskId: 'writer@replay:writer@2026-11-25T02:15:00.000Z', outputs: [] };
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(outcome)) as never });
+    const request = parseReplay(undefined, { failed: true, since: '2026-11-25T02:00:00Z', agent: 'writer' }, reference.agents.map((a) => a.id), Date.now());
+    const result = await replayDeployed(reference, target.history, 'nightshift-dev', request);
+    const sent = lambda.commandCalls(InvokeCommand).map((c) => ({ name: c.args[0].input.FunctionName, payload: JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)) }));
+    expect(sent).toEqual([{ name: 'nightshift-dev-writer-fn', payload: { ...invocation, replayOf: 'writer@2026-11-25T02:15:00.000Z' } }]);
+    expect(result.text).toContain('writer: writer@2026-11-25T02:15:00.000Z → completed (task writer@replay:writer@2026-11-25T02:15:00.000Z)');
     lambda.restore();
   });
 });
