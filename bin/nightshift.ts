@@ -99,15 +99,20 @@ interface Ops {
   starts?: string;
 }
 
-/** Adds the options every ops command shares and runs it against the chosen target. */
-function opsCommand(command: Command, ops: Ops) {
+/** The options of every command that acts on a local run's state or a deployed stack. */
+function targetOptions(command: Command) {
   return command
     .option('--local', 'operate on the state of the last `nightshift local` run')
     .option('--stage <stage>', 'operate on the deployed stack <pipeline>-<stage> (AWS credentials from the environment)')
     .option('--stack <name>', 'with --stage: the stack holding the pipeline, when it is a NightshiftPipeline in a stack of your own')
     .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
     .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
-    .option('--json', 'print JSON only')
+    .option('--json', 'print JSON only');
+}
+
+/** Adds the options every ops command shares and runs it against the chosen target. */
+function opsCommand(command: Command, ops: Ops) {
+  return targetOptions(command)
     .action(async (...args: unknown[]) => {
       const options = args.at(-2) as TargetOptions;
       const positional = args.slice(0, -2) as string[];
@@ -212,20 +217,15 @@ program
       : await invokeDeployed(pipeline, options.stage!, agent, options.at);
     process.stdout.write(`${options.json ? JSON.stringify(result.data) : result.text}\n`);
   });
-program
-  .command('replay [run]')
-  .description('run failed, halted or refused runs again with their original invocation, as tasks of their own: one by its run or task id, or --failed/--refused --since')
-  .option('--failed', 'replay the runs that failed')
-  .option('--refused', 'replay the runs the breaker refused or halted')
-  .option('--since <time>', 'with --failed/--refused: runs that started at or after it (ISO with a zone, or relative: -2h, -1d)')
-  .option('--agent <id>', 'only this agent')
-  .option('--local', "replay on the last `nightshift local` run's state")
-  .option('--stage <stage>', 'replay against the deployed stack <pipeline>-<stage> (AWS credentials from the environment)')
-  .option('--stack <name>', 'with --stage: the stack holding the pipeline, when it is a NightshiftPipeline in a stack of your own')
-  .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
-  .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
-  .option('--json', 'print JSON only')
-  .action(async (run: string | undefined, options: TargetOptions & { failed?: boolean; refused?: boolean; since?: string; agent?: string }) => {
+targetOptions(
+  program
+    .command('replay [run]')
+    .description('run failed, halted or refused runs again with their original invocation, as tasks of their own: one by its run or task id, or --failed/--refused --since')
+    .option('--failed', 'replay the runs that failed')
+    .option('--refused', 'replay the runs the breaker refused or halted')
+    .option('--since <time>', 'with --failed/--refused: runs that started at or after it (ISO with a zone, or relative: -2h, -1d)')
+    .option('--agent <id>', 'only this agent'),
+).action(async (run: string | undefined, options: TargetOptions & { failed?: boolean; refused?: boolean; since?: string; agent?: string }) => {
     if (Boolean(options.local) === Boolean(options.stage)) throw new UsageError('choose one target: --local or --stage <stage>');
     process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -233,8 +233,8 @@ program
     const pipeline = await loadPipeline(options.config);
     const { parseReplay, replayLocal, replayDeployed } = await import('../cli/replay.ts');
     // Checked before anything starts; a relative --since counts from the local run's end, or from now when deployed.
-    const now = options.local ? (await import('../cli/snapshot.ts')).readSnapshot(options.stateDir).now : Date.now();
-    const request = parseReplay(run, options, pipeline.agents.map((a) => a.id), now);
+    const { readSnapshot } = await import('../cli/snapshot.ts');
+    const request = parseReplay(run, options, pipeline.agents.map((a) => a.id), () => (options.local ? readSnapshot(options.stateDir).now : Date.now()));
     let result;
     if (options.local) result = await replayLocal(pipeline, options.stateDir, request);
     else {

@@ -29,14 +29,15 @@ export interface ReplayRequest {
 }
 
 /** Checks the arguments before anything starts: a run id, or `--failed`/`--refused` with `--since`. */
-export function parseReplay(id: string | undefined, options: { failed?: boolean; refused?: boolean; since?: string; agent?: string }, agents: readonly string[], now: number): ReplayRequest {
+export function parseReplay(id: string | undefined, options: { failed?: boolean; refused?: boolean; since?: string; agent?: string }, agents: readonly string[], now: () => number): ReplayRequest {
   const failed = options.failed === true;
   const refused = options.refused === true;
   if (id !== undefined && (failed || refused || options.since !== undefined)) throw new UsageError('replay takes a run id, or --failed/--refused with --since: not both');
   if (id === undefined && !failed && !refused) throw new UsageError('replay what? Give a run id (from `nightshift runs`), or --failed and/or --refused with --since <time>');
   if (id === undefined && options.since === undefined) throw new UsageError('--failed and --refused need --since <time>: an ISO time with a zone, or relative to now (-2h, -1d)');
   if (options.agent !== undefined) checkAgent(options.agent, agents);
-  const since = options.since === undefined ? undefined : parseAt(options.since, now);
+  // An ISO time is checked first; only a relative one needs "now" (a local run's end, read from its state).
+  const since = options.since === undefined ? undefined : parseAt(options.since, /^[+-]/.test(options.since) ? now() : 0);
   return { ...(id === undefined ? {} : { id }), failed, refused, ...(since === undefined ? {} : { since }), ...(options.agent === undefined ? {} : { agent: options.agent }) };
 }
 

@@ -119,7 +119,7 @@ describe('ops CLI against a deployed stack', () => {
     const lambda = mockClient(LambdaClient);
     const outcome = { status: 'completed', taskId: 'writer@replay:writer@2026-11-25T02:15:00.000Z', outputs: [] };
     lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: new TextEncoder().encode(JSON.stringify(outcome)) as never });
-    const request = parseReplay(undefined, { failed: true, since: '2026-11-25T02:00:00Z', agent: 'writer' }, reference.agents.map((a) => a.id), Date.now());
+    const request = parseReplay(undefined, { failed: true, since: '2026-11-25T02:00:00Z', agent: 'writer' }, reference.agents.map((a) => a.id), Date.now);
     const result = await replayDeployed(reference, target.history, 'nightshift-dev', request);
     const sent = lambda.commandCalls(InvokeCommand).map((c) => ({ name: c.args[0].input.FunctionName, payload: JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)) }));
     expect(sent).toEqual([{ name: 'nightshift-dev-writer-fn', payload: { ...invocation, replayOf: 'writer@2026-11-25T02:15:00.000Z' } }]);

@@ -7,32 +7,21 @@ import { parseReplay, replayLocal } from '../../cli/replay.ts';
 import { readSnapshot } from '../../cli/snapshot.ts';
 import { localTarget, localTargetOn } from '../../cli/target.ts';
 import { SIMULATION_START, simulate } from '../../local/runner.ts';
-import { type PipelineInput, definePipeline } from '../../src/config/pipeline.ts';
+import { causalChain } from '../fixtures/causal-chain.ts';
 import { UsageError } from '../../src/errors.ts';
 
-const entry = 'test/fixtures/agents/causal.ts';
-const memory = { reads: ['chain'], writes: ['chain'] };
-const chain = definePipeline({
-  name: 'replayed',
-  stage: 'test',
-  agents: [
-    { id: 'collector', entry, memory, schedules: [{ cron: '0 */2 * * *' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-    { id: 'summarizer', entry, memory, upstream: ['collector'], triggers: [{ outputsOf: 'collector' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-    { id: 'notifier', entry, memory, upstream: ['summarizer'], triggers: [{ outputsOf: 'summarizer' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-  ],
-  breaker: { maxOutputs: 40, windowMinutes: 60 },
-} satisfies PipelineInput);
+const chain = causalChain('replayed');
 const agents = chain.agents.map((a) => a.id);
 
 describe('nightshift replay', () => {
   it('checks its arguments before starting anything', () => {
     const now = SIMULATION_START.getTime();
-    expect(() => parseReplay(undefined, {}, agents, now)).toThrow(UsageError);
-    expect(() => parseReplay(undefined, { refused: true }, agents, now)).toThrow('--failed and --refused need --since <time>');
-    expect(() => parseReplay('run-1', { failed: true, since: '-1h' }, agents, now)).toThrow('not both');
-    expect(() => parseReplay(undefined, { failed: true, since: 'yesterday' }, agents, now)).toThrow(/ISO time with a zone/);
-    expect(() => parseReplay(undefined, { failed: true, since: '-1h', agent: 'nobody' }, agents, now)).toThrow("No agent 'nobody'");
-    expect(parseReplay(undefined, { refused: true, since: '-2h' }, agents, now)).toEqual({ failed: false, refused: true, since: now - 7_200_000 });
+    expect(() => parseReplay(undefined, {}, agents, () => now)).toThrow(UsageError);
+    expect(() => parseReplay(undefined, { refused: true }, agents, () => now)).toThrow('--failed and --refused need --since <time>');
+    expect(() => parseReplay('run-1', { failed: true, since: '-1h' }, agents, () => now)).toThrow('not both');
+    expect(() => parseReplay(undefined, { failed: true, since: 'yesterday' }, agents, () => now)).toThrow(/ISO time with a zone/);
+    expect(() => parseReplay(undefined, { failed: true, since: '-1h', agent: 'nobody' }, agents, () => now)).toThrow("No agent 'nobody'");
+    expect(parseReplay(undefined, { refused: true, since: '-2h' }, agents, () => now)).toEqual({ failed: false, refused: true, since: now - 7_200_000 });
   });
 
   it('after a loop and a reset, replays the refused triggered runs once each, with their trigger input; a second replay runs nothing', { timeout: 240_000 }, async () => {
@@ -63,7 +52,7 @@ describe('nightshift replay', () => {
     expect(data.triggeredRefused).toBe(refused.length - 1); // the summarizer's looping run started before the trip
     expect(reset.text).toContain(`nightshift replay --refused --since ${new Date(rehearsal.alerts[0]!.at).toISOString().slice(0, 16)}`);
 
-    const request = () => parseReplay(undefined, { refused: true, since: SIMULATION_START.toISOString() }, agents, readSnapshot(stateDir).now);
+    const request = () => parseReplay(undefined, { refused: true, since: SIMULATION_START.toISOString() }, agents, () => readSnapshot(stateDir).now);
     const first = (await replayLocal(chain, stateDir, request())).data as { replayed: { agentId: string; replays: string; status: string; taskId?: string }[] };
     const taken = first.replayed.filter((r) => r.status !== 'left out');
     expect(taken.map((r) => r.status)).toEqual(taken.map(() => 'completed'));

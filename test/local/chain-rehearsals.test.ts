@@ -2,22 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { simulate } from '../../local/runner.ts';
 import { formatSummary } from '../../local/summary.ts';
-import { type PipelineInput, definePipeline } from '../../src/config/pipeline.ts';
+import { causalChain } from '../fixtures/causal-chain.ts';
 
-const entry = 'test/fixtures/agents/causal.ts';
-const memory = { reads: ['chain'], writes: ['chain'] };
-
-/** A calm chain: collector (every 2 hours) → summarizer and notifier, each run only by its upstream's outputs. */
-const chain = definePipeline({
-  name: 'rehearsed',
-  stage: 'test',
-  agents: [
-    { id: 'collector', entry, memory, schedules: [{ cron: '0 */2 * * *' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-    { id: 'summarizer', entry, memory, upstream: ['collector'], triggers: [{ outputsOf: 'collector' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-    { id: 'notifier', entry, memory, upstream: ['summarizer'], triggers: [{ outputsOf: 'summarizer' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
-  ],
-  breaker: { maxOutputs: 40, windowMinutes: 60 },
-} satisfies PipelineInput);
+const chain = causalChain('rehearsed');
 
 const rehearse = (fault: string) =>
   simulate({ pipeline: chain, scenario: 'normal', inject: [fault], hours: 8, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix: `chain-${randomUUID().slice(0, 8)}` });
