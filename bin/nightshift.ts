@@ -154,7 +154,13 @@ opsCommand(program.command('status').description('breaker state, heartbeats, hel
 const breaker = program.command('breaker').description('circuit breaker');
 opsCommand(breaker.command('reset').description('close the breaker and re-enable exactly the schedules its trip disabled'), {
   starts: 'close the breaker',
-  run: async (t) => (await ops()).breakerReset(t),
+  run: async (t, _args, options) =>
+    (await ops()).breakerReset(t, {
+      ...(options.stage ? { stage: String(options.stage) } : {}),
+      ...(options.stack ? { stack: String(options.stack) } : {}),
+      config: String(options.config),
+      stateDir: String(options.stateDir),
+    }),
 });
 const locks = program.command('locks').description('task locks');
 opsCommand(locks.command('release <task>').description('evict the holder of a task lock (keeps the fencing token)').option('--force', 'really evict'), {

@@ -19,12 +19,12 @@ export function manualInvocation(agentId: string, at: number) {
  * `--at`: an ISO 8601 time with a zone (`2026-11-25T09:00:00Z`), or a time relative to now (`+30m`, `-2h`, `+1d`).
  * Returns epoch ms; throws naming the accepted forms.
  */
-export function parseAt(text: string | undefined, now: number): number {
+export function parseAt(text: string | undefined, now: number, flag = '--at'): number {
   if (text === undefined) return now;
   const relative = /^([+-])(\d+)(m|h|d)$/.exec(text);
   if (relative) return now + (relative[1] === '-' ? -1 : 1) * Number(relative[2]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[3] as 'm' | 'h' | 'd'];
   if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text))) return Date.parse(text);
-  throw new UsageError(`--at must be an ISO time with a zone (2026-11-25T09:00:00Z) or relative to now (+30m, -2h, +1d); got '${text}'`);
+  throw new UsageError(`${flag} must be an ISO time with a zone (2026-11-25T09:00:00Z) or relative to now (+30m, -2h, +1d); got '${text}'`);
 }
 
 /**

@@ -83,7 +83,7 @@ async function namespaceEntries(target: Target, namespace: string): Promise<Memo
   return entries;
 }
 
-export async function breakerReset(target: Target): Promise<CommandResult> {
+export async function breakerReset(target: Target, how: { readonly stage?: string; readonly stack?: string; readonly config?: string; readonly stateDir?: string } = {}): Promise<CommandResult> {
   const before = await target.breaker.state();
   const result = await target.breaker.reset();
   if (!result.wasOpen) return { data: result, text: 'Breaker was already closed; nothing to do.' };
@@ -91,14 +91,16 @@ export async function breakerReset(target: Target): Promise<CommandResult> {
   const since = before.since === undefined ? undefined : new Date(before.since).toISOString();
   const refused = since ? (await target.history.since(target.pipeline.agents.map((a) => a.id), since)).filter((r) => r.status === 'halted') : [];
   const triggered = refused.filter((r) => r.trigger !== undefined && r.trigger !== 'schedule').length;
-  const how = since ? `nightshift replay --refused --since ${since} ${target.label.startsWith('local') ? '--local' : '--stage <stage>'}` : '';
+  // The command as the operator would type it next: the same target, the same config.
+  const where = how.stage ? [`--stage ${how.stage}`, ...(how.stack ? [`--stack ${how.stack}`] : [])] : ['--local', ...(how.stateDir && how.stateDir !== '.nightshift/local' ? [`--state-dir ${how.stateDir}`] : [])];
+  const command = since ? ['nightshift replay --refused --since', since, ...where, ...(how.config && how.config !== 'nightshift.config.ts' ? [`--config ${how.config}`] : [])].join(' ') : '';
   const text = [
     `Breaker closed. Schedules re-enabled: ${result.enabled.length ? result.enabled.join(', ') : 'none had been disabled'}.`,
     ...(refused.length
-      ? [`${refused.length} run(s) were refused or halted while it was open (${triggered} started by outputs or events, which nothing runs again); to run them again: ${how}`]
+      ? [`${refused.length} run(s) were refused or halted while it was open (${triggered} started by outputs or events, which nothing runs again); to run them again: ${command}`]
       : ['No run was refused while it was open.']),
   ].join('\n');
-  return { data: { ...result, refusedWhileOpen: refused.length, triggeredRefused: triggered, ...(since ? { openSince: since, replay: how } : {}) }, text };
+  return { data: { ...result, refusedWhileOpen: refused.length, triggeredRefused: triggered, ...(since ? { openSince: since, replay: command } : {}) }, text };
 }
 
 export async function locksRelease(target: Target, taskId: string, force: boolean): Promise<CommandResult> {

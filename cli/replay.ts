@@ -36,8 +36,10 @@ export function parseReplay(id: string | undefined, options: { failed?: boolean;
   if (id === undefined && !failed && !refused) throw new UsageError('replay what? Give a run id (from `nightshift runs`), or --failed and/or --refused with --since <time>');
   if (id === undefined && options.since === undefined) throw new UsageError('--failed and --refused need --since <time>: an ISO time with a zone, or relative to now (-2h, -1d)');
   if (options.agent !== undefined) checkAgent(options.agent, agents);
+  // A task id names its agent (`<agent>@…`); a run id is a bare id.
+  if (id?.includes('@')) checkAgent(id.slice(0, id.indexOf('@')), agents);
   // An ISO time is checked first; only a relative one needs "now" (a local run's end, read from its state).
-  const since = options.since === undefined ? undefined : parseAt(options.since, /^[+-]/.test(options.since) ? now() : 0);
+  const since = options.since === undefined ? undefined : parseAt(options.since, /^[+-]/.test(options.since) ? now() : 0, '--since');
   return { ...(id === undefined ? {} : { id }), failed, refused, ...(since === undefined ? {} : { since }), ...(options.agent === undefined ? {} : { agent: options.agent }) };
 }
 
@@ -49,6 +51,9 @@ export async function chooseRuns(history: RunHistory, pipeline: PipelineConfig, 
     const runs = await history.list(owner ? [owner] : agents, 1_000);
     const run = runs.find((r) => r.runId === request.id || r.taskId === request.id);
     if (!run) throw new UsageError(`No run '${request.id}' among each agent's newest 1,000: give a run id or task id from \`nightshift runs\``);
+    if (run.status !== 'failed' && run.status !== 'halted') {
+      throw new UsageError(`${run.taskId} ${run.status === 'completed' ? 'completed' : `was skipped (${run.detail ?? 'no reason recorded'})`}: replay runs a failed, halted or refused run`);
+    }
     return [run];
   }
   const wanted = new Set([...(request.failed ? ['failed'] : []), ...(request.refused ? ['halted'] : [])]);
@@ -106,6 +111,8 @@ export async function replayLocal(pipeline: PipelineConfig, stateDir: string, re
       return works.get(agentId)!;
     };
     const send = async (agentId: string, event: unknown) => {
+      // Each run a moment after the last, as they would follow each other: their records never share a start time.
+      await clock.advance(1_000);
       try {
         return (await local.handler(agentId, await workOf(agentId))(event)) as { status: string; taskId: string; reason?: string; detail?: string };
       } catch (error) {
@@ -172,5 +179,8 @@ function report(results: readonly Replayed[]): CommandResult {
   for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
   const lines = results.map((r) => `${r.agentId}: ${r.replays} → ${r.status}${r.taskId ? ` (task ${r.taskId})` : ''}${r.detail ? `: ${r.detail.slice(0, 200)}` : ''}`);
   const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
-  return { data: { replayed: results }, text: [...lines, `Replayed ${results.length} run(s): ${summary}.${counts.get('skipped') ? ' A skipped replay had run already: each run is replayed once.' : ''}`].join('\n') };
+  const done = results.some((r) => r.status === 'skipped' && r.detail === 'already-completed');
+  // A replay that failed fails the command, as the run would have.
+  if (counts.get('failed')) process.exitCode = 1;
+  return { data: { replayed: results }, text: [...lines, `Replayed ${results.length} run(s): ${summary}.${done ? ' A replay skipped as already-completed had run already: each run is replayed once.' : ''}`].join('\n') };
 }

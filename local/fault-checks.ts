@@ -36,7 +36,9 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
                 name,
                 id === loop.agentId
                   ? `${id} published nothing after ${hhmm(loop.at)}: the loop never ran${agent.schedules.length === 0 ? ' (it runs only on triggers, and no event started it)' : ''}`
-                  : `the cascade never reached ${id}: it published nothing after ${hhmm(loop.at)}`,
+                  : r.runs.some((run) => run.agentId === id && run.at >= loop.at)
+                    ? `${id} ran ${r.runs.filter((run) => run.agentId === id && run.at >= loop.at).length} time(s) after ${hhmm(loop.at)} and published nothing: the breaker had tripped first`
+                    : `the cascade never reached ${id}: it did not run after ${hhmm(loop.at)}`,
                 id === loop.agentId,
               )
             : check(name, busiest <= agent.breaker.maxOutputs, `at most ${busiest} in any ${agent.breaker.windowMinutes} min`),
@@ -58,7 +60,8 @@ export function faultChecks(pipeline: PipelineConfig, faults: readonly Fault[], 
       checks.push(check('loop: breaker OPEN at the end', r.breaker === 'OPEN', r.breaker));
       const enabled = Object.entries(r.schedules).filter(([, on]) => on).map(([name]) => name);
       checks.push(check('loop: every schedule disabled', enabled.length === 0, enabled.length ? `still enabled: ${enabled.join(', ')}` : `${Object.keys(r.schedules).length} disabled`));
-      const later = trip === undefined ? [] : r.runs.filter((run) => run.at > trip);
+      // From the trip's own moment: runs an in-run loop's outputs started are refused at the very time it tripped.
+      const later = trip === undefined ? [] : r.runs.filter((run) => run.at >= trip);
       const after = later.filter((run) => run.status === 'completed');
       const name = 'loop: every run after the trip refused';
       checks.push(
@@ -202,7 +205,14 @@ function pageChecks(pipeline: PipelineConfig, faults: readonly Fault[], r: Simul
     const degraded = [...new Set(r.runs.filter((run) => run.degraded && pipeline.agents.find((a) => a.id === run.agentId)?.upstream.includes(fault.agentId)).map((run) => run.agentId))];
     const name = `${fault.kind} ${fault.agentId}: each agent that ran degraded paged (stale upstream)`;
     const missing = degraded.filter((id) => opened(`${id} runs degraded`).length !== 1);
-    checks.push(degraded.length ? check(name, missing.length === 0, missing.length ? `not paged once: ${missing.join(', ')}` : `paged: ${degraded.join(', ')}`) : notExercised(name, 'no downstream run went degraded', false));
+    const listing = pipeline.agents.filter((a) => a.upstream.includes(fault.agentId));
+    checks.push(
+      degraded.length
+        ? check(name, missing.length === 0, missing.length ? `not paged once: ${missing.join(', ')}` : `paged: ${degraded.join(', ')}`)
+        : listing.length > 0 && listing.every((a) => a.schedules.length === 0)
+          ? notApplicable(name, `the agents watching ${fault.agentId}'s heartbeat (${listing.map((a) => a.id).join(', ')}) run only on triggers, and a crashed or failed run starts none of them on its stale heartbeat`)
+          : notExercised(name, 'no downstream run went degraded', false),
+    );
   }
   if (faults.some((f) => f.kind === 'loop')) {
     const silent = opened(' is silent');

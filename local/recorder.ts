@@ -99,10 +99,16 @@ export class RunRecorder {
   }
 
   /** A run that crashed or threw: it has no outcome. */
-  failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string, trigger?: RunTrigger): void {
+  failed(agentId: string, slot: number, status: 'crash' | 'fail', detail: string, trigger?: RunTrigger, published: readonly string[] = []): void {
     this.changed();
     this.runs.push({ agentId, at: this.clock.now(), slot, status, degraded: false, reason: detail, ...(trigger ? { trigger } : {}) });
     this.tallies[agentId]!.failed++;
+    // A crashed run's work had finished: what it published before it died was published, and runs what it triggers.
+    for (const outputId of published) {
+      this.tallies[agentId]!.published++;
+      this.published.push({ agentId, at: this.clock.now(), outputId });
+      this.outputsThisSample[agentId]!++;
+    }
     this.event(agentId, status, detail);
   }
 

@@ -209,12 +209,28 @@ class Simulation {
     }
   }
 
-  /** The agent's own work, then the same output emitted again and again: a retry loop around its publish. */
+  /**
+   * The agent's own work, then its last output emitted again and again (each marked with the retry, so it is not the
+   * same content): a retry loop around its publish. Its downstream agents get what they expect from it.
+   */
   private emittingAgain(agentId: string, attempts: number): Work {
     const own = this.works.get(agentId)!;
     return async (ctx) => {
-      const result = await own(ctx);
-      for (let retry = 1; retry <= attempts; retry++) await ctx.emit({ fault: 'loop', agentId, retry });
+      let last: unknown;
+      const emit = ctx.emit.bind(ctx);
+      const watched: AgentContext = Object.create(ctx, {
+        emit: {
+          value: (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
+            last = payload;
+            return emit(payload, publish);
+          },
+        },
+      });
+      const result = await own(watched);
+      for (let retry = 1; retry <= attempts; retry++) {
+        const again = last !== null && typeof last === 'object' && !Array.isArray(last) ? { ...(last as object), loopRetry: retry } : { fault: 'loop', agentId, retry };
+        await ctx.emit(again);
+      }
       return result;
     };
   }
@@ -288,14 +304,25 @@ class Simulation {
       let died: () => void = () => undefined;
       const death = new Promise<void>((resolve) => (died = resolve));
       const processClock: Clock = { now: () => this.clock.now(), every: (ms, task) => this.clock.every(ms, async () => (alive ? task() : undefined)) };
+      const published: string[] = [];
       const dying: Work = async (ctx) => {
-        await work(ctx);
+        const emit = ctx.emit.bind(ctx);
+        const counted: AgentContext = Object.create(ctx, {
+          emit: {
+            value: async (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
+              const result = await emit(payload, publish);
+              if (result.published) published.push(result.output.id);
+              return result;
+            },
+          },
+        });
+        await work(counted);
         alive = false;
         died();
         return new Promise<never>(() => undefined);
       };
       await Promise.race([this.local.handler(agentId, dying, processClock)(invocation), death]);
-      this.recorder.failed(agentId, slot, 'crash', `the ${hhmm} run died holding its lock (${fault.label})`, event && triggerOf(event));
+      this.recorder.failed(agentId, slot, 'crash', `the ${hhmm} run died holding its lock (${fault.label})`, event && triggerOf(event), published);
       // Delivered again once the lease has expired: Scheduler's retry of the slot, or EventBridge's of the event.
       this.redeliveries.push({ agentId, slot, at: redeliveryAt(agentConfig, event ? this.clock.now() : slot), ...(event ? { event } : {}) });
       return;

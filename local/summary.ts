@@ -6,7 +6,7 @@ export function formatSummary(result: SimulationResult): string {
   const hours = (result.end - result.start) / 3_600_000;
   lines.push('', `${runLabel(result)}: ${hours} simulated hours from ${new Date(result.start).toISOString()}`);
   lines.push(result.faults.length > 0 ? `faults injected: ${result.faults.join(', ')}` : 'faults injected: none', '');
-  const header = ['agent', 'runs', 'triggered', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
+  const header = ['agent', 'completed', 'triggered', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
   const rows = Object.entries(result.agents).map(([id, t]) => [
     id,
     t.completed,

@@ -227,7 +227,8 @@ async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lea
  */
 async function rateLimited(deps: GuardDeps, spec: AgentSpec, invocation: AgentInvocation): Promise<string | undefined> {
   const trigger = invocation.trigger;
-  if (!trigger || trigger.kind === 'schedule' || !deps.outputs) return undefined;
+  // A replay is the operator's decision, not traffic: it goes through the breaker and the budget, not this limit.
+  if (!trigger || trigger.kind === 'schedule' || !deps.outputs || invocation.replayOf !== undefined) return undefined;
   const triggers = spec.triggers ?? [];
   const index =
     trigger.kind === 'event'

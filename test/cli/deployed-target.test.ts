@@ -124,6 +124,12 @@ describe('ops CLI against a deployed stack', () => {
     const sent = lambda.commandCalls(InvokeCommand).map((c) => ({ name: c.args[0].input.FunctionName, payload: JSON.parse(new TextDecoder().decode(c.args[0].input.Payload as Uint8Array)) }));
     expect(sent).toEqual([{ name: 'nightshift-dev-writer-fn', payload: { ...invocation, replayOf: 'writer@2026-11-25T02:15:00.000Z' } }]);
     expect(result.text).toContain('writer: writer@2026-11-25T02:15:00.000Z → completed (task writer@replay:writer@2026-11-25T02:15:00.000Z)');
+    // By id, only a failed, halted or refused run: a completed one is refused, saying so, and nothing is sent.
+    const completed = { ...failed, taskId: 'writer@2026-11-25T04:15:00.000Z', startedAt: '2026-11-25T04:15:01.000Z', status: 'completed' as const, detail: undefined };
+    await target.history.record(JSON.parse(JSON.stringify(completed)));
+    const byId = parseReplay('writer@2026-11-25T04:15:00.000Z', {}, reference.agents.map((a) => a.id), Date.now);
+    await expect(replayDeployed(reference, target.history, 'nightshift-dev', byId)).rejects.toThrow('writer@2026-11-25T04:15:00.000Z completed: replay runs a failed, halted or refused run');
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
     lambda.restore();
   });
 });

@@ -19,7 +19,9 @@ describe('nightshift replay', () => {
     expect(() => parseReplay(undefined, {}, agents, () => now)).toThrow(UsageError);
     expect(() => parseReplay(undefined, { refused: true }, agents, () => now)).toThrow('--failed and --refused need --since <time>');
     expect(() => parseReplay('run-1', { failed: true, since: '-1h' }, agents, () => now)).toThrow('not both');
-    expect(() => parseReplay(undefined, { failed: true, since: 'yesterday' }, agents, () => now)).toThrow(/ISO time with a zone/);
+    expect(() => parseReplay(undefined, { failed: true, since: 'yesterday' }, agents, () => now)).toThrow(/^--since must be an ISO time with a zone/);
+    // A task id names its agent: an unknown one is refused before anything starts.
+    expect(() => parseReplay('nosuch@event:123', {}, agents, () => now)).toThrow("No agent 'nosuch'");
     expect(() => parseReplay(undefined, { failed: true, since: '-1h', agent: 'nobody' }, agents, () => now)).toThrow("No agent 'nobody'");
     expect(parseReplay(undefined, { refused: true, since: '-2h' }, agents, () => now)).toEqual({ failed: false, refused: true, since: now - 7_200_000 });
   });
@@ -43,20 +45,24 @@ describe('nightshift replay', () => {
     const target = await localTarget(chain, stateDir);
     let reset;
     try {
-      reset = await breakerReset(target);
+      reset = await breakerReset(target, { config: 'chain.config.ts', stateDir });
       await saveSnapshot(target, stateDir);
     } finally {
       await target.close();
     }
-    const data = reset.data as { refusedWhileOpen: number; triggeredRefused: number; replay: string };
+    const data = reset.data as { refusedWhileOpen: number; triggeredRefused: number; replay: string; openSince: string };
     expect(data.triggeredRefused).toBe(refused.length - 1); // the summarizer's looping run started before the trip
+    // The command to type next, with the same target and config.
     expect(reset.text).toContain(`nightshift replay --refused --since ${new Date(rehearsal.alerts[0]!.at).toISOString().slice(0, 16)}`);
+    expect(reset.text).toMatch(new RegExp(`--local --state-dir ${stateDir} --config chain.config.ts$`, 'm'));
 
-    const request = () => parseReplay(undefined, { refused: true, since: SIMULATION_START.toISOString() }, agents, () => readSnapshot(stateDir).now);
+    // As the reset says: the runs refused since the breaker opened.
+    const since = (reset.data as { openSince: string }).openSince;
+    const request = () => parseReplay(undefined, { refused: true, since }, agents, () => readSnapshot(stateDir).now);
     const first = (await replayLocal(chain, stateDir, request())).data as { replayed: { agentId: string; replays: string; status: string; taskId?: string }[] };
     const taken = first.replayed.filter((r) => r.status !== 'left out');
     expect(taken.map((r) => r.status)).toEqual(taken.map(() => 'completed'));
-    expect(taken.filter((r) => r.agentId === 'notifier')).toHaveLength(refused.filter((r) => r.agentId === 'notifier').length);
+    expect(taken.map((r) => r.agentId)).toEqual(refused.filter((r) => r.agentId === 'notifier').map(() => 'notifier'));
     for (const r of taken) expect(r.taskId).toBe(`${r.agentId}@replay:${r.replays}`);
 
     const second = (await replayLocal(chain, stateDir, request())).data as { replayed: { status: string }[] };

@@ -28,6 +28,10 @@ describe.each(['summarizer', 'collector'])('rehearsals on a chain, each fault on
     expect(crashed.trigger?.kind).toBe(triggered ? 'output' : undefined);
     expect(r.takeovers).toBeGreaterThanOrEqual(1);
     expect(r.checks.find((c) => c.name.startsWith(`crash ${agent}:`) && c.name.includes('redelivery took the expired lease over'))?.status).toBe('PASS');
+    // Counts are true: what the crashed run published before it died counts, and ran what it triggers.
+    const next = agent === 'summarizer' ? 'notifier' : 'summarizer';
+    expect(r.agents[agent]!.published).toBe(r.published.filter((p) => p.agentId === agent).length);
+    expect(r.runs.filter((run) => run.agentId === next && run.trigger?.kind === 'output' && run.status !== 'skipped')).toHaveLength(r.agents[agent]!.published);
   });
 
   it('fail: the first run at or after the time fails, and the checks after it say what the chain’s shape allows', async () => {
@@ -40,6 +44,7 @@ describe.each(['summarizer', 'collector'])('rehearsals on a chain, each fault on
     expect(degradedCheck).toMatchObject({ status: 'NOT APPLICABLE', ok: true });
     expect(degradedCheck.detail).toContain(`${downstream} runs only on triggers (outputs of ${agent})`);
     expect(formatSummary(r)).toMatch(/not applicable to this pipeline's shape/);
+    expect(r.checks.find((c) => c.name === `fail ${agent}: each agent that ran degraded paged (stale upstream)`)?.status).toBe('NOT APPLICABLE');
   });
 
   it('loop: the breaker trips with exactly one alert, naming the looping agent', async () => {
@@ -48,6 +53,8 @@ describe.each(['summarizer', 'collector'])('rehearsals on a chain, each fault on
     expect(r.alerts[0]!.subject).toMatch(new RegExp(`circuit breaker OPEN: ${agent} \\(outputs\\)`));
     const halted = r.runs.find((run) => run.agentId === agent && run.status === 'halted')!;
     expect(halted.trigger?.kind).toBe(triggered ? 'output' : undefined);
+    // The runs its outputs started at the moment it tripped were refused, and the check saw them.
+    expect(r.checks.find((c) => c.name === 'loop: every run after the trip refused')?.status).toBe('PASS');
   });
 
   it('silence: nothing invokes it; a trigger-only agent is not paged as silent (no cadence), its events are not run', async () => {

@@ -36,7 +36,9 @@ export function valueProblems(value: unknown, path = 'value'): string[] {
     if (problems.length >= 5) return;
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') {
       const what = v === undefined ? 'undefined' : `a ${typeof v}`;
-      problems.push(`${at} is ${what}, which JSON cannot carry: leave the field out, or set it to null`);
+      // A field can be left out; an item of a list, or the whole value, can only be null or gone.
+      const fix = at.endsWith(']') ? 'use null, or remove the item' : at === path ? 'use null, or delete the entry' : 'leave the field out, or set it to null';
+      problems.push(`${at} is ${what}, which JSON cannot carry: ${fix}`);
       return;
     }
     if (typeof v === 'number') {

@@ -82,6 +82,9 @@ describe('memory client', () => {
       'memory update of headlines/2026-12-06: value[0].summary is undefined, which JSON cannot carry: leave the field out, or set it to null',
     );
     expect(sentEntries()).toEqual([]);
+    // An item of a list, or the whole value, can only be null or gone.
+    await expect(client().submit([update({ op: 'append', namespace: 'notes', key: 'k', value: [1, undefined] })])).rejects.toThrow('value[1] is undefined, which JSON cannot carry: use null, or remove the item');
+    await expect(client().submit([update({ namespace: 'notes', key: 'k', value: undefined })])).rejects.toThrow('value is undefined, which JSON cannot carry: use null, or delete the entry');
     // A merge's field, NaN, and a function are named the same way.
     await expect(client().submit([update({ op: 'merge', namespace: 'notes', key: 'k', value: { a: undefined } })])).rejects.toThrow('memory update of notes/k: value.a is undefined');
     await expect(client().submit([update({ namespace: 'notes', key: 'k', value: { n: Number.NaN } })])).rejects.toThrow('value.n is NaN, which JSON cannot carry');
