@@ -7,7 +7,7 @@ import { causalChain } from '../fixtures/causal-chain.ts';
 const chain = causalChain('rehearsed');
 
 const rehearse = (fault: string) =>
-  simulate({ pipeline: chain, scenario: 'normal', inject: [fault], hours: 8, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix: `chain-${randomUUID().slice(0, 8)}` });
+  simulate({ pipeline: chain, scenario: 'normal', inject: [fault], hours: 6, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix: `chain-${randomUUID().slice(0, 8)}` });
 
 /** What a rehearsal must show whatever the fault: every check held, and none was needed yet not exercised. */
 async function held(fault: string) {
