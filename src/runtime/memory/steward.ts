@@ -1,39 +1,21 @@
-import { ContentionError } from '../../errors.ts';
-import { createHash } from 'node:crypto';
-import {
-  ConditionalCheckFailedException,
-  TransactionCanceledException,
-} from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { UNKNOWN_SENDER } from '../../contract/tables.ts';
+import { ContentionError } from '../../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
-import {
-  FIELD_PREFIX,
-  entryKey,
-  fenceKey,
-  padSequence,
-  provenance,
-  rejectionKey,
-  unpadSequence,
-  valueAttributes,
-  valueOf,
-  kindOf,
-} from './items.ts';
-import { KEYS, UNKNOWN_SENDER } from '../../contract/tables.ts';
-import { type TokenCounter, tokenCounter } from '../tokens.ts';
+import { tokenCounter } from '../tokens.ts';
 import { contextAttributes } from './context-index.ts';
 import type { EntryVectors } from './entry-vectors.ts';
-import { type EntryIds, EntryIdsCache, RECENT_IDS_HORIZON_MS, RECENT_IDS_KEPT, entryIds, idAttribute, keepRecent } from './recent-ids.ts';
+import { type Write, entryWrite, fenceWrite } from './entry-writes.ts';
+import { entryKey, padSequence, unpadSequence, valueOf } from './items.ts';
+import { EntryIdsCache, RECENT_IDS_HORIZON_MS, entryIds, idAttribute } from './recent-ids.ts';
 import { SenderQuotas } from './sender-quotas.ts';
+import { StewardRecords } from './steward-records.ts';
 import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update.ts';
+
+export { REJECTED_BODY_BYTES } from './steward-records.ts';
 
 /**
  * The memory steward: the single writer of shared memory. Every message ends as exactly one of
@@ -126,16 +108,16 @@ export interface MemoryStewardOptions {
   readonly onOutcome?: (message: StewardMessage, result: StewardResult) => void;
 }
 
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-type Write = { readonly Put: NonNullable<TransactItem['Put']> } | { readonly Update: NonNullable<TransactItem['Update']> };
 
 export class MemorySteward {
   /** Per entry, the sequence and recent idempotency ids its last write here left (see `recent-ids.ts`). */
   private readonly known = new EntryIdsCache();
   private readonly quotas: SenderQuotas;
+  private readonly records: StewardRecords;
 
   constructor(private readonly options: MemoryStewardOptions) {
     this.quotas = new SenderQuotas({ client: options.client, tableName: options.tableName, clock: options.clock });
+    this.records = new StewardRecords({ client: options.client, tableName: options.tableName, clock: options.clock });
   }
 
   /** Parses, validates and applies one message; records a rejection. Throws only what is worth retrying. */
@@ -144,8 +126,9 @@ export class MemorySteward {
     // and receipt it lands in) reads the sender from this, never from attributes an agent can set.
     const message = this.believed(received);
     const { result, update } = await this.decide(message);
-    if (result.outcome === 'rejected') await this.recordRejection(message, result);
-    if (update) await this.recordReceipt(message, update, result);
+    if (result.outcome === 'rejected') await this.records.rejection(this.senderOf(message), message, result);
+    const writer = this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId));
+    if (update && writer?.receipts) await this.records.receipt(writer.agentId, update, result);
     this.options.onOutcome?.(received, result);
     this.options.metrics?.count(
       result.outcome === 'applied' ? 'UpdatesApplied' : result.outcome === 'duplicate' ? 'UpdatesDuplicate' : 'UpdatesRejected',
@@ -268,7 +251,7 @@ export class MemorySteward {
     for (let attempt = 1; ; attempt++) {
       const now = this.options.clock.now();
       const known = this.known.get(entry);
-      const write = this.writeFor(update, sequence, countTokens, known, now);
+      const write = entryWrite(this.options.tableName, update, sequence, countTokens, known, now);
       const outcome = await this.send(update, sequence, write, options.redriven, attempt);
       if (outcome.retryWith) {
         // Another steward wrote this entry since this one last saw it: send the put again with what is there.
@@ -303,7 +286,7 @@ export class MemorySteward {
     try {
       if (update.taskId !== undefined && update.fencingToken !== undefined) {
         await this.options.client.send(
-          new TransactWriteCommand({ TransactItems: [this.fenceWrite(update.taskId, update.fencingToken), write] }),
+          new TransactWriteCommand({ TransactItems: [fenceWrite(this.options.tableName, update.taskId, update.fencingToken, this.options.clock.now()), write] }),
         );
         const seen = update.op === 'merge' || update.op === 'append' ? await this.refreshContextIndex(namespace, key) : 'Put' in write ? write.Put.Item : undefined;
         return { result: applied, ...(seen ? { seen } : {}) };
@@ -367,102 +350,6 @@ export class MemorySteward {
       return current;
     }
     return { ...current, ctxNamespace, ctxText, ctxTokens, ctxSequence };
-  }
-
-  /**
-   * The entry write for an update: ordered by sequence, and recording the update's idempotency id, conditional on
-   * its not being there yet (exactly one effect per id, see `recent-ids.ts`). A put or delete replaces the item, so
-   * it carries the recent ids `known` and is conditional on the entry being as known.
-   */
-  private writeFor(update: MemoryUpdate, sequence: string, countTokens: TokenCounter, known: EntryIds | undefined, now: number): Write {
-    const TableName = this.options.tableName;
-    const Key = entryKey(update.namespace, update.key);
-    const stamp = provenance(update, sequence, now);
-    // The id must not be there, or be older than the horizon (an expired id not yet cleaned up is not a duplicate).
-    const ordered = '(attribute_not_exists(lastSequence) OR lastSequence < :seq) AND (attribute_not_exists(#id) OR #id < :horizon)';
-    const base = { TableName, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
-    const id = idAttribute(update.idempotencyId);
-    const { keep, drop } = keepRecent(known?.ids ?? new Map(), now, RECENT_IDS_KEPT - 1);
-
-    if (update.op === 'put' || update.op === 'delete') {
-      const value =
-        update.op === 'put'
-          ? {
-              kind: kindOf(update.value),
-              ...valueAttributes(update.value),
-              tags: update.tags ?? [],
-              pinned: update.pinned ?? false,
-              ...contextAttributes(update.namespace, update.key, update.value, sequence, countTokens),
-            }
-          : { kind: 'deleted' };
-      const asKnown = known?.lastSequence === undefined ? 'attribute_not_exists(lastSequence)' : 'lastSequence = :known';
-      return {
-        Put: {
-          ...base,
-          Item: { ...Key, ...value, ...stamp, ...Object.fromEntries(keep), [id]: now },
-          ConditionExpression: `${ordered} AND ${asKnown}`,
-          ExpressionAttributeNames: { '#id': id },
-          ExpressionAttributeValues: { ':seq': sequence, ':horizon': now - RECENT_IDS_HORIZON_MS, ...(known?.lastSequence === undefined ? {} : { ':known': known.lastSequence }) },
-        },
-      };
-    }
-    const names: Record<string, string> = { '#id': id };
-    const values: Record<string, unknown> = { ':seq': sequence, ':now': now, ':horizon': now - RECENT_IDS_HORIZON_MS };
-    const removes = drop.filter((name) => name !== id).slice(0, 32).map((name, i) => {
-      names[`#drop${i}`] = name;
-      return `#drop${i}`;
-    });
-    const sets = Object.entries(stamp).map(([attribute, value]) => {
-      names[`#${attribute}`] = attribute;
-      values[`:${attribute}`] = value;
-      return `#${attribute} = :${attribute}`;
-    });
-    names['#kind'] = 'kind';
-    for (const attribute of ['tags', 'pinned'] as const) {
-      if (update[attribute] === undefined) continue;
-      names[`#${attribute}`] = attribute;
-      values[`:${attribute}`] = update[attribute];
-      sets.push(`#${attribute} = :${attribute}`);
-    }
-    if (update.op === 'merge') {
-      Object.entries(update.value).forEach(([field, value], i) => {
-        names[`#f${i}`] = `${FIELD_PREFIX}${field}`;
-        values[`:f${i}`] = value;
-        sets.push(`#f${i} = :f${i}`);
-      });
-      values[':kind'] = 'object';
-    } else {
-      names['#value'] = 'value';
-      values[':items'] = update.value;
-      values[':empty'] = [];
-      values[':kind'] = 'list';
-      sets.push('#value = list_append(if_not_exists(#value, :empty), :items)');
-    }
-    values[':deleted'] = 'deleted';
-    return {
-      Update: {
-        ...base,
-        Key,
-        UpdateExpression: `SET #kind = :kind, #id = :now, ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-        // A merge needs an object (or nothing) there, an append a list: anything else can never apply.
-        ConditionExpression: `${ordered} AND (attribute_not_exists(#kind) OR #kind IN (:kind, :deleted))`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      },
-    };
-  }
-
-  private fenceWrite(taskId: string, fencingToken: number): Write {
-    return {
-      Update: {
-        TableName: this.options.tableName,
-        Key: fenceKey(taskId),
-        UpdateExpression: 'SET highestToken = :token, updatedAt = :now',
-        ConditionExpression: 'attribute_not_exists(highestToken) OR highestToken <= :token',
-        ExpressionAttributeValues: { ':token': fencingToken, ':now': this.options.clock.now() },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      },
-    };
   }
 
   /**
@@ -531,56 +418,6 @@ export class MemorySteward {
     return this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId))?.agentId ?? UNKNOWN_SENDER;
   }
 
-  /**
-   * Notes a settled update in its run's receipt (for a writer others run on): the id in `settled`, and in `rejected`
-   * when rejected. Set additions, so a redelivery changes nothing; under the sender's own agent id (SQS's SenderId),
-   * whatever the update says, so no agent can settle another's.
-   */
-  private async recordReceipt(message: StewardMessage, update: MemoryUpdate, result: StewardResult): Promise<void> {
-    const writer = this.options.writers?.get(principalOf(message.originalSenderId ?? message.senderId));
-    if (!writer?.receipts) return;
-    const now = this.options.clock.now();
-    const id = new Set([update.idempotencyId]);
-    await this.options.client.send(
-      new UpdateCommand({
-        TableName: this.options.tableName,
-        Key: KEYS.memory.receipts(writer.agentId, update.runId),
-        UpdateExpression: `ADD settled :id${result.outcome === 'rejected' ? ', rejected :id' : ''} SET updatedAt = :now, #ttl = :ttl`,
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':id': id, ':now': now, ':ttl': Math.ceil((now + RECEIPT_RETENTION_MS) / 1000) },
-      }),
-    );
-  }
-
-  private async recordRejection(message: StewardMessage, result: Extract<StewardResult, { outcome: 'rejected' }>) {
-    try {
-      await this.options.client.send(
-        new PutCommand({
-          TableName: this.options.tableName,
-          Item: {
-            ...rejectionKey(this.senderOf(message), message.sentAt, message.messageId),
-            reason: result.reason,
-            // Bounded, so the record itself always fits an item: the body's first 16 KB, its size and its hash.
-            detail: result.detail.slice(0, 2_000),
-            body: truncateUtf8(message.body, REJECTED_BODY_BYTES),
-            bodyBytes: Buffer.byteLength(message.body, 'utf8'),
-            bodySha256: createHash('sha256').update(message.body).digest('hex'),
-            messageId: message.messageId,
-            messageGroupId: message.messageGroupId,
-            sequenceNumber: message.sequenceNumber,
-            receiveCount: message.receiveCount,
-            rejectedAt: this.options.clock.now(),
-            // Clean-up only (DynamoDB deletes lazily): readers count by rejectedAt, never by presence.
-            ttl: Math.ceil((this.options.clock.now() + REJECTION_RETENTION_MS) / 1000),
-          },
-          // A redelivery of a message already recorded finds its record there: nothing to do.
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
-  }
 }
 
 /**
@@ -600,20 +437,6 @@ function principalOf(senderId: string | undefined): string {
 
 /** An entry condition failed only because this steward's knowledge of it was stale: send the put again. */
 const STALE_KNOWLEDGE = Symbol('stale knowledge');
-
-/** How long receipts are kept (TTL, clean-up only): past EventBridge's retries of the output events that await them. */
-const RECEIPT_RETENTION_MS = 2 * 24 * 60 * 60_000;
-
-/** How long rejection records are kept (TTL, clean-up only). */
-const REJECTION_RETENTION_MS = 14 * 24 * 60 * 60_000;
-
-/** The body prefix a rejection record keeps. */
-export const REJECTED_BODY_BYTES = 16 * 1024;
-
-function truncateUtf8(text: string, bytes: number): string {
-  const buffer = Buffer.from(text, 'utf8');
-  return buffer.length <= bytes ? text : buffer.subarray(0, bytes).toString('utf8').replace(/\uFFFD$/, '');
-}
 
 function isValidation(error: unknown): boolean {
   return error instanceof Error && error.name === 'ValidationException';
