@@ -6,6 +6,8 @@ import { Heartbeats } from '../../src/runtime/heartbeats.ts';
 import { LockLostError } from '../../src/runtime/locks.ts';
 import { MINUTE, coordination } from '../support/coordination.ts';
 import { dynamoForTest } from '../support/dynamo.ts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { MemoryReceipts } from '../../src/runtime/memory/receipts.ts';
 
 const dynamo = await dynamoForTest('guard');
 
@@ -163,6 +165,40 @@ describe('agent guard', () => {
     await expect(runAgent(deps, spec, invocation, async () => 'retried')).resolves.toMatchObject({
       status: 'completed',
       result: 'retried',
+    });
+  });
+
+  describe('memory before a run started by an output', () => {
+    const receipts = () => new MemoryReceipts({ client: DynamoDBDocumentClient.from(dynamo.client), tableName: dynamo.names.memory });
+
+    it('waits at most its trigger’s bound for updates nobody settles, then runs degraded saying how many are pending', async () => {
+      const { deps, spec, clock } = setup();
+      const upstream = `up-${randomUUID().slice(0, 6)}`;
+      const triggered = { ...spec, upstream: [], triggers: [{ outputsOf: upstream, waitForMemorySeconds: 5 }] };
+      const invocation = {
+        agentId: spec.id,
+        scheduledTime: new Date(clock.now()).toISOString(),
+        scheduleArn: 'event',
+        attemptNumber: 0,
+        trigger: { kind: 'output' as const, eventId: randomUUID(), from: upstream, outputId: 'r1:0', runId: 'r1', degraded: false, payload: {}, memory: { submitted: 3, unsent: [1] } },
+      };
+      const pauses: number[] = [];
+      const outcome = await runAgent({ ...deps, receipts: receipts(), pause: async (ms) => { pauses.push(ms); await clock.advance(ms); } }, triggered, invocation, async (ctx) => ctx.degraded?.reasons);
+      expect(outcome).toMatchObject({ status: 'completed', memoryWait: { from: upstream, awaited: 2, pending: 2, waitedMs: 5_000 } });
+      if (outcome.status !== 'completed') throw new Error('unreachable');
+      expect(outcome.result).toEqual([`2 of 2 memory updates of ${upstream}'s run r1 not applied after 5 s: the steward is behind or down`]);
+      // At once, then after 0.2, 0.4, 0.8, 1.6 s, and what is left of the bound.
+      expect(pauses).toEqual([200, 400, 800, 1_600, 2_000]);
+    });
+
+    it('never waits for an outside event, which carries no memory: nobody outside the pipeline can write it', async () => {
+      const { deps, spec, clock } = setup();
+      const invocation = { agentId: spec.id, scheduledTime: new Date(clock.now()).toISOString(), scheduleArn: 'event', attemptNumber: 0, trigger: { kind: 'event' as const, eventId: 'e1', source: 'tickets', detailType: 'Ticket opened', detail: {} } };
+      const pause = vi.fn(async () => undefined);
+      const outcome = await runAgent({ ...deps, receipts: receipts(), pause }, { ...spec, upstream: [] }, invocation, async (ctx) => ctx.degraded);
+      expect(outcome).toMatchObject({ status: 'completed', degraded: undefined, result: undefined });
+      expect(outcome).not.toHaveProperty('memoryWait');
+      expect(pause).not.toHaveBeenCalled();
     });
   });
 });
