@@ -4,7 +4,7 @@ import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk
 import { KEYS } from '../../contract/tables.ts';
 import type { Clock } from '../clock.ts';
 import { rejectionKey } from './items.ts';
-import type { StewardMessage, StewardResult } from './steward.ts';
+import type { StewardMessage, StewardResult } from './steward-message.ts';
 import type { MemoryUpdate } from './update.ts';
 
 /** How long receipts are kept (TTL, clean-up only): past EventBridge's retries of the output events that await them. */

@@ -12,36 +12,18 @@ import { type Write, entryWrite, fenceWrite } from './entry-writes.ts';
 import { entryKey, padSequence, unpadSequence, valueOf } from './items.ts';
 import { EntryIdsCache, RECENT_IDS_HORIZON_MS, entryIds, idAttribute } from './recent-ids.ts';
 import { SenderQuotas } from './sender-quotas.ts';
+import type { StewardMessage, StewardResult } from './steward-message.ts';
 import { StewardRecords } from './steward-records.ts';
 import { InvalidUpdateError, type MemoryUpdate, messageGroupId, parseUpdate } from './update.ts';
 
 export { REJECTED_BODY_BYTES } from './steward-records.ts';
+export type { RejectionReason, StewardMessage, StewardResult } from './steward-message.ts';
 
 /**
  * The memory steward: the single writer of shared memory. Every message ends as exactly one of
  * applied, duplicate (already applied: a no-op), or rejected with a recorded reason and the original body. Only
  * transient store errors are thrown, so the queue retries them and, after `maxReceiveCount`, dead-letters them.
  */
-
-/** One queue message, as the steward needs it (the Lambda adapter builds it from an SQS record). */
-export interface StewardMessage {
-  readonly messageId: string;
-  readonly body: string;
-  readonly messageGroupId: string;
-  readonly sequenceNumber: string;
-  /** Epoch ms the message was first sent. */
-  readonly sentAt: number;
-  readonly receiveCount: number;
-  /**
-   * Set by redrive: the sequence number the update had before it was dead-lettered. A message attribute, so anyone
-   * who can send can set it: trusted only on a message whose `senderId` is the redriver's.
-   */
-  readonly originalSequenceNumber?: string;
-  /** SQS's `SenderId`: the IAM identity that sent it (`<role id>:<session>` for an assumed role). */
-  readonly senderId?: string;
-  /** Set by redrive: the `SenderId` of the agent that first sent it. Trusted only from the redriver, as above. */
-  readonly originalSenderId?: string;
-}
 
 /** An agent as the steward knows it from the stack's wiring: the identity it sends with, what it may write. */
 export interface Writer {
@@ -64,27 +46,6 @@ export interface Writer {
    */
   readonly receipts?: boolean;
 }
-
-export type RejectionReason =
-  | 'unparseable'
-  | 'invalid-update'
-  | 'wrong-message-group'
-  | 'stale-fencing-token'
-  | 'type-mismatch'
-  | 'superseded'
-  | 'too-large'
-  | 'invalid-item'
-  | 'unknown-sender'
-  | 'impersonation'
-  | 'namespace-not-writable'
-  | 'pin-not-allowed'
-  | 'foreign-task'
-  | 'over-quota';
-
-export type StewardResult =
-  | { readonly outcome: 'applied'; readonly namespace: string; readonly key: string; readonly sequence: string }
-  | { readonly outcome: 'duplicate'; readonly namespace: string; readonly key: string }
-  | { readonly outcome: 'rejected'; readonly reason: RejectionReason; readonly detail: string };
 
 export interface MemoryStewardOptions {
   readonly client: DynamoDBDocumentClient;
