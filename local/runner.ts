@@ -217,16 +217,7 @@ class Simulation {
     const own = this.works.get(agentId)!;
     return async (ctx) => {
       let last: unknown;
-      const emit = ctx.emit.bind(ctx);
-      const watched: AgentContext = Object.create(ctx, {
-        emit: {
-          value: (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
-            last = payload;
-            return emit(payload, publish);
-          },
-        },
-      });
-      const result = await own(watched);
+      const result = await own(watchingEmits(ctx, (payload) => (last = payload)));
       for (let retry = 1; retry <= attempts; retry++) {
         const again = last !== null && typeof last === 'object' && !Array.isArray(last) ? { ...(last as object), loopRetry: retry } : { fault: 'loop', agentId, retry };
         await ctx.emit(again);
@@ -240,17 +231,8 @@ class Simulation {
     const own = this.works.get(agentId)!;
     return async (ctx) => {
       let emitted = false;
-      const emit = ctx.emit.bind(ctx);
-      const watched: AgentContext = Object.create(ctx, {
-        emit: {
-          value: (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
-            emitted = true;
-            return emit(payload, publish);
-          },
-        },
-      });
-      const result = await own(watched);
-      if (!emitted) await watched.emit({ fault: 'loop', agentId, retry });
+      const result = await own(watchingEmits(ctx, () => (emitted = true)));
+      if (!emitted) await ctx.emit({ fault: 'loop', agentId, retry });
       return result;
     };
   }
@@ -306,17 +288,7 @@ class Simulation {
       const processClock: Clock = { now: () => this.clock.now(), every: (ms, task) => this.clock.every(ms, async () => (alive ? task() : undefined)) };
       const published: string[] = [];
       const dying: Work = async (ctx) => {
-        const emit = ctx.emit.bind(ctx);
-        const counted: AgentContext = Object.create(ctx, {
-          emit: {
-            value: async (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
-              const result = await emit(payload, publish);
-              if (result.published) published.push(result.output.id);
-              return result;
-            },
-          },
-        });
-        await work(counted);
+        await work(watchingEmits(ctx, undefined, (result) => result.published && published.push(result.output.id)));
         alive = false;
         died();
         return new Promise<never>(() => undefined);
@@ -353,6 +325,24 @@ class Simulation {
     }
     this.recorder.tally(agentId, outcome, slot, event && triggerOf(event));
   }
+}
+
+/**
+ * The run's context with its `emit` watched: `before` sees each payload as it is emitted, `after` each result. A
+ * fault's wrapper of the agent's own work uses it; the work sees the context as ever.
+ */
+function watchingEmits(ctx: AgentContext, before?: (payload: unknown) => unknown, after?: (result: Awaited<ReturnType<AgentContext['emit']>>) => unknown): AgentContext {
+  const emit = ctx.emit.bind(ctx);
+  return Object.create(ctx, {
+    emit: {
+      value: async (payload: unknown, publish?: Parameters<AgentContext['emit']>[1]) => {
+        before?.(payload);
+        const result = await emit(payload, publish);
+        after?.(result);
+        return result;
+      },
+    },
+  }) as AgentContext;
 }
 
 /** What a delivered event was to the run it started: another agent's output (its id), or an outside event. */
