@@ -191,6 +191,24 @@ describe('agent guard', () => {
       expect(pauses).toEqual([200, 400, 800, 1_600, 2_000]);
     });
 
+    it('does not take an upstream’s word for an unbounded count: past 10,000 updates the run is degraded at once, reading nothing', async () => {
+      const { deps, spec, clock } = setup();
+      const upstream = `up-${randomUUID().slice(0, 6)}`;
+      const invocation = {
+        agentId: spec.id,
+        scheduledTime: new Date(clock.now()).toISOString(),
+        scheduleArn: 'event',
+        attemptNumber: 0,
+        trigger: { kind: 'output' as const, eventId: randomUUID(), from: upstream, outputId: 'r2:0', runId: 'r2', degraded: false, payload: {}, memory: { submitted: 1_000_000, unsent: [] } },
+      };
+      const pause = vi.fn(async () => undefined);
+      const outcome = await runAgent({ ...deps, receipts: receipts(), pause }, { ...spec, upstream: [], triggers: [{ outputsOf: upstream }] }, invocation, async (ctx) => ctx.degraded?.reasons);
+      expect(outcome).toMatchObject({ status: 'completed', memoryWait: { pending: 1_000_000, waitedMs: 0 } });
+      if (outcome.status !== 'completed') throw new Error('unreachable');
+      expect(outcome.result).toEqual([`${upstream}'s run r2 says it queued 1000000 memory updates, more than the 10000 a run waits for: not checked`]);
+      expect(pause).not.toHaveBeenCalled();
+    });
+
     it('never waits for an outside event, which carries no memory: nobody outside the pipeline can write it', async () => {
       const { deps, spec, clock } = setup();
       const invocation = { agentId: spec.id, scheduledTime: new Date(clock.now()).toISOString(), scheduleArn: 'event', attemptNumber: 0, trigger: { kind: 'event' as const, eventId: 'e1', source: 'tickets', detailType: 'Ticket opened', detail: {} } };

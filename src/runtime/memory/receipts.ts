@@ -50,6 +50,13 @@ export interface MemoryWaitDeps {
   readonly pause: (ms: number) => Promise<void>;
 }
 
+/**
+ * The most updates of one upstream run a triggered run waits for. The count comes from the upstream's event, which
+ * its agent wrote: a run past it is not checked update by update (its ids alone could fill the function's memory),
+ * it runs degraded, saying so.
+ */
+export const MAX_VERIFIED_UPDATES = 10_000;
+
 /** First pause between reads; each next one doubles, up to {@link MAX_PAUSE_MS}. */
 const FIRST_PAUSE_MS = 200;
 const MAX_PAUSE_MS = 5_000;
@@ -61,6 +68,10 @@ const MAX_PAUSE_MS = 5_000;
 export async function awaitUpstreamMemory(deps: MemoryWaitDeps, trigger: Extract<Trigger, { kind: 'output' }>, boundMs: number): Promise<MemoryWait | undefined> {
   const memory = trigger.memory;
   if (!memory || memory.submitted === 0) return undefined;
+  if (memory.submitted > MAX_VERIFIED_UPDATES) {
+    const reason = `${trigger.from}'s run ${trigger.runId} says it queued ${memory.submitted} memory updates, more than the ${MAX_VERIFIED_UPDATES} a run waits for: not checked`;
+    return { from: trigger.from, runId: trigger.runId, awaited: memory.submitted, pending: memory.submitted, rejected: 0, waitedMs: 0, reason };
+  }
   const unsent = new Set(memory.unsent);
   const awaited: string[] = [];
   for (let n = 0; n < memory.submitted; n++) if (!unsent.has(n)) awaited.push(`${trigger.runId}:${n}`);
