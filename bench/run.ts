@@ -4,7 +4,8 @@
  *
  *   bundle <function> <bytes>         what each deployed function loads at cold start (and lazily, on first use)
  *   cold_load ratio_vs_bare=<x>       slowest agent's module load / a bare DynamoDB document client handler's
- *   emit store_calls_per_output=<n>   ctx.emit's accounting, and its time against bare UpdateItems
+ *   emit per_window=<n> …             ctx.emit's write units and store calls at 60…5,000 outputs per window, its time
+ *                                     against a bare UpdateItem, and 100 / 1,000 concurrent emits against N
  *   steward ratio_vs_raw=<x>          steward throughput (batches of 10, 20 groups) / raw conditional writes'
  *   cli_status ratio_vs_help=<x>      `status --local` / `--help`, fresh processes
  *   simulate week=<s>                 a simulated week of the reference pipeline (`nightshift local --hours 168`)
@@ -81,11 +82,17 @@ try {
     const tables = (label: string) => createTables(raw, `bench-${label}-${randomUUID().slice(0, 8)}`);
 
     const emit = await runEmitBench(client, async (label) => (await tables(label)).counters);
-    console.log(
-      `emit store_calls_per_output=${fixed(emit.storeCallsPerOutput)} breaker_requests_per_output=${fixed(emit.breakerRequestsPerOutput)} ratio_vs_update=${fixed(emit.ratioVsUpdate)} ` +
-        `(${emit.outputs} outputs in ${fixed(emit.emitSeconds)} s, bare UpdateItem ${fixed(emit.updateSeconds)} s; ` +
-        `${emit.concurrent.emits} concurrent emits, limit ${emit.concurrent.limit}: ${emit.concurrent.published} published)`,
-    );
+    for (const w of emit.windows) {
+      console.log(
+        `emit per_window=${w.perWindow} write_units_per_output=${fixed(w.writeUnitsPerOutput)} store_calls_per_output=${fixed(w.storeCallsPerOutput)} ` +
+          `breaker_requests_per_output=${fixed(w.breakerRequestsPerOutput)} median_ms=${fixed(w.emitMedianMs)} ` +
+          `(${w.outputs} outputs after a full window; ${fixed(w.refusedWritesPerOutput)} of the units are refused duplicate claims, billed 1 each)`,
+      );
+    }
+    console.log(`emit ratio_vs_update=${fixed(emit.ratioVsUpdate)} (median emit at 60 per window / median bare UpdateItem ${fixed(emit.bareUpdateMedianMs)} ms, in process)`);
+    for (const c of emit.concurrent) {
+      console.log(`emit concurrent=${c.emits} instances=${c.instances} limit=${c.limit} published=${c.published} alerts=${c.alerts}`);
+    }
     results.emit = emit;
 
     const steward = await runStewardBench(client, (await tables('steward')).memory);

@@ -119,9 +119,9 @@ export class CircuitBreaker extends Construct {
   }
 
   /**
-   * Lets an agent keep its own output window and token budget (GetItem and UpdateItem on its own items only, by a
-   * `dynamodb:LeadingKeys` condition) and read the breaker's state. Nothing else on the table: the breaker's item
-   * (its state and the pipeline's window) is the breaker function's to write.
+   * Lets an agent keep its own content claims, token budget and event counts (GetItem and UpdateItem on its own items
+   * only, by a `dynamodb:LeadingKeys` condition) and read the breaker's state. Nothing else on the table: its outputs
+   * are counted by the breaker function, on items (`verified#<agent>`, the breaker's) no agent role may write.
    */
   grantAgentCounters(grantee: iam.IGrantable, agentId: string): iam.Grant {
     const own = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });

@@ -7,59 +7,104 @@ import { ManualClock } from '../../src/runtime/clock.ts';
 import { Wiring } from '../../src/runtime/wiring.ts';
 import { inProcessTransport } from '../../src/runtime/breaker/authority.ts';
 
-export interface EmitFigures {
+const MINUTE = 60_000;
+
+/** Write units, store calls and time of `ctx.emit` for an agent whose 60-minute window holds `perWindow` outputs. */
+export interface WindowFigures {
+  readonly perWindow: number;
+  /** Outputs measured (after a full window of warm-up). */
   readonly outputs: number;
-  /** DynamoDB requests per `emit`, the agent's and the breaker function's, averaged over every output (prunes included). */
+  /** Write capacity units per output (`ReturnConsumedCapacity`), the agent's and the breaker function's writes together. */
+  readonly writeUnitsPerOutput: number;
+  /** Of which: conditional writes refused (a duplicate's claim), billed one unit each (DynamoDB reports none for them). */
+  readonly refusedWritesPerOutput: number;
   readonly storeCallsPerOutput: number;
-  /** Requests to the breaker function per `emit` (a Lambda invoke in the cloud; in this process here). */
   readonly breakerRequestsPerOutput: number;
-  readonly emitSeconds: number;
-  readonly updateSeconds: number;
+  /** Median time of one emit, and of one bare UpdateItem, in this process. */
+  readonly emitMedianMs: number;
+}
+
+export interface EmitFigures {
+  readonly windows: readonly WindowFigures[];
+  readonly bareUpdateMedianMs: number;
+  /** The median emit at 60 outputs per window against the median bare UpdateItem. */
   readonly ratioVsUpdate: number;
-  /** 100 concurrent emits against a limit of `limit`: how many were published (must not exceed the limit). */
-  readonly concurrent: { readonly emits: number; readonly limit: number; readonly published: number };
+  /** Concurrent emits against a limit N from several breaker-function instances: how many were published. */
+  readonly concurrent: readonly { readonly emits: number; readonly instances: number; readonly limit: number; readonly published: number; readonly alerts: number }[];
 }
 
 /**
- * `ctx.emit`'s accounting (breaker check, both windows, the duplicate claim) for `n` outputs of an agent publishing
- * once a minute, counted in 60-minute windows with a 60-minute duplicate window, a tenth of them repeats: store
- * calls counted at the client, time against `n` bare UpdateItems. (Each update returns its whole item, which holds
- * the window's output ids and the live content claims: the time per output grows with outputs per window.) Then 100 concurrent emits against N = 10 on a fresh breaker, to show the count stays exact.
+ * `ctx.emit`'s accounting as an agent meets it (its content claim; the breaker function's count of the agent and of
+ * the pipeline), for an agent emitting steadily into a 60-minute window of 60, 300, 1,200 and 5,000 outputs, a tenth
+ * of them repeats. Each size first fills a whole window, then measures: write units from every write's
+ * `ReturnConsumedCapacity`, store calls counted at the client. Then exactness: 100 and 1,000 concurrent emits from
+ * several instances against N.
  */
-export async function runEmitBench(client: DynamoDBDocumentClient, countersTable: (label: string) => Promise<string>, n = 300): Promise<EmitFigures> {
-  const table = await countersTable('emit');
-  const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const { guard, requests } = outputGuard(client, table, clock);
-  const spec = agent({ maxOutputs: 1e9, windowMinutes: 60 });
-  await guard.emit(spec, 'bench', 'warm', { warm: true });
-  const requestsBefore = requests.count;
-  let calls = 0;
-  const counting = ((next: (args: unknown) => Promise<unknown>) => (args: unknown) => {
-    calls++;
-    return next(args);
-  }) as never;
-  client.middlewareStack.add(counting, { step: 'initialize', name: 'benchCallCounter' });
-  const emitStart = performance.now();
-  for (let i = 0; i < n; i++) {
-    await guard.emit(spec, 'bench', `o${i}`, { text: `post ${i % Math.ceil(n * 0.9)}` });
-    await clock.advance(60_000);
+export async function runEmitBench(client: DynamoDBDocumentClient, countersTable: (label: string) => Promise<string>): Promise<EmitFigures> {
+  const meter = installMeter(client);
+  const windows: WindowFigures[] = [];
+  for (const perWindow of [60, 300, 1_200, 5_000]) {
+    const table = await countersTable(`emit-${perWindow}`);
+    const clock = new ManualClock(Date.UTC(2026, 10, 25));
+    const { guard, requests } = outputGuard(client, table, clock, { maxOutputs: 2 * perWindow, windowMinutes: 60 }, 2 * perWindow);
+    const spec = agent({ maxOutputs: 2 * perWindow, windowMinutes: 60 });
+    const step = (60 * MINUTE) / perWindow;
+    let i = 0;
+    // Every tenth output repeats the one before it: suppressed as a duplicate, and still counted.
+    const emit = () => {
+      const n = i++;
+      return guard.emit(spec, 'bench', `output-${perWindow}-${n}`, { text: `post ${n % 10 === 9 ? n - 1 : n}` });
+    };
+    for (let w = 0; w < perWindow; w++) {
+      await emit();
+      await clock.advance(step);
+    }
+    const outputs = Math.min(perWindow, 300);
+    meter.reset();
+    const requestsBefore = requests.count;
+    const times: number[] = [];
+    for (let n = 0; n < outputs; n++) {
+      const start = performance.now();
+      await emit();
+      times.push(performance.now() - start);
+      await clock.advance(step);
+    }
+    windows.push({
+      perWindow,
+      outputs,
+      writeUnitsPerOutput: (meter.writeUnits + meter.refusedWrites) / outputs,
+      refusedWritesPerOutput: meter.refusedWrites / outputs,
+      storeCallsPerOutput: meter.calls / outputs,
+      breakerRequestsPerOutput: (requests.count - requestsBefore) / outputs,
+      emitMedianMs: median(times),
+    });
   }
-  const emitSeconds = (performance.now() - emitStart) / 1000;
-  client.middlewareStack.remove('benchCallCounter');
-  const storeCallsPerOutput = calls / n;
-  const breakerRequestsPerOutput = (requests.count - requestsBefore) / n;
+  meter.stop();
 
-  const updateStart = performance.now();
-  for (let i = 0; i < n; i++) {
-    await client.send(new UpdateCommand({ TableName: table, Key: { pk: 'baseline', sk: 'c' }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': 1 } }));
+  const bareTable = await countersTable('emit-bare');
+  const bare: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const start = performance.now();
+    await client.send(new UpdateCommand({ TableName: bareTable, Key: { pk: 'baseline', sk: 'c' }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': 1 } }));
+    bare.push(performance.now() - start);
   }
-  const updateSeconds = (performance.now() - updateStart) / 1000;
+  const bareUpdateMedianMs = median(bare);
 
-  const limit = 10;
-  const fresh = outputGuard(client, await countersTable('emit-race'), new ManualClock(Date.UTC(2026, 10, 25))).guard;
-  const results = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => fresh.emit(agent({ maxOutputs: limit, windowMinutes: 10 }), `run-${i}`, `c${i}`, { i })));
-  const published = results.filter((r) => r.status === 'fulfilled' && r.value.published).length;
-  return { outputs: n, storeCallsPerOutput, breakerRequestsPerOutput, emitSeconds, updateSeconds, ratioVsUpdate: emitSeconds / updateSeconds, concurrent: { emits: 100, limit, published } };
+  const concurrent = [];
+  for (const { emits, limit, instances } of [
+    { emits: 100, limit: 10, instances: 4 },
+    { emits: 1_000, limit: 250, instances: 8 },
+  ]) {
+    const table = await countersTable(`emit-race-${emits}`);
+    const clock = new ManualClock(Date.UTC(2026, 10, 25));
+    const alerts = { count: 0 };
+    // Each instance is a breaker function's sandbox of its own (and an agent's), all on one table.
+    const guards = Array.from({ length: instances }, () => outputGuard(client, table, clock, { maxOutputs: limit, windowMinutes: 10 }, 1e9, alerts).guard);
+    const spec = agent({ maxOutputs: limit, windowMinutes: 10 });
+    const results = await Promise.allSettled(Array.from({ length: emits }, (_, i) => guards[i % instances]!.emit(spec, `run-${i}`, `c${i}`, { i })));
+    concurrent.push({ emits, instances, limit, published: results.filter((r) => r.status === 'fulfilled' && r.value.published).length, alerts: alerts.count });
+  }
+  return { windows, bareUpdateMedianMs, ratioVsUpdate: windows[0]!.emitMedianMs / bareUpdateMedianMs, concurrent };
 }
 
 function agent(breaker: AgentSpec['breaker']): AgentSpec {
@@ -67,15 +112,69 @@ function agent(breaker: AgentSpec['breaker']): AgentSpec {
 }
 
 /** An agent's output guard, asking the breaker function (in this process) as an agent does; its requests counted. */
-function outputGuard(client: DynamoDBDocumentClient, tableName: string, clock: ManualClock): { guard: OutputGuard; requests: { count: number } } {
+function outputGuard(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  clock: ManualClock,
+  limit: AgentSpec['breaker'],
+  pipelineMax: number,
+  alerts = { count: 0 },
+): { guard: OutputGuard; requests: { count: number } } {
   const wiring = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client });
-  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: 1e9, windowMinutes: 60, scheduleNames: [], agents: ['bench'], agentLimits: { bench: { maxOutputs: 1e9, windowMinutes: 60 } } };
+  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: pipelineMax, windowMinutes: 60, scheduleNames: [], agents: ['bench'], agentLimits: { bench: limit } };
   const breaker = wireBreaker(wiring, {
     spec,
-    alerts: { publish: async () => undefined },
+    alerts: { publish: async () => void alerts.count++ },
     schedules: { enabled: async () => [], enable: async () => undefined, disable: async () => undefined },
     reset: 'local',
   });
   const requests = { count: 0 };
   return { guard: wiring.outputs(wiring.remoteBreaker(inProcessTransport(breaker, 'bench', () => void requests.count++))), requests };
+}
+
+const WRITES = new Set(['UpdateItemCommand', 'PutItemCommand', 'DeleteItemCommand', 'UpdateCommand', 'PutCommand', 'DeleteCommand']);
+
+/**
+ * Counts every request the client sends, asks every write for its consumed capacity and sums it. A conditional
+ * write DynamoDB refuses reports none, though it is billed: those are counted apart.
+ */
+function installMeter(client: DynamoDBDocumentClient) {
+  const meter = { calls: 0, writeUnits: 0, refusedWrites: 0 };
+  const middleware = ((next: (args: { input: Record<string, unknown> }) => Promise<{ output: { ConsumedCapacity?: { CapacityUnits?: number } } }>, context: { commandName?: string }) =>
+    async (args: { input: Record<string, unknown> }) => {
+      meter.calls++;
+      const write = WRITES.has(context.commandName ?? '');
+      if (write) args.input.ReturnConsumedCapacity = 'TOTAL';
+      try {
+        const result = await next(args);
+        if (write) meter.writeUnits += result.output.ConsumedCapacity?.CapacityUnits ?? 0;
+        return result;
+      } catch (error) {
+        if (write && (error as Error).name === 'ConditionalCheckFailedException') meter.refusedWrites++;
+        throw error;
+      }
+    }) as never;
+  client.middlewareStack.add(middleware, { step: 'initialize', name: 'benchMeter' });
+  return {
+    get calls() {
+      return meter.calls;
+    },
+    get writeUnits() {
+      return meter.writeUnits;
+    },
+    get refusedWrites() {
+      return meter.refusedWrites;
+    },
+    reset() {
+      Object.assign(meter, { calls: 0, writeUnits: 0, refusedWrites: 0 });
+    },
+    stop() {
+      client.middlewareStack.remove('benchMeter');
+    },
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }

@@ -64,7 +64,7 @@ export const DEFAULT_MAX_UPDATES_PER_HOUR = 600;
 
 export const breakerLimitSchema = z.strictObject({
   /** N: the most outputs allowed inside the window; output N+1 trips the breaker. */
-  maxOutputs: positiveInt.max(2_000, "at most 2000: the window's output ids are kept on one item, which DynamoDB caps at 400 KB"),
+  maxOutputs: positiveInt.max(1_000_000, 'at most 1,000,000: one counter item takes at most 1,000 writes a second, about 3.6 million an hour'),
   /** M: the sliding window's length. */
   windowMinutes: positiveInt.max(24 * 60),
 });

@@ -166,17 +166,6 @@ const pipelineSchema = z
         }
       });
     });
-    pipeline.agents.forEach((agent, i) => {
-      // The agent's window item holds a claim per distinct content published within the duplicate window.
-      const claims = agent.breaker.maxOutputs * Math.ceil(agent.duplicateWindowMinutes / agent.breaker.windowMinutes);
-      if (agent.breaker.maxOutputs <= MAX_LIVE_CLAIMS && claims > MAX_LIVE_CLAIMS) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['agents', i, 'duplicateWindowMinutes'],
-          message: `'${agent.id}' may publish up to ${claims} outputs within its ${agent.duplicateWindowMinutes}-minute duplicate window; the breaker's window item holds at most ${MAX_LIVE_CLAIMS}: shorten duplicateWindowMinutes or lower breaker.maxOutputs`,
-        });
-      }
-    });
     const written = new Set(pipeline.agents.flatMap((a) => a.memory.writes));
     pipeline.agents.forEach((agent, i) => {
       agent.memory.reads.forEach((namespace, j) => {
@@ -205,11 +194,6 @@ const pipelineSchema = z
     }
   });
 
-/**
- * Distinct contents an agent can have published within its duplicate window: each is a claim of about 100 bytes on
- * the agent's one window item (with the window's output ids), which DynamoDB caps at 400 KB.
- */
-export const MAX_LIVE_CLAIMS = 2_000;
 
 /** What users write: defaults may be left out. */
 export type PipelineInput = z.input<typeof pipelineSchema>;

@@ -129,8 +129,10 @@ export const KEYS = {
   counters: {
     /** The pipeline's breaker state and its window's buckets. */
     breaker: { pk: 'breaker', sk: 'state' },
-    /** An agent's output window and content claims. */
+    /** An agent's own partition: its content claims (see `claim`). */
     outputs: (agentId: string) => ({ pk: `outputs#${agentId}`, sk: 'window' }),
+    /** An agent's claim on one content (`hash`: hex) it published within its duplicate window. */
+    claim: (agentId: string, hash: string) => ({ pk: `outputs#${agentId}`, sk: `claim#${hash}` }),
     /** Runs an agent's outside-event triggers started, per trigger (`sk` = `trigger-<index>`), in minute buckets. */
     events: (agentId: string, triggerIndex: number) => ({ pk: `events#${agentId}`, sk: `trigger-${triggerIndex}` }),
     /** An agent's outputs as the breaker function counted them: its to write, never an agent role's. */

@@ -17,8 +17,12 @@ const count = () => z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INT
 export const breakerRequestSchema = z.discriminatedUnion('op', [
   /** Claim the HALF_OPEN breaker's one probe run. */
   z.object({ op: z.literal('claim-probe'), runId: id() }),
-  /** Count an output the agent's own window admitted in the pipeline's window. */
-  z.object({ op: z.literal('count'), runId: id(), outputId: id(), epoch: count(), sequence: count() }),
+  /**
+   * Count one of the agent's outputs, in its window and the pipeline's, and say whether it may publish. `epoch` and
+   * `sequence` (what earlier agents sent) are accepted and ignored: the function counts in its own epoch and orders
+   * the agent's outputs itself.
+   */
+  z.object({ op: z.literal('count'), runId: id(), outputId: id(), epoch: z.optional(count()), sequence: z.optional(count()) }),
   /** Trip the breaker for the agent's own window or budget (the pipeline's limit is the function's to judge). */
   z.object({
     op: z.literal('trip'),
@@ -62,7 +66,7 @@ export async function handleBreakerRequest(breaker: Breaker, agentId: string, re
       return { op: ask.op, admission, epoch: breaker.countingEpoch };
     }
     case 'count': {
-      const admission = await breaker.admitOutput(run(ask.runId), ask.outputId, { agentId, epoch: ask.epoch, sequence: ask.sequence });
+      const admission = await breaker.admitOutput(run(ask.runId), ask.outputId, { agentId });
       return { op: ask.op, admission, epoch: breaker.countingEpoch };
     }
     case 'trip': {
@@ -126,8 +130,8 @@ export class RemoteBreaker implements BreakerPort {
     return answer.admission;
   }
 
-  async admitOutput(runId: string, outputId: string, counted: AgentCounted): Promise<OutputAdmission> {
-    const answer = await this.ask({ op: 'count', runId, outputId, epoch: counted.epoch, sequence: counted.sequence }, 'count');
+  async admitOutput(runId: string, outputId: string, _counted: AgentCounted): Promise<OutputAdmission> {
+    const answer = await this.ask({ op: 'count', runId, outputId }, 'count');
     return answer.admission;
   }
 

@@ -1,6 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { KEYS } from '../../contract/tables.ts';
-import type { WindowCount } from './output-window.ts';
 
 /**
  * The breaker's state as its item holds it, and what an agent may ask of the breaker (`BreakerPort`): the `Breaker`
@@ -51,21 +50,22 @@ export interface PipelineLimit {
   readonly windowMinutes: number;
 }
 
-/** An output the agent's window admitted, as the pipeline step is asked to count it. */
+/** Whose output the breaker is asked to count. */
 export interface AgentCounted {
   readonly agentId: string;
-  /** The counting epoch the agent's window counted it in. */
-  readonly epoch: number;
-  /** Its sequence number in the agent's window. */
-  readonly sequence: number;
+  /**
+   * The agent's own limit, for a trusted caller whose breaker was not configured with it (an agent's request to the
+   * breaker function carries none: the function judges by the config's). @default - the breaker's `agentLimits`
+   */
+  readonly limit?: PipelineLimit;
 }
 
 /**
  * What counting an output in the pipeline's window found: counted, or refused by the breaker's state, or not
- * counted because the counting epoch moved on (a reset) since the agent's window counted it.
+ * counted because the counting epoch moved on (a reset) since the agent's count.
  */
 export type PipelineCount =
-  | ({ readonly admitted: true; readonly epoch: number } & WindowCount)
+  | { readonly admitted: true; readonly epoch: number; readonly count: number }
   | {
       readonly admitted: false;
       readonly state: BreakerState;
@@ -76,9 +76,8 @@ export type PipelineCount =
 export type Admission = { readonly admitted: true; readonly probe: boolean; readonly epoch: number } | { readonly admitted: false; readonly reason: string };
 
 /**
- * Whether an output the agent's window admitted may publish: counted in the pipeline's window, or refused (the
- * breaker is open, or this output crossed the pipeline's limit and tripped it), or to be counted again in a newer
- * counting epoch (a reset since the agent last looked).
+ * Whether an output may publish: counted in the agent's and the pipeline's windows, or refused (the breaker is open,
+ * or this output crossed a limit and tripped it), or not counted because resets kept changing the counting epoch.
  */
 export type OutputAdmission =
   | { readonly admitted: true }
@@ -90,7 +89,7 @@ export type OutputAdmission =
  * publish alerts. The `Breaker` itself is that function's (and the operator's) implementation.
  */
 export interface BreakerPort {
-  /** The counting epoch last seen: agents' windows count in its buckets. */
+  /** The counting epoch last seen: windows count in its buckets. */
   readonly countingEpoch: number;
   admit(runId: string): Promise<Admission>;
   /** `limit`: trusted callers only; an agent's `RemoteBreaker` ignores it (the breaker function has its own). */

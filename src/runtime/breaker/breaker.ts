@@ -5,7 +5,7 @@ import { VerifiedCounts } from './verified-counts.ts';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import type { AlertSink } from './alerts.ts';
-import { REMOVE_AT_MOST, bucketNames, minuteOf, removeClause, staleBuckets, windowOf } from './output-window.ts';
+import { REMOVE_AT_MOST, bucketName, bucketWidth, minuteOf, removeClause, staleBuckets, windowOf } from './window-buckets.ts';
 import type { ScheduleSwitch } from './schedules.ts';
 import { NightshiftError } from '../../errors.ts';
 
@@ -95,31 +95,43 @@ export class Breaker implements BreakerPort {
   }
 
   /**
-   * Counts an output the agent's window admitted in the pipeline's window ({@link Breaker.countOutput}) and, if it is
-   * the one that crosses the pipeline's limit, trips the breaker (reason `pipeline-outputs`, naming the agent)
-   * instead of admitting it.
+   * Counts one output of `counted.agentId` and says whether it may publish. First in the agent's window, as the
+   * breaker keeps it (`VerifiedCounts`, whatever the caller claims): the update orders the agent's outputs, and the one
+   * that crosses the agent's limit trips the breaker (reason `outputs`) instead of publishing. Then in the pipeline's
+   * window ({@link Breaker.countOutput}), in the conditional update that checks the breaker admits it; the output that
+   * crosses the pipeline's limit trips it (reason `pipeline-outputs`, naming the agent with the most outputs). Two
+   * store calls, each on an item whose size does not depend on how many outputs its window holds. Counted in this
+   * process's counting epoch; a reset since then costs a retry, here, in the new one.
    */
   async admitOutput(runId: string, outputId: string, counted: AgentCounted, limit: PipelineLimit | undefined = this.options.pipelineLimit): Promise<OutputAdmission> {
     const { maxOutputs, windowMinutes } = limit ?? { maxOutputs: Number.POSITIVE_INFINITY, windowMinutes: 60 };
-    const pipeline = await this.countOutput(runId, outputId, windowMinutes, counted);
-    if (!pipeline.admitted) return { admitted: false, epochChanged: pipeline.epochChanged, detail: `the breaker is ${pipeline.state.status}` };
-    // The caller's count as the breaker keeps it (in the epoch the pipeline's update just confirmed), not as it says.
-    const own = this.options.agentLimits?.[counted.agentId];
-    if (own) {
-      const verified = await this.verified.count(counted.agentId, pipeline.epoch, Math.max(own.windowMinutes, windowMinutes), own.windowMinutes);
-      if (verified > own.maxOutputs) {
-        const detail = `the breaker function counted ${verified} outputs of ${counted.agentId} in the last ${own.windowMinutes} minutes; its limit is ${own.maxOutputs}`;
-        await this.trip({ reason: 'outputs', agentId: counted.agentId, detail, recentOutputIds: pipeline.outputIds.slice(-20), epoch: pipeline.epoch });
+    const { agentId } = counted;
+    const own = this.options.agentLimits?.[agentId] ?? counted.limit;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const epoch = this.epoch;
+      const agent = await this.verified.count(agentId, epoch, own?.windowMinutes ?? windowMinutes, outputId);
+      if (own && agent.count > own.maxOutputs) {
+        const detail = `${agentId} produced ${agent.count} outputs in the last ${own.windowMinutes} minutes; the limit is ${own.maxOutputs} (counted by the breaker function)`;
+        const tripped = await this.trip({ reason: 'outputs', agentId, detail, recentOutputIds: agent.recentOutputIds, outputSequence: agent.sequence, epoch });
+        // A reset since this process last looked: the count that crossed means nothing; count again in the new epoch.
+        if (!tripped && this.epoch !== epoch) continue;
         return { admitted: false, epochChanged: false, detail };
       }
+      const pipeline = await this.countOutput(runId, windowMinutes, { agentId, epoch, sequence: agent.sequence });
+      if (!pipeline.admitted) {
+        if (pipeline.epochChanged) continue;
+        return { admitted: false, epochChanged: false, detail: `the breaker is ${pipeline.state.status}` };
+      }
+      if (pipeline.count <= maxOutputs) return { admitted: true };
+      // The trip names the agent with the most outputs in its window (by the breaker's own counts), and says whose output crossed.
+      const windows = Object.fromEntries(Object.entries(this.options.agentLimits ?? {}).map(([id, l]) => [id, l.windowMinutes]));
+      const blamed = await this.verified.top(windows, epoch);
+      const crossed = blamed && blamed.agentId !== agentId ? `; most of them are ${blamed.agentId}'s (${blamed.count}), ${agentId}'s output crossed the limit` : '';
+      const detail = `the pipeline produced ${pipeline.count} outputs in the last ${windowMinutes} minutes; the limit is ${maxOutputs}${crossed}`;
+      await this.trip({ reason: 'pipeline-outputs', agentId: blamed?.agentId ?? agentId, detail, recentOutputIds: agent.recentOutputIds, epoch });
+      return { admitted: false, epochChanged: false, detail };
     }
-    if (pipeline.count <= maxOutputs) return { admitted: true };
-    // The trip names the agent with the most outputs in the window (by the breaker's own counts), and says whose output crossed.
-    const blamed = await this.verified.top(Object.keys(this.options.agentLimits ?? {}), pipeline.epoch, windowMinutes);
-    const crossed = blamed && blamed.agentId !== counted.agentId ? `; most of them are ${blamed.agentId}'s (${blamed.count}), ${counted.agentId}'s output crossed the limit` : '';
-    const detail = `the pipeline produced ${pipeline.count} outputs in the last ${windowMinutes} minutes; the limit is ${maxOutputs}${crossed}`;
-    await this.trip({ reason: 'pipeline-outputs', agentId: blamed?.agentId ?? counted.agentId, detail, recentOutputIds: pipeline.outputIds, epoch: counted.epoch });
-    return { admitted: false, epochChanged: false, detail };
+    return { admitted: false, epochChanged: true, detail: `the counting epoch kept changing (resets) while counting output ${outputId}` };
   }
 
   /** The counting epoch this process last saw (from the last state read or count): windows count in its buckets. */
@@ -129,39 +141,37 @@ export class Breaker implements BreakerPort {
 
   /**
    * Counts one output of `runId` in the pipeline's window of `windowMinutes`, in the same conditional update that
-   * checks the breaker admits it and that the counting epoch is still the one the agent's window counted it in; the
-   * same update removes the buckets the last count saw fall out of the window. The breaker admits it when CLOSED,
-   * when HALF_OPEN with this run as the probe, and when OPEN by this agent's own window from an output counted after
-   * this one (see {@link Trip.outputSequence}). Returns the window including this output, or why it was not counted.
+   * checks the breaker admits it and that the counting epoch is still `counted.epoch`; the same update removes the
+   * buckets the last count saw fall out of the window. The breaker admits it when CLOSED, when HALF_OPEN with this run
+   * as the probe, and when OPEN by this agent's own window from an output counted after this one (see
+   * {@link Trip.outputSequence}). Returns the window including this output, or why it was not counted.
    */
-  async countOutput(runId: string, outputId: string, windowMinutes: number, counted?: AgentCounted): Promise<PipelineCount> {
+  async countOutput(runId: string, windowMinutes: number, counted: { readonly agentId: string; readonly epoch: number; readonly sequence: number }): Promise<PipelineCount> {
     const { client, tableName, clock } = this.options;
-    const epoch = counted?.epoch ?? this.epoch;
+    const { epoch } = counted;
     const minute = minuteOf(clock.now());
-    const bucket = bucketNames(epoch, minute);
-    const remove = removeClause(this.staleBuckets.filter((name) => name !== bucket.count && name !== bucket.ids).slice(0, REMOVE_AT_MOST));
+    const bucket = bucketName(epoch, minute, bucketWidth(windowMinutes));
+    const remove = removeClause(this.staleBuckets.filter((name) => name !== bucket).slice(0, REMOVE_AT_MOST));
     const result = await conditionally(
       client.send(
         new UpdateCommand({
           TableName: tableName,
           Key: KEY,
           // openAdmitted counts every count; a trip sets it to 0, so while OPEN it counts what was let through.
-          UpdateExpression: `ADD #n :one, #i :id, openAdmitted :one${remove.clause}`,
+          UpdateExpression: `ADD #n :one, openAdmitted :one${remove.clause}`,
           ConditionExpression:
             '(attribute_not_exists(#status) OR #status = :closed OR (#status = :halfOpen AND probeRunId = :run) OR ' +
             '(#status = :open AND reason = :outputs AND agentId = :agent AND tripSequence > :sequence AND openAdmitted < :openMax)) AND ' +
             (epoch === 0 ? '(attribute_not_exists(epoch) OR epoch = :epoch)' : 'epoch = :epoch'),
-          ExpressionAttributeNames: { '#status': 'status', '#n': bucket.count, '#i': bucket.ids, ...remove.names },
+          ExpressionAttributeNames: { '#status': 'status', '#n': bucket, ...remove.names },
           ExpressionAttributeValues: {
             ':one': 1,
-            ':id': new Set([outputId]),
             ':closed': 'CLOSED',
             ':halfOpen': 'HALF_OPEN',
             ':open': 'OPEN',
             ':outputs': 'outputs',
-            // Without an agent's count (an older caller), no output is let past its own agent's trip.
-            ':agent': counted?.agentId ?? '',
-            ':sequence': counted?.sequence ?? Number.MAX_SAFE_INTEGER,
+            ':agent': counted.agentId,
+            ':sequence': counted.sequence,
             ':run': runId,
             ':epoch': epoch,
             ':openMax': OPEN_ADMISSIONS_MAX,
@@ -178,7 +188,7 @@ export class Breaker implements BreakerPort {
     }
     const item = result.value.Attributes ?? {};
     this.staleBuckets = staleBuckets(item, epoch, minute, windowMinutes);
-    return { admitted: true, epoch, ...windowOf(item, epoch, minute, windowMinutes) };
+    return { admitted: true, epoch, count: windowOf(item, epoch, minute, windowMinutes) };
   }
 
   private stateOf(Item: Record<string, unknown> | undefined): BreakerState {
@@ -294,7 +304,8 @@ export class Breaker implements BreakerPort {
     const values = { ':halfOpen': 'HALF_OPEN', ':run': runId, ':now': now };
     const condition = '#status = :halfOpen AND probeRunId = :run';
     if (clean) {
-      await this.transition('SET #status = :closed, since = :now REMOVE probeRunId, probeClaimedAt, restoreSchedules', condition, {
+      // What the trip left (its detail can be 1 KB) goes too: every count rewrites this item, billed by its size.
+      await this.transition('SET #status = :closed, since = :now REMOVE probeRunId, probeClaimedAt, restoreSchedules, reason, agentId, detail, tripSequence', condition, {
         ...values,
         ':closed': 'CLOSED',
       });

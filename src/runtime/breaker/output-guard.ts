@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AgentSpec } from '../../config/agent-spec.ts';
 import { ContentionError } from '../../errors.ts';
 import type { MetricsSink } from '../metrics.ts';
-import { type Admission, BreakerOpenError, type BreakerPort, type PipelineLimit, type Trip } from './breaker.ts';
+import { type Admission, BreakerOpenError, type BreakerPort, type PipelineLimit } from './breaker.ts';
 import type { OutputWindows } from './output-window.ts';
 
 export type EmitResult = { readonly published: true } | { readonly published: false; readonly reason: 'duplicate' };
@@ -20,18 +20,16 @@ export interface OutputGuardOptions {
 }
 
 /**
- * What stands between an agent's output and its side effect. Before `publish` runs, the output is counted in the
- * agent's window and its content claimed (one update); the output that crosses the agent's limit trips the breaker
- * and goes no further, so the pipeline's window never counts it. An output the agent's window admitted is then
- * counted in the pipeline's window in the conditional update that checks the breaker admits it; the output that
- * crosses the pipeline's limit trips the breaker instead of publishing. An output whose content the agent already
- * published within its duplicate window is suppressed (and still counted, so a loop repeating itself trips). So
- * output N+1 is never published, and identical content is published once, for three store calls per output (the
- * third: the breaker function's own count of the caller, `VerifiedCounts`, which no agent role may write).
+ * What stands between an agent's output and its side effect. Before `publish` runs, two things happen at once: the
+ * agent claims the output's content (its own item, so identical content publishes once per duplicate window), and
+ * the breaker counts the output in the agent's window and the pipeline's (the breaker function, in the cloud: items
+ * no agent role may write). The output that crosses the agent's limit, or the pipeline's, trips the breaker and goes
+ * no further; so does any output while the breaker is open. A duplicate is suppressed and still counted, so a loop
+ * repeating itself trips. Three store calls per output, each on an item of constant size (see `window-buckets.ts`).
  *
- * Under concurrency the agent's window decides: its counting update orders the agent's outputs (each gets a
- * sequence number in it), and the trip by output N+1 records that number, so the N outputs counted before it are
- * still admitted by the pipeline step after the trip: exactly N publish, and the trip names the agent.
+ * Under concurrency the agent's count decides: its update orders the agent's outputs (each gets a sequence number),
+ * and the trip by output N+1 records that number, so the N outputs counted before it are still admitted by the
+ * pipeline step after the trip: exactly N publish, and the trip names the agent.
  */
 export class OutputGuard {
   constructor(private readonly options: OutputGuardOptions) {}
@@ -51,48 +49,38 @@ export class OutputGuard {
 
   async emit<T>(spec: AgentSpec, runId: string, outputId: string, payload: T, publish?: () => Promise<void>): Promise<EmitResult> {
     const { breaker, windows, metrics } = this.options;
-    const content = { hash: contentHash(payload), duplicateWindowMinutes: spec.duplicateWindowMinutes };
-    for (let attempt = 1; ; attempt++) {
-      const epoch = breaker.countingEpoch;
-      const agent = await windows.count(spec.id, epoch, outputId, spec.breaker.windowMinutes, content);
-      if (agent.count > spec.breaker.maxOutputs) {
-        await agent.release();
-        const trip = await this.trip({
-          reason: 'outputs',
-          agentId: spec.id,
-          detail: `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`,
-          recentOutputIds: agent.outputIds,
-          outputSequence: agent.sequence,
-          epoch,
-        });
-        if (trip === 'stale epoch' && attempt < 3) continue;
-        this.refused(spec.id, outputId, `${spec.id} produced ${agent.count} outputs in the last ${spec.breaker.windowMinutes} minutes; the limit is ${spec.breaker.maxOutputs}`);
-      }
-      const pipeline = await breaker.admitOutput(runId, outputId, { agentId: spec.id, epoch, sequence: agent.sequence }, this.options.pipelineLimit);
-      if (!pipeline.admitted) {
-        await agent.release();
-        if (pipeline.epochChanged) {
-          // A reset since this process last looked: count again, in the agent's window too, in the new epoch.
-          if (attempt < 3) continue;
-          throw new ContentionError(`breaker epoch kept changing while counting output ${outputId}; try again`);
-        }
-        this.refused(spec.id, outputId, pipeline.detail);
-      }
-      if (!agent.claimed) {
-        metrics?.count('DuplicatesSuppressed');
-        return { published: false, reason: 'duplicate' };
-      }
-      if (publish) {
-        try {
-          await publish();
-        } catch (error) {
-          await agent.release();
-          throw error;
-        }
-      }
-      metrics?.count('OutputsPublished');
-      return { published: true };
+    // The content claim (the agent's own item) and the count (the breaker's) do not wait on each other: both at once.
+    const [claimed, counted] = await Promise.allSettled([
+      windows.claim(spec.id, contentHash(payload), spec.duplicateWindowMinutes),
+      breaker.admitOutput(runId, outputId, { agentId: spec.id, limit: spec.breaker }, this.options.pipelineLimit),
+    ]);
+    if (counted.status === 'rejected') {
+      if (claimed.status === 'fulfilled') await claimed.value.release();
+      throw counted.reason;
     }
+    // Counted but not claimed: the output is not published, and its count stands (a failure counts as an attempt).
+    if (claimed.status === 'rejected') throw claimed.reason;
+    const claim = claimed.value;
+    const admission = counted.value;
+    if (!admission.admitted) {
+      await claim.release();
+      if (admission.epochChanged) throw new ContentionError(`${spec.id}: output ${outputId}: ${admission.detail}; try again`);
+      this.refused(spec.id, outputId, admission.detail);
+    }
+    if (!claim.claimed) {
+      metrics?.count('DuplicatesSuppressed');
+      return { published: false, reason: 'duplicate' };
+    }
+    if (publish) {
+      try {
+        await publish();
+      } catch (error) {
+        await claim.release();
+        throw error;
+      }
+    }
+    metrics?.count('OutputsPublished');
+    return { published: true };
   }
 
   /** Adds model tokens to the agent's daily spend; past the budget, trips the breaker with reason `budget`. */
@@ -133,13 +121,6 @@ export class OutputGuard {
 
   private async tripBudget(spec: AgentSpec, detail: string): Promise<void> {
     await this.options.breaker.trip({ reason: 'budget', agentId: spec.id, detail });
-  }
-
-  /** Trips the breaker; says whether the trip was moot because a reset started a new counting epoch meanwhile. */
-  private async trip(trip: Trip): Promise<'tripped' | 'already open' | 'stale epoch'> {
-    const { breaker } = this.options;
-    if (await breaker.trip(trip)) return 'tripped';
-    return breaker.countingEpoch !== trip.epoch ? 'stale epoch' : 'already open';
   }
 
   private refused(agentId: string, outputId: string, why: string): never {

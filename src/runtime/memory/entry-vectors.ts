@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { KEYS, vectorPartitionKey } from '../../contract/tables.ts';
-import { countInMinute, minuteOf, staleBuckets, windowOf } from '../breaker/output-window.ts';
+import { countInBucket, minuteOf, staleBuckets, windowOf } from '../breaker/window-buckets.ts';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import { type Embedder, decodeVector, embeddingText, encodeVector, titleText, vectorOf } from './embedder.ts';
@@ -87,7 +87,7 @@ export class EntryVectors {
     if (!clock) return;
     const now = clock.now();
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const item = await countInMinute(
+    const item = await countInBucket(
       client,
       { tableName, key: KEYS.memory.embeddingFailures },
       { epoch: 0, now, stale: this.staleFailureBuckets, set: { lastError: message.slice(0, 300), lastFailedAt: now } },
@@ -141,6 +141,6 @@ export async function embeddingFailures(
 ): Promise<{ count: number; lastError?: string }> {
   const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: KEYS.memory.embeddingFailures, ConsistentRead: true }));
   if (!Item) return { count: 0 };
-  const { count } = windowOf(Item, 0, minuteOf(now), windowMinutes);
+  const count = windowOf(Item, 0, minuteOf(now), windowMinutes);
   return { count, ...(typeof Item.lastError === 'string' ? { lastError: Item.lastError } : {}) };
 }

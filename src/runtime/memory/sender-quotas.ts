@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { KEYS } from '../../contract/tables.ts';
-import { countInMinute, minuteOf, staleBuckets, windowOf } from '../breaker/output-window.ts';
+import { countInBucket, minuteOf, staleBuckets, windowOf } from '../breaker/window-buckets.ts';
 import type { Clock } from '../clock.ts';
 
 /** The window a sender's quota counts in. */
@@ -63,12 +63,12 @@ export class SenderQuotas {
     const chunk = Math.min(QUOTA_CHUNK, perHour, lease ? lease.chunk * 2 : 1);
     const minute = minuteOf(now);
     const target = { tableName, key: KEYS.memory.quota(agentId) };
-    const item = await countInMinute(client, target, { epoch: 0, now, stale: this.stale.get(agentId) ?? [], by: chunk });
+    const item = await countInBucket(client, target, { epoch: 0, now, stale: this.stale.get(agentId) ?? [], by: chunk });
     this.stale.set(agentId, staleBuckets(item, 0, minute, QUOTA_WINDOW_MINUTES));
-    const before = windowOf(item, 0, minute, QUOTA_WINDOW_MINUTES).count - chunk;
+    const before = windowOf(item, 0, minute, QUOTA_WINDOW_MINUTES) - chunk;
     const granted = Math.max(0, Math.min(chunk, perHour - before));
     // What this chunk could not grant goes back into the same bucket: a sender over its quota never counts more.
-    if (granted < chunk) await countInMinute(client, target, { epoch: 0, now, stale: [], by: granted - chunk });
+    if (granted < chunk) await countInBucket(client, target, { epoch: 0, now, stale: [], by: granted - chunk });
     if (granted === 0) {
       this.leases.delete(agentId);
       this.overUntil.set(agentId, now + MINUTE);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AgentSpec } from '../../../src/config/agent-spec.ts';
 import { Breaker, BreakerOpenError } from '../../../src/runtime/breaker/breaker.ts';
-import { OutputGuard } from '../../../src/runtime/breaker/output-guard.ts';
+import { OutputGuard, contentHash } from '../../../src/runtime/breaker/output-guard.ts';
 import { OutputWindows } from '../../../src/runtime/breaker/output-window.ts';
 import { ManualClock } from '../../../src/runtime/clock.ts';
 import { breakerSpec, freshBreaker } from '../../support/breaker.ts';
@@ -40,7 +40,7 @@ function countCalls(client: { middlewareStack: { add: (mw: never, options: { ste
 }
 
 describe('output accounting', () => {
-  it('costs two store calls per published output, duplicates included', async () => {
+  it('costs three store calls per output, duplicates included: its content claim, its count and the pipeline\'s', async () => {
     const b = await freshBreaker();
     const roomy = spec({ breaker: { maxOutputs: 10_000, windowMinutes: 60 } });
     await b.outputs.emit(roomy, 'run', 'warm', { text: 'warm' }); // the first read of the epoch is not the hot path
@@ -50,23 +50,31 @@ describe('output accounting', () => {
       if (i % 3 === 0) await b.clock.advance(MINUTE);
     }
     // Clean-up rides on the counting updates: no call of its own.
-    expect(counter.calls).toBe(80);
+    expect(counter.calls).toBe(120);
   });
 
-  it('keeps the items bounded however long an agent runs: old buckets and expired claims are removed', async () => {
+  it('keeps every item it writes bounded however long an agent runs and however many outputs its windows count', async () => {
     const b = await freshBreaker();
     const steady = spec({ breaker: { maxOutputs: 5, windowMinutes: 10 }, duplicateWindowMinutes: 20 });
     for (let i = 0; i < 300; i++) {
       await b.outputs.emit(steady, 'run', `o${i}`, { text: `post ${i}` });
       await b.clock.advance(3 * MINUTE);
     }
-    const agent = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'outputs#community', sk: 'window' } }));
-    const pipeline = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'breaker', sk: 'state' } }));
-    // Keys and the output sequence, then what is live (4 minutes of buckets, 2 attributes each, and 7 claims in the
-    // 20-minute duplicate window), plus only what went stale since the last output; the breaker's item also keeps
-    // the count of outputs let through while OPEN.
-    expect(Object.keys(agent.Item!).length).toBeLessThanOrEqual(3 + 8 + 7 + 3);
-    expect(Object.keys(pipeline.Item!).length).toBeLessThanOrEqual(2 + 40 + 2 + 1);
+    const busy = spec({ id: 'busy', breaker: { maxOutputs: 100_000, windowMinutes: 60 } });
+    for (let i = 0; i < 600; i++) {
+      await b.outputs.emit(busy, 'run', `busy-output-${i}`, { text: `busy ${i}` });
+      if (i % 10 === 9) await b.clock.advance(MINUTE);
+    }
+    const item = async (pk: string, sk: string) => (await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk, sk } }))).Item!;
+    // Keys, the sequence, three recent ids, and what is live (4 buckets of the 10-minute window), plus what went stale since the last output.
+    expect(Object.keys(await item('verified#community', 'window')).length).toBeLessThanOrEqual(2 + 1 + 3 + 4 + 2);
+    // An hour's window is at most 60 buckets, whatever it counts; the breaker's item holds the pipeline's, and its state.
+    expect(Object.keys(await item('verified#busy', 'window')).length).toBeLessThanOrEqual(2 + 1 + 3 + 61);
+    const pipeline = await item('breaker', 'state');
+    expect(Object.keys(pipeline).length).toBeLessThanOrEqual(2 + 61 + 1);
+    expect(JSON.stringify(pipeline).length).toBeLessThan(1_024);
+    // A claim is an item of its own, of a few fixed attributes.
+    expect(Object.keys(await item('outputs#community', `claim#${contentHash({ text: 'post 299' }).slice(0, 32)}`)).sort()).toEqual(['claim', 'claimedAt', 'pk', 'sk', 'ttl']);
     expect((await b.breaker.state()).status).toBe('CLOSED');
   });
 
@@ -185,7 +193,7 @@ describe('output accounting', () => {
           expect(state).toMatchObject({ status: 'OPEN', reason: 'outputs', agentId: 'looper' });
           // The pipeline's window holds only what was admitted: N per round (each reset starts a new epoch).
           const { Item = {} } = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: { pk: 'breaker', sk: 'state' } }));
-          const counted = Object.entries(Item).filter(([name]) => name.startsWith(`n_${state.epoch}_`)).reduce((sum, [, count]) => sum + (count as number), 0);
+          const counted = Object.entries(Item).filter(([name]) => name.startsWith(`n${state.epoch.toString(36)}_`)).reduce((sum, [, count]) => sum + (count as number), 0);
           expect(counted).toBe(n);
           await b.breaker.reset();
         }

@@ -58,8 +58,9 @@ describe('the breaker function', () => {
   });
 
   it('keeps exactly N published of 30 concurrent emits when every agent asks through it', async () => {
-    const b = await agents({ pipelineMaxOutputs: 10 });
-    const limited = breakerSpec({ id: 'looper', breaker: { maxOutputs: 4, windowMinutes: 10 } });
+    // The function judges by the config's limit for the agent, never by one a request or the agent's spec claims.
+    const b = await agents({ pipelineMaxOutputs: 10, agentLimits: { looper: { maxOutputs: 4, windowMinutes: 10 } } });
+    const limited = breakerSpec({ id: 'looper', breaker: { maxOutputs: 400, windowMinutes: 10 } });
     const sandboxes = Array.from({ length: 3 }, () => b.guard('looper'));
     const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => sandboxes[i % 3]!.emit(limited, `run-${i}`, `o${i}`, { i })));
     expect(results.filter((r) => r.status === 'fulfilled' && r.value.published)).toHaveLength(4);

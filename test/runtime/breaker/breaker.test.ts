@@ -51,7 +51,7 @@ describe('circuit breaker: trip', () => {
     expect(alerts[0]!.Subject).toBe('[nightshift (test)] circuit breaker OPEN: community (outputs)');
     // Whichever over-limit emitter won the trip wrote the alert; each saw its own count.
     expect(alerts[0]!.Message).toMatch(/community produced (\d+) outputs in the last 10 minutes; the limit is 5/);
-    expect(alerts[0]!.Message).toMatch(/Last outputs: (o\d+, ){5,}o\d+/);
+    expect(alerts[0]!.Message).toMatch(/Last outputs: (o\d+, ){2}o\d+/);
     expect(alerts[0]!.Message).toContain('resume with: npx nightshift breaker reset --stage test');
     expect((await breaker.state()).status).toBe('OPEN');
     expect([schedules.state('planner-0'), schedules.state('writer-0')]).toEqual(['DISABLED', 'DISABLED']);

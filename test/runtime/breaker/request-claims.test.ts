@@ -18,7 +18,7 @@ describe('the breaker function believes no request field', () => {
     const answers = [];
     for (let i = 0; i < 7; i++) answers.push(await handleBreakerRequest(b.breaker, 'writer', count('r', `fake-${i}`, i + 1)));
     expect(answers.slice(0, 5).every((a) => a.op === 'count' && a.admission.admitted)).toBe(true);
-    expect(answers[5]).toMatchObject({ admission: { admitted: false, detail: 'the breaker function counted 6 outputs of writer in the last 60 minutes; its limit is 5' } });
+    expect(answers[5]).toMatchObject({ admission: { admitted: false, detail: 'writer produced 6 outputs in the last 60 minutes; the limit is 5 (counted by the breaker function)' } });
     expect(await b.breaker.state()).toMatchObject({ status: 'OPEN', agentId: 'writer', reason: 'outputs' });
     expect(alertsPublished().map((a) => a.Subject)).toEqual([expect.stringContaining('circuit breaker OPEN: writer (outputs)')]);
   });
