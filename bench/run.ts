@@ -97,6 +97,10 @@ try {
 
     const steward = await runStewardBench(client, (await tables('steward')).memory);
     console.log(`steward ratio_vs_raw=${fixed(steward.ratioVsRaw)} (${steward.updates} updates in ${fixed(steward.stewardSeconds)} s; raw conditional PutItem ${fixed(steward.rawSeconds)} s)`);
+    console.log(
+      `steward embeddings_on_ratio=${fixed(steward.embeddingsRatio)} (the same updates with embeddings on: ${fixed(steward.embeddingsOnSeconds)} s; ` +
+        `the embedder, apart: ${steward.embedded} entries at ${fixed(steward.embedderEntriesPerSecond, 1)} a second with the offline model)`,
+    );
     results.steward = steward;
 
     const stateDir = join(mkdtempSync(join(tmpdir(), 'nightshift-bench-')), 'state');
@@ -124,7 +128,7 @@ try {
   const perEntryMs = ((fused.loadSeconds - lexical.loadSeconds) * 1000) / Math.max(1, fused.embedded);
   console.log(
     `context embedding: entries=${fused.embedded} tokens_per_entry=${(fused.embeddingTokens / Math.max(1, fused.embedded)).toFixed(1)} ` +
-      `steward_ms_per_entry=${perEntryMs.toFixed(1)} (offline model; load ${fused.loadSeconds.toFixed(1)} s vs ${lexical.loadSeconds.toFixed(1)} s without) ` +
+      `embedder_ms_per_entry=${perEntryMs.toFixed(1)} (offline model, apart from the steward; load ${fused.loadSeconds.toFixed(1)} s vs ${lexical.loadSeconds.toFixed(1)} s without) ` +
       `titan_usd_per_1k_entries=${((fused.embeddingTokens / Math.max(1, fused.embedded)) * 1000 * TITAN_USD_PER_TOKEN).toFixed(5)} ` +
       `query_tokens=${fused.queryTokensPerTask.toFixed(1)} retrieve_ratio_vs_words=${(fused.retrieveMs / lexical.retrieveMs).toFixed(2)}`,
   );

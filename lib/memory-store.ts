@@ -1,6 +1,5 @@
 import { InvalidPropsError } from '../src/errors.ts';
 import {
-  ArnFormat,
   Duration,
   Lazy,
   Validations,
@@ -14,10 +13,10 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { CONTEXT_INDEX, TABLE_SCHEMAS, namespacePartitionKey, receiptsPartition, vectorPartitionKey } from '../src/contract/tables.ts';
-import { TITAN_V2 } from '../src/runtime/memory/embedder.ts';
 import { METRICS_NAMESPACE, type MetricName, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
 import { type WriterGrant, commonVariables, redriveVariables, stewardVariables } from '../src/contract/environment.ts';
 import { builtInHandler } from './bundling.ts';
+import { MemoryEmbedder, grantTitanEmbed } from './memory-embedder.ts';
 import { NightshiftFunction } from './nightshift-function.ts';
 import { tablePropsFromSchema } from './table-props.ts';
 
@@ -40,7 +39,7 @@ export interface MemoryStoreProps {
   /** X-Ray tracing of the steward. @default false */
   readonly tracing?: boolean;
   /**
-   * Titan Text Embeddings V2's dimensions: the steward embeds each entry whose searchable text changes, and readers
+   * Titan Text Embeddings V2's dimensions: the embedder embeds each entry whose searchable text changes, and readers
    * granted with `grantRead` may embed their queries. @default - no embeddings: retrieval by words only
    */
   readonly embeddingDimensions?: 256 | 512 | 1024;
@@ -67,6 +66,8 @@ export class MemoryStore extends Construct {
   readonly redrive: NightshiftFunction;
   /** Whether entries are embedded (and readers may embed queries). */
   readonly embeddings: boolean;
+  /** Embeds entries from the table's stream, apart from the steward, when embeddings are on. */
+  readonly embedder?: MemoryEmbedder;
   private readonly writers: WriterGrant[] = [];
   /** Roles that may send to the queue: the registered agents' and the redrive's. */
   private readonly senders: iam.IRole[] = [];
@@ -82,6 +83,8 @@ export class MemoryStore extends Construct {
     this.table = new dynamodb.Table(this, 'Table', {
       ...tablePropsFromSchema(TABLE_SCHEMAS.memory),
       removalPolicy: RemovalPolicy.RETAIN,
+      // What the embedder reads: each entry as the steward left it.
+      ...(props.embeddingDimensions ? { stream: dynamodb.StreamViewType.NEW_IMAGE } : {}),
     });
     for (const index of TABLE_SCHEMAS.memory.globalIndexes ?? []) {
       this.table.addGlobalSecondaryIndex({
@@ -141,7 +144,6 @@ export class MemoryStore extends Construct {
           memoryTable: this.table.tableName,
           writers: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.writers) }),
           redriver: redriveRole.roleId,
-          ...(props.embeddingDimensions ? { embeddingDimensions: props.embeddingDimensions } : {}),
         }),
       },
       tracing: props.tracing ?? false,
@@ -165,7 +167,7 @@ export class MemoryStore extends Construct {
       resourceArns: [this.table.tableArn],
     });
     this.embeddings = props.embeddingDimensions !== undefined;
-    if (this.embeddings) this.grantEmbed(this.steward);
+    if (props.embeddingDimensions) this.embedder = new MemoryEmbedder(this, 'Embedder', { table: this.table, dimensions: props.embeddingDimensions, tracing: props.tracing ?? false });
     // Only the registered agents and the redrive may send: any other principal of the account is refused by the
     // queue itself, whatever its own policies allow.
     this.queue.addToResourcePolicy(
@@ -235,7 +237,7 @@ export class MemoryStore extends Construct {
     const indexGrant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [index] });
     indexGrant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': [...namespaces] });
     // A reader ranks by meaning by embedding its query: exactly the embedding model, nothing else on Bedrock.
-    return this.embeddings ? grant.combine(indexGrant).combine(this.grantEmbed(grantee)) : grant.combine(indexGrant);
+    return this.embeddings ? grant.combine(indexGrant).combine(grantTitanEmbed(this, grantee)) : grant.combine(indexGrant);
   }
 
   /**
@@ -249,12 +251,6 @@ export class MemoryStore extends Construct {
     return grant;
   }
 
-  /** `bedrock:InvokeModel` on Titan Text Embeddings V2 in the stack's region, and no other model. */
-  private grantEmbed(grantee: iam.IGrantable): iam.Grant {
-    const stack = Stack.of(this);
-    const model = stack.formatArn({ service: 'bedrock', account: '', resource: 'foundation-model', resourceName: TITAN_V2, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
-    return iam.Grant.addToPrincipal({ grantee, actions: ['bedrock:InvokeModel'], resourceArns: [model] });
-  }
 
   /**
    * A metric the steward publishes (namespace `Nightshift`, dimension `service` = `steward`): `UpdatesApplied`,

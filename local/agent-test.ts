@@ -59,9 +59,9 @@ export async function runAgentOnce<R>(
       if (!writer) throw new UnknownNameError(`runAgentOnce: no agent in '${pipeline.name}' writes namespace '${entry.namespace}'; add it to one agent's memory.writes`);
       await local.memoryClientFor(writer.id).submit([{ ...entry, op: 'put', agentId: writer.id, runId: 'seed', idempotencyId: `seed:${i}` }]);
     }
-    await local.eventSource.drain();
+    await local.settle();
     const outcome = (await local.handler(agentId, work)({ agentId, scheduledTime: at })) as RunOutcome<R>;
-    await local.eventSource.drain();
+    await local.settle();
     return {
       outcome,
       memory: local.reader,

@@ -33,6 +33,7 @@ import { LocalEventBus } from './event-bus.ts';
 import type { Embedder } from '../src/runtime/memory/embedder.ts';
 import { offlineEmbedder } from '../src/runtime/memory/offline-embedder.ts';
 import { EntryVectors, embeddingFailures } from '../src/runtime/memory/entry-vectors.ts';
+import { type EntryChange, LocalEmbedQueue } from '../src/runtime/memory/entry-changes.ts';
 import { OfflineProvider } from '../src/runtime/model/offline.ts';
 import { type Runtime, Wiring } from '../src/runtime/wiring.ts';
 import { documentClient } from '../src/runtime/clients.ts';
@@ -69,6 +70,8 @@ export const BREAKER_FUNCTION = 'breaker';
 
 /** The name local mode records the watch function's calls under. */
 export const WATCH_FUNCTION = 'watch';
+/** The embedder function's name in the call log (the memory table's stream consumer). */
+export const EMBEDDER_FUNCTION = 'embedder';
 
 /** The name local mode records an agent's calls under. */
 export function agentFunction(agentId: string): string {
@@ -121,6 +124,8 @@ export class LocalPipeline {
   /** Every agent's model calls go here: offline, deterministic, metered like Bedrock. */
   readonly model = new OfflineProvider();
   readonly eventSource: SqsEventSource;
+  /** The memory table's stream and the embedder function, here: entries the steward wrote, embedded apart from it. */
+  readonly embedQueue?: LocalEmbedQueue;
   /** DynamoDB TTL on the simulated clock (its calls are AWS's, not the pipeline's: not metered, not recorded). */
   readonly ttl: SimulatedTtl;
   /** EventBridge: agents' published outputs and outside events, routed to the agents whose triggers match. */
@@ -173,17 +178,23 @@ export class LocalPipeline {
     // steward checks writers exactly as it does in the cloud, where SenderId is the agent's role.
     const writers = new Map(pipeline.agents.map((a) => [localSenderId(a.id), { agentId: a.id, writes: a.memory.writes, pins: a.memory.writes.filter((ns) => pipeline.pinnable.includes(ns)), updatesPerHour: a.memory.maxUpdatesPerHour, receipts: triggeredBy(pipeline.agents, a.id).length > 0 }] as const));
     const stewardWiring = this.wiring('steward');
-    const vectors = pipeline.embeddings
-      ? new EntryVectors({
-          client: stewardWiring.dynamo,
-          tableName: names.memory,
-          embedder: options.embedder ?? offline,
-          metrics: this.metrics,
-          clock,
-          onFailure: (namespace, key, error) => options.print?.(`steward: ${namespace}/${key} not embedded (found by its words until its next update): ${(error as Error).message}`),
-        })
-      : undefined;
-    const steward = wireSteward(stewardWiring, { writers, ...(vectors ? { vectors } : {}), onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome) });
+    if (pipeline.embeddings) {
+      const vectors = new EntryVectors({
+        client: this.wiring(EMBEDDER_FUNCTION).dynamo,
+        tableName: names.memory,
+        embedder: options.embedder ?? offline,
+        metrics: this.metrics,
+        clock,
+        onFailure: (namespace, key, error) => options.print?.(`embedder: ${namespace}/${key} not embedded (found by its words until a retry embeds it): ${(error as Error).message}`),
+      });
+      this.embedQueue = new LocalEmbedQueue(vectors);
+    }
+    const embedQueue = this.embedQueue;
+    const steward = wireSteward(stewardWiring, {
+      writers,
+      ...(embedQueue ? { onWritten: (change: EntryChange) => embedQueue.push(change) } : {}),
+      onOutcome: (message, result) => this.ledger.record(message.messageId, result.outcome),
+    });
     const stewardHandler = createStewardHandler(() => steward);
     this.eventSource = new SqsEventSource({
       // Lambda's event source mapping polls with the steward's role: its calls are the steward's.
@@ -357,8 +368,15 @@ export class LocalPipeline {
    * not polled (the simulation asks every simulated minute, and most minutes nothing was sent).
    */
   async drainMemory(): Promise<void> {
-    if (this.stewardStalled(this.options.clock.now())) return;
-    if (this.sqs.queue(this.memoryQueue).counts().visible > 0) await this.eventSource.drain();
+    if (!this.stewardStalled(this.options.clock.now()) && this.sqs.queue(this.memoryQueue).counts().visible > 0) await this.eventSource.drain();
+    // The stream's consumer after the steward's turn: what it wrote is found by meaning from then on.
+    await this.embedQueue?.drain();
+  }
+
+  /** Everything the steward and the embedder still have to do, done (a run's end, a test's check). */
+  async settle(): Promise<void> {
+    await this.eventSource.drain();
+    await this.embedQueue?.drain();
   }
 
   /**

@@ -161,7 +161,7 @@ class Simulation {
         await this.recorder.progress(t);
       }
     }
-    await this.local.eventSource.drain();
+    await this.local.settle();
     const result = await this.recorder.result(slots.length, this.faults.map((f) => f.label), this.options.resume !== undefined);
     result.checks = runChecks(this.options.scenario, this.options.pipeline, this.faults, result, this.options.resume !== undefined);
     result.passed = result.checks.every((c) => c.ok);

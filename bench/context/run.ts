@@ -19,11 +19,11 @@ export interface ContextFigures {
   readonly worst: readonly { task: string; missed: readonly string[] }[];
   /** Which half found each needed entry that was returned (pinned entries counted apart). */
   readonly foundBy: Readonly<Record<string, number>>;
-  /** Seconds to apply every item through the queue and the steward (embedding included, when on). */
+  /** Seconds to apply every item through the queue and the steward, and (when on) the embedder's work after it. */
   readonly loadSeconds: number;
   /** Mean milliseconds of one retrieval. */
   readonly retrieveMs: number;
-  /** The steward's embeddings: entries embedded, the tokens they cost (as Titan would count them, roughly). */
+  /** The embedder's work: entries embedded, the tokens they cost (as Titan would count them, roughly). */
   readonly embedded: number;
   readonly embeddingTokens: number;
   /** Tokens embedding the queries cost, per task. */
@@ -68,7 +68,8 @@ export async function runContextBench(workload: Workload, dynamoEndpoint: string
     for (let i = 0; i < updates.length; i += 50) {
       await local.memoryClientFor('bench').submit(updates.slice(i, i + 50));
       await clock.advance(1_000); // items written over time, so recency has something to say
-      await local.eventSource.drain();
+      await local.settle(); // the steward's writes, and the embedder's vectors of them
+
     }
     const loadSeconds = (performance.now() - loadStart) / 1000;
     const ledger = local.metrics;

@@ -9,6 +9,9 @@ import { entryKey, padSequence, provenance, valueAttributes } from '../../src/ru
 import { RECENT_IDS_KEPT, idAttribute } from '../../src/runtime/memory/recent-ids.ts';
 import { type MemoryUpdate, messageGroupId } from '../../src/runtime/memory/update.ts';
 import { wireSteward } from '../../src/runtime/memory/steward.ts';
+import { LocalEmbedQueue } from '../../src/runtime/memory/entry-changes.ts';
+import { EntryVectors } from '../../src/runtime/memory/entry-vectors.ts';
+import { offlineEmbedder } from '../../src/runtime/memory/offline-embedder.ts';
 import { tokenCounter } from '../../src/runtime/tokens.ts';
 import { Wiring } from '../../src/runtime/wiring.ts';
 
@@ -22,6 +25,12 @@ export interface StewardFigures {
   readonly rawSeconds: number;
   /** Steward throughput over raw conditional writes' throughput. */
   readonly ratioVsRaw: number;
+  /** The same updates through a steward with embeddings on: its seconds, and its throughput over the steward's without. */
+  readonly embeddingsOnSeconds: number;
+  readonly embeddingsRatio: number;
+  /** The embedder (the offline model here) working through what that steward wrote: entries, and entries a second. */
+  readonly embedded: number;
+  readonly embedderEntriesPerSecond: number;
 }
 
 /**
@@ -29,16 +38,25 @@ export interface StewardFigures {
  * with two batches in flight at once (as two concurrent invocations get them: SQS never hands one group to both),
  * against raw conditional PutItems of the very items the steward writes (built beforehand, with the idempotency ids
  * they carry, and the steward's own ordering condition) with the same 20 in flight, on the same table: the ratio is what the steward's parsing,
- * validation, ordering and indexing cost over the writes themselves.
+ * validation, ordering and indexing cost over the writes themselves. Then the same updates through a steward with
+ * embeddings on, which hands each entry it wrote to the embedder and goes on (deployed, the table's stream carries it
+ * to the embedder function); the embedder (the offline model) then works through them, timed on its own.
  */
 export async function runStewardBench(client: DynamoDBDocumentClient, tableName: string, perGroup = 40, rounds = 4): Promise<StewardFigures> {
   const clock = new ManualClock(Date.UTC(2026, 10, 25));
-  const memorySteward = wireSteward(new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client }));
+  const wiring = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client });
+  const memorySteward = wireSteward(wiring);
   const handler = createStewardHandler(() => memorySteward);
+  // Embeddings on: the steward hands each entry it wrote to the embedder (the table's stream, deployed) and goes on.
+  const queue = new LocalEmbedQueue(new EntryVectors({ client, tableName, embedder: offlineEmbedder(), clock }));
+  const embedding = createStewardHandler(() => wireSteward(wiring, { onWritten: (change) => queue.push(change) }));
   const countTokens = await tokenCounter();
   const total = GROUPS * perGroup;
   let stewardSeconds = 0;
   let rawSeconds = 0;
+  let embeddingsOnSeconds = 0;
+  let embedderSeconds = 0;
+  let embedded = 0;
   // Round 0 warms both paths (connections, JIT, DynamoDB Local's JVM) and is not counted; later rounds alternate
   // which path goes first, so neither always meets a store the other just warmed.
   for (let round = 0; round <= rounds; round++) {
@@ -47,11 +65,11 @@ export async function runStewardBench(client: DynamoDBDocumentClient, tableName:
     const records = Array.from({ length: total }, (_, i) => record(run, i, clock.now()));
     const carried = new Map<string, string[]>();
     const rawItems = records.map((r) => rawItem(r, clock.now(), countTokens, carried));
-    const timeSteward = async () => {
+    const timeSteward = async (steward = handler, batches = records) => {
       const start = performance.now();
       for (let b = 0; b < total / BATCH; b += 2) {
-        const pair = [records.slice(b * BATCH, (b + 1) * BATCH), records.slice((b + 1) * BATCH, (b + 2) * BATCH)];
-        const responses = await Promise.all(pair.map((batch) => handler({ Records: batch }, context)));
+        const pair = [batches.slice(b * BATCH, (b + 1) * BATCH), batches.slice((b + 1) * BATCH, (b + 2) * BATCH)];
+        const responses = await Promise.all(pair.map((batch) => steward({ Records: batch }, context)));
         const failed = responses.flatMap((r) => r.batchItemFailures);
         if (failed.length > 0) throw new Error(`the steward failed ${failed.length} record(s) in the benchmark`);
       }
@@ -71,11 +89,30 @@ export async function runStewardBench(client: DynamoDBDocumentClient, tableName:
       raw = await timeRaw();
       steward = await timeSteward();
     }
+    // The same updates again (new ids, so each is applied), through the steward that hands entries to the embedder.
+    const again = Array.from({ length: total }, (_, i) => record(`${run}-e`, i, clock.now()));
+    const on = await timeSteward(embedding, again);
+    const pending = queue.pending;
+    const embedStart = performance.now();
+    await queue.drain();
+    const embedSeconds = (performance.now() - embedStart) / 1000;
     if (round === 0) continue;
     stewardSeconds += steward;
     rawSeconds += raw;
+    embeddingsOnSeconds += on;
+    embedderSeconds += embedSeconds;
+    embedded += pending;
   }
-  return { updates: total * rounds, stewardSeconds, rawSeconds, ratioVsRaw: rawSeconds / stewardSeconds };
+  return {
+    updates: total * rounds,
+    stewardSeconds,
+    rawSeconds,
+    ratioVsRaw: rawSeconds / stewardSeconds,
+    embeddingsOnSeconds,
+    embeddingsRatio: stewardSeconds / embeddingsOnSeconds,
+    embedded,
+    embedderEntriesPerSecond: embedded / embedderSeconds,
+  };
 }
 
 /**

@@ -4,9 +4,6 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseStewardEnvironment } from '../../src/contract/environment.ts';
 import { METRICS_NAMESPACE, type MetricName } from '../../src/contract/metrics.ts';
-import { TitanEmbedder } from '../../src/runtime/memory/embedder.ts';
-import { EntryVectors } from '../../src/runtime/memory/entry-vectors.ts';
-import { once } from '../../src/runtime/once.ts';
 import { documentClient } from '../../src/runtime/clients.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { type MemorySteward, type StewardMessage, wireSteward } from '../../src/runtime/memory/steward.ts';
@@ -108,26 +105,11 @@ async function stewardFromEnvironment(): Promise<MemorySteward> {
   // X-Ray subsegments for the steward's DynamoDB calls when the stack turned tracing on.
   const dynamo = documentClient({}, await tracingFromEnvironment());
   const sink = { count: (name: MetricName, value = 1) => metrics.addMetric(name, MetricUnit.Count, value) };
-  const embedder = env.embeddingDimensions
-    ? new TitanEmbedder({ client: once(async () => new (await import('@aws-sdk/client-bedrock-runtime')).BedrockRuntimeClient({})), dimensions: env.embeddingDimensions })
-    : undefined;
   return wireSteward(
     { dynamo, tables: { memory: env.memoryTable }, clock: systemClock, metrics: sink },
     {
       writers: new Map(env.writers.map((w) => [w.principal, { agentId: w.agentId, writes: w.writes, pins: w.pins, ...(w.updatesPerHour === undefined ? {} : { updatesPerHour: w.updatesPerHour }), ...(w.receipts ? { receipts: true } : {}) }])),
       redriver: env.redriver,
-      ...(embedder
-        ? {
-            vectors: new EntryVectors({
-              client: dynamo,
-              tableName: env.memoryTable,
-              embedder,
-              metrics: sink,
-              clock: systemClock,
-              onFailure: (namespace, key, error) => logger.warn('entry not embedded: it is found by its words until its next update', { namespace, key, error: (error as Error).message }),
-            }),
-          }
-        : {}),
     },
   );
 }

@@ -71,8 +71,12 @@ export interface StewardEnvironment {
   readonly writers: string;
   /** The redrive function's role id: the one sender whose redrive attributes the steward believes. */
   readonly redriver: string;
-  /** Titan V2's dimensions when the steward embeds entries. @default - no embeddings */
-  readonly embeddingDimensions?: EmbeddingDimensions;
+}
+
+/** What the embedder function needs: the memory table and Titan V2's dimensions. */
+export interface EmbedderEnvironment {
+  readonly memoryTable: string;
+  readonly embeddingDimensions: EmbeddingDimensions;
 }
 
 /** What the watch function needs: where the pipeline keeps its state, the queues, the topic, what to watch. */
@@ -162,7 +166,12 @@ export function agentVariables(env: AgentEnvironment): Record<string, string> {
 
 /** The steward's variables: its table and who may write what. */
 export function stewardVariables(env: StewardEnvironment): Record<string, string> {
-  return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers, [VARIABLES.redriver]: env.redriver, ...embeddingVariables(env.embeddingDimensions) };
+  return { [VARIABLES.memoryTable]: env.memoryTable, [VARIABLES.writers]: env.writers, [VARIABLES.redriver]: env.redriver };
+}
+
+/** The embedder function's variables. */
+export function embedderVariables(env: EmbedderEnvironment): Record<string, string> {
+  return { [VARIABLES.memoryTable]: env.memoryTable, ...embeddingVariables(env.embeddingDimensions) };
 }
 
 /** The watch function's variables. */
@@ -222,7 +231,11 @@ const stewardSchema = z.object({
   [VARIABLES.memoryTable]: nonEmpty(),
   [VARIABLES.writers]: z.pipe(jsonText, z.array(z.object({ principal: nonEmpty(), agentId: nonEmpty(), writes: z.array(z.string()), pins: z._default(z.array(z.string()), []), updatesPerHour: z.optional(z.int().check(z.positive())), receipts: z.optional(z.boolean()) }))),
   [VARIABLES.redriver]: nonEmpty(),
-  [VARIABLES.embeddingDimensions]: z.optional(z.enum(['256', '512', '1024'])),
+});
+
+const embedderSchema = z.object({
+  [VARIABLES.memoryTable]: nonEmpty(),
+  [VARIABLES.embeddingDimensions]: z.enum(['256', '512', '1024']),
 });
 
 const watchSchema = z.object({
@@ -274,9 +287,15 @@ export function parseAgentEnvironment(env: NodeJS.ProcessEnv = process.env): Req
 }
 
 /** Reads the steward's environment, its writers parsed. */
-export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[]; redriver: string; embeddingDimensions?: EmbeddingDimensions } {
+export function parseStewardEnvironment(env: NodeJS.ProcessEnv = process.env): { memoryTable: string; writers: readonly WriterGrant[]; redriver: string } {
   const e = parse(stewardSchema, env, 'Steward');
-  return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS, redriver: e.NIGHTSHIFT_REDRIVER, ...dimensionsOf(e.NIGHTSHIFT_EMBEDDING_DIMENSIONS) };
+  return { memoryTable: e.MEMORY_TABLE, writers: e.NIGHTSHIFT_WRITERS, redriver: e.NIGHTSHIFT_REDRIVER };
+}
+
+/** Reads the embedder function's environment. */
+export function parseEmbedderEnvironment(env: NodeJS.ProcessEnv = process.env): EmbedderEnvironment {
+  const e = parse(embedderSchema, env, 'Embedder');
+  return { memoryTable: e.MEMORY_TABLE, embeddingDimensions: Number(e.NIGHTSHIFT_EMBEDDING_DIMENSIONS) as EmbeddingDimensions };
 }
 
 function dimensionsOf(value: string | undefined): { embeddingDimensions?: EmbeddingDimensions } {

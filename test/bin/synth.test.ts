@@ -29,7 +29,7 @@ describe('bin/app.ts (what cdk synth runs)', () => {
     const template = JSON.parse(readFileSync(join(outdir, 'nightshift-dev.template.json'), 'utf8'));
     const types = Object.values(template.Resources).map((r) => (r as { Type: string }).Type);
     expect(types.filter((t) => t === 'AWS::Scheduler::Schedule')).toHaveLength(13); // the agents' and the watch's
-    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(11);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(12);
     // The pager is configured, yet nothing in the cloud assembly holds a webhook: only the parameter's name.
     const text = readdirSync(outdir, { recursive: true, withFileTypes: true })
       .filter((f) => f.isFile() && /\.(json|m?js)$/.test(f.name))

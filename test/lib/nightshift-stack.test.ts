@@ -15,8 +15,8 @@ describe('NightshiftStack for the reference pipeline', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 3);
     template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
     template.resourceCountIs('AWS::SNS::Topic', 1);
-    // 5 agents, the steward, the redrive, the breaker function, the pager forwarder, the watch and its alarm relay
-    template.resourceCountIs('AWS::Lambda::Function', 11);
+    // 5 agents, the steward, the embedder, the redrive, the breaker function, the pager forwarder, the watch and its alarm relay
+    template.resourceCountIs('AWS::Lambda::Function', 12);
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
     template.resourceCountIs('AWS::Scheduler::Schedule', 13); // the agents' 12 and the watch's
     // Watch mode: one alarm (the watch's own silence), no key of the topic's own, no dashboard.
@@ -169,6 +169,7 @@ describe('NightshiftStack for the reference pipeline', () => {
         'AWS::Logs::LogGroup MemoryStewardLogs14B7FC1C',
         'AWS::Logs::LogGroup WatchAlarmRelayLogsF430BA51',
         'AWS::Logs::LogGroup WatchFunctionLogs80146208',
+        'AWS::Logs::LogGroup MemoryEmbedderFunctionLogs3815BFC1',
         'AWS::Logs::LogGroup MemoryRedriveLogsFE44612D',
         'AWS::Logs::LogGroup BreakerAuthorityFunctionLogs1940EF61',
         'AWS::SNS::Topic BreakerAlertTopic67DED1FF',
@@ -180,6 +181,7 @@ describe('NightshiftStack for the reference pipeline', () => {
         'AWS::SQS::Queue BreakerPagerFailures29DCECE4',
         'AWS::SQS::Queue BreakerDeliveryFailuresDE49AE0F',
         'AWS::SQS::Queue MemoryDeadLetterQueueBFA0708D',
+        'AWS::SQS::Queue MemoryEmbedderFailuresA76CA7A4',
         'AWS::SQS::Queue MemoryQueueF0F60D00',
         'AWS::SQS::Queue ScheduleDeadLetterQueue0D6B48D2',
         'AWS::Scheduler::ScheduleGroup ScheduleGroup4D377372',
@@ -253,7 +255,7 @@ describe('NightshiftStack breaker permissions', () => {
     expect(stack.breakerWatchdog).toBeUndefined();
     const cooled = addNightshiftPipeline(testApp(), { ...reference, breaker: { ...reference.breaker, coolDownMinutes: 30 } });
     const cooledTemplate = Template.fromStack(cooled);
-    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 12); // and the watchdog
+    cooledTemplate.resourceCountIs('AWS::Lambda::Function', 13); // and the watchdog
     cooledTemplate.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 minute)', GroupName: Match.absent() });
   });
 });
@@ -343,9 +345,10 @@ describe('cdk-nag AwsSolutions and Serverless checks', () => {
       }
     }
     const roleOf = (agentId: string) => logicalId(stack.agents.find((a) => a.agentId === agentId)!.function.role!);
-    // Embeddings: the steward (entries) and each agent that reads memory (its queries), and no one else.
+    // Embeddings: the embedder (entries, from the table's stream) and each agent that reads memory (its queries),
+    // and no one else: the steward never calls a model.
     expect([...embeds].sort()).toEqual(
-      [logicalId(stack.memory.steward.role!), ...reference.agents.filter((a) => a.memory.reads.length > 0).map((a) => roleOf(a.id))].sort(),
+      [logicalId(stack.memory.embedder!.function.role!), ...reference.agents.filter((a) => a.memory.reads.length > 0).map((a) => roleOf(a.id))].sort(),
     );
     expect([...invoke.keys()].sort()).toEqual(reference.agents.filter((a) => a.model).map((a) => roleOf(a.id)).sort());
     const haiku = (region: string) => `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":bedrock:${region}::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]]}`;

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { NightshiftStack } from '../../lib/nightshift-stack.ts';
 import reference from '../../nightshift.config.ts';
-import { BREAKER_FUNCTION, WATCH_FUNCTION, agentFunction } from '../../local/pipeline.ts';
+import { BREAKER_FUNCTION, EMBEDDER_FUNCTION, WATCH_FUNCTION, agentFunction } from '../../local/pipeline.ts';
 import { type SimulationResult, simulate } from '../../local/runner.ts';
 import type { ScenarioName } from '../../local/scenarios.ts';
 import type { AwsCall } from '../../src/runtime/aws-calls.ts';
@@ -102,6 +102,7 @@ describe('IAM by evidence', () => {
     ['steward', logicalId(stack.memory.steward.role!)] as const,
     [BREAKER_FUNCTION, logicalId(stack.breakerAuthority.function.role!)] as const,
     [WATCH_FUNCTION, logicalId(stack.watch!.function.role!)] as const,
+    [EMBEDDER_FUNCTION, logicalId(stack.memory.embedder!.function.role!)] as const,
   ]);
   const mapFor = (prefix: string) => resourceMap(stack, prefix);
 

@@ -3,6 +3,7 @@ import type { Alert } from '../../src/runtime/breaker/alerts.ts';
 import type { BreakerState } from '../../src/runtime/breaker/breaker-state.ts';
 import { EntryVectors, embeddingFailures } from '../../src/runtime/memory/entry-vectors.ts';
 import { MemorySteward } from '../../src/runtime/memory/steward.ts';
+import { LocalEmbedQueue } from '../../src/runtime/memory/entry-changes.ts';
 import { Watch, storeSources } from '../../src/runtime/watch/watch.ts';
 import { RunHistory } from '../../src/runtime/run-history.ts';
 import { MINUTE } from '../support/coordination.ts';
@@ -16,7 +17,7 @@ const dynamo = await dynamoForTest('embedding-failures');
  * page: retrieval by meaning is degrading, and nothing else would say so under `monitoring: 'watch'`.
  */
 describe('embeddings that keep failing', () => {
-  it('are counted by the steward with the last error, page once from the third in an hour, and resolve when they stop', async () => {
+  it('are counted by the embedder with the last error, page once from the third in an hour, and resolve when they stop', async () => {
     const m = memory(dynamo);
     let failing = true;
     const vectors = new EntryVectors({
@@ -31,7 +32,16 @@ describe('embeddings that keep failing', () => {
         },
       },
     });
-    const steward = new MemorySteward({ client: m.client, tableName: dynamo.names.memory, clock: m.clock, vectors });
+    // One attempt per change here (no retries), so each update's embedding fails once.
+    const queue = new LocalEmbedQueue(vectors, 1);
+    const real = new MemorySteward({ client: m.client, tableName: dynamo.names.memory, clock: m.clock, onWritten: (change) => queue.push(change) });
+    const steward = {
+      handle: async (message: Parameters<MemorySteward['handle']>[0]) => {
+        const result = await real.handle(message);
+        await queue.drain();
+        return result;
+      },
+    };
     const namespace = freshNamespace();
     const pages: Alert[] = [];
     const watch = () =>

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
 import { tokenCounter } from '../tokens.ts';
 import { contextAttributes } from './context-index.ts';
-import type { EntryVectors } from './entry-vectors.ts';
+import type { EntryChange } from './entry-changes.ts';
 import { type Write, entryWrite, fenceWrite } from './entry-writes.ts';
 import { entryKey, padSequence, unpadSequence, valueOf } from './items.ts';
 import { EntryIdsCache, RECENT_IDS_HORIZON_MS, entryIds, idAttribute } from './recent-ids.ts';
@@ -63,8 +63,11 @@ export interface MemoryStewardOptions {
    * and `OriginalSenderId` attributes are believed. @default - none: those attributes are ignored
    */
   readonly redriver?: string;
-  /** Embeds each entry whose searchable text changed, for retrieval by meaning. @default - no vectors */
-  readonly vectors?: EntryVectors;
+  /**
+   * Told of each live entry the steward wrote or found, without waiting: local mode's embedder takes the change from
+   * here (in the cloud, the table's stream carries it to the embedder function). @default - nothing
+   */
+  readonly onWritten?: (change: EntryChange) => void;
   /** Told each delivery's outcome (local mode keeps its ledger by message with it). @default - none */
   readonly onOutcome?: (message: StewardMessage, result: StewardResult) => void;
 }
@@ -221,8 +224,8 @@ export class MemorySteward {
       }
       if (outcome.seen) this.known.set(entry, entryIds(outcome.seen));
       else this.known.forget(entry);
-      // Embedded after the write, never instead of it: a failed embedding leaves the entry found by its words.
-      if (outcome.seen && outcome.result.outcome !== 'rejected') await this.options.vectors?.stamp(namespace, key, outcome.seen);
+      // Embedded apart from the write, never in its way: the entry is found by its words until then.
+      if (outcome.seen && outcome.result.outcome !== 'rejected') this.options.onWritten?.({ namespace, key, item: outcome.seen });
       if (outcome.result.outcome === 'applied') return { outcome: 'applied', namespace, key, sequence: sequenceNumber };
       return outcome.result;
     }
@@ -418,6 +421,6 @@ export interface StewardCore {
 }
 
 /** The memory steward over a wiring's client, memory table, clock and metrics. */
-export function wireSteward(core: StewardCore, options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome' | 'redriver' | 'vectors'> = {}): MemorySteward {
+export function wireSteward(core: StewardCore, options: Pick<MemoryStewardOptions, 'writers' | 'onOutcome' | 'redriver' | 'onWritten'> = {}): MemorySteward {
   return new MemorySteward({ client: core.dynamo, tableName: core.tables.memory, clock: core.clock, ...(core.metrics ? { metrics: core.metrics } : {}), ...options });
 }

@@ -4,6 +4,7 @@ import { type Embedder, HashingEmbedder, decodeVector, dot, encodeVector, unit }
 import { EntryVectors } from '../../../src/runtime/memory/entry-vectors.ts';
 import { ContextRetriever } from '../../../src/runtime/memory/retrieval.ts';
 import { MemorySteward } from '../../../src/runtime/memory/steward.ts';
+import { LocalEmbedQueue } from '../../../src/runtime/memory/entry-changes.ts';
 import { dynamoForTest } from '../../support/dynamo.ts';
 import { delivered, freshNamespace, memory, update } from '../../support/memory.ts';
 
@@ -47,7 +48,16 @@ const CONCEPTS = [
 function parts(embedder: Embedder) {
   const m = memory(dynamo);
   const vectors = new EntryVectors({ client: m.client, tableName: dynamo.names.memory, embedder, metrics: m.metrics });
-  const steward = new MemorySteward({ client: m.client, tableName: dynamo.names.memory, clock: m.clock, metrics: m.metrics, vectors });
+  // The embedder works apart from the steward: each change is embedded after the steward's turn, as the stream's consumer would.
+  const queue = new LocalEmbedQueue(vectors);
+  const real = new MemorySteward({ client: m.client, tableName: dynamo.names.memory, clock: m.clock, metrics: m.metrics, onWritten: (change) => queue.push(change) });
+  const steward = {
+    handle: async (message: Parameters<MemorySteward['handle']>[0]) => {
+      const result = await real.handle(message);
+      await queue.drain();
+      return result;
+    },
+  };
   return { ...m, steward, vectors, retriever: new ContextRetriever({ client: m.client, tableName: dynamo.names.memory, vectors }) };
 }
 
