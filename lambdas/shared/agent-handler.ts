@@ -1,6 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { METRICS_NAMESPACE } from '../../src/contract/metrics.ts';
 import { parseAgentEnvironment } from '../../src/contract/environment.ts';
@@ -36,7 +35,8 @@ async function runtimeFromEnvironment(): Promise<Runtime> {
     clock: systemClock,
     metrics: metricsSink,
     instrument: await tracingFromEnvironment(),
-    sqs: (config) => new SQSClient(config),
+    // Loaded with the run's first memory update: a run that writes none does not carry the SQS client.
+    sqs: async (config) => new (await import('@aws-sdk/client-sqs')).SQSClient(config),
     ...(env.embeddingDimensions ? { embedder: new TitanEmbedder({ client: bedrockClient, dimensions: env.embeddingDimensions }) } : {}),
   });
   // The breaker's state is read here; every change to it is asked of the breaker function, through this agent's alias.

@@ -49,7 +49,7 @@ export interface WiringOptions {
    * function that never sends (the steward, the watchdog) does not load the SQS client at cold start.
    * @default - `memoryClient` and `guardDeps` refuse
    */
-  readonly sqs?: (config: SQSClientConfig) => SQSClient;
+  readonly sqs?: (config: SQSClientConfig) => SQSClient | Promise<SQSClient>;
   /** Embeds memory entries (the steward) and queries (retrieval) for ranking by meaning. @default - words only */
   readonly embedder?: Embedder;
 }
@@ -144,8 +144,9 @@ export class Wiring {
   memoryClient(access: QueueAccess): MemoryClient {
     if (!this.options.sqs) throw new NotConfiguredError('this wiring sends no memory updates: give it an `sqs` client factory');
     const config = clientConfig(this.options.endpoints, this.options.endpoints?.sqs);
-    const sqs = this.instrument(this.options.sqs(access.credentials ? { ...config, credentials: access.credentials } : config));
-    return new MemoryClient({ sqs, queueUrl: access.queueUrl });
+    const make = this.options.sqs;
+    // Made with the first submission: a run that writes no memory loads no SQS client.
+    return new MemoryClient({ sqs: async () => this.instrument(await make(access.credentials ? { ...config, credentials: access.credentials } : config)), queueUrl: access.queueUrl });
   }
 
   /** Everything an agent's guard runs on. */

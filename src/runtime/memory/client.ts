@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { once } from '../once.ts';
 import { MAX_MESSAGE_BYTES, type MemoryUpdate, encodeUpdate, messageGroupId, parseUpdate } from './update.ts';
 import { NightshiftError } from '../../errors.ts';
 
@@ -32,7 +33,11 @@ export class SubmitError extends NightshiftError {
 }
 
 export interface MemoryClientOptions {
-  readonly sqs: SQSClient;
+  /**
+   * The SQS client, or how to make it with the first submission: a run that writes no memory then loads no SQS
+   * client (an agent function's cold start does not carry it).
+   */
+  readonly sqs: SQSClient | (() => Promise<SQSClient>);
   readonly queueUrl: string;
   /** Attempts per entry before giving up. @default 3 */
   readonly maxAttempts?: number;
@@ -41,7 +46,12 @@ export interface MemoryClientOptions {
 const MAX_BATCH_ENTRIES = 10;
 
 export class MemoryClient {
-  constructor(private readonly options: MemoryClientOptions) {}
+  private readonly sqs: () => Promise<SQSClient>;
+
+  constructor(private readonly options: MemoryClientOptions) {
+    const given = options.sqs;
+    this.sqs = typeof given === 'function' ? once(given) : async () => given;
+  }
 
   /**
    * Never stored or sent: the deduplication id is a hash of it and the update's idempotency id. The idempotency id
@@ -64,11 +74,13 @@ export class MemoryClient {
     });
     const sent: SentUpdate[] = [];
     const batches = planBatches(messages);
+    if (batches.length === 0) return sent;
+    const [{ SendMessageBatchCommand }, sqs] = await Promise.all([import('@aws-sdk/client-sqs'), this.sqs()]);
     for (const [index, batch] of batches.entries()) {
       let pending = batch;
       let failures: { update: MemoryUpdate; reason: string }[] = [];
       for (let attempt = 1; pending.length > 0 && attempt <= (this.options.maxAttempts ?? 3); attempt++) {
-        const result = await this.options.sqs.send(
+        const result = await sqs.send(
           new SendMessageBatchCommand({
             QueueUrl: this.options.queueUrl,
             Entries: pending.map((m, i) => ({
