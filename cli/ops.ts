@@ -9,6 +9,7 @@ import { watchSpec } from '../src/config/watch-plan.ts';
 import { IncidentStore } from '../src/runtime/watch/incidents.ts';
 import { UnreadableItemError } from '../src/runtime/agent-items.ts';
 import { incidentKeys } from '../src/runtime/watch/watch.ts';
+import { heldLocks } from '../src/runtime/held-locks.ts';
 
 export type { CommandResult };
 
@@ -30,7 +31,7 @@ export async function statusData(target: Target): Promise<StatusData> {
         : { agentId: agent.id, status: 'never', beatAt: null, ageMs: null };
     }),
   );
-  const locks = (await target.locks.held()).map((l) => ({ ...l, leaseExpiresAt: new Date(l.leaseExpiresAt).toISOString() }));
+  const locks = (await heldLocks({ client: target.client, tableName: target.names.coordination, clock: target.clock })).map((l) => ({ ...l, leaseExpiresAt: new Date(l.leaseExpiresAt).toISOString() }));
   const queues = await target.queueDepths();
   const rejected = await target.reader.rejections();
   const byReason: Record<string, number> = {};

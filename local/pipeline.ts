@@ -13,7 +13,7 @@ import type { TableNames } from '../src/contract/tables.ts';
 import { CallLog, recordCalls } from '../src/runtime/aws-calls.ts';
 import type { Breaker } from '../src/runtime/breaker/breaker.ts';
 import { wireBreaker } from '../src/runtime/breaker/wire-breaker.ts';
-import { inProcessTransport } from '../src/runtime/breaker/authority.ts';
+import { inProcessTransport } from '../src/runtime/breaker/breaker-function.ts';
 import { readBreakerState } from '../src/runtime/breaker/breaker-state.ts';
 import { Watch, storeSources } from '../src/runtime/watch/watch.ts';
 import { watchSpec } from '../src/config/watch-plan.ts';

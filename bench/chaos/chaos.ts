@@ -6,7 +6,7 @@ import { createTables } from '../../local/tables.ts';
 import { MessageLedger } from '../../local/ledger.ts';
 import { BreakerOpenError } from '../../src/runtime/breaker/breaker.ts';
 import { wireBreaker } from '../../src/runtime/breaker/wire-breaker.ts';
-import { inProcessTransport } from '../../src/runtime/breaker/authority.ts';
+import { inProcessTransport } from '../../src/runtime/breaker/breaker-function.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { LockHeldError, type TaskLocks } from '../../src/runtime/locks.ts';
 import { type StewardMessage, wireSteward } from '../../src/runtime/memory/steward.ts';

@@ -5,7 +5,7 @@ import type { AgentSpec } from '../../src/config/agent-spec.ts';
 import type { OutputGuard } from '../../src/runtime/breaker/output-guard.ts';
 import { ManualClock } from '../../src/runtime/clock.ts';
 import { Wiring } from '../../src/runtime/wiring.ts';
-import { inProcessTransport } from '../../src/runtime/breaker/authority.ts';
+import { inProcessTransport } from '../../src/runtime/breaker/breaker-function.ts';
 
 const MINUTE = 60_000;
 
@@ -41,6 +41,12 @@ export interface EmitFigures {
  * several instances against N.
  */
 export async function runEmitBench(client: DynamoDBDocumentClient, countersTable: (label: string) => Promise<string>): Promise<EmitFigures> {
+  // A warm-up (connections, JIT, DynamoDB Local's JVM) on a table of its own, not counted.
+  {
+    const clock = new ManualClock(Date.UTC(2026, 10, 25));
+    const { guard } = outputGuard(client, await countersTable('emit-warm'), clock, { maxOutputs: 1e6, windowMinutes: 60 }, 1e6);
+    for (let i = 0; i < 300; i++) await guard.emit(agent({ maxOutputs: 1e6, windowMinutes: 60 }), 'warm', `warm-${i}`, { i });
+  }
   const meter = installMeter(client);
   const windows: WindowFigures[] = [];
   for (const perWindow of [60, 300, 1_200, 5_000]) {

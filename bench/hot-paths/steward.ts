@@ -49,7 +49,8 @@ export async function runStewardBench(client: DynamoDBDocumentClient, tableName:
   const handler = createStewardHandler(() => memorySteward);
   // Embeddings on: the steward hands each entry it wrote to the embedder (the table's stream, deployed) and goes on.
   const queue = new LocalEmbedQueue(new EntryVectors({ client, tableName, embedder: offlineEmbedder(), clock }));
-  const embedding = createStewardHandler(() => wireSteward(wiring, { onWritten: (change) => queue.push(change) }));
+  const embeddingSteward = wireSteward(wiring, { onWritten: (change) => queue.push(change) });
+  const embedding = createStewardHandler(() => embeddingSteward);
   const countTokens = await tokenCounter();
   const total = GROUPS * perGroup;
   let stewardSeconds = 0;

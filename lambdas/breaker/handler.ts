@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { parseBreakerEnvironment } from '../../src/contract/environment.ts';
-import { BreakerRequestError, type BreakerResponse, handleBreakerRequest } from '../../src/runtime/breaker/authority.ts';
+import { BreakerRequestError, type BreakerResponse } from '../../src/runtime/breaker/authority.ts';
+import { handleBreakerRequest } from '../../src/runtime/breaker/breaker-function.ts';
 import type { Breaker } from '../../src/runtime/breaker/breaker.ts';
 import { wireBreaker } from '../../src/runtime/breaker/wire-breaker.ts';
 import { systemClock } from '../../src/runtime/clock.ts';

@@ -1,6 +1,6 @@
 import { conditionally } from './conditional.ts';
-import { KEYS, LOCK_PK_PREFIX } from '../contract/tables.ts';
-import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { KEYS } from '../contract/tables.ts';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from './clock.ts';
 import type { MetricsSink } from './metrics.ts';
 import { NightshiftError } from '../errors.ts';
@@ -177,34 +177,6 @@ export class TaskLocks {
     );
     if (!result.ok) throw new NoSuchLockError(`No lock exists for task ${taskId}`);
     return (result.value.Attributes as LockItem | undefined)?.owner;
-  }
-
-  /** Locks held now (unexpired, not released): for operators. Scans the table. */
-  async held(): Promise<{ taskId: string; owner: string; fencingToken: number; leaseExpiresAt: number }[]> {
-    const now = this.options.clock.now();
-    const held: { taskId: string; owner: string; fencingToken: number; leaseExpiresAt: number }[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.client.send(
-        new ScanCommand({
-          TableName: this.options.tableName,
-          FilterExpression: 'begins_with(pk, :lock) AND attribute_exists(#owner) AND leaseExpiresAt > :now',
-          ExpressionAttributeNames: { '#owner': 'owner' },
-          ExpressionAttributeValues: { ':lock': LOCK_PK_PREFIX, ':now': now },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        held.push({
-          taskId: String(item.pk).slice(LOCK_PK_PREFIX.length),
-          owner: item.owner,
-          fencingToken: item.fencingToken,
-          leaseExpiresAt: item.leaseExpiresAt,
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return held;
   }
 
   private async updateHeld(lease: Lease, updateExpression: string, values: Record<string, unknown>): Promise<void> {

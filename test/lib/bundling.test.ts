@@ -12,13 +12,13 @@ describe('function bundles', () => {
   const size = bundle(agentEntry('lambdas/agents/writer/handler.ts'), outdir);
   const packages = [...new Set(size.coldStartInputs.map((input) => /node_modules\/((@[^/]+\/)?[^/]+)/.exec(input)?.[1]).filter(Boolean))];
 
-  it('loads the DynamoDB and SQS clients and the guard at cold start, and nothing only a rare path needs', () => {
-    expect(packages).toEqual(expect.arrayContaining(['@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', '@aws-lambda-powertools/logger']));
+  it('loads the DynamoDB client and the guard at cold start, and nothing only some runs need', () => {
+    expect(packages).toEqual(expect.arrayContaining(['@aws-sdk/client-dynamodb', '@aws-lambda-powertools/logger']));
     expect(size.coldStartInputs).toContain('src/runtime/run-lifecycle.ts');
     expect(size.coldStartInputs).toContain('lambdas/agents/writer/handler.ts');
-    // The breaker's trip path, model calls, the tokenizer, the search engine and tracing (when it is switched on)
-    // are chunks imported on first use.
-    for (const lazy of ['@aws-sdk/client-sns', '@aws-sdk/client-scheduler', '@aws-sdk/client-bedrock-runtime', 'gpt-tokenizer', 'minisearch', '@aws-lambda-powertools/tracer', 'aws-xray-sdk-core']) {
+    // Memory updates (SQS), breaker requests (Lambda), the breaker's trip path, model calls, the tokenizer, the
+    // search engine and tracing (when it is switched on) are chunks imported on first use.
+    for (const lazy of ['@aws-sdk/client-sqs', '@aws-sdk/client-lambda', '@aws-sdk/client-sns', '@aws-sdk/client-scheduler', '@aws-sdk/client-bedrock-runtime', 'gpt-tokenizer', 'minisearch', '@aws-lambda-powertools/tracer', 'aws-xray-sdk-core']) {
       expect(packages).not.toContain(lazy);
     }
     // zod's mini build with its English messages only: not the classic build, not every locale.

@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/runtime/breaker/alerts.ts';
-import { handleBreakerRequest } from '../../src/runtime/breaker/authority.ts';
+import { handleBreakerRequest } from '../../src/runtime/breaker/breaker-function.ts';
 import { MemoryReader, REJECTIONS_COUNTED_MAX } from '../../src/runtime/memory/reader.ts';
 import { MemorySteward } from '../../src/runtime/memory/steward.ts';
 import { RunHistory } from '../../src/runtime/run-history.ts';

@@ -1,7 +1,5 @@
-import * as z from 'zod/mini';
 import { NightshiftError } from '../../errors.ts';
-import { describeIssues } from '../schema.ts';
-import type { Admission, AgentCounted, Breaker, BreakerPort, BreakerState, OutputAdmission, Trip } from './breaker.ts';
+import type { Admission, AgentCounted, BreakerPort, BreakerState, OutputAdmission, Trip } from './breaker-state.ts';
 
 /**
  * Agents request, the breaker function acts. An agent role may read the breaker's state but never write its item,
@@ -11,32 +9,23 @@ import type { Admission, AgentCounted, Breaker, BreakerPort, BreakerState, Outpu
  * lower the pipeline's window, trip it in another agent's name or end another agent's probe.
  */
 
-const id = () => z.string().check(z.minLength(1), z.maxLength(200));
-const count = () => z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER));
-
-export const breakerRequestSchema = z.discriminatedUnion('op', [
+/** What an agent may ask of the breaker function (checked there by `breakerRequestSchema`, `breaker-function.ts`). */
+export type BreakerRequest =
   /** Claim the HALF_OPEN breaker's one probe run. */
-  z.object({ op: z.literal('claim-probe'), runId: id() }),
-  /**
-   * Count one of the agent's outputs, in its window and the pipeline's, and say whether it may publish. `epoch` and
-   * `sequence` (what earlier agents sent) are accepted and ignored: the function counts in its own epoch and orders
-   * the agent's outputs itself.
-   */
-  z.object({ op: z.literal('count'), runId: id(), outputId: id(), epoch: z.optional(count()), sequence: z.optional(count()) }),
+  | { readonly op: 'claim-probe'; readonly runId: string }
+  /** Count one of the agent's outputs, in its window and the pipeline's, and say whether it may publish. */
+  | { readonly op: 'count'; readonly runId: string; readonly outputId: string; readonly epoch?: number; readonly sequence?: number }
   /** Trip the breaker for the agent's own window or budget (the pipeline's limit is the function's to judge). */
-  z.object({
-    op: z.literal('trip'),
-    reason: z.enum(['outputs', 'budget']),
-    detail: z.string().check(z.minLength(1), z.maxLength(1_000)),
-    recentOutputIds: z.optional(z.array(id()).check(z.maxLength(20))),
-    outputSequence: z.optional(count()),
-    epoch: z.optional(count()),
-  }),
+  | {
+      readonly op: 'trip';
+      readonly reason: 'outputs' | 'budget';
+      readonly detail: string;
+      readonly recentOutputIds?: readonly string[];
+      readonly outputSequence?: number;
+      readonly epoch?: number;
+    }
   /** End the agent's own probe run, clean or not. */
-  z.object({ op: z.literal('probe-finished'), runId: id(), clean: z.boolean() }),
-]);
-
-export type BreakerRequest = z.output<typeof breakerRequestSchema>;
+  | { readonly op: 'probe-finished'; readonly runId: string; readonly clean: boolean };
 
 /** What the breaker function answers; `epoch` is the counting epoch as the function left it. */
 export type BreakerResponse =
@@ -50,57 +39,8 @@ export class BreakerRequestError extends NightshiftError {
   override readonly name = 'BreakerRequestError';
 }
 
-/**
- * The breaker function's whole job: carry out `agentId`'s request on the breaker. The caller is who the invocation
- * says (the alias), never what the request says: a run id is the caller's own (`<agent>/<run>`), a count or trip
- * names the caller.
- */
-export async function handleBreakerRequest(breaker: Breaker, agentId: string, request: unknown): Promise<BreakerResponse> {
-  const parsed = breakerRequestSchema.safeParse(request);
-  if (!parsed.success) throw new BreakerRequestError(`breaker request from ${agentId} refused: ${describeIssues(parsed.error, '(request)')}`);
-  const ask = parsed.data;
-  const run = (runId: string) => `${agentId}/${runId}`;
-  switch (ask.op) {
-    case 'claim-probe': {
-      const admission = await breaker.admit(run(ask.runId), agentId);
-      return { op: ask.op, admission, epoch: breaker.countingEpoch };
-    }
-    case 'count': {
-      const admission = await breaker.admitOutput(run(ask.runId), ask.outputId, { agentId });
-      return { op: ask.op, admission, epoch: breaker.countingEpoch };
-    }
-    case 'trip': {
-      const trip: Trip = {
-        reason: ask.reason,
-        agentId,
-        detail: ask.detail,
-        ...(ask.recentOutputIds ? { recentOutputIds: ask.recentOutputIds } : {}),
-        ...(ask.outputSequence === undefined ? {} : { outputSequence: ask.outputSequence }),
-        ...(ask.epoch === undefined ? {} : { epoch: ask.epoch }),
-      };
-      const tripped = await breaker.trip(trip);
-      return { op: ask.op, tripped, epoch: breaker.countingEpoch };
-    }
-    case 'probe-finished':
-      await breaker.probeFinished(run(ask.runId), ask.clean);
-      return { op: ask.op, epoch: breaker.countingEpoch };
-  }
-}
-
 /** Sends a request to the breaker function and returns its answer (a Lambda Invoke in the cloud). */
 export type BreakerTransport = (request: BreakerRequest) => Promise<BreakerResponse>;
-
-/**
- * The breaker function run in this process, for local mode, the bench and chaos: the request and the answer go
- * through JSON, as a Lambda invoke carries them, and the caller is fixed to `agentId` as its alias would fix it.
- */
-export function inProcessTransport(breaker: Breaker, agentId: string, onRequest?: (request: BreakerRequest) => void): BreakerTransport {
-  return async (request) => {
-    onRequest?.(request);
-    const response = await handleBreakerRequest(breaker, agentId, JSON.parse(JSON.stringify(request)));
-    return JSON.parse(JSON.stringify(response)) as BreakerResponse;
-  };
-}
 
 export interface RemoteBreakerOptions {
   /** Reads the breaker's state (a GetItem the agent role may make). */

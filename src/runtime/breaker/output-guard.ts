@@ -20,12 +20,12 @@ export interface OutputGuardOptions {
 }
 
 /**
- * What stands between an agent's output and its side effect. Before `publish` runs, two things happen at once: the
- * agent claims the output's content (its own item, so identical content publishes once per duplicate window), and
- * the breaker counts the output in the agent's window and the pipeline's (the breaker function, in the cloud: items
- * no agent role may write). The output that crosses the agent's limit, or the pipeline's, trips the breaker and goes
- * no further; so does any output while the breaker is open. A duplicate is suppressed and still counted, so a loop
- * repeating itself trips. Three store calls per output, each on an item of constant size (see `window-buckets.ts`).
+ * What stands between an agent's output and its side effect. Before `publish` runs, the breaker counts the output in
+ * the agent's window and the pipeline's (the breaker function, in the cloud: items no agent role may write); the
+ * output that crosses the agent's limit, or the pipeline's, trips the breaker and goes no further, and so does any
+ * output while the breaker is open. An admitted output then claims its content (the agent's own item), so identical
+ * content publishes once per duplicate window; a duplicate is suppressed and still counted, so a loop repeating
+ * itself trips. Three store calls per output, each on an item of constant size (see `window-buckets.ts`).
  *
  * Under concurrency the agent's count decides: its update orders the agent's outputs (each gets a sequence number),
  * and the trip by output N+1 records that number, so the N outputs counted before it are still admitted by the
@@ -49,24 +49,14 @@ export class OutputGuard {
 
   async emit<T>(spec: AgentSpec, runId: string, outputId: string, payload: T, publish?: () => Promise<void>): Promise<EmitResult> {
     const { breaker, windows, metrics } = this.options;
-    // The content claim (the agent's own item) and the count (the breaker's) do not wait on each other: both at once.
-    const [claimed, counted] = await Promise.allSettled([
-      windows.claim(spec.id, contentHash(payload), spec.duplicateWindowMinutes),
-      breaker.admitOutput(runId, outputId, { agentId: spec.id, limit: spec.breaker }, this.options.pipelineLimit),
-    ]);
-    if (counted.status === 'rejected') {
-      if (claimed.status === 'fulfilled') await claimed.value.release();
-      throw counted.reason;
-    }
-    // Counted but not claimed: the output is not published, and its count stands (a failure counts as an attempt).
-    if (claimed.status === 'rejected') throw claimed.reason;
-    const claim = claimed.value;
-    const admission = counted.value;
+    // Counted first, duplicates too (a loop repeating itself trips); only an admitted output claims its content, so
+    // a refused one never holds a claim that an identical admitted output was told is taken.
+    const admission = await breaker.admitOutput(runId, outputId, { agentId: spec.id, limit: spec.breaker }, this.options.pipelineLimit);
     if (!admission.admitted) {
-      await claim.release();
       if (admission.epochChanged) throw new ContentionError(`${spec.id}: output ${outputId}: ${admission.detail}; try again`);
       this.refused(spec.id, outputId, admission.detail);
     }
+    const claim = await windows.claim(spec.id, contentHash(payload), spec.duplicateWindowMinutes);
     if (!claim.claimed) {
       metrics?.count('DuplicatesSuppressed');
       return { published: false, reason: 'duplicate' };

@@ -15,7 +15,7 @@ export interface VerifiedCount {
    * updates were applied (a trip records the tripping output's, see `Trip.outputSequence`).
    */
   readonly sequence: number;
-  /** Up to {@link RECENT_OUTPUT_IDS} of the agent's latest output ids, newest last. */
+  /** Up to {@link RECENT_OUTPUT_IDS} of the agent's latest output ids (the first 32 characters of each), newest last. */
   readonly recentOutputIds: readonly string[];
 }
 
@@ -45,7 +45,7 @@ export class VerifiedCounts {
     const item = await countInBucket(
       client,
       { tableName, key: KEYS.counters.verified(agentId) },
-      { epoch, now, width: bucketWidth(windowMinutes), stale: this.stale.get(agentId) ?? [], alsoAdd: ['sequence'], set: { [`r${slot}`]: `${now}|${outputId}` } },
+      { epoch, now, width: bucketWidth(windowMinutes), stale: this.stale.get(agentId) ?? [], alsoAdd: ['sequence'], set: { [`r${slot}`]: `${now}|${shortId(outputId)}` } },
     );
     this.stale.set(agentId, staleBuckets(item, epoch, minuteOf(now), windowMinutes));
     return { count: windowOf(item, epoch, minuteOf(now), windowMinutes), sequence: item.sequence as number, recentOutputIds: recentIds(item) };
@@ -63,6 +63,11 @@ export class VerifiedCounts {
     );
     return counts.reduce<{ agentId: string; count: number } | undefined>((best, next) => (next.count > (best?.count ?? 0) ? next : best), undefined);
   }
+}
+
+/** Output ids up to 200 characters are kept as their first 32 (and `…`): the item stays under 1 KB, one write unit. */
+function shortId(outputId: string): string {
+  return outputId.length > 32 ? `${outputId.slice(0, 32)}…` : outputId;
 }
 
 function recentIds(item: Record<string, unknown>): string[] {

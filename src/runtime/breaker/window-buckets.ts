@@ -11,8 +11,8 @@ import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamod
  * between M minus one bucket and M minutes: an output is forgotten up to one bucket early, never late. Buckets ahead
  * of the reader's clock (written by an emitter whose clock runs ahead) count too, so skewed clocks never let an output
  * past N. A bucket is named after the epoch it counts in: a new epoch (a breaker reset) starts every window empty.
- * Buckets that left their window are removed by the next counting update itself (each process remembers what the
- * last response showed as stale), so clean-up costs no call of its own.
+ * Buckets that left their window (and a grace for slower clocks) are removed by the next counting update itself
+ * (each process remembers what the last response showed as stale), so clean-up costs no call of its own.
  */
 
 const MINUTE = 60_000;
@@ -57,12 +57,22 @@ export function windowOf(item: Record<string, unknown>, epoch: number, minute: n
   return count;
 }
 
-/** Bucket attributes of an item that no window of `windowMinutes` can count again: another epoch, or too old. */
+/**
+ * Minutes a bucket is kept past its window: what another instance's clock, running behind this one's, may still
+ * count. Clean-up never takes from a slower clock what its window still holds.
+ */
+export const CLEANUP_GRACE_MINUTES = 5;
+
+/**
+ * Bucket attributes of an item that no window of `windowMinutes` can count again: an earlier epoch, or older than the
+ * window and its grace. A later epoch's buckets are never stale: a process that has not seen a reset yet must not
+ * clear what the new epoch counted.
+ */
 export function staleBuckets(item: Record<string, unknown>, epoch: number, minute: number, windowMinutes: number): string[] {
   return Object.keys(item).filter((name) => {
     if (LEGACY.test(name)) return true;
     const bucket = parse(name);
-    return bucket !== undefined && (bucket.epoch !== epoch || bucket.start <= minute - windowMinutes);
+    return bucket !== undefined && (bucket.epoch < epoch || (bucket.epoch === epoch && bucket.start <= minute - windowMinutes - CLEANUP_GRACE_MINUTES));
   });
 }
 

@@ -102,6 +102,14 @@ describe('output accounting', () => {
     for (let i = 0; i < 4; i++) expect(await (i % 2 ? b.outputs : other).emit(roomy, 'later', `d${i}`, same)).toEqual({ published: false, reason: 'duplicate' });
   });
 
+  it('publishes content emitted many times at once exactly once, even when most of those emits are refused', async () => {
+    for (let trial = 0; trial < 5; trial++) {
+      const b = await freshBreaker();
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => b.outputs.emit(spec({ breaker: { maxOutputs: 3, windowMinutes: 10 } }), `run-${i}`, `o${i}`, { text: 'the same post' })));
+      expect(results.filter((r) => r.status === 'fulfilled' && r.value.published), `trial ${trial}`).toHaveLength(1);
+    }
+  });
+
   it('gives the content claim back when the output is refused, so the same content can go out after a reset', async () => {
     const b = await freshBreaker();
     for (let i = 0; i < 5; i++) await b.outputs.emit(spec(), 'run', `o${i}`, { text: `post ${i}` });
@@ -119,6 +127,30 @@ describe('output accounting', () => {
     await cli.reset();
     for (let i = 0; i < 5; i++) expect(await b.outputs.emit(spec(), 'run2', `p${i}`, { text: `again ${i}` })).toEqual({ published: true });
     await expect(b.outputs.emit(spec(), 'run2', 'p5', { text: 'again 5' })).rejects.toBeInstanceOf(BreakerOpenError);
+  });
+
+  it('never lets a process that missed a reset clear the new epoch\'s counts: N after the reset, across both', async () => {
+    const b = await freshBreaker();
+    for (let i = 0; i < 5; i++) await b.outputs.emit(spec(), 'run', `o${i}`, { text: `post ${i}` });
+    await expect(b.outputs.emit(spec(), 'run', 'o5', { text: 'post 5' })).rejects.toBeInstanceOf(BreakerOpenError);
+    // Another process resets and counts in the new epoch over two minutes; this one still holds the old epoch and
+    // the old epoch's buckets as stale.
+    const other = new OutputGuard({ breaker: new Breaker({ ...breakerOptions(b), pipelineLabel: 'other' }), windows: new OutputWindows({ client: b.client, tableName: b.countersTable, clock: b.clock }) });
+    await new Breaker({ ...breakerOptions(b), pipelineLabel: 'cli' }).reset();
+    let published = 0;
+    for (let i = 0; i < 4; i++) {
+      if ((await other.emit(spec(), 'run2', `n${i}`, { text: `new ${i}` })).published) published++;
+      if (i === 1) await b.clock.advance(MINUTE);
+    }
+    for (let i = 0; i < 4; i++) {
+      const result = await b.outputs.emit(spec(), 'run3', `s${i}`, { text: `stale ${i}` }).catch((error: unknown) => {
+        expect(error).toBeInstanceOf(BreakerOpenError);
+        return { published: false };
+      });
+      if (result.published) published++;
+    }
+    expect(published).toBe(5);
+    expect((await b.breaker.state()).status).toBe('OPEN');
   });
 
   it('never publishes more than N in any window, whatever the interleaving of concurrent emits and time (property)', async () => {

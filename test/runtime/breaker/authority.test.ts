@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { callerOf } from '../../../lambdas/breaker/handler.ts';
-import { BreakerRequestError, RemoteBreaker, handleBreakerRequest, inProcessTransport } from '../../../src/runtime/breaker/authority.ts';
+import { BreakerRequestError, RemoteBreaker } from '../../../src/runtime/breaker/authority.ts';
+import { handleBreakerRequest, inProcessTransport } from '../../../src/runtime/breaker/breaker-function.ts';
 import { BreakerOpenError, readBreakerState } from '../../../src/runtime/breaker/breaker.ts';
 import { OutputGuard } from '../../../src/runtime/breaker/output-guard.ts';
 import { OutputWindows } from '../../../src/runtime/breaker/output-window.ts';
