@@ -17,6 +17,8 @@ const chain = definePipeline({
     { id: 'notifier', entry, memory, triggers: [{ outputsOf: 'summarizer' }], breaker: { maxOutputs: 4, windowMinutes: 60 } },
   ],
   breaker: { maxOutputs: 40, windowMinutes: 60 },
+  // The chain reads its memory by key, never by meaning: no embedder (the offline model is most of a simulation's time).
+  embeddings: false,
 } satisfies PipelineInput);
 
 const run = (injected: string[], hours: number) =>

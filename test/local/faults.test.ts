@@ -18,6 +18,7 @@ const newsroom = definePipeline({
     { id: 'publisher', entry, memory, upstream: ['editor'], triggers: [{ outputsOf: 'editor' }], schedules: [{ cron: '0 16 * * *', timeZone: 'Asia/Tokyo' }], breaker: { maxOutputs: 2, windowMinutes: 60 } },
   ],
   breaker: { maxOutputs: 20, windowMinutes: 60 },
+  embeddings: false, // its agents read memory by key, never by meaning
 } satisfies PipelineInput);
 
 /** A support desk: triage fans out to billing and tech, whose work a digest joins; short leases. */
@@ -31,6 +32,7 @@ const support = definePipeline({
     { id: 'digest', entry, memory, upstream: ['billing', 'tech'], schedules: [{ cron: '0 12 * * *' }], breaker: { maxOutputs: 2, windowMinutes: 120 } },
   ],
   breaker: { maxOutputs: 30, windowMinutes: 60 },
+  embeddings: false, // its agents read memory by key, never by meaning
 } satisfies PipelineInput);
 
 const run = (pipeline: typeof newsroom, injected: string[], hours = 14) =>

@@ -20,6 +20,7 @@ const chain = definePipeline({
     { id: 'desk', entry, memory, triggers: [{ event: { source: ['tickets'], detailType: ['Ticket opened'] } }], breaker: { maxOutputs: 3, windowMinutes: 60 } },
   ],
   breaker: { maxOutputs: 30, windowMinutes: 60 },
+  embeddings: false, // its agents read memory by key, never by meaning
 } satisfies PipelineInput);
 
 const run = (injected: string[], hours: number) =>
