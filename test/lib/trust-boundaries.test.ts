@@ -39,7 +39,7 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     ['pass the schedule role', { service: 'iam', action: 'PassRole', resource: LOCAL_SCHEDULE_ROLE }],
     ['publish a fake alert', { service: 'sns', action: 'Publish', resource: LOCAL_ALERT_TOPIC }],
     ['reset the breaker or lower the pipeline window', ddb('UpdateItem', 'counters', 'breaker')],
-    ["fill another agent's window", ddb('UpdateItem', 'counters', `outputs#${other}`)],
+    ["take another agent's content claims", ddb('UpdateItem', 'counters', `outputs#${other}`)],
     ["spend another agent's budget", ddb('UpdateItem', 'counters', `tokens#${other}`)],
     ["use up another agent's hourly limit of outside events", ddb('UpdateItem', 'counters', `events#${other}`)],
     // Lost invocations: faking another agent's would keep its incident open, so its real losses never page again.
@@ -93,7 +93,7 @@ function legitimate(agentId: string): [string, AwsCall][] {
     ['record its own run', ddb('PutItem', 'coordination', `runs#${agentId}`)],
     ...config.upstream.map((id): [string, AwsCall] => [`read ${id}'s heartbeat`, ddb('GetItem', 'coordination', `heartbeat#${id}`)]),
     ['read the breaker state', ddb('GetItem', 'counters', 'breaker')],
-    ['count in its own window', ddb('UpdateItem', 'counters', `outputs#${agentId}`)],
+    ["claim its own outputs' contents", ddb('UpdateItem', 'counters', `outputs#${agentId}`)],
     ['spend its own budget', ddb('UpdateItem', 'counters', `tokens#${agentId}`)],
     ['count the runs its outside-event triggers start', ddb('UpdateItem', 'counters', `events#${agentId}`)],
     ['ask the breaker through its own alias', { service: 'lambda', action: 'InvokeFunction', resource: `function/breaker:${agentId}` }],
@@ -164,7 +164,7 @@ describe("the breaker function's role", () => {
     expect(judge(call)).toEqual([]);
   });
   it.each<[string, AwsCall]>([
-    ["write an agent's own window", ddb('UpdateItem', 'counters', 'outputs#writer')],
+    ["write an agent's content claims", ddb('UpdateItem', 'counters', 'outputs#writer')],
     ["spend an agent's budget", ddb('UpdateItem', 'counters', 'tokens#writer')],
     ['keep a count for an agent the pipeline does not have', ddb('UpdateItem', 'counters', 'verified#intruder')],
   ])('may not %s', (_, call) => {
