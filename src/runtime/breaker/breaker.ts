@@ -7,6 +7,7 @@ import type { MetricsSink } from '../metrics.ts';
 import type { AlertSink } from './alerts.ts';
 import { REMOVE_AT_MOST, bucketName, bucketWidth, minuteOf, removeClause, staleBuckets, windowOf } from './window-buckets.ts';
 import type { ScheduleSwitch } from './schedules.ts';
+import { tripAlert } from './trip-alert.ts';
 import { NightshiftError } from '../../errors.ts';
 
 /**
@@ -271,7 +272,8 @@ export class Breaker implements BreakerPort {
     } catch (error) {
       haltError = error;
     }
-    await this.options.alerts.publish(this.alert(trip, now, previous?.status === 'HALF_OPEN', halted, haltError));
+    const { pipelineLabel, resetCommand } = this.options;
+    await this.options.alerts.publish(tripAlert(trip, { pipelineLabel, resetCommand, at: now, reopened: previous?.status === 'HALF_OPEN', halted, haltError }));
     if (haltError) throw haltError;
     return true;
   }
@@ -376,27 +378,6 @@ export class Breaker implements BreakerPort {
       ),
     );
     return result.ok;
-  }
-
-  private alert(trip: Trip, at: number, reopened: boolean, halted: readonly string[], haltError: unknown) {
-    const { pipelineLabel, resetCommand } = this.options;
-    const lines = [
-      `Pipeline ${pipelineLabel} was halted by its circuit breaker at ${iso(at)}${reopened ? ' (the half-open probe tripped it again)' : ''}.`,
-      '',
-      `Agent: ${trip.agentId}`,
-      `Reason: ${trip.reason} — ${trip.detail}`,
-    ];
-    if (trip.recentOutputIds?.length) lines.push(`Last outputs: ${trip.recentOutputIds.slice(-10).join(', ')}`);
-    lines.push(
-      '',
-      'Every agent now refuses to run and to publish.',
-      haltError
-        ? `Disabling the schedules FAILED (${String(haltError)}); agents still refuse to run.`
-        : `Schedules disabled: ${halted.length ? halted.join(', ') : 'none were enabled'}.`,
-      '',
-      `After fixing the cause, resume with: ${resetCommand}`,
-    );
-    return { subject: `[${pipelineLabel}] circuit breaker OPEN: ${trip.agentId} (${trip.reason})`, message: lines.join('\n') };
   }
 }
 
