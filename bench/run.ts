@@ -84,7 +84,7 @@ try {
     const emit = await runEmitBench(client, async (label) => (await tables(label)).counters);
     for (const w of emit.windows) {
       console.log(
-        `emit per_window=${w.perWindow} write_units_per_output=${fixed(w.writeUnitsPerOutput)} store_calls_per_output=${fixed(w.storeCallsPerOutput)} ` +
+        `emit per_window=${w.perWindow}${w.windowMinutes === 60 ? '' : ` window_minutes=${w.windowMinutes}`} write_units_per_output=${fixed(w.writeUnitsPerOutput)} store_calls_per_output=${fixed(w.storeCallsPerOutput)} ` +
           `breaker_requests_per_output=${fixed(w.breakerRequestsPerOutput)} median_ms=${fixed(w.emitMedianMs)} ` +
           `(${w.outputs} outputs after a full window; ${fixed(w.refusedWritesPerOutput)} of the units are refused duplicate claims, billed 1 each)`,
       );

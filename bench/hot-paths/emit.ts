@@ -12,6 +12,7 @@ const MINUTE = 60_000;
 /** Write units, store calls and time of `ctx.emit` for an agent whose 60-minute window holds `perWindow` outputs. */
 export interface WindowFigures {
   readonly perWindow: number;
+  readonly windowMinutes: number;
   /** Outputs measured (after a full window of warm-up). */
   readonly outputs: number;
   /** Write capacity units per output (`ReturnConsumedCapacity`), the agent's and the breaker function's writes together. */
@@ -35,8 +36,8 @@ export interface EmitFigures {
 
 /**
  * `ctx.emit`'s accounting as an agent meets it (its content claim; the breaker function's count of the agent and of
- * the pipeline), for an agent emitting steadily into a 60-minute window of 60, 300, 1,200 and 5,000 outputs, a tenth
- * of them repeats. Each size first fills a whole window, then measures: write units from every write's
+ * the pipeline), for an agent emitting steadily into a 60-minute window of 60, 300, 1,200 and 5,000 outputs (and a
+ * 24-hour window of 5,000), a tenth of them repeats. Each size first fills a whole window, then measures: write units from every write's
  * `ReturnConsumedCapacity`, store calls counted at the client. Then exactness: 100 and 1,000 concurrent emits from
  * several instances against N.
  */
@@ -49,12 +50,19 @@ export async function runEmitBench(client: DynamoDBDocumentClient, countersTable
   }
   const meter = installMeter(client);
   const windows: WindowFigures[] = [];
-  for (const perWindow of [60, 300, 1_200, 5_000]) {
-    const table = await countersTable(`emit-${perWindow}`);
+  for (const { perWindow, windowMinutes } of [
+    { perWindow: 60, windowMinutes: 60 },
+    { perWindow: 300, windowMinutes: 60 },
+    { perWindow: 1_200, windowMinutes: 60 },
+    { perWindow: 5_000, windowMinutes: 60 },
+    // A day's window (24-minute buckets): the same cost.
+    { perWindow: 5_000, windowMinutes: 24 * 60 },
+  ]) {
+    const table = await countersTable(`emit-${perWindow}-${windowMinutes}`);
     const clock = new ManualClock(Date.UTC(2026, 10, 25));
-    const { guard, requests } = outputGuard(client, table, clock, { maxOutputs: 2 * perWindow, windowMinutes: 60 }, 2 * perWindow);
-    const spec = agent({ maxOutputs: 2 * perWindow, windowMinutes: 60 });
-    const step = (60 * MINUTE) / perWindow;
+    const { guard, requests } = outputGuard(client, table, clock, { maxOutputs: 2 * perWindow, windowMinutes }, 2 * perWindow, undefined, windowMinutes);
+    const spec = agent({ maxOutputs: 2 * perWindow, windowMinutes });
+    const step = (windowMinutes * MINUTE) / perWindow;
     let i = 0;
     // Every tenth output repeats the one before it: suppressed as a duplicate, and still counted.
     const emit = () => {
@@ -77,6 +85,7 @@ export async function runEmitBench(client: DynamoDBDocumentClient, countersTable
     }
     windows.push({
       perWindow,
+      windowMinutes,
       outputs,
       writeUnitsPerOutput: (meter.writeUnits + meter.refusedWrites) / outputs,
       refusedWritesPerOutput: meter.refusedWrites / outputs,
@@ -125,9 +134,10 @@ function outputGuard(
   limit: AgentSpec['breaker'],
   pipelineMax: number,
   alerts = { count: 0 },
+  pipelineWindowMinutes = 60,
 ): { guard: OutputGuard; requests: { count: number } } {
   const wiring = new Wiring({ tables: { coordination: tableName, memory: tableName, counters: tableName }, clock, dynamo: client });
-  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: pipelineMax, windowMinutes: 60, scheduleNames: [], agents: ['bench'], agentLimits: { bench: limit } };
+  const spec = { pipeline: 'bench', stage: 'bench', maxOutputs: pipelineMax, windowMinutes: pipelineWindowMinutes, scheduleNames: [], agents: ['bench'], agentLimits: { bench: limit } };
   const breaker = wireBreaker(wiring, {
     spec,
     alerts: { publish: async () => void alerts.count++ },
