@@ -118,7 +118,7 @@ export class Breaker implements BreakerPort {
         if (!tripped && this.epoch !== epoch) continue;
         return { admitted: false, epochChanged: false, detail };
       }
-      const pipeline = await this.countOutput(runId, windowMinutes, { agentId, epoch, sequence: agent.sequence });
+      const pipeline = await this.countOutput(runId, outputId, windowMinutes, { agentId, epoch, sequence: agent.sequence });
       if (!pipeline.admitted) {
         if (pipeline.epochChanged) continue;
         return { admitted: false, epochChanged: false, detail: `the breaker is ${pipeline.state.status}` };
@@ -147,9 +147,14 @@ export class Breaker implements BreakerPort {
    * as the probe, and when OPEN by this agent's own window from an output counted after this one (see
    * {@link Trip.outputSequence}). Returns the window including this output, or why it was not counted.
    */
-  async countOutput(runId: string, windowMinutes: number, counted: { readonly agentId: string; readonly epoch: number; readonly sequence: number }): Promise<PipelineCount> {
+  async countOutput(
+    runId: string,
+    _outputId: string,
+    windowMinutes: number,
+    counted?: { readonly agentId: string; readonly epoch: number; readonly sequence: number },
+  ): Promise<PipelineCount> {
     const { client, tableName, clock } = this.options;
-    const { epoch } = counted;
+    const epoch = counted?.epoch ?? this.epoch;
     const minute = minuteOf(clock.now());
     const bucket = bucketName(epoch, minute, bucketWidth(windowMinutes));
     const remove = removeClause(this.staleBuckets.filter((name) => name !== bucket).slice(0, REMOVE_AT_MOST));
@@ -171,8 +176,9 @@ export class Breaker implements BreakerPort {
             ':halfOpen': 'HALF_OPEN',
             ':open': 'OPEN',
             ':outputs': 'outputs',
-            ':agent': counted.agentId,
-            ':sequence': counted.sequence,
+            // Without the agent's count (a caller that has none), no output is let past its own agent's trip.
+            ':agent': counted?.agentId ?? '',
+            ':sequence': counted?.sequence ?? Number.MAX_SAFE_INTEGER,
             ':run': runId,
             ':epoch': epoch,
             ':openMax': OPEN_ADMISSIONS_MAX,
