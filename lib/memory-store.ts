@@ -166,6 +166,15 @@ export class MemoryStore extends Construct {
       actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem'],
       resourceArns: [this.table.tableArn],
     });
+    // Vectors are the embedder's: the steward, which may write the rest of the table, may not write them.
+    this.steward.addToRolePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [vectorPartitionKey('*')] } },
+      }),
+    );
     this.embeddings = props.embeddingDimensions !== undefined;
     if (props.embeddingDimensions) this.embedder = new MemoryEmbedder(this, 'Embedder', { table: this.table, dimensions: props.embeddingDimensions, tracing: props.tracing ?? false });
     // Only the registered agents and the redrive may send: any other principal of the account is refused by the

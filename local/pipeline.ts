@@ -376,7 +376,7 @@ export class LocalPipeline {
   /** Everything the steward and the embedder still have to do, done (a run's end, a test's check). */
   async settle(): Promise<void> {
     await this.eventSource.drain();
-    await this.embedQueue?.drain();
+    await this.embedQueue?.drainAll();
   }
 
   /**

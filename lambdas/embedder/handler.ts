@@ -17,7 +17,8 @@ import { tracingFromEnvironment } from '../shared/tracing.ts';
 
 const logger = new Logger({ serviceName: 'embedder' });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'embedder' });
-const bedrock = new BedrockRuntimeClient({});
+// A model call that hangs fails in 20 s (counted, retried) instead of timing the function out uncounted.
+const bedrock = new BedrockRuntimeClient({ requestHandler: { requestTimeout: 20_000, connectionTimeout: 3_000 } });
 
 /** Thrown for a change whose embedding failed: the stream retries from it, then gives it to the on-failure queue. */
 export class EmbeddingFailedError extends NightshiftError {
@@ -42,9 +43,17 @@ export function createEmbedderHandler(vectors: () => EntryVectors | Promise<Entr
       return await processPartialResponse(
         event,
         async (record: DynamoDBRecord) => {
-          const change = changeOfRecord(record);
+          const entryVectors = await vectors();
+          let change: ReturnType<typeof changeOfRecord>;
+          try {
+            change = changeOfRecord(record);
+          } catch (error) {
+            // An image it cannot read is a failure like any other: counted for the watch, retried, then given up.
+            await entryVectors.recordFailure(error).catch(() => undefined);
+            throw new EmbeddingFailedError(`stream record ${record.dynamodb?.SequenceNumber ?? '?'} is unreadable: ${(error as Error).message}`);
+          }
           if (!change) return;
-          if ((await embedChanges(await vectors(), [change])) !== undefined) {
+          if ((await embedChanges(entryVectors, [change])) !== undefined) {
             throw new EmbeddingFailedError(`${change.namespace}/${change.key} not embedded: found by its words until a retry embeds it`);
           }
         },

@@ -49,9 +49,15 @@ describe('NightshiftStack for the reference pipeline', () => {
     template.hasResourceProperties('AWS::Scheduler::ScheduleGroup', { Name: 'nightshift-dev' });
   });
 
-  it('lets the steward write memory and no agent', () => {
+  it('lets the steward write memory and no agent, and only the embedder write vectors', () => {
     const memoryTable = logicalId(stack.memory.table);
     expect(actionsGranted(template, logicalId(stack.memory.steward.role!), memoryTable)).toContain('dynamodb:PutItem');
+    const stewardStatements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: logicalId(stack.memory.steward.role!) }]))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(stewardStatements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], Condition: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': ['vec#*'] } } }),
+    );
     for (const agent of stack.agents) {
       const actions = actionsGranted(template, logicalId(agent.function.role!), memoryTable);
       expect(actions, agent.agentId).toContain('dynamodb:Query');

@@ -28,6 +28,7 @@ export function actionsGranted(template: Template, roleLogicalId: string, resour
     const roles: unknown[] = policy.Properties.Roles ?? [];
     if (!roles.some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleLogicalId }))) continue;
     for (const statement of policy.Properties.PolicyDocument.Statement) {
+      if (statement.Effect !== 'Allow') continue;
       const resources: unknown[] = [statement.Resource].flat();
       if (!resources.some((r) => JSON.stringify(r).includes(`"${resourceLogicalId}"`))) continue;
       for (const action of [statement.Action].flat()) actions.add(action);

@@ -44,8 +44,8 @@ export async function embedChanges(vectors: EntryVectors, changes: readonly (Ent
  * The local stand-in for the table's stream and the embedder function: changes queue as the steward writes them,
  * and `drain` embeds them apart from the steward (the local pipeline drains it after the steward's turn, as the
  * stream's consumer runs beside the steward in the cloud). A change that fails stays queued for the next drain, up
- * to `maxAttempts` (the event source mapping's retries), then is given up on, as the stream's on-failure
- * destination would take it: its failures are recorded either way.
+ * to `maxAttempts` (the first and the event source mapping's three retries), then is given up on, as the stream's
+ * on-failure destination would take it: its failures are recorded either way.
  */
 export class LocalEmbedQueue {
   private readonly queue: { change: EntryChange; attempts: number }[] = [];
@@ -53,7 +53,8 @@ export class LocalEmbedQueue {
 
   constructor(
     private readonly vectors: EntryVectors,
-    private readonly maxAttempts = 3,
+    /** The first attempt and the event source mapping's three retries. */
+    private readonly maxAttempts = 4,
   ) {}
 
   push(change: EntryChange): void {
@@ -62,6 +63,11 @@ export class LocalEmbedQueue {
 
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** Drains until nothing is left: each change embedded, or given up after its attempts (a run's or a test's end). */
+  async drainAll(): Promise<void> {
+    while (this.queue.length > 0) await this.drain();
   }
 
   async drain(): Promise<void> {

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { KEYS, vectorPartitionKey } from '../../contract/tables.ts';
+import { conditionally } from '../conditional.ts';
 import { countInBucket, minuteOf, staleBuckets, windowOf } from '../breaker/window-buckets.ts';
 import type { Clock } from '../clock.ts';
 import type { MetricsSink } from '../metrics.ts';
@@ -53,19 +54,27 @@ export class EntryVectors {
   async stamp(namespace: string, key: string, item: Record<string, unknown>): Promise<StampOutcome> {
     if (item.kind === 'deleted' || typeof item.ctxText !== 'string') return 'not-indexed';
     const { client, tableName, embedder, metrics } = this.options;
-    const text = embeddingText(key, (item.tags as string[] | undefined) ?? [], item.ctxText);
-    const of = vectorOf(embedder.model, text);
     try {
+      const tags = item.tags ?? [];
+      if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw new TypeError(`${namespace}/${key}: tags are not a list of strings`);
+      const text = embeddingText(key, tags, item.ctxText);
+      const of = vectorOf(embedder.model, text);
       const { Item } = await client.send(new GetCommand({ TableName: tableName, Key: KEYS.memory.vector(namespace, key), ProjectionExpression: '#of', ExpressionAttributeNames: { '#of': 'of' } }));
       if (Item?.of === of) return 'unchanged';
-      const title = titleText(key, (item.tags as string[] | undefined) ?? []);
+      const title = titleText(key, tags);
       const { vectors, tokens } = await embedder.embed(title ? [text, title] : [text]);
-      await client.send(
-        new PutCommand({
-          TableName: tableName,
-          Item: { ...KEYS.memory.vector(namespace, key), of, vector: encodeVector(vectors[0]!), ...(vectors[1] ? { title: encodeVector(vectors[1]) } : {}), sequence: item.lastSequence },
-        }),
+      // Never over a vector of a later text: a retried older change (the stream retries from a failed record on)
+      // must not push back what a newer one embedded.
+      const written = await conditionally(
+        client.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { ...KEYS.memory.vector(namespace, key), of, vector: encodeVector(vectors[0]!), ...(vectors[1] ? { title: encodeVector(vectors[1]) } : {}), sequence: item.lastSequence },
+            ...(typeof item.lastSequence === 'string' ? { ConditionExpression: 'attribute_not_exists(#seq) OR #seq <= :seq', ExpressionAttributeNames: { '#seq': 'sequence' }, ExpressionAttributeValues: { ':seq': item.lastSequence } } : {}),
+          }),
+        ),
       );
+      if (!written.ok) return 'unchanged';
       metrics?.count('EntriesEmbedded');
       metrics?.count('EmbeddingTokens', tokens);
       return 'embedded';
@@ -81,8 +90,11 @@ export class EntryVectors {
   /** Buckets the last failure's record showed as stale: removed by the next. */
   private staleFailureBuckets: string[] = [];
 
-  /** Counts a failed embedding in this minute's bucket of `KEYS.memory.embeddingFailures`, with the error. */
-  private async recordFailure(error: unknown): Promise<void> {
+  /**
+   * Counts a failed embedding in this minute's bucket of `KEYS.memory.embeddingFailures`, with the error: `stamp`'s
+   * own failures, and the embedder function's with a change it could not even read.
+   */
+  async recordFailure(error: unknown): Promise<void> {
     const { client, tableName, clock } = this.options;
     if (!clock) return;
     const now = clock.now();

@@ -260,8 +260,9 @@ export class MemorySteward {
         return { result: applied, seen: write.Put.Item };
       }
       const { Attributes } = await this.options.client.send(new UpdateCommand({ ...write.Update, ReturnValues: 'ALL_NEW' }));
-      await this.refreshContextIndex(namespace, key, Attributes);
-      return { result: applied, ...(Attributes ? { seen: Attributes } : {}) };
+      // The entry as its context index now has it: what the embedder must see (the stream carries the same).
+      const seen = (await this.refreshContextIndex(namespace, key, Attributes)) ?? Attributes;
+      return { result: applied, ...(seen ? { seen } : {}) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         found = error.Item ? unmarshall(error.Item) : undefined;
@@ -283,7 +284,7 @@ export class MemorySteward {
       if (attempt > 1) throw new ContentionError(`${namespace}/${key} kept changing under this update; it is retried through the queue`);
       return { result: applied, retryWith: found ?? {} };
     }
-    if (result.outcome === 'duplicate' && found) await this.refreshContextIndex(namespace, key, found);
+    if (result.outcome === 'duplicate' && found) found = (await this.refreshContextIndex(namespace, key, found)) ?? found;
     return { result, ...(found ? { seen: found } : {}) };
   }
 

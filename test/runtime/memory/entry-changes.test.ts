@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { createEmbedderHandler } from '../../../lambdas/embedder/handler.ts';
 import { KEYS } from '../../../src/contract/tables.ts';
 import { type EntryChange, LocalEmbedQueue, entryChangeOf } from '../../../src/runtime/memory/entry-changes.ts';
-import { type Embedder, HashingEmbedder } from '../../../src/runtime/memory/embedder.ts';
-import { EntryVectors } from '../../../src/runtime/memory/entry-vectors.ts';
+import { type Embedder, HashingEmbedder, embeddingText, vectorOf } from '../../../src/runtime/memory/embedder.ts';
+import { EntryVectors, embeddingFailures } from '../../../src/runtime/memory/entry-vectors.ts';
 import { MemorySteward } from '../../../src/runtime/memory/steward.ts';
 import { dynamoForTest } from '../../support/dynamo.ts';
 import { delivered, freshNamespace, memory, update } from '../../support/memory.ts';
@@ -99,5 +99,47 @@ describe('embedding apart from the steward', () => {
     // Retried from the failed record on, as Lambda does: what was embedded is not embedded again.
     expect(await handler({ Records: records.slice(2) }, context)).toEqual({ batchItemFailures: [{ itemIdentifier: '102' }] });
     expect(embedder.asked.filter((t) => t.includes('last'))).toHaveLength(1);
+  });
+
+  it('embeds an appended entry as it reads after the append (its whole text), not as the write left it', async () => {
+    const m = memory(dynamo);
+    const changes: EntryChange[] = [];
+    const steward = new MemorySteward({ client: m.client, tableName: dynamo.names.memory, clock: m.clock, onWritten: (change) => changes.push(change) });
+    const namespace = freshNamespace();
+    for (const line of ['first line', 'second line about zebras']) {
+      expect((await steward.handle(delivered(update({ namespace, key: 'log', op: 'append', value: [line] })))).outcome).toBe('applied');
+    }
+    const vectors = new EntryVectors({ client: m.client, tableName: dynamo.names.memory, embedder: new HashingEmbedder(16), clock: m.clock });
+    const queue = new LocalEmbedQueue(vectors);
+    for (const change of changes) queue.push(change);
+    await queue.drainAll();
+    const { Item: entry } = await m.client.send(new GetCommand({ TableName: dynamo.names.memory, Key: KEYS.memory.entry(namespace, 'log') }));
+    const { Item: vector } = await m.client.send(new GetCommand({ TableName: dynamo.names.memory, Key: KEYS.memory.vector(namespace, 'log') }));
+    expect(entry!.ctxText).toContain('zebras');
+    expect(vector!.of).toBe(vectorOf(vectors.model, embeddingText('log', [], entry!.ctxText as string)));
+  });
+
+  it('never lets a retried older change push back the vector a newer one wrote', async () => {
+    const m = memory(dynamo);
+    const changes: EntryChange[] = [];
+    const steward = new MemorySteward({ client: m.client, tableName: dynamo.names.memory, clock: m.clock, onWritten: (change) => changes.push(change) });
+    const namespace = freshNamespace();
+    await written(steward, changes, namespace, { k: 'the old text' });
+    await written(steward, changes, namespace, { k: 'the new text' });
+    const vectors = new EntryVectors({ client: m.client, tableName: dynamo.names.memory, embedder: new HashingEmbedder(16), clock: m.clock });
+    expect(await vectors.stamp(namespace, 'k', changes[1]!.item)).toBe('embedded');
+    // The stream retries from an older record that failed: it finds a later vector and leaves it.
+    expect(await vectors.stamp(namespace, 'k', changes[0]!.item)).toBe('unchanged');
+    const { Item: vector } = await m.client.send(new GetCommand({ TableName: dynamo.names.memory, Key: KEYS.memory.vector(namespace, 'k') }));
+    expect(vector!.of).toBe(vectorOf(vectors.model, embeddingText('k', [], changes[1]!.item.ctxText as string)));
+  });
+
+  it('counts a stream record it cannot even read as a failed embedding, for the watch', async () => {
+    const m = memory(dynamo);
+    const before = (await embeddingFailures(m.client, dynamo.names.memory, m.clock.now())).count;
+    const handler = createEmbedderHandler(() => new EntryVectors({ client: m.client, tableName: dynamo.names.memory, embedder: new HashingEmbedder(16), clock: m.clock }));
+    const unreadable: DynamoDBRecord = { eventName: 'INSERT', dynamodb: { SequenceNumber: '7', NewImage: { pk: { S: 'mem#notes' }, sk: { S: 'k' }, odd: { Z: 'no such type' } } as never } };
+    expect(await handler({ Records: [unreadable] }, context)).toEqual({ batchItemFailures: [{ itemIdentifier: '7' }] });
+    expect((await embeddingFailures(m.client, dynamo.names.memory, m.clock.now())).count).toBe(before + 1);
   });
 });
