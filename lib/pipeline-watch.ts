@@ -69,6 +69,7 @@ export class PipelineWatch extends Construct {
           scheduleDeadLetterQueueUrl: schedules.deadLetterQueue.queueUrl,
           alertFailureQueueUrls: alertFailureQueues(breaker).map((q) => q.queueUrl),
           agentDeadLetterQueueUrls: Object.fromEntries(Object.entries(props.agentDeadLetterQueues ?? {}).map(([id, queue]) => [id, queue.queueUrl])),
+          ...(memory.embedder ? { embedderFailureQueueUrl: memory.embedder.failures.queueUrl } : {}),
           alertTopicArn: breaker.topic.topicArn,
           watchSpec: props.spec,
         }),
@@ -136,6 +137,7 @@ export class PipelineWatch extends Construct {
         props.schedules.deadLetterQueue.queueArn,
         ...Object.values(props.agentDeadLetterQueues ?? {}).map((q) => q.queueArn),
         ...alertFailureQueues(props.breaker).map((q) => q.queueArn),
+        ...(props.memory.embedder ? [props.memory.embedder.failures.queueArn] : []),
       ],
     });
   }

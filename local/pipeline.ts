@@ -243,7 +243,7 @@ export class LocalPipeline {
           for (const queue of [this.memoryQueue, this.deadLetterQueue]) this.calls.record(WATCH_FUNCTION, { service: 'sqs', action: 'GetQueueAttributes', resource: `queue/${queue}` });
           const depths = await this.queueDepths();
           // Local mode has no Scheduler dead-letter queue: nothing is ever lost there.
-          return { memoryVisible: depths.queue, memoryDeadLetters: depths.deadLetters, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
+          return { memoryVisible: depths.queue, memoryDeadLetters: depths.deadLetters, scheduleDeadLetters: 0, undeliveredAlerts: 0, embeddingsGivenUp: this.embedQueue?.given ?? 0 };
         },
       }),
       client: wiring.dynamo,

@@ -34,9 +34,10 @@ function watchFromEnvironment(): Watch {
       embeddingFailures: (now) => embeddingFailures(wiring.dynamo, env.memoryTable, now),
       queues: async () => {
         const agentQueues = Object.entries(env.agentDeadLetterQueueUrls);
-        const [[memory, dead, schedule, ...alerts], lost] = await Promise.all([
+        const [[memory, dead, schedule, ...alerts], lost, givenUp] = await Promise.all([
           Promise.all([env.memoryQueueUrl, env.deadLetterQueueUrl, env.scheduleDeadLetterQueueUrl, ...env.alertFailureQueueUrls].map(depth)),
           Promise.all(agentQueues.map(([, url]) => depth(url))),
+          env.embedderFailureQueueUrl ? depth(env.embedderFailureQueueUrl) : undefined,
         ]);
         return {
           memoryVisible: memory!.visible,
@@ -44,6 +45,7 @@ function watchFromEnvironment(): Watch {
           scheduleDeadLetters: schedule!.visible + schedule!.inFlight,
           lostInvocations: Object.fromEntries(agentQueues.map(([id], i) => [id, lost[i]!.visible + lost[i]!.inFlight])),
           undeliveredAlerts: alerts.reduce((sum, q) => sum + q.visible + q.inFlight, 0),
+          ...(givenUp ? { embeddingsGivenUp: givenUp.visible + givenUp.inFlight } : {}),
         };
       },
     }),

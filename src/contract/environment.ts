@@ -91,6 +91,8 @@ export interface WatchEnvironment {
   readonly agentDeadLetterQueueUrls: Readonly<Record<string, string>>;
   /** Where alerts that could not be delivered are kept: the topic's subscriptions' and the pager forwarder's. */
   readonly alertFailureQueueUrls: readonly string[];
+  /** Where the embedder notes the stream records it gave up on. @default - no embedder */
+  readonly embedderFailureQueueUrl?: string;
   readonly alertTopicArn: string;
   readonly watchSpec: WatchSpec;
 }
@@ -119,6 +121,7 @@ const VARIABLES = {
   scheduleDeadLetterQueueUrl: 'SCHEDULE_DEAD_LETTER_QUEUE_URL',
   alertFailureQueueUrls: 'ALERT_FAILURE_QUEUE_URLS',
   agentDeadLetterQueueUrls: 'AGENT_DEAD_LETTER_QUEUE_URLS',
+  embedderFailureQueueUrl: 'EMBEDDER_FAILURE_QUEUE_URL',
   watchSpec: 'NIGHTSHIFT_WATCH_SPEC',
   pagerWebhookParameter: 'PAGER_WEBHOOK_PARAMETER',
   tracing: 'NIGHTSHIFT_TRACING',
@@ -185,6 +188,7 @@ export function watchVariables(env: WatchEnvironment): Record<string, string> {
     [VARIABLES.scheduleDeadLetterQueueUrl]: env.scheduleDeadLetterQueueUrl,
     [VARIABLES.alertFailureQueueUrls]: JSON.stringify(env.alertFailureQueueUrls),
     [VARIABLES.agentDeadLetterQueueUrls]: JSON.stringify(env.agentDeadLetterQueueUrls),
+    ...(env.embedderFailureQueueUrl ? { [VARIABLES.embedderFailureQueueUrl]: env.embedderFailureQueueUrl } : {}),
     [VARIABLES.alertTopicArn]: env.alertTopicArn,
     [VARIABLES.watchSpec]: JSON.stringify(env.watchSpec),
   };
@@ -247,6 +251,7 @@ const watchSchema = z.object({
   [VARIABLES.scheduleDeadLetterQueueUrl]: nonEmpty(),
   [VARIABLES.alertFailureQueueUrls]: z.pipe(jsonText, z.array(nonEmpty())),
   [VARIABLES.agentDeadLetterQueueUrls]: z._default(z.pipe(jsonText, z.record(z.string(), nonEmpty())), {}),
+  [VARIABLES.embedderFailureQueueUrl]: z.optional(nonEmpty()),
   [VARIABLES.alertTopicArn]: nonEmpty(),
   [VARIABLES.watchSpec]: z.pipe(jsonText, watchSpecSchema),
 });
@@ -314,6 +319,7 @@ export function parseWatchEnvironment(env: NodeJS.ProcessEnv = process.env): Wat
     scheduleDeadLetterQueueUrl: e.SCHEDULE_DEAD_LETTER_QUEUE_URL,
     alertFailureQueueUrls: e.ALERT_FAILURE_QUEUE_URLS,
     agentDeadLetterQueueUrls: e.AGENT_DEAD_LETTER_QUEUE_URLS,
+    ...(e.EMBEDDER_FAILURE_QUEUE_URL ? { embedderFailureQueueUrl: e.EMBEDDER_FAILURE_QUEUE_URL } : {}),
     alertTopicArn: e.ALERT_TOPIC_ARN,
     watchSpec: e.NIGHTSHIFT_WATCH_SPEC,
   };

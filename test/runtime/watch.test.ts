@@ -111,13 +111,13 @@ describe('the watch', () => {
     expect(t.pages.slice(2).map((p) => p.subject)).toEqual(expect.arrayContaining([expect.stringMatching(/RESOLVED: editor runs degraded/), expect.stringMatching(/RESOLVED: editor's runs fail/)]));
   });
 
-  it('pages rejected, dead-lettered and waiting memory updates, lost invocations and undelivered alerts, and resolves each when it clears', async () => {
+  it('pages rejected, dead-lettered and waiting memory updates, lost invocations, undelivered alerts and embeddings given up, and resolves each when it clears', async () => {
     const t = await setup();
     await t.tick();
     t.state.rejected.push(t.clock.now() + MINUTE);
-    t.state.queues = { memoryVisible: 3, memoryDeadLetters: 1, scheduleDeadLetters: 2, lostInvocations: { editor: 1, writer: 0 }, undeliveredAlerts: 1 };
+    t.state.queues = { memoryVisible: 3, memoryDeadLetters: 1, scheduleDeadLetters: 2, lostInvocations: { editor: 1, writer: 0 }, undeliveredAlerts: 1, embeddingsGivenUp: 2 };
     await t.tick();
-    expect(t.pages).toHaveLength(5);
+    expect(t.pages).toHaveLength(6);
     expect(t.pages.map((p) => p.subject)).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/1 memory update\(s\) of writer rejected/),
@@ -125,6 +125,7 @@ describe('the watch', () => {
         expect.stringMatching(/2 invocation\(s\) of the pipeline's own functions lost/),
         expect.stringMatching(/1 invocation\(s\) of editor lost/),
         expect.stringMatching(/1 alert\(s\) could not be delivered/),
+        expect.stringMatching(/2 batch\(es\) of memory entries the embedder gave up on/),
       ]),
     );
     for (let i = 0; i < 3; i++) await t.tick(); // 15 minutes of updates waiting
@@ -132,7 +133,7 @@ describe('the watch', () => {
     t.state.queues = { memoryVisible: 0, memoryDeadLetters: 0, scheduleDeadLetters: 0, undeliveredAlerts: 0 };
     await t.tick();
     const resolved = t.pages.filter((p) => p.subject.includes('RESOLVED')).map((p) => p.subject);
-    expect(resolved).toHaveLength(6);
+    expect(resolved).toHaveLength(7);
   });
 
   it('pages each incident exactly once when ten watch runs overlap', async () => {

@@ -34,6 +34,8 @@ export interface WatchSources {
     readonly lostInvocations?: Readonly<Record<string, number>>;
     /** Alerts kept because they could not be delivered: a subscription's dead letters, the pager's failed posts. */
     readonly undeliveredAlerts: number;
+    /** Stream records the embedder gave up on after its retries (its `Failures` queue). @default 0 (no embedder) */
+    readonly embeddingsGivenUp?: number;
   }>;
 }
 
@@ -260,6 +262,14 @@ export class Watch {
         });
       }
     }
+    if ((queues.embeddingsGivenUp ?? 0) > 0) {
+      active.set('embeddings-given-up', {
+        subject: `${queues.embeddingsGivenUp} batch(es) of memory entries the embedder gave up on`,
+        detail:
+          "After its retries, the embedder left them in its Failures queue (each message says where in the table's stream): those entries are found by their words only until they are written again. Read the embedder's logs, fix the cause, then write the entries again and purge the queue.",
+        pages: true,
+      });
+    }
     if (queues.undeliveredAlerts > 0) {
       active.set('undelivered-alerts', {
         subject: `${queues.undeliveredAlerts} alert(s) could not be delivered`,
@@ -274,7 +284,7 @@ export class Watch {
 /** Every incident key a watch of these agents can raise. */
 export function incidentKeys(spec: Pick<WatchSpec, 'agents'>): string[] {
   const agents = spec.agents.flatMap((a) => [`silent:${a.id}`, `stale-upstream:${a.id}`, `failed-runs:${a.id}`, `memory-rejected:${a.id}`, `lost-invocations:${a.id}`]);
-  return [...agents, `memory-rejected:${UNKNOWN_SENDER}`, 'embeddings-failing', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
+  return [...agents, `memory-rejected:${UNKNOWN_SENDER}`, 'embeddings-failing', 'embeddings-given-up', 'memory-dead-letters', 'memory-waiting', 'schedule-dead-letters', 'undelivered-alerts', 'breaker'];
 }
 
 /** A watch run recorded every transition but could not publish some pages: they stay pending for the next run. */
