@@ -10,7 +10,7 @@ import { METRICS_NAMESPACE, type MetricName } from '../../src/contract/metrics.t
 import { documentClient } from '../../src/runtime/clients.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { TitanEmbedder } from '../../src/runtime/memory/embedder.ts';
-import { embedChanges, entryChangeOf } from '../../src/runtime/memory/entry-changes.ts';
+import { entryChangeOf } from '../../src/runtime/memory/entry-changes.ts';
 import { EntryVectors } from '../../src/runtime/memory/entry-vectors.ts';
 import { NightshiftError } from '../../src/errors.ts';
 import { tracingFromEnvironment } from '../shared/tracing.ts';
@@ -53,7 +53,8 @@ export function createEmbedderHandler(vectors: () => EntryVectors | Promise<Entr
             throw new EmbeddingFailedError(`stream record ${record.dynamodb?.SequenceNumber ?? '?'} is unreadable: ${(error as Error).message}`);
           }
           if (!change) return;
-          if ((await embedChanges(entryVectors, [change])) !== undefined) {
+          // Counted and recorded by `stamp`; thrown here so the stream retries it.
+          if ((await entryVectors.stamp(change.namespace, change.key, change.item)) === 'failed') {
             throw new EmbeddingFailedError(`${change.namespace}/${change.key} not embedded: found by its words until a retry embeds it`);
           }
         },

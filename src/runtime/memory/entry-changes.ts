@@ -28,19 +28,6 @@ export function entryChangeOf(image: Readonly<Record<string, unknown>> | undefin
 }
 
 /**
- * Embeds each change whose text has no vector yet, in order. Returns the index of the first that failed (the rest
- * after it are left for the retry, which starts there: a stream is retried from the failed record on), or nothing.
- * Every failure is counted and recorded by `vectors` for the watch to page on; the entry stays found by its words.
- */
-export async function embedChanges(vectors: EntryVectors, changes: readonly (EntryChange | undefined)[]): Promise<number | undefined> {
-  for (const [i, change] of changes.entries()) {
-    if (!change) continue;
-    if ((await vectors.stamp(change.namespace, change.key, change.item)) === 'failed') return i;
-  }
-  return undefined;
-}
-
-/**
  * The local stand-in for the table's stream and the embedder function: changes queue as the steward writes them,
  * and `drain` embeds them apart from the steward (the local pipeline drains it after the steward's turn, as the
  * stream's consumer runs beside the steward in the cloud). A change that fails stays queued for the next drain, up
@@ -73,9 +60,10 @@ export class LocalEmbedQueue {
   async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const next = this.queue[0]!;
-      const failed = await embedChanges(this.vectors, [next.change]);
-      if (failed === undefined || ++next.attempts >= this.maxAttempts) {
-        if (failed !== undefined) this.given++;
+      const { namespace, key, item } = next.change;
+      const failed = (await this.vectors.stamp(namespace, key, item)) === 'failed';
+      if (!failed || ++next.attempts >= this.maxAttempts) {
+        if (failed) this.given++;
         this.queue.shift();
         continue;
       }
