@@ -1,19 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import reference from '../../nightshift.config.ts';
 import { ASSUMPTIONS, PRICES, costView, monthlyCost } from '../../cli/cost.ts';
 import { definePipeline } from '../../src/config/pipeline.ts';
 import { runsPerMonth } from '../../src/config/schedule-times.ts';
-import { simulate } from '../../local/runner.ts';
+import { DETAIL_SHIFT, referenceRuns } from '../support/reference-runs.ts';
 
-/** `nightshift cost` on the reference pipeline, from a simulated day measured on DynamoDB Local. */
-const day = await simulate({
-  pipeline: reference,
-  scenario: 'normal',
-  hours: 24,
-  dynamoEndpoint: inject('dynamoEndpoint'),
-  tablePrefix: `cost-${randomUUID().slice(0, 8)}`,
-});
+/** `nightshift cost` on the reference pipeline, from a simulated day measured on DynamoDB Local (the suite's shared calm day). */
+const day = (await referenceRuns(DETAIL_SHIFT)).scenarios.normal.result;
 
 describe('nightshift cost', () => {
   it('prints a per-service table and a monthly total for the reference pipeline', () => {

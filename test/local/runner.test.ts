@@ -4,35 +4,24 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { NightshiftStack } from '../../lib/nightshift-stack.ts';
 import reference from '../../nightshift.config.ts';
 import { BREAKER_FUNCTION, EMBEDDER_FUNCTION, WATCH_FUNCTION, agentFunction } from '../../local/pipeline.ts';
-import { type SimulationResult, simulate } from '../../local/runner.ts';
+import { simulate } from '../../local/runner.ts';
 import type { ScenarioName } from '../../local/scenarios.ts';
 import type { AwsCall } from '../../src/runtime/aws-calls.ts';
+import { DETAIL_SHIFT, type ReferenceRun, referenceRuns } from '../support/reference-runs.ts';
 import { checkCalls, resourceMap } from '../support/iam.ts';
 import { logicalId, testApp } from '../support/template.ts';
 
-/** The local runner end to end: DynamoDB Local, local SQS, real handlers and steward, accelerated clock. */
-const runs = new Map<ScenarioName, { result: SimulationResult; calls: ReadonlyMap<string, readonly AwsCall[]>; prefix: string }>();
-
-/** The field report's three stories, each run once for this file (they are the slow part), all at once. */
+/**
+ * The local runner end to end: DynamoDB Local, local SQS, real handlers and steward, accelerated clock. The field
+ * report's three stories are the suite's shared reference runs (each run once per `npm test`, with the machine's
+ * clock far from the simulated dates: `reference-runs.ts`).
+ */
+let runs: Readonly<Record<ScenarioName, ReferenceRun>>;
 beforeAll(async () => {
-  await Promise.all(
-    (['normal', '3am', 'crash'] as const).map(async (scenario) => {
-      const prefix = `sim-${scenario}-${randomUUID().slice(0, 8)}`;
-      let calls: ReadonlyMap<string, readonly AwsCall[]> = new Map();
-      const result = await simulate({
-        pipeline: reference,
-        scenario,
-        hours: 24,
-        dynamoEndpoint: inject('dynamoEndpoint'),
-        tablePrefix: prefix,
-        onFinished: async (finished) => void (calls = finished.calls.byFunction()),
-      });
-      runs.set(scenario, { result, calls, prefix });
-    }),
-  );
-});
+  runs = (await referenceRuns(DETAIL_SHIFT)).scenarios;
+}, 600_000);
 
-const run = async (scenario: ScenarioName) => runs.get(scenario)!.result;
+const run = async (scenario: ScenarioName) => runs[scenario].result;
 
 describe('local pipeline run', () => {
   it('runs a calm day: all 12 slots, every update applied, no alert', async () => {
@@ -107,14 +96,14 @@ describe('IAM by evidence', () => {
   const mapFor = (prefix: string) => resourceMap(stack, prefix);
 
   it.each(['normal', '3am', 'crash'] as const)('allows every call the %s scenario made, to the function that made it', (scenario) => {
-    const { calls, prefix } = runs.get(scenario)!;
+    const { calls, prefix } = runs[scenario];
     // Every function made calls, except at 3am the analyst: its only schedule is after the halt, and nothing triggers it.
     expect([...calls.keys()].sort()).toEqual(Object.keys(roles).filter((fn) => scenario !== '3am' || fn !== agentFunction('analyst')).sort());
     expect(checkCalls(template, roles, calls, mapFor(prefix)).denied).toEqual([]);
   });
 
   it('would catch a missing grant: a call outside the policy is denied', () => {
-    const { calls, prefix } = runs.get('normal')!;
+    const { calls, prefix } = runs.normal;
     const forged = new Map(calls);
     forged.set(agentFunction('writer'), [...(calls.get(agentFunction('writer')) ?? []), { service: 'dynamodb', action: 'GetItem', resource: `table/${prefix}-memory`, leadingKeys: ['mem#community'] }]);
     forged.set('steward', [...(calls.get('steward') ?? []), { service: 'dynamodb', action: 'DeleteItem', resource: `table/${prefix}-memory` }]);
@@ -126,12 +115,12 @@ describe('IAM by evidence', () => {
 
   it('lists the grants no scenario exercised', () => {
     const all = new Map<string, AwsCall[]>();
-    for (const { calls, prefix } of runs.values()) {
+    for (const { calls, prefix } of Object.values(runs)) {
       // Tables are named per run: map each run's names onto the normal run's before merging.
-      const base = runs.get('normal')!.prefix;
+      const base = runs.normal.prefix;
       for (const [fn, list] of calls) all.set(fn, [...(all.get(fn) ?? []), ...list.map((c) => ({ ...c, resource: c.resource.replace(prefix, base) }))]);
     }
-    const { denied, unexercised } = checkCalls(template, roles, all, mapFor(runs.get('normal')!.prefix));
+    const { denied, unexercised } = checkCalls(template, roles, all, mapFor(runs.normal.prefix));
     expect(denied).toEqual([]);
     console.info(Object.entries(unexercised).map(([fn, grants]) => `${fn}: ${grants.join('; ')}`).join('\n'));
   });
