@@ -53,7 +53,7 @@ describe('circuit breaker: trip', () => {
     expect(alerts[0]!.Message).toMatch(/community produced (\d+) outputs in the last 10 minutes; the limit is 5/);
     // The last few ids the breaker's count kept (one slot each, written in turn: concurrent counts may overwrite one, so
     // the alert shows one to three of them, never an id that was not emitted, never one twice).
-    const listed = /Last outputs: (.+)/.exec(alerts[0]!.Message)![1]!.split(', ');
+    const listed = /Last outputs: (.+)/.exec(alerts[0]!.Message ?? "")![1]!.split(', ');
     expect(listed.length).toBeGreaterThanOrEqual(1);
     expect(listed.length).toBeLessThanOrEqual(3);
     expect(new Set(listed).size).toBe(listed.length);
