@@ -93,6 +93,11 @@ export function rejectionsPartition(sender: string): string {
   return `${REJECTED_PK}#${sender}`;
 }
 
+/** The partition of an agent's held outputs (`KEYS.counters.held`), which IAM's `dynamodb:LeadingKeys` sees. */
+export function heldPartition(agentId: string): string {
+  return `held#${agentId}`;
+}
+
 /** The partition key prefix of task locks (the ops CLI scans for it). */
 export const LOCK_PK_PREFIX = 'lock#';
 
@@ -139,5 +144,7 @@ export const KEYS = {
     verified: (agentId: string) => ({ pk: `verified#${agentId}`, sk: 'window' }),
     /** An agent's model tokens on one UTC day. */
     tokens: (agentId: string, day: string) => ({ pk: `tokens#${agentId}`, sk: day }),
+    /** One of an agent's outputs held for review, and its decision: the breaker function's and the deciders' to write. */
+    held: (agentId: string, outputId: string) => ({ pk: heldPartition(agentId), sk: outputId }),
   },
 } as const;
