@@ -1,10 +1,9 @@
-import { importUserModule } from '../src/config/user-module.ts';
+import { loadAgentModule } from '../local/agent-module.ts';
 import { NightshiftError, UsageError } from '../src/errors.ts';
 import { STACK_OUTPUT } from '../src/contract/outputs.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { LocalPipeline } from '../local/pipeline.ts';
 import { ManualClock } from '../src/runtime/clock.ts';
-import type { AgentContext } from '../src/runtime/run-lifecycle.ts';
 import { checkAgent, saveSnapshot } from './ops.ts';
 import type { CommandResult } from './render.ts';
 import { readSnapshot } from './snapshot.ts';
@@ -37,13 +36,13 @@ export async function invokeLocal(pipeline: PipelineConfig, stateDir: string, ag
   const snapshot = readSnapshot(stateDir);
   const at = parseAt(atText, snapshot.now);
   const agent = pipeline.agents.find((a) => a.id === agentId)!;
-  const module = (await importUserModule(agent.entry)) as { work?: (ctx: AgentContext) => Promise<unknown> };
-  if (typeof module.work !== 'function') throw new UsageError(`${agent.entry} must export its work function as \`work\` for local mode`);
+  const module = await loadAgentModule(agent);
   process.stderr.write(`nightshift: starting DynamoDB Local and the local SQS on ${stateDir} to run ${agentId}\n`);
   const clock = new ManualClock(Math.max(at, snapshot.now));
   const local = await LocalPipeline.start({ pipeline, clock, stateDir });
   try {
     for (const row of snapshot.schedules) local.schedules.state.set(row.name, row.enabled);
+    if (module.publishers) local.publishers.set(agentId, module.publishers);
     const outcome = await local.handler(agentId, module.work)(manualInvocation(agentId, at));
     await saveLocalState(pipeline, stateDir, local, clock);
     return { data: outcome, text: describeOutcome(outcome as { status: string; taskId: string }) };

@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { NightshiftError, UsageError } from '../src/errors.ts';
 import { STACK_OUTPUT } from '../src/contract/outputs.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
-import { importUserModule } from '../src/config/user-module.ts';
+import { loadAgentModule } from '../local/agent-module.ts';
 import { LocalPipeline } from '../local/pipeline.ts';
 import { ManualClock } from '../src/runtime/clock.ts';
 import type { RunEntry, RunHistory } from '../src/runtime/run-history.ts';
@@ -104,8 +104,8 @@ export async function replayLocal(pipeline: PipelineConfig, stateDir: string, re
     const workOf = async (agentId: string) => {
       if (!works.has(agentId)) {
         const agent = pipeline.agents.find((a) => a.id === agentId)!;
-        const module = (await importUserModule(agent.entry)) as { work?: (ctx: AgentContext) => Promise<unknown> };
-        if (typeof module.work !== 'function') throw new UsageError(`${agent.entry} must export its work function as \`work\` for local mode`);
+        const module = await loadAgentModule(agent);
+        if (module.publishers) local.publishers.set(agentId, module.publishers);
         works.set(agentId, module.work);
       }
       return works.get(agentId)!;

@@ -1,4 +1,4 @@
-import { importUserModule } from '../src/config/user-module.ts';
+import { loadAgentModule } from '../local/agent-module.ts';
 import { UsageError } from '../src/errors.ts';
 import { STACK_OUTPUT } from '../src/contract/outputs.ts';
 import { RESERVED_SOURCE_PREFIX, matchesTrigger } from '../src/config/trigger-routes.ts';
@@ -6,7 +6,7 @@ import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { LocalPipeline } from '../local/pipeline.ts';
 import { ManualClock } from '../src/runtime/clock.ts';
 import { describeTrigger, parseInvocation } from '../src/runtime/invocation.ts';
-import type { AgentContext, RunOutcome } from '../src/runtime/run-lifecycle.ts';
+import type { RunOutcome } from '../src/runtime/run-lifecycle.ts';
 import { saveLocalState } from './invoke.ts';
 import type { CommandResult } from './render.ts';
 import { readSnapshot } from './snapshot.ts';
@@ -59,15 +59,12 @@ function runsOn(pipeline: PipelineConfig, event: OutsideEvent): string[] {
  */
 export async function sendEventLocal(pipeline: PipelineConfig, stateDir: string, event: OutsideEvent): Promise<CommandResult> {
   const snapshot = readSnapshot(stateDir);
-  const works = new Map<string, (ctx: AgentContext) => Promise<unknown>>();
-  for (const agent of pipeline.agents) {
-    const module = (await importUserModule(agent.entry)) as { work?: (ctx: AgentContext) => Promise<unknown> };
-    if (typeof module.work !== 'function') throw new UsageError(`${agent.entry} must export its work function as \`work\` for local mode`);
-    works.set(agent.id, module.work);
-  }
+  const modules = new Map(await Promise.all(pipeline.agents.map(async (agent) => [agent.id, await loadAgentModule(agent)] as const)));
+  const works = new Map([...modules].map(([id, module]) => [id, module.work]));
   process.stderr.write(`nightshift: starting DynamoDB Local and the local SQS on ${stateDir} to deliver the event\n`);
   const clock = new ManualClock(snapshot.now);
   const local = await LocalPipeline.start({ pipeline, clock, stateDir });
+  for (const [id, module] of modules) if (module.publishers) local.publishers.set(id, module.publishers);
   try {
     for (const row of snapshot.schedules) local.schedules.state.set(row.name, row.enabled);
     const sent = local.bus.send(event, 'operator');

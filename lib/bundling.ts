@@ -32,7 +32,8 @@ export function agentEntry(workModule: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'nightshift-agent-')), 'index.ts');
   writeFileSync(
     file,
-    `import { work } from ${JSON.stringify(resolve(workModule))};\nimport { agentHandler } from ${JSON.stringify(AGENT_HANDLER)};\nexport const handler = agentHandler(work);\n`,
+    // A namespace import: a module that exports no publishers is fine (its emits name none).
+    `import * as agent from ${JSON.stringify(resolve(workModule))};\nimport { agentHandler } from ${JSON.stringify(AGENT_HANDLER)};\nexport const handler = agentHandler(agent.work, undefined, agent.publishers);\n`,
   );
   return file;
 }

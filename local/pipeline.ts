@@ -22,7 +22,7 @@ import type { Clock, ManualClock } from '../src/runtime/clock.ts';
 import type { Heartbeats } from '../src/runtime/heartbeats.ts';
 import type { TaskLocks } from '../src/runtime/locks.ts';
 import type { MemoryClient } from '../src/runtime/memory/client.ts';
-import type { SecretSource } from '../src/runtime/run-context.ts';
+import type { Publishers, SecretSource } from '../src/runtime/run-context.ts';
 import { localSecretVariable } from '../src/config/agent-access.ts';
 import { NotConfiguredError } from '../src/errors.ts';
 import type { MemoryReader } from '../src/runtime/memory/reader.ts';
@@ -360,8 +360,11 @@ export class LocalPipeline {
 
   /** The agent's real Lambda handler, over the local runtime. */
   handler<R>(agentId: string, work: AgentWork<R>, clock?: Clock) {
-    return agentHandler(work, () => this.runtime(agentId, clock));
+    return agentHandler(work, () => this.runtime(agentId, clock), this.publishers.get(agentId));
   }
+
+  /** Each agent's named side effects (its module's `publishers`), as its handler is built with them. */
+  readonly publishers = new Map<string, Publishers>();
 
   /**
    * Feeds the steward what the memory queue holds, as Lambda's event source would; a queue with nothing visible is

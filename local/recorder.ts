@@ -34,7 +34,7 @@ export class RunRecorder {
     private readonly onProgress?: (line: string) => void,
   ) {
     for (const agent of pipeline.agents) {
-      this.tallies[agent.id] = { completed: 0, triggered: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
+      this.tallies[agent.id] = { completed: 0, triggered: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0, held: 0 };
       this.timeline.outputs[agent.id] = [];
       this.timeline.heartbeatAgeMinutes[agent.id] = [];
       this.outputsThisSample[agent.id] = 0;
@@ -67,7 +67,8 @@ export class RunRecorder {
         this.outputsThisSample[agentId]!++;
         const payload = output.payload as { channel?: string; text?: string };
         if (payload.channel) this.postsPublished.push(payload.text ?? '');
-      } else tally.suppressed++;
+      } else if (output.held) tally.held++;
+      else tally.suppressed++;
     }
     const usage = outcome.modelUsage;
     if (usage) {
@@ -93,8 +94,10 @@ export class RunRecorder {
       this.event(agentId, 'degraded', outcome.degraded.reasons.join('; '));
     } else {
       const published = outcome.outputs.filter((o) => o.published).length;
-      const suppressed = outcome.outputs.length - published;
-      this.event(agentId, 'run', `completed: ${published} published${suppressed ? `, ${suppressed} suppressed as duplicate${suppressed > 1 ? 's' : ''}` : ''}`);
+      const held = outcome.outputs.filter((o) => o.held).length;
+      const suppressed = outcome.outputs.length - published - held;
+      const rest = `${suppressed ? `, ${suppressed} suppressed as duplicate${suppressed > 1 ? 's' : ''}` : ''}${held ? `, ${held} held for review` : ''}`;
+      this.event(agentId, 'run', `completed: ${published} published${rest}`);
     }
   }
 
@@ -171,7 +174,7 @@ export class RunRecorder {
   async result(slotCount: number, faults: readonly string[], resumed: boolean): Promise<SimulationResult> {
     for (const alert of this.local.alerts.alerts) this.events.push({ at: alert.at, kind: 'alert', detail: alert.subject });
     this.events.sort((a, b) => a.at - b.at);
-    const totals: AgentTally = { completed: 0, triggered: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0 };
+    const totals: AgentTally = { completed: 0, triggered: 0, failed: 0, skipped: 0, halted: 0, degraded: 0, published: 0, suppressed: 0, held: 0 };
     for (const tally of Object.values(this.tallies)) for (const k of Object.keys(totals) as (keyof AgentTally)[]) totals[k] += tally[k];
     const depths = await this.local.queueDepths();
     const m = this.local.metrics;

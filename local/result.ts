@@ -48,7 +48,10 @@ export interface AgentTally {
   halted: number;
   degraded: number;
   published: number;
+  /** Outputs suppressed as duplicates. */
   suppressed: number;
+  /** Outputs held for review (published later, if approved, by a publishing run of their own). */
+  held: number;
 }
 
 /** Model usage an agent's runs metered (from every response), against its daily budget. */

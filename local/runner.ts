@@ -1,5 +1,5 @@
-import { importUserModule } from '../src/config/user-module.ts';
-import { InvalidPropsError, NightshiftError } from '../src/errors.ts';
+import { loadAgentModule } from './agent-module.ts';
+import { NightshiftError } from '../src/errors.ts';
 import { Cron } from 'croner';
 import { scheduleName } from '../src/config/agent-spec.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
@@ -114,8 +114,8 @@ class Simulation {
 
   async run(): Promise<SimulationResult> {
     for (const agent of this.options.pipeline.agents) {
-      const module = (await importUserModule(agent.entry)) as { work?: Work };
-      if (typeof module.work !== 'function') throw new InvalidPropsError(`${agent.entry} must export its work function as \`work\` for local mode`);
+      const module = await loadAgentModule(agent);
+      if (module.publishers) this.local.publishers.set(agent.id, module.publishers);
       this.works.set(agent.id, module.work);
     }
     for (const [name, enabled] of Object.entries(this.options.resume?.schedules ?? {})) this.local.schedules.state.set(name, enabled);

@@ -9,7 +9,7 @@ import type { MetricsSink } from '../../src/runtime/metrics.ts';
 import type { ModelProvider } from '../../src/runtime/model/model.ts';
 import { once } from '../../src/runtime/once.ts';
 import { type AgentContext, type RunOutcome, runAgent } from '../../src/runtime/run-lifecycle.ts';
-import type { SecretSource } from '../../src/runtime/run-context.ts';
+import type { Publishers, SecretSource } from '../../src/runtime/run-context.ts';
 import { NightshiftError } from '../../src/errors.ts';
 import { RunHistory } from '../../src/runtime/run-history.ts';
 import { type Runtime, Wiring } from '../../src/runtime/wiring.ts';
@@ -93,10 +93,10 @@ function modelProvider(kind: 'bedrock' | 'offline', profileArn: string | undefin
 /**
  * The Lambda handler of an agent: parse the Scheduler invocation, run the work inside the guard (task lock,
  * heartbeats, degraded mode, breaker), record the run, publish metrics. The agent is the one its runtime's spec
- * names (the config's id, from the environment in Lambda), so an agent module only exports its `work`; the
- * `Agent` construct bundles this handler around it. Local mode builds the same handler over its own runtime.
+ * names (the config's id, from the environment in Lambda), so an agent module only exports its `work` (and the
+ * named side effects of its outputs, `publishers`); the `Agent` construct bundles this handler around it. Local mode builds the same handler over its own runtime.
  */
-export function agentHandler<R>(work: AgentWork<R>, runtimeFactory: () => Runtime | Promise<Runtime> = runtimeFromEnvironment) {
+export function agentHandler<R>(work: AgentWork<R>, runtimeFactory: () => Runtime | Promise<Runtime> = runtimeFromEnvironment, publishers?: Publishers) {
   let runtime: Runtime | undefined;
   return async (event: unknown, context?: Context): Promise<RunOutcome<R>> => {
     if (context) logger.addContext(context);
@@ -106,7 +106,7 @@ export function agentHandler<R>(work: AgentWork<R>, runtimeFactory: () => Runtim
     const invocation = parseInvocation(event, spec, deps.clock.now());
     const startedAt = deps.clock.now();
     const record = async (result: { outcome: RunOutcome<R> } | { error: unknown }) => {
-      const entry = RunHistory.entry(spec.id, taskIdOf(invocation), startedAt, deps.clock.now(), result, describeTrigger(invocation.trigger), {
+      const entry = RunHistory.entry(spec.id, taskIdOf(invocation), startedAt, deps.clock.now(), result, describeTrigger(invocation.trigger, invocation.publishHeld), {
         event,
         replayOf: invocation.replayOf,
       });
@@ -114,7 +114,7 @@ export function agentHandler<R>(work: AgentWork<R>, runtimeFactory: () => Runtim
       await history?.record(entry).catch((error: unknown) => logger.warn('could not record the run', { error: String(error) }));
     };
     try {
-      const outcome = await runAgent(deps, spec, invocation, work);
+      const outcome = await runAgent(publishers ? { ...deps, publishers } : deps, spec, invocation, work);
       logger.info('run finished', { status: outcome.status, taskId: outcome.taskId });
       await record({ outcome });
       return outcome;

@@ -12,6 +12,9 @@ export const idMessage = 'must be 1-40 lowercase letters, digits or dashes, star
 
 export const positiveInt = z.int().positive();
 
+/** What makes a run's outputs wait for review (`agents[].review.when`). */
+export const REVIEW_WHEN = ['always', 'degraded', 'after-trip', 'budget'] as const;
+
 const cron = z.string().superRefine((expression, ctx) => {
   try {
     toEventBridgeCron(parseCron(expression));
@@ -99,6 +102,23 @@ export const agentSchema = z
     /** Model tokens the agent may spend per UTC day; unset means no budget. */
     tokenBudgetPerDay: positiveInt.optional(),
     /**
+     * When this agent's outputs wait for a person instead of publishing (`nightshift held`, `approve`, `reject`): each
+     * output of a run that matches is held, counted by the breaker and claimed against duplicates, its side effect
+     * run only once approved. `when`: `always`; `degraded` (an upstream was stale or failed); `after-trip` (the
+     * agent's first run after the breaker was reset, or its probe); `budget` (80% of `tokenBudgetPerDay` spent).
+     * The side effect must be one of the module's `publishers`, named in `ctx.emit(payload, 'name')`, so it can run
+     * when approved, hours later. @default - no review: every output that passes the breaker publishes at once
+     */
+    review: z
+      .strictObject({
+        when: z.array(z.enum(REVIEW_WHEN)).min(1, 'name at least one of always, degraded, after-trip, budget'),
+        /** How long a held output waits for a decision. */
+        expiresAfterHours: positiveInt.max(14 * 24, 'at most 336 (14 days)').default(24),
+        /** What happens to an output nobody decided on in time: dropped, or published as if approved. */
+        onExpiry: z.enum(['discard', 'publish']).default('discard'),
+      })
+      .optional(),
+    /**
      * Shared memory this agent may touch: IAM lets its role read only the `reads` namespaces, and the steward applies
      * its updates only to the `writes` namespaces (and only when the agent that sent them is the one they name).
      * @default - none: the agent can neither read nor write memory
@@ -142,6 +162,10 @@ export const agentSchema = z
   .refine((a) => !a.model?.destinationRegions || parseModelId(a.model.id).kind === 'inference-profile', {
     message: 'destinationRegions applies only to an inference profile id (us., eu., apac., us-gov.)',
     path: ['model', 'destinationRegions'],
+  })
+  .refine((a) => !a.review?.when.includes('budget') || a.tokenBudgetPerDay !== undefined, {
+    message: "'budget' holds outputs once 80% of tokenBudgetPerDay is spent: set tokenBudgetPerDay, or leave 'budget' out",
+    path: ['review', 'when'],
   })
   .refine((a) => a.lock.leaseMinutes > a.heartbeat.intervalMinutes, {
     message: 'leaseMinutes must be longer than heartbeat.intervalMinutes, which is how often the lease is renewed',

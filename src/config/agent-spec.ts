@@ -43,6 +43,8 @@ export const agentSpecSchema = z.object({
   ),
   /** Whether some agent runs on this one's outputs: each output it publishes then goes onto the pipeline's bus. */
   publishOutputs: z.optional(z.boolean()),
+  /** When its outputs wait for a person (the config's `review`). @default - never */
+  review: z.optional(z.object({ when: z.array(z.enum(['always', 'degraded', 'after-trip', 'budget'])), expiresAfterHours: positiveInt(), onExpiry: z.enum(['discard', 'publish']) })),
 });
 
 export type AgentSpec = z.output<typeof agentSpecSchema>;
@@ -72,6 +74,7 @@ export function agentSpec(pipeline: PipelineConfig, agentId: string): AgentSpec 
       : {}),
     ...(triggeredBy(pipeline.agents, agent.id).length > 0 ? { publishOutputs: true } : {}),
     ...(agent.tokenBudgetPerDay === undefined ? {} : { tokenBudgetPerDay: agent.tokenBudgetPerDay }),
+    ...(agent.review ? { review: { when: agent.review.when, expiresAfterHours: agent.review.expiresAfterHours, onExpiry: agent.review.onExpiry } } : {}),
     ...(agent.model ? { model: { id: agent.model.id, maxTokens: agent.model.maxTokens } } : {}),
     // Where each secret lives; a local value stays in the config, out of every deployed spec.
     ...(Object.keys(agent.secrets).length
@@ -108,6 +111,8 @@ export const breakerSpecSchema = z.object({
   agents: z._default(z.array(nonEmpty()), []),
   /** Each agent's own limit: the breaker function checks each caller's count against it in a window of its own. */
   agentLimits: z._default(z.record(z.string(), z.object({ maxOutputs: positiveInt(), windowMinutes: positiveInt() })), {}),
+  /** Each reviewed agent's expiry and what expiry does: the breaker function holds outputs by these, not by the caller's word. */
+  reviews: z.optional(z.record(z.string(), z.object({ expiresAfterHours: positiveInt(), onExpiry: z.enum(['discard', 'publish']) }))),
 });
 
 export type BreakerSpec = z.output<typeof breakerSpecSchema>;
@@ -122,5 +127,6 @@ export function breakerSpec(pipeline: PipelineConfig, prefix = ''): BreakerSpec 
     scheduleNames: pipeline.agents.flatMap((a) => a.schedules.map((_, i) => scheduleName(a.id, i, prefix))),
     agents: pipeline.agents.map((a) => a.id),
     agentLimits: Object.fromEntries(pipeline.agents.map((a) => [a.id, { maxOutputs: a.breaker.maxOutputs, windowMinutes: a.breaker.windowMinutes }])),
+    reviews: Object.fromEntries(pipeline.agents.flatMap((a) => (a.review ? [[a.id, { expiresAfterHours: a.review.expiresAfterHours, onExpiry: a.review.onExpiry }]] : []))),
   };
 }

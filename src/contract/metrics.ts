@@ -22,6 +22,7 @@ export const METRIC = {
   OutputsPublished: 'OutputsPublished',
   OutputsRefused: 'OutputsRefused',
   DuplicatesSuppressed: 'DuplicatesSuppressed',
+  OutputsHeld: 'OutputsHeld',
   BreakerTrips: 'BreakerTrips',
   ContextTokensLoaded: 'ContextTokensLoaded',
   ModelCalls: 'ModelCalls',

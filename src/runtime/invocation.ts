@@ -18,6 +18,8 @@ const scheduledSchema = z.object({
   scheduleArn: z._default(z.string(), 'local'),
   attemptNumber: z._default(z.coerce.number().check(z.refine((n) => Number.isInteger(n) && n >= 0, 'must be a whole number ≥ 0')), 0),
   replayOf: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_REPLAYED_TASK_ID))),
+  /** Set by a decision on a held output (`nightshift approve`, the approval page, expiry): the output to publish. */
+  publishHeld: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
 });
 
 /**
@@ -86,6 +88,11 @@ export interface AgentInvocation {
   readonly trigger?: Trigger;
   /** For a replay (`nightshift replay`): the task id of the run it runs again. */
   readonly replayOf?: string;
+  /**
+   * For a held output's publishing run: the output's id. The run publishes that output (its named publisher, its
+   * event) and runs nothing else; the breaker function lets it only once the output is approved, and once.
+   */
+  readonly publishHeld?: string;
 }
 
 /**
@@ -162,6 +169,7 @@ function describe(triggers: readonly TriggerConfig[]): string {
  * for a replay, the same for every replay of that run (so a second replay of it runs nothing).
  */
 export function taskIdOf(invocation: AgentInvocation): string {
+  if (invocation.publishHeld !== undefined) return `${invocation.agentId}@publish:${invocation.publishHeld}`;
   if (invocation.replayOf !== undefined) return `${invocation.agentId}@replay:${invocation.replayOf}`;
   const trigger = invocation.trigger;
   if (trigger && trigger.kind !== 'schedule') return `${invocation.agentId}@event:${trigger.eventId}`;
@@ -169,7 +177,8 @@ export function taskIdOf(invocation: AgentInvocation): string {
 }
 
 /** What started a run, in words (`nightshift runs`): `schedule`, `output of planner (run-1:0)`, `event tickets/Ticket opened`. */
-export function describeTrigger(trigger: Trigger | undefined): string {
+export function describeTrigger(trigger: Trigger | undefined, publishHeld?: string): string {
+  if (publishHeld !== undefined) return `approval of held output ${publishHeld}`;
   if (!trigger || trigger.kind === 'schedule') return 'schedule';
   if (trigger.kind === 'output') return `output ${trigger.outputId} of ${trigger.from}`;
   return `event ${trigger.source} / ${trigger.detailType} (${trigger.eventId})`;

@@ -14,6 +14,7 @@ import type { ModelProvider } from './model/model.ts';
 import { RunModel } from './model/run-model.ts';
 import { NotConfiguredError, UnknownNameError } from '../errors.ts';
 import { type OutputEvents, checkEventSize } from './output-events.ts';
+import { UnnamedSideEffectError, holdReasons, publisherNamed } from './review/review-policy.ts';
 
 /**
  * What an agent's work function sees of its run ({@link AgentContext}) and what the guard runs on ({@link GuardDeps}).
@@ -57,7 +58,21 @@ export interface GuardDeps {
   readonly receipts?: MemoryReceipts;
   /** How the guard waits between two reads of the receipts. @default node:timers/promises setTimeout */
   readonly pause?: (ms: number) => Promise<void>;
+  /**
+   * The agent module's named side effects (`export const publishers`): `ctx.emit(payload, 'name')` runs one, now or,
+   * for an output held for review, in the publishing run its approval starts. @default - none
+   */
+  readonly publishers?: Publishers;
 }
+
+/**
+ * A named side effect of an agent's outputs (a post, an email), exported by the agent module in `publishers`. It
+ * runs with the context of the run that publishes: the emitting run, or a held output's publishing run.
+ */
+export type Publisher<T = unknown> = (output: AgentOutput<T>, context: AgentContext) => Promise<void>;
+
+// biome-ignore lint/suspicious/noExplicitAny: each publisher names its own payload type.
+export type Publishers = Readonly<Record<string, Publisher<any>>>;
 
 /** Reads one of an agent's declared secrets by its name in the config, with where the spec says it lives. */
 export type SecretSource = (name: string, where: { readonly parameter?: string | undefined; readonly secret?: string | undefined }) => Promise<string>;
@@ -79,8 +94,8 @@ export interface AgentOutput<T = unknown> {
   readonly payload: T;
 }
 
-/** An output as the run's outcome reports it: published, or suppressed as a duplicate. */
-export type EmittedOutput = AgentOutput & { readonly published: boolean };
+/** An output as the run's outcome reports it: published, suppressed as a duplicate, or held for review. */
+export type EmittedOutput = AgentOutput & { readonly published: boolean; readonly held?: boolean };
 
 export interface AgentContext {
   readonly agentId: string;
@@ -101,7 +116,7 @@ export interface AgentContext {
    * effect: a post, an email). Throws {@link BreakerOpenError} when the breaker is or becomes open; the guard then
    * ends the run as `halted`. Resolves `{ published: false }` for suppressed duplicate content.
    */
-  emit<T>(payload: T, publish?: (output: AgentOutput<T>) => Promise<void>): Promise<EmitResult & { output: AgentOutput<T> }>;
+  emit<T>(payload: T, publish?: ((output: AgentOutput<T>) => Promise<void>) | string): Promise<EmitResult & { output: AgentOutput<T> }>;
   /**
    * The agent's model (`agents[].model` in the config): `converse({ system, task, context })`. Every call is metered
    * into the daily token budget, and refused before it is sent when the budget cannot cover it.
@@ -129,6 +144,8 @@ export { NotConfiguredError };
 /** What the lifecycle knows of a run when it hands it to the work: what the context shows, the spec and the deadline. */
 export interface RunState extends Pick<AgentContext, 'runId' | 'taskId' | 'invocation' | 'fencingToken' | 'degraded' | 'upstream' | 'signal'> {
   readonly spec: AgentSpec;
+  /** Whether this is the agent's first run since the breaker closed after a trip, or its probe (reviews `after-trip`). */
+  readonly afterTrip?: boolean;
   /** When the lease (as last renewed) runs out: model retries stop before it. */
   readonly deadline: () => number;
 }
@@ -186,10 +203,22 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
       const events = spec.publishOutputs ? deps.outputEvents : undefined;
       // Before the breaker counts it or its side effect runs: an output too large to trigger anyone is refused whole.
       if (events) checkEventSize(output);
+      const named = typeof publish === 'string' ? publish : undefined;
+      const publisher = named === undefined ? publish : publisherNamed(spec, deps.publishers, named);
+      if (spec.review) {
+        if (typeof publish === 'function') throw new UnnamedSideEffectError(spec.id);
+        const heldFor = await holdReasons(spec.review.when, { spec, degraded: run.degraded, afterTrip: run.afterTrip === true, outputs: deps.outputs });
+        if (heldFor.length > 0) {
+          if (!deps.outputs) throw new NotConfiguredError(`${spec.id}: output ${output.id} is to be held for review, and this guard has no breaker to hold it`);
+          const result = await deps.outputs.hold(spec, runId, output.id, { ...(named === undefined ? {} : { via: named }), payload, degraded: output.degraded, reasons: heldFor });
+          outputs.push({ ...output, published: false, ...(result.published === false && result.reason === 'held' ? { held: true } : {}) });
+          return { ...result, output };
+        }
+      }
       const release =
-        publish || events
+        publisher || events
           ? async () => {
-              await publish?.(output);
+              await (publisher as Publisher<unknown> | undefined)?.(output, context);
               // The updates this run queued before the output, for the runs it triggers to wait for (causality).
               await events?.publish({ ...output, ...(memory ? { memory: await memory.submitted() } : {}) });
             }

@@ -4,7 +4,8 @@ import { DEFAULT_MEMORY_WAIT_SECONDS } from '../config/trigger-routes.ts';
 import { type MemoryWait, awaitUpstreamMemory } from './memory/receipts.ts';
 import type { AgentSpec } from '../config/agent-spec.ts';
 import { NightshiftError } from '../errors.ts';
-import { BreakerOpenError } from './breaker/breaker.ts';
+import { type Admission, BreakerOpenError } from './breaker/breaker.ts';
+import { publishHeld } from './review/publish-held.ts';
 import type { OutputGuard } from './breaker/output-guard.ts';
 import type { Heartbeats, RunOrder, UpstreamHealth } from './heartbeats.ts';
 import { type AgentInvocation, taskIdOf } from './invocation.ts';
@@ -105,7 +106,8 @@ export async function runAgent<R>(
     return { status: 'skipped', taskId, reason: 'rate-limited', detail: limited };
   }
 
-  const admission = deps.outputs ? await admitOrRelease(deps.outputs, locks, lease, runId, log) : undefined;
+  // A held output's publishing run is never a HALF_OPEN breaker's probe: it publishes only once the breaker is closed.
+  const admission = deps.outputs ? await admitOrRelease(deps.outputs, locks, lease, runId, log, invocation.publishHeld === undefined) : undefined;
   if (admission && !admission.admitted) {
     metrics?.count('RunsRefused');
     log?.warn('breaker refused the run', { taskId, reason: admission.reason });
@@ -116,8 +118,10 @@ export async function runAgent<R>(
   const order: RunOrder = { slot: new Date(invocation.scheduledTime).toISOString(), fencingToken: lease.fencingToken };
 
   let upstream: Record<string, UpstreamHealth>;
+  let afterTrip = false;
   try {
     upstream = await checkUpstreams(heartbeats, spec);
+    if (spec.review?.when.includes('after-trip') && admission?.admitted) afterTrip = await firstRunAfterTrip(heartbeats, spec.id, admission);
     await heartbeats.beat(spec.id, { runId, order, status: 'running' });
   } catch (error) {
     await releaseQuietly(locks, lease, log);
@@ -147,6 +151,7 @@ export async function runAgent<R>(
     upstream,
     signal: keeper.signal,
     deadline: () => keeper.lease.leaseExpiresAt,
+    afterTrip,
   });
 
   /** The one failure ending: count it, end a probe, beat `failed`, and release the lock if this run still holds it. */
@@ -162,7 +167,8 @@ export async function runAgent<R>(
 
   let result: R;
   try {
-    result = await work(context);
+    const held = invocation.publishHeld;
+    result = held === undefined ? await work(context) : ((await publishHeld(deps, spec, context, tally.outputs, held)) as R);
   } catch (error) {
     await keeper.stop();
     if (error instanceof BreakerOpenError) {
@@ -209,9 +215,20 @@ async function waitForUpstreamMemory(deps: GuardDeps, spec: AgentSpec, invocatio
   return wait;
 }
 
-async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lease, runId: string, log?: RunLog) {
+/**
+ * Whether this run is the agent's first since the breaker closed after a trip (or its probe): unless its last
+ * heartbeat is a success since then. Any doubt (another run of it going on, a heartbeat that does not parse) holds.
+ */
+async function firstRunAfterTrip(heartbeats: Heartbeats, agentId: string, admission: Extract<Admission, { admitted: true }>): Promise<boolean> {
+  if (admission.probe) return true;
+  if (admission.closedAfterTrip === undefined) return false;
+  const last = await heartbeats.last(agentId).catch(() => undefined);
+  return !(last?.status === 'succeeded' && last.beatAt >= admission.closedAfterTrip);
+}
+
+async function admitOrRelease(outputs: OutputGuard, locks: TaskLocks, lease: Lease, runId: string, log: RunLog | undefined, mayProbe: boolean) {
   try {
-    const admission = await outputs.admit(runId);
+    const admission = await outputs.admit(runId, { mayProbe });
     if (!admission.admitted) await releaseQuietly(locks, lease, log);
     return admission;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { NightshiftError } from '../../errors.ts';
-import type { Admission, AgentCounted, BreakerPort, BreakerState, OutputAdmission, Trip } from './breaker-state.ts';
+import type { Admission, AgentCounted, BreakerPort, BreakerState, HeldPublishing, HoldSpec, OutputAdmission, Trip } from './breaker-state.ts';
 
 /**
  * Agents request, the breaker function acts. An agent role may read the breaker's state but never write its item,
@@ -13,8 +13,11 @@ import type { Admission, AgentCounted, BreakerPort, BreakerState, OutputAdmissio
 export type BreakerRequest =
   /** Claim the HALF_OPEN breaker's one probe run. */
   | { readonly op: 'claim-probe'; readonly runId: string }
-  /** Count one of the agent's outputs, in its window and the pipeline's, and say whether it may publish. */
-  | { readonly op: 'count'; readonly runId: string; readonly outputId: string; readonly epoch?: number; readonly sequence?: number }
+  /**
+   * Count one of the agent's outputs, in its window and the pipeline's, and say whether it may publish; with `hold`,
+   * hold it for review once admitted (the function writes the held output: no agent role may).
+   */
+  | { readonly op: 'count'; readonly runId: string; readonly outputId: string; readonly epoch?: number; readonly sequence?: number; readonly hold?: HoldSpec }
   /** Trip the breaker for the agent's own window or budget (the pipeline's limit is the function's to judge). */
   | {
       readonly op: 'trip';
@@ -25,14 +28,20 @@ export type BreakerRequest =
       readonly epoch?: number;
     }
   /** End the agent's own probe run, clean or not. */
-  | { readonly op: 'probe-finished'; readonly runId: string; readonly clean: boolean };
+  | { readonly op: 'probe-finished'; readonly runId: string; readonly clean: boolean }
+  /** Start publishing one of the agent's approved held outputs (once, while the breaker is CLOSED). */
+  | { readonly op: 'publish-held'; readonly outputId: string }
+  /** How the side effect of one of the agent's held outputs ended. */
+  | { readonly op: 'held-published'; readonly outputId: string; readonly ok: boolean; readonly error?: string };
 
 /** What the breaker function answers; `epoch` is the counting epoch as the function left it. */
 export type BreakerResponse =
   | { readonly op: 'claim-probe'; readonly admission: Admission; readonly epoch: number }
   | { readonly op: 'count'; readonly admission: OutputAdmission; readonly epoch: number }
   | { readonly op: 'trip'; readonly tripped: boolean; readonly epoch: number }
-  | { readonly op: 'probe-finished'; readonly epoch: number };
+  | { readonly op: 'probe-finished'; readonly epoch: number }
+  | { readonly op: 'publish-held'; readonly publishing: HeldPublishing; readonly epoch: number }
+  | { readonly op: 'held-published'; readonly epoch: number };
 
 /** A request the breaker function refuses: malformed, or from no agent of the pipeline. */
 export class BreakerRequestError extends NightshiftError {
@@ -61,18 +70,27 @@ export class RemoteBreaker implements BreakerPort {
     return this.epoch;
   }
 
-  async admit(runId: string): Promise<Admission> {
+  async admit(runId: string, options: { readonly mayProbe?: boolean } = {}): Promise<Admission> {
     const state = await this.options.state();
     this.epoch = state.epoch;
-    if (state.status === 'CLOSED') return { admitted: true, probe: false, epoch: state.epoch };
+    if (state.status === 'CLOSED') return { admitted: true, probe: false, epoch: state.epoch, ...(state.trips > 0 && state.since !== undefined ? { closedAfterTrip: state.since } : {}) };
     if (state.status === 'OPEN') return { admitted: false, reason: `breaker OPEN since ${state.since === undefined ? 'unknown' : new Date(state.since).toISOString()}: ${state.detail}` };
+    if (options.mayProbe === false) return { admitted: false, reason: 'breaker HALF_OPEN: a held output publishes once the breaker is closed' };
     const answer = await this.ask({ op: 'claim-probe', runId }, 'claim-probe');
     return answer.admission;
   }
 
-  async admitOutput(runId: string, outputId: string, _counted: AgentCounted): Promise<OutputAdmission> {
-    const answer = await this.ask({ op: 'count', runId, outputId }, 'count');
+  async admitOutput(runId: string, outputId: string, counted: AgentCounted): Promise<OutputAdmission> {
+    const answer = await this.ask({ op: 'count', runId, outputId, ...(counted.hold ? { hold: counted.hold } : {}) }, 'count');
     return answer.admission;
+  }
+
+  async startHeldPublishing(_agentId: string, outputId: string): Promise<HeldPublishing> {
+    return (await this.ask({ op: 'publish-held', outputId }, 'publish-held')).publishing;
+  }
+
+  async finishHeldPublishing(_agentId: string, outputId: string, outcome: { readonly ok: true } | { readonly ok: false; readonly error: string }): Promise<void> {
+    await this.ask({ op: 'held-published', outputId, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error.slice(0, 1_000) }) }, 'held-published');
   }
 
   async trip(trip: Trip): Promise<boolean> {

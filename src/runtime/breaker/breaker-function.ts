@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { describeIssues } from '../schema.ts';
+import { MAX_HELD_PAYLOAD_BYTES } from '../review/held-outputs.ts';
 import type { Breaker, Trip } from './breaker.ts';
 import { BreakerRequestError, type BreakerRequest, type BreakerResponse, type BreakerTransport } from './authority.ts';
 
@@ -20,7 +21,22 @@ export const breakerRequestSchema = z.discriminatedUnion('op', [
    * `sequence` (what earlier agents sent) are accepted and ignored: the function counts in its own epoch and orders
    * the agent's outputs itself.
    */
-  z.object({ op: z.literal('count'), runId: id(), outputId: id(), epoch: z.optional(count()), sequence: z.optional(count()) }),
+  z.object({
+    op: z.literal('count'),
+    runId: id(),
+    outputId: id(),
+    epoch: z.optional(count()),
+    sequence: z.optional(count()),
+    /** Hold the output for review once admitted: its payload (at most 64 KB of JSON), publisher and why. */
+    hold: z.optional(
+      z.object({
+        via: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+        payload: z.unknown().check(z.refine((payload) => Buffer.byteLength(JSON.stringify(payload) ?? 'null') <= MAX_HELD_PAYLOAD_BYTES, `must take at most ${MAX_HELD_PAYLOAD_BYTES} bytes of JSON`)),
+        degraded: z.boolean(),
+        reasons: z.array(z.string().check(z.minLength(1), z.maxLength(500))).check(z.minLength(1), z.maxLength(10)),
+      }),
+    ),
+  }),
   /** Trip the breaker for the agent's own window or budget (the pipeline's limit is the function's to judge). */
   z.object({
     op: z.literal('trip'),
@@ -32,6 +48,10 @@ export const breakerRequestSchema = z.discriminatedUnion('op', [
   }),
   /** End the agent's own probe run, clean or not. */
   z.object({ op: z.literal('probe-finished'), runId: id(), clean: z.boolean() }),
+  /** Start publishing one of the agent's own approved held outputs. */
+  z.object({ op: z.literal('publish-held'), outputId: id() }),
+  /** How one of the agent's own held outputs' side effect ended. */
+  z.object({ op: z.literal('held-published'), outputId: id(), ok: z.boolean(), error: z.optional(z.string().check(z.maxLength(1_000))) }),
 ]);
 
 // What the schema accepts is what an agent may send.
@@ -50,11 +70,11 @@ export async function handleBreakerRequest(breaker: Breaker, agentId: string, re
   const run = (runId: string) => `${agentId}/${runId}`;
   switch (ask.op) {
     case 'claim-probe': {
-      const admission = await breaker.admit(run(ask.runId), agentId);
+      const admission = await breaker.admit(run(ask.runId), { agentId });
       return { op: ask.op, admission, epoch: breaker.countingEpoch };
     }
     case 'count': {
-      const admission = await breaker.admitOutput(run(ask.runId), ask.outputId, { agentId });
+      const admission = await breaker.admitOutput(run(ask.runId), ask.outputId, { agentId, ...(ask.hold ? { hold: ask.hold } : {}) });
       return { op: ask.op, admission, epoch: breaker.countingEpoch };
     }
     case 'trip': {
@@ -72,6 +92,12 @@ export async function handleBreakerRequest(breaker: Breaker, agentId: string, re
     }
     case 'probe-finished':
       await breaker.probeFinished(run(ask.runId), ask.clean);
+      return { op: ask.op, epoch: breaker.countingEpoch };
+    // Held outputs are the caller's own: the alias names the agent, whatever output id the request gives.
+    case 'publish-held':
+      return { op: ask.op, publishing: await breaker.startHeldPublishing(agentId, ask.outputId), epoch: breaker.countingEpoch };
+    case 'held-published':
+      await breaker.finishHeldPublishing(agentId, ask.outputId, ask.ok ? { ok: true } : { ok: false, error: ask.error ?? 'the publisher failed' });
       return { op: ask.op, epoch: breaker.countingEpoch };
   }
 }

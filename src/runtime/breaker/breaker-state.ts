@@ -51,8 +51,25 @@ export interface PipelineLimit {
 }
 
 /** Whose output the breaker is asked to count. */
+/** An output to hold for review once it is counted and admitted (see `review/held-outputs.ts`). */
+export interface HoldSpec {
+  /** The publisher that runs its side effect when approved. @default - none: it has no side effect but its event */
+  readonly via?: string;
+  readonly payload: unknown;
+  readonly degraded: boolean;
+  readonly reasons: readonly string[];
+}
+
+/** A held output's publishing run, as the breaker lets it start: the output, or why not. */
+export type HeldPublishing =
+  | { readonly ok: true; readonly output: { readonly runId: string; readonly via?: string; readonly payload: unknown; readonly degraded: boolean } }
+  /** `done`: it is publishing or published already (another run's): nothing to do, and nothing wrong. */
+  | { readonly ok: false; readonly detail: string; readonly breakerOpen: boolean; readonly done?: boolean };
+
 export interface AgentCounted {
   readonly agentId: string;
+  /** Hold the output for review instead of letting it publish, once admitted. @default - publish */
+  readonly hold?: HoldSpec;
   /**
    * The agent's own limit, for a trusted caller whose breaker was not configured with it (an agent's request to the
    * breaker function carries none: the function judges by the config's). @default - the breaker's `agentLimits`
@@ -73,14 +90,22 @@ export type PipelineCount =
       readonly epochChanged: boolean;
     };
 
-export type Admission = { readonly admitted: true; readonly probe: boolean; readonly epoch: number } | { readonly admitted: false; readonly reason: string };
+export type Admission =
+  | {
+      readonly admitted: true;
+      readonly probe: boolean;
+      readonly epoch: number;
+      /** When the breaker last closed after a trip (a reset or a clean probe). @default - it never tripped */
+      readonly closedAfterTrip?: number;
+    }
+  | { readonly admitted: false; readonly reason: string };
 
 /**
  * Whether an output may publish: counted in the agent's and the pipeline's windows, or refused (the breaker is open,
  * or this output crossed a limit and tripped it), or not counted because resets kept changing the counting epoch.
  */
 export type OutputAdmission =
-  | { readonly admitted: true }
+  | { readonly admitted: true; readonly held?: boolean }
   | { readonly admitted: false; readonly epochChanged: boolean; readonly detail: string };
 
 /**
@@ -91,12 +116,17 @@ export type OutputAdmission =
 export interface BreakerPort {
   /** The counting epoch last seen: windows count in its buckets. */
   readonly countingEpoch: number;
-  admit(runId: string): Promise<Admission>;
+  /** `mayProbe: false`: a run that must not be a HALF_OPEN breaker's probe (a held output's publishing run). */
+  admit(runId: string, options?: { readonly mayProbe?: boolean }): Promise<Admission>;
   /** `limit`: trusted callers only; an agent's `RemoteBreaker` ignores it (the breaker function has its own). */
   admitOutput(runId: string, outputId: string, counted: AgentCounted, limit?: PipelineLimit): Promise<OutputAdmission>;
   /** Opens the breaker; true for the one caller that made the transition. */
   trip(trip: Trip): Promise<boolean>;
   probeFinished(runId: string, clean: boolean): Promise<void>;
+  /** Starts publishing an approved held output of `agentId`: once, and only while the breaker is CLOSED. */
+  startHeldPublishing(agentId: string, outputId: string): Promise<HeldPublishing>;
+  /** Records how a held output's side effect ended. */
+  finishHeldPublishing(agentId: string, outputId: string, outcome: { readonly ok: true } | { readonly ok: false; readonly error: string }): Promise<void>;
 }
 
 /** The breaker's state from its item; a missing item is a closed breaker in epoch 0. */

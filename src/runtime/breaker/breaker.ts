@@ -9,6 +9,7 @@ import { REMOVE_AT_MOST, bucketName, bucketWidth, minuteOf, removeClause, staleB
 import type { ScheduleSwitch } from './schedules.ts';
 import { tripAlert } from './trip-alert.ts';
 import { NightshiftError } from '../../errors.ts';
+import { HeldOutputs, type OnExpiry } from '../review/held-outputs.ts';
 
 /**
  * The pipeline's circuit breaker, one state item on the counter table (`pk = breaker`, `sk = state`).
@@ -28,6 +29,7 @@ import {
   type AgentCounted,
   type BreakerPort,
   type BreakerState,
+  type HeldPublishing,
   type OutputAdmission,
   type PipelineCount,
   type PipelineLimit,
@@ -60,6 +62,8 @@ export interface BreakerOptions {
    * its limit there, whatever the caller's own window (its to write) says. @default - no agent's count is verified
    */
   readonly agentLimits?: Readonly<Record<string, PipelineLimit>>;
+  /** Each reviewed agent's expiry, by which its held outputs are written. @default - 24 hours, then discarded */
+  readonly reviews?: Readonly<Record<string, { readonly expiresAfterHours: number; readonly onExpiry: OnExpiry }>>;
   readonly metrics?: MetricsSink;
 }
 
@@ -83,9 +87,12 @@ export class Breaker implements BreakerPort {
   private staleBuckets: string[] = [];
   /** Each caller's outputs as the breaker counts them (`verified#<agent>`). */
   private readonly verified: VerifiedCounts;
+  /** Outputs held for review: written here once counted, never by an agent role. */
+  private readonly held: HeldOutputs;
 
   constructor(private readonly options: BreakerOptions) {
     this.verified = new VerifiedCounts({ client: options.client, tableName: options.tableName, clock: options.clock });
+    this.held = new HeldOutputs({ client: options.client, tableName: options.tableName, clock: options.clock });
   }
 
   /** Strongly consistent read of the state; a missing item is a closed breaker. */
@@ -123,7 +130,12 @@ export class Breaker implements BreakerPort {
         if (pipeline.epochChanged) continue;
         return { admitted: false, epochChanged: false, detail: `the breaker is ${pipeline.state.status}` };
       }
-      if (pipeline.count <= maxOutputs) return { admitted: true };
+      if (pipeline.count <= maxOutputs) {
+        if (!counted.hold) return { admitted: true };
+        const review = this.options.reviews?.[agentId] ?? { expiresAfterHours: 24, onExpiry: 'discard' };
+        await this.held.hold({ agentId, outputId, runId, ...counted.hold, ...review });
+        return { admitted: true, held: true };
+      }
       // The trip names the agent with the most outputs in its window (by the breaker's own counts), and says whose output crossed.
       const windows = Object.fromEntries(Object.entries(this.options.agentLimits ?? {}).map(([id, l]) => [id, l.windowMinutes]));
       const blamed = await this.verified.top(windows, epoch);
@@ -208,10 +220,12 @@ export class Breaker implements BreakerPort {
    * Decides whether a run may start: yes when CLOSED; no when OPEN; when HALF_OPEN, yes for exactly one run (the
    * probe), claimed with a conditional write.
    */
-  async admit(runId: string, agentId?: string): Promise<Admission> {
+  async admit(runId: string, options: { readonly agentId?: string; readonly mayProbe?: boolean } = {}): Promise<Admission> {
+    const { agentId, mayProbe = true } = options;
     const state = await this.state();
-    if (state.status === 'CLOSED') return { admitted: true, probe: false, epoch: state.epoch };
+    if (state.status === 'CLOSED') return closedAdmission(state);
     if (state.status === 'OPEN') return { admitted: false, reason: `breaker OPEN since ${iso(state.since)}: ${state.detail}` };
+    if (!mayProbe) return { admitted: false, reason: 'breaker HALF_OPEN: a held output publishes once the breaker is closed' };
     // The probe is the tripping agent's (when the caller is known, as in the breaker function): another agent's clean
     // run proves nothing about the loop. A claim whose run died lapses, so the next run of that agent probes.
     const now = this.options.clock.now();
@@ -225,6 +239,25 @@ export class Breaker implements BreakerPort {
       return { admitted: false, reason: `breaker HALF_OPEN: only ${state.agentId}, whose outputs tripped it, may probe` };
     }
     return { admitted: false, reason: `breaker HALF_OPEN: probe run ${state.probeRunId ?? ''} is in progress`.trim() };
+  }
+
+  async startHeldPublishing(agentId: string, outputId: string): Promise<HeldPublishing> {
+    const state = await this.state();
+    if (state.status !== 'CLOSED') {
+      return { ok: false, breakerOpen: true, detail: `the breaker is ${state.status}: held output ${outputId} stays approved; it publishes when approved again once the breaker is closed` };
+    }
+    const moved = await this.held.startPublishing(agentId, outputId);
+    if (!moved.ok) {
+      const status = moved.output?.status;
+      const done = status === 'publishing' || status === 'published';
+      return { ok: false, breakerOpen: false, ...(done ? { done } : {}), detail: `held output ${outputId} of ${agentId} ${status ? `is ${status}${done ? '' : ', not approved'}` : 'does not exist'}: nothing to publish` };
+    }
+    const { runId, via, payload, degraded } = moved.output;
+    return { ok: true, output: { runId, ...(via === undefined ? {} : { via }), payload, degraded } };
+  }
+
+  async finishHeldPublishing(agentId: string, outputId: string, outcome: { readonly ok: true } | { readonly ok: false; readonly error: string }): Promise<void> {
+    await this.held.finishPublishing(agentId, outputId, outcome);
   }
 
   /**
@@ -385,6 +418,11 @@ export class Breaker implements BreakerPort {
     );
     return result.ok;
   }
+}
+
+/** A closed breaker's admission; after a trip, with when it closed again (for reviews `after-trip`). */
+export function closedAdmission(state: BreakerState): Admission {
+  return { admitted: true, probe: false, epoch: state.epoch, ...(state.trips > 0 && state.since !== undefined ? { closedAfterTrip: state.since } : {}) };
 }
 
 function iso(epochMs: number | undefined): string {

@@ -2,10 +2,14 @@ import { createHash } from 'node:crypto';
 import type { AgentSpec } from '../../config/agent-spec.ts';
 import { ContentionError } from '../../errors.ts';
 import type { MetricsSink } from '../metrics.ts';
-import { type Admission, BreakerOpenError, type BreakerPort, type PipelineLimit } from './breaker.ts';
+import { type Admission, BreakerOpenError, type BreakerPort, type HeldPublishing, type HoldSpec, type PipelineLimit } from './breaker.ts';
 import type { OutputWindows } from './output-window.ts';
 
-export type EmitResult = { readonly published: true } | { readonly published: false; readonly reason: 'duplicate' };
+export type EmitResult =
+  | { readonly published: true }
+  | { readonly published: false; readonly reason: 'duplicate' }
+  /** Held for a person's review (the agent's `review` matched): its side effect runs once approved. */
+  | { readonly published: false; readonly reason: 'held'; readonly heldFor: readonly string[] };
 
 export interface OutputGuardOptions {
   /** The breaker itself (privileged code), or the agent's `RemoteBreaker` that asks the breaker function. */
@@ -34,8 +38,50 @@ export interface OutputGuardOptions {
 export class OutputGuard {
   constructor(private readonly options: OutputGuardOptions) {}
 
-  admit(runId: string): Promise<Admission> {
-    return this.options.breaker.admit(runId);
+  admit(runId: string, options?: { readonly mayProbe?: boolean }): Promise<Admission> {
+    return this.options.breaker.admit(runId, options);
+  }
+
+  /**
+   * Holds an output for review instead of publishing it. Its content is claimed first, so the same content is not
+   * held twice within the duplicate window; then the breaker counts it (a loop of held outputs trips as any other)
+   * and, once admitted, the breaker function writes the held output, which no agent role may write. A duplicate is
+   * still counted, and suppressed; a refused output gives its claim back.
+   */
+  async hold(spec: AgentSpec, runId: string, outputId: string, hold: HoldSpec): Promise<EmitResult> {
+    const { breaker, windows, metrics } = this.options;
+    const claim = await windows.claim(spec.id, contentHash(hold.payload), spec.duplicateWindowMinutes);
+    const admission = await breaker
+      .admitOutput(runId, outputId, { agentId: spec.id, limit: spec.breaker, ...(claim.claimed ? { hold } : {}) }, this.options.pipelineLimit)
+      .catch(async (error: unknown) => {
+        await claim.release();
+        throw error;
+      });
+    if (!admission.admitted) {
+      await claim.release();
+      if (admission.epochChanged) throw new ContentionError(`${spec.id}: output ${outputId}: ${admission.detail}; try again`);
+      this.refused(spec.id, outputId, admission.detail);
+    }
+    if (!claim.claimed) {
+      metrics?.count('DuplicatesSuppressed');
+      return { published: false, reason: 'duplicate' };
+    }
+    metrics?.count('OutputsHeld');
+    return { published: false, reason: 'held', heldFor: hold.reasons };
+  }
+
+  /** The agent's model tokens spent today (for reviews `budget`). */
+  tokensSpentToday(agentId: string): Promise<number> {
+    return this.options.windows.tokensSpent(agentId);
+  }
+
+  /** Starts the publishing run of an approved held output (see `Breaker.startHeldPublishing`). */
+  startHeldPublishing(agentId: string, outputId: string): Promise<HeldPublishing> {
+    return this.options.breaker.startHeldPublishing(agentId, outputId);
+  }
+
+  finishHeldPublishing(agentId: string, outputId: string, outcome: { readonly ok: true } | { readonly ok: false; readonly error: string }): Promise<void> {
+    return this.options.breaker.finishHeldPublishing(agentId, outputId, outcome);
   }
 
   probeFinished(runId: string, clean: boolean): Promise<void> {

@@ -2,7 +2,7 @@ import { conditionally } from '../conditional.ts';
 import { KEYS } from '../../contract/tables.ts';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../clock.ts';
 import { countInBucket, minuteOf, staleBuckets, windowOf } from './window-buckets.ts';
 
@@ -134,6 +134,12 @@ export class OutputWindows {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       return { reserved: false, day, used: Number(error.Item?.used?.N ?? 0) };
     }
+  }
+
+  /** The agent's model tokens spent today (UTC), reservations included. */
+  async tokensSpent(agentId: string): Promise<number> {
+    const { Item } = await this.options.client.send(new GetCommand({ TableName: this.options.tableName, Key: tokensKey(agentId, this.today()), ConsistentRead: true }));
+    return typeof Item?.used === 'number' ? Item.used : 0;
   }
 
   private today(): string {

@@ -44,6 +44,7 @@ export function wireBreaker(core: BreakerCore, wiring: BreakerWiring): Breaker {
     resetCommand: resetCommand(wiring.reset),
     pipelineLimit: { maxOutputs: spec.maxOutputs, windowMinutes: spec.windowMinutes },
     agentLimits: spec.agentLimits,
+    ...(spec.reviews ? { reviews: spec.reviews } : {}),
     ...(spec.coolDownMinutes === undefined ? {} : { coolDownMinutes: spec.coolDownMinutes }),
     ...(core.metrics ? { metrics: core.metrics } : {}),
   });
