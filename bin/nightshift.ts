@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 import { UsageError } from '../src/errors.ts';
 import { Command } from 'commander';
+import { reviewCommands } from './review-commands.ts';
 import { type CommandResult, memoryResult, renderStatus } from '../cli/render.ts';
 import { manifest } from '../cli/init.ts';
 
@@ -308,6 +309,8 @@ opsCommand(memory.command('get <namespace> <key>').description('read one memory 
   fromSnapshot: (snapshot, [ns, key]) => memoryResult(ns!, key!, snapshot.memory[ns!]?.find((e) => e.key === key)),
   run: async (t, [ns, key]) => (await ops()).memoryGet(t, ns!, key!),
 });
+
+reviewCommands(program, targetOptions);
 
 program.parseAsync().catch((error: unknown) => {
   console.error(`nightshift: ${error instanceof Error ? error.message : String(error)}`);

@@ -72,15 +72,8 @@ export async function saveLocalState(pipeline: PipelineConfig, stateDir: string,
 export async function invokeDeployed(pipeline: PipelineConfig, stage: string, agentId: string, atText: string | undefined): Promise<CommandResult> {
   checkAgent(agentId, pipeline.agents.map((a) => a.id));
   const at = parseAt(atText, Date.now());
-  const [{ CloudFormationClient, DescribeStacksCommand }, { LambdaClient, InvokeCommand }] = await Promise.all([
-    import('@aws-sdk/client-cloudformation'),
-    import('@aws-sdk/client-lambda'),
-  ]);
-  const stackName = `${pipeline.name}-${stage}`;
-  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
-  const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === STACK_OUTPUT.agentFunctionNames)?.OutputValue;
-  const functionName = names ? (JSON.parse(names) as Record<string, string>)[agentId] : undefined;
-  if (!functionName) throw new UsageError(`Stack ${stackName} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
+  const functionName = await deployedAgentFunction(pipeline, stage, agentId);
+  const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
   const response = await new LambdaClient({}).send(
     new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(manualInvocation(agentId, at))) }),
   );
@@ -90,6 +83,17 @@ export async function invokeDeployed(pipeline: PipelineConfig, stage: string, ag
     throw new NightshiftError(`${agentId} failed (${error?.errorType ?? response.FunctionError}): ${error?.errorMessage ?? 'no message'}`);
   }
   return { data: payload, text: describeOutcome(payload as { status: string; taskId: string }) };
+}
+
+/** The deployed function of an agent, from its stack's `AgentFunctionNames` output. */
+export async function deployedAgentFunction(pipeline: PipelineConfig, stage: string, agentId: string): Promise<string> {
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const stackName = `${pipeline.name}-${stage}`;
+  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
+  const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === STACK_OUTPUT.agentFunctionNames)?.OutputValue;
+  const functionName = names ? (JSON.parse(names) as Record<string, string>)[agentId] : undefined;
+  if (!functionName) throw new UsageError(`Stack ${stackName} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
+  return functionName;
 }
 
 function describeOutcome(outcome: { status: string; taskId: string; reason?: string; detail?: string; outputs?: readonly { published: boolean }[] }): string {

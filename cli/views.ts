@@ -55,7 +55,7 @@ export function schedulesView(rows: readonly ScheduleRow[], now: number, count =
 export function runsView(entries: readonly RunEntry[], now: number): CommandResult {
   if (entries.length === 0) return { data: [], text: 'No runs recorded yet.' };
   const lines = entries.map((r) => {
-    const outputs = `${r.published} published${r.suppressed ? `, ${r.suppressed} suppressed` : ''}`;
+    const outputs = `${r.published} published${r.suppressed ? `, ${r.suppressed} suppressed` : ''}${r.held ? `, ${r.held} held for review` : ''}`;
     const tokens = r.tokens.calls ? `${r.tokens.calls} model call(s), ${r.tokens.input} in / ${r.tokens.output} out${r.tokens.cacheRead ? ` / ${r.tokens.cacheRead} cached` : ''} tokens` : 'no model calls';
     const status = r.degraded ? 'degraded' : r.status;
     return [

@@ -6,7 +6,9 @@ export function formatSummary(result: SimulationResult): string {
   const hours = (result.end - result.start) / 3_600_000;
   lines.push('', `${runLabel(result)}: ${hours} simulated hours from ${new Date(result.start).toISOString()}`);
   lines.push(result.faults.length > 0 ? `faults injected: ${result.faults.join(', ')}` : 'faults injected: none', '');
-  const header = ['agent', 'completed', 'triggered', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', 'limit N'];
+  // Held outputs get a column when there are any (a pipeline with review policies).
+  const held = result.totals.held > 0;
+  const header = ['agent', 'completed', 'triggered', 'failed', 'degraded', 'skipped', 'halted', 'published', 'suppressed', ...(held ? ['held'] : []), 'limit N'];
   const rows = Object.entries(result.agents).map(([id, t]) => [
     id,
     t.completed,
@@ -17,9 +19,11 @@ export function formatSummary(result: SimulationResult): string {
     t.halted,
     t.published,
     t.suppressed,
+    ...(held ? [t.held] : []),
     result.limits[id] ?? '',
   ]);
-  rows.push(['total', result.totals.completed, result.totals.triggered, result.totals.failed, result.totals.degraded, result.totals.skipped, result.totals.halted, result.totals.published, result.totals.suppressed, '']);
+  const { totals } = result;
+  rows.push(['total', totals.completed, totals.triggered, totals.failed, totals.degraded, totals.skipped, totals.halted, totals.published, totals.suppressed, ...(held ? [totals.held] : []), '']);
   lines.push(...table([header, ...rows.map((r) => r.map(String))]));
   const failedRuns = result.runs.filter((run) => run.status === 'crash' || run.status === 'fail');
   if (failedRuns.length > 0) {

@@ -19,6 +19,8 @@ export interface RunEntry {
   readonly degraded: boolean;
   readonly published: number;
   readonly suppressed: number;
+  /** Outputs held for review. @default 0 (records from before reviews) */
+  readonly held?: number;
   readonly tokens: { readonly input: number; readonly output: number; readonly cacheRead: number; readonly calls: number };
   /** What started it (`describeTrigger`): `schedule`, `output <id> of <agent>`, `event <source> / <type> (<id>)`. */
   readonly trigger?: string;
@@ -59,6 +61,7 @@ function storedRun(agentId: string, now: () => number) {
     degraded: z.boolean(),
     published: count,
     suppressed: count,
+    held: z.optional(count),
     tokens: z.object({ input: count, output: count, cacheRead: count, calls: count }),
     trigger: z.optional(storedText(300)),
     runId: z.optional(storedText(200)),
@@ -127,7 +130,8 @@ export class RunHistory {
       ...(detail ? { detail: detail.slice(0, 500) } : {}),
       degraded: outcome.status === 'completed' && outcome.degraded !== undefined,
       published: outputs.filter((o) => o.published).length,
-      suppressed: outputs.filter((o) => !o.published).length,
+      suppressed: outputs.filter((o) => !o.published && !o.held).length,
+      ...(outputs.some((o) => o.held) ? { held: outputs.filter((o) => o.held).length } : {}),
       tokens: usage ? { input: usage.inputTokens, output: usage.outputTokens, cacheRead: usage.cacheReadTokens, calls: usage.calls } : none,
     };
   }

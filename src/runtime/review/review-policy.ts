@@ -1,7 +1,6 @@
 import type { AgentSpec } from '../../config/agent-spec.ts';
 import { NightshiftError, UnknownNameError } from '../../errors.ts';
 import type { OutputGuard } from '../breaker/output-guard.ts';
-import type { Degraded, Publisher, Publishers } from '../run-context.ts';
 
 /** Share of the daily token budget past which a reviewed agent's outputs (`when: ['budget']`) are held. */
 export const BUDGET_REVIEW_SHARE = 0.8;
@@ -20,9 +19,9 @@ export class UnnamedSideEffectError extends NightshiftError {
 }
 
 /** The publisher the agent module exports as `name`; throws naming what it does export. */
-export function publisherNamed(spec: AgentSpec, publishers: Publishers | undefined, name: string): Publisher<unknown> {
+export function publisherNamed<P>(spec: AgentSpec, publishers: Readonly<Record<string, P>> | undefined, name: string): P {
   const publisher = publishers?.[name];
-  if (typeof publisher === 'function') return publisher as Publisher<unknown>;
+  if (typeof publisher === 'function') return publisher;
   const known = Object.keys(publishers ?? {});
   throw new UnknownNameError(
     `${spec.id}: ctx.emit names publisher '${name}', which the agent module does not export (its publishers: ${known.join(', ') || 'none'}); add it to \`export const publishers = { ${name}: async (output, ctx) => { … } }\``,
@@ -36,7 +35,7 @@ export function publisherNamed(spec: AgentSpec, publishers: Publishers | undefin
  */
 export async function holdReasons(
   when: readonly string[],
-  run: { readonly spec: AgentSpec; readonly degraded: Degraded | undefined; readonly afterTrip: boolean; readonly outputs: OutputGuard | undefined },
+  run: { readonly spec: AgentSpec; readonly degraded: { readonly reasons: readonly string[] } | undefined; readonly afterTrip: boolean; readonly outputs: OutputGuard | undefined },
 ): Promise<string[]> {
   const reasons: string[] = [];
   if (when.includes('always')) reasons.push('always: every output of this agent is reviewed');
