@@ -49,6 +49,9 @@ export class BreakerAuthority extends Construct {
     });
     props.breaker.grantBreakerState(this.function);
     if (props.spec.agents.length > 0) props.breaker.grantVerifiedCounts(this.function, props.spec.agents);
+    // Held outputs of the agents that have a review policy: written (held), then moved (publishing, published).
+    const reviewed = Object.keys(props.spec.reviews ?? {});
+    if (reviewed.length > 0) props.breaker.grantHeldOutputs(this.function, reviewed, ['GetItem', 'PutItem', 'UpdateItem']);
     props.breaker.grantAlert(this.function);
     props.schedules.grantHalt(this.function);
   }

@@ -13,7 +13,7 @@ import {
   aws_sns_subscriptions as subscriptions,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { KEYS, TABLE_SCHEMAS } from '../src/contract/tables.ts';
+import { KEYS, TABLE_SCHEMAS, heldPartition } from '../src/contract/tables.ts';
 import { commonVariables, pagerVariables } from '../src/contract/environment.ts';
 import { METRIC, METRICS_NAMESPACE, SERVICE_DIMENSION } from '../src/contract/metrics.ts';
 import { builtInHandler } from './bundling.ts';
@@ -140,6 +140,16 @@ export class CircuitBreaker extends Construct {
   grantVerifiedCounts(grantee: iam.IGrantable, agentIds: readonly string[]): iam.Grant {
     const grant = iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resourceArns: [this.table.tableArn] });
     grant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': agentIds.map((id) => KEYS.counters.verified(id).pk) });
+    return grant;
+  }
+
+  /**
+   * Lets a function read and write the held outputs of the given (reviewed) agents (`held#<agent>`): the breaker
+   * function holds and publishes them; deciders (the approval function, the watch on expiry) move them. No agent role.
+   */
+  grantHeldOutputs(grantee: iam.IGrantable, agentIds: readonly string[], actions: readonly string[]): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({ grantee, actions: actions.map((a) => `dynamodb:${a}`), resourceArns: [this.table.tableArn] });
+    grant.principalStatement?.addCondition('ForAllValues:StringEquals', { 'dynamodb:LeadingKeys': agentIds.map((id) => heldPartition(id)) });
     return grant;
   }
 

@@ -4,6 +4,7 @@ import { addNightshiftPipeline } from '../../lib/nightshift-app.ts';
 import { LOCAL_ALERT_TOPIC, LOCAL_SCHEDULE_ROLE } from '../../local/side-effects.ts';
 import reference from '../../nightshift.config.ts';
 import type { AwsCall } from '../../src/runtime/aws-calls.ts';
+import { reviewPipeline } from '../fixtures/review-pipeline.ts';
 import { checkCalls, resourceMap } from '../support/iam.ts';
 import { logicalId, testApp } from '../support/template.ts';
 
@@ -48,6 +49,10 @@ function hostile(agentId: string, other: string): [string, AwsCall][] {
     // The breaker function's own count of each agent: what a count request is checked against.
     ['lower its own count as the breaker function keeps it', ddb('UpdateItem', 'counters', `verified#${agentId}`)],
     ["fill another agent's count as the breaker function keeps it", ddb('UpdateItem', 'counters', `verified#${other}`)],
+    // Held outputs: only the breaker function holds one (after counting it), only a person or expiry decides.
+    ['approve or reject its own held output', ddb('UpdateItem', 'counters', `held#${agentId}`)],
+    ['hold an output the breaker never counted', ddb('PutItem', 'counters', `held#${agentId}`)],
+    ["read another agent's held outputs", ddb('Query', 'counters', `held#${other}`)],
     ["forge another agent's heartbeat", ddb('PutItem', 'coordination', `heartbeat#${other}`)],
     ["fake another agent's run", ddb('PutItem', 'coordination', `runs#${other}`)],
     ["complete another agent's slot", ddb('UpdateItem', 'coordination', `lock#${other}@${slot}`)],
@@ -169,5 +174,36 @@ describe("the breaker function's role", () => {
     ['keep a count for an agent the pipeline does not have', ddb('UpdateItem', 'counters', 'verified#intruder')],
   ])('may not %s', (_, call) => {
     expect(judge(call)).toHaveLength(1);
+  });
+});
+
+describe("the breaker function's role, with review policies", () => {
+  const reviewed = reviewPipeline('reviewed');
+  const reviewedStack = addNightshiftPipeline(testApp(), reviewed);
+  const reviewedTemplate = Template.fromStack(reviewedStack);
+  const reviewedMap = resourceMap(reviewedStack, 'reviewed-test');
+  const held = (action: string, agentId: string): AwsCall => ({ service: 'dynamodb', action, resource: `table/${reviewedMap.tables.counters}`, leadingKeys: [`held#${agentId}`] });
+  const judge = (call: AwsCall) =>
+    checkCalls(reviewedTemplate, { breaker: logicalId(reviewedStack.pipeline.breakerAuthority.function.role!) }, new Map([['breaker', [call]]]), reviewedMap).denied;
+  it.each<[string, AwsCall]>([
+    ['hold a reviewed agent\'s output once counted', held('PutItem', 'poster')],
+    ['start and finish publishing it', held('UpdateItem', 'poster')],
+    ['read it', held('GetItem', 'poster')],
+  ])('may %s', (_, call) => {
+    expect(judge(call)).toEqual([]);
+  });
+  it.each<[string, AwsCall]>([
+    ['hold the output of an agent without a review policy', held('PutItem', 'writer')],
+    ['delete a held output', held('DeleteItem', 'poster')],
+  ])('may not %s', (_, call) => {
+    expect(judge(call)).toHaveLength(1);
+  });
+  it('gives no agent role a grant on held outputs', () => {
+    for (const agent of reviewedStack.pipeline.agents) {
+      const roles = { [agent.agentId]: logicalId(agent.function.role!) };
+      for (const action of ['GetItem', 'PutItem', 'UpdateItem', 'Query']) {
+        expect(checkCalls(reviewedTemplate, roles, new Map([[agent.agentId, [held(action, 'poster')]]]), reviewedMap).denied).toHaveLength(1);
+      }
+    }
   });
 });

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { Template } from 'aws-cdk-lib/assertions';
+import { NightshiftStack } from '../../lib/nightshift-stack.ts';
 import { loadAgentModule } from '../../local/agent-module.ts';
+import { BREAKER_FUNCTION, agentFunction } from '../../local/pipeline.ts';
 import { LocalPipeline } from '../../local/pipeline.ts';
 import { localReview } from '../../local/review.ts';
 import { type SimulationResult, simulate } from '../../local/runner.ts';
@@ -8,6 +11,8 @@ import { ManualClock } from '../../src/runtime/clock.ts';
 import { decideHeld, expireHeld } from '../../src/runtime/review/decisions.ts';
 import type { HeldOutput } from '../../src/runtime/review/held-outputs.ts';
 import { reviewPipeline } from '../fixtures/review-pipeline.ts';
+import { checkCalls, resourceMap } from '../support/iam.ts';
+import { logicalId, testApp } from '../support/template.ts';
 
 const HOUR = 60 * 60_000;
 const pipeline = reviewPipeline('review');
@@ -79,6 +84,18 @@ describe('review: outputs held for a person', () => {
       await local.settle();
       expect((await posts()).some((p) => p.outputId === second.outputId)).toBe(false);
       expect(await decideHeld(deps, 'poster', 'nobody:0', { action: 'approve', by: 'alice' })).toMatchObject({ outcome: 'refused', detail: 'no held output nobody:0 of poster' });
+
+      // IAM by evidence: every call the publishing runs made (the agent's, and the breaker function's for it) is one
+      // the synthesized stack allows the function that made it.
+      const stack = new NightshiftStack(testApp(), 'review-test', { pipeline });
+      const roles = Object.fromEntries([
+        ...stack.agents.map((a) => [agentFunction(a.agentId), logicalId(a.function.role!)] as const),
+        ['steward', logicalId(stack.memory.steward.role!)] as const,
+        [BREAKER_FUNCTION, logicalId(stack.breakerAuthority.function.role!)] as const,
+      ]);
+      const calls = local.calls.byFunction();
+      expect(calls.get(BREAKER_FUNCTION)?.some((c) => c.action === 'UpdateItem' && c.leadingKeys?.includes('held#poster'))).toBe(true);
+      expect(checkCalls(Template.fromStack(stack), roles, new Map([...calls].filter(([fn]) => fn in roles)), resourceMap(stack, prefix)).denied).toEqual([]);
     } finally {
       await local.stop();
     }

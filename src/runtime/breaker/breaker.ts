@@ -114,6 +114,10 @@ export class Breaker implements BreakerPort {
   async admitOutput(runId: string, outputId: string, counted: AgentCounted, limit: PipelineLimit | undefined = this.options.pipelineLimit): Promise<OutputAdmission> {
     const { maxOutputs, windowMinutes } = limit ?? { maxOutputs: Number.POSITIVE_INFINITY, windowMinutes: 60 };
     const { agentId } = counted;
+    // Held outputs are written for the agents the config reviews, and no other (before anything is counted).
+    if (counted.hold && this.options.reviews && !this.options.reviews[agentId]) {
+      throw new NightshiftError(`${agentId} has no review policy: its outputs are never held (output ${outputId} was not counted)`);
+    }
     const own = this.options.agentLimits?.[agentId] ?? counted.limit;
     for (let attempt = 1; attempt <= 3; attempt++) {
       const epoch = this.epoch;
