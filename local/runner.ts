@@ -1,4 +1,6 @@
 import { loadAgentModule } from './agent-module.ts';
+import { localDigest } from './review.ts';
+import type { ReviewDigest } from '../src/runtime/review/digest.ts';
 import { NightshiftError } from '../src/errors.ts';
 import { Cron } from 'croner';
 import { scheduleName } from '../src/config/agent-spec.ts';
@@ -99,6 +101,8 @@ class Simulation {
   /** Whether anything ran since the watch last looked, and until when it would find nothing new otherwise. */
   private stirred = true;
   private watchSent = -1;
+  /** The watch's digest of held outputs: only for a pipeline with review policies. */
+  private readonly digest: ReviewDigest | undefined;
   private watchQuietUntil = 0;
 
   constructor(
@@ -110,6 +114,7 @@ class Simulation {
     private readonly end: number,
   ) {
     this.recorder = new RunRecorder(options.pipeline, options.scenario, local, clock, start, end, options.progress);
+    this.digest = options.pipeline.monitoring === 'watch' ? localDigest(local) : undefined;
   }
 
   async run(): Promise<SimulationResult> {
@@ -154,6 +159,8 @@ class Simulation {
           this.watchSent = sent;
           this.stirred = false;
         }
+        // The watch's digest of held outputs (and expiry), on the same schedule.
+        await this.digest?.run();
         await this.recorder.sample(t);
       }
       if ((t - this.start) % (60 * MINUTE) === 0) {

@@ -142,6 +142,11 @@ const pipelineSchema = z
       }
     });
     pipeline.agents.forEach((agent, i) => {
+      if (agent.review && pipeline.monitoring !== 'watch') {
+        ctx.addIssue({ code: 'custom', path: ['agents', i, 'review'], message: "review needs monitoring: 'watch' (the watch pages the digest of held outputs and follows onExpiry)" });
+      }
+    });
+    pipeline.agents.forEach((agent, i) => {
       // Repeats the runtime would silently fold into one: name them instead.
       const repeated = (list: readonly string[]) => list.findIndex((item, j) => list.indexOf(item) !== j);
       const checks: [readonly string[], (string | number)[], string][] = [
