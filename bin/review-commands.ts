@@ -37,6 +37,28 @@ export function reviewCommands(program: Command, targetOptions: (command: Comman
       await target.close();
     }
   });
+  program
+    .command('approvals')
+    .description("serve the approval page the local digest's links open, on 127.0.0.1, over the last local run's state (deployed, the approval function serves it)")
+    .option('--local', "the last `nightshift local` run's state")
+    .option('--port <n>', 'the port the local digest links to (NIGHTSHIFT_APPROVALS_PORT, else 8787)')
+    .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
+    .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
+    .action(async (options: ReviewOptions & { port?: string }) => {
+      if (!options.local) throw new UsageError('approvals serves the local page (--local); deployed, open the approval function\'s URL (stack output ApprovalPageUrl) from the digest');
+      const port = Number(options.port ?? process.env.NIGHTSHIFT_APPROVALS_PORT ?? 8787);
+      if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port must be a whole number from 0 to 65535; got '${options.port}'`);
+      const pipeline = await prepare(options);
+      (await import('../cli/review.ts')).checkListing(pipeline, undefined);
+      process.stderr.write(`nightshift: starting DynamoDB Local and the local SQS on ${options.stateDir} to serve the approval page\n`);
+      const { serveApprovals } = await import('../cli/approvals.ts');
+      const served = await serveApprovals(pipeline, options.stateDir, port, (line) => process.stdout.write(`${line}\n`));
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await served.close();
+    });
   for (const action of ['approve', 'reject'] as const) {
     targetOptions(
       program
