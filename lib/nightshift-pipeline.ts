@@ -28,6 +28,7 @@ import { PipelineMonitoring } from './pipeline-monitoring.ts';
 import { PipelineTriggers } from './pipeline-triggers.ts';
 import { triggeredBy } from '../src/config/trigger-routes.ts';
 import { PipelineWatch } from './pipeline-watch.ts';
+import { PipelineReview } from './pipeline-review.ts';
 import { watchSpec } from '../src/config/watch-plan.ts';
 import { PipelineSchedules } from './pipeline-schedules.ts';
 
@@ -70,6 +71,8 @@ export class NightshiftPipeline extends Construct {
   readonly monitoring?: PipelineMonitoring;
   /** The watch function and its silence alarm (`monitoring: 'watch'`, the default). */
   readonly watch?: PipelineWatch;
+  /** The approval page and its links' key: only when an agent has a review policy. */
+  readonly review?: PipelineReview;
   /** The pipeline's event bus and its trigger rules, when an agent has triggers. */
   readonly triggers?: PipelineTriggers;
 
@@ -206,6 +209,10 @@ export class NightshiftPipeline extends Construct {
         agentDeadLetterQueues: Object.fromEntries(this.agents.map((a) => [a.agentId, a.deadLetterQueue])),
         tracing: pipeline.tracing,
       });
+      if (pipeline.agents.some((a) => a.review)) {
+        this.review = new PipelineReview(this, 'Review', { pipeline, breaker: this.breaker, coordination: this.coordination, agents: this.agents, tracing: pipeline.tracing });
+        this.review.attachDigest(this.watch.function);
+      }
       // No custom metrics: the watch pages from what the pipeline keeps, and each metric costs $0.30 a month.
       for (const fn of this.node.findAll().filter((c): c is NightshiftFunction => c instanceof NightshiftFunction)) fn.addEnvironment('POWERTOOLS_METRICS_DISABLED', 'true');
     } else {
@@ -246,6 +253,7 @@ export class NightshiftPipeline extends Construct {
       agentFunctionNames: stack.toJsonString(Object.fromEntries(this.agents.map((a) => [a.agentId, a.function.functionName]))),
       redriveFunction: this.memory.redrive.functionName,
       ...(this.triggers ? { eventBusName: this.triggers.bus.eventBusName } : {}),
+      ...(this.review ? { approvalPageUrl: this.review.url.url } : {}),
     };
     // Output keys are what the ops CLI finds a pipeline by: as they are in a NightshiftStack, prefixed by the
     // pipeline's name and stage when it shares a stack (see `outputKey`).

@@ -6,8 +6,13 @@ import { SnsAlerts } from '../../src/runtime/breaker/alerts.ts';
 import { readBreakerState } from '../../src/runtime/breaker/breaker-state.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { Watch, type WatchTick, storeSources } from '../../src/runtime/watch/watch.ts';
-import { Wiring } from '../../src/runtime/wiring.ts';
+import { documentClient } from '../../src/runtime/clients.ts';
+import { RunHistory } from '../../src/runtime/run-history.ts';
+import { MemoryReader } from '../../src/runtime/memory/reader.ts';
+import { UNKNOWN_SENDER } from '../../src/contract/tables.ts';
 import { embeddingFailures } from '../../src/runtime/memory/entry-vectors.ts';
+import { parseReviewEnvironment } from '../../src/contract/review-environment.ts';
+import type { ReviewDigest } from '../../src/runtime/review/digest.ts';
 
 const logger = new Logger({ serviceName: 'watch' });
 const sqs = new SQSClient({});
@@ -23,7 +28,13 @@ async function depth(queueUrl: string): Promise<{ visible: number; inFlight: num
 
 function watchFromEnvironment(): Watch {
   const env = parseWatchEnvironment();
-  const wiring = new Wiring({ tables: { coordination: env.coordinationTable, memory: env.memoryTable, counters: env.counterTable }, clock: systemClock });
+  // The parts the watch reads with, not a whole Wiring (whose agent parts would load at every cold start).
+  const dynamo = documentClient();
+  const wiring = {
+    dynamo,
+    history: () => new RunHistory({ client: dynamo, tableName: env.coordinationTable, clock: systemClock }),
+    reader: (agents: readonly string[]) => new MemoryReader({ client: dynamo, tableName: env.memoryTable, senders: [...agents, UNKNOWN_SENDER] }),
+  };
   const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: env.alertTopicArn });
   return new Watch({
     spec: env.watchSpec,
@@ -56,10 +67,41 @@ function watchFromEnvironment(): Watch {
   });
 }
 
-/** The watch function: every five minutes, the pipeline's incidents opened and resolved, each paged once. */
+/** The digest of held outputs (and their expiry), when the pipeline reviews any agent's outputs. */
+async function digestFromEnvironment(): Promise<ReviewDigest | undefined> {
+  const env = parseReviewEnvironment();
+  if (!env) return undefined;
+  // Loaded only for a pipeline that reviews: the others' watch carries no Lambda client.
+  const [{ ReviewDigest }, { deployedReview, linkSigner }] = await Promise.all([import('../../src/runtime/review/digest.ts'), import('../shared/review-deps.ts')]);
+  const dynamo = documentClient();
+  const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: parseWatchEnvironment().alertTopicArn });
+  return new ReviewDigest({
+    review: deployedReview(env, dynamo, systemClock),
+    reviews: env.reviews,
+    client: dynamo,
+    tableName: env.coordinationTable,
+    clock: systemClock,
+    alerts: { publish: (alert) => sns.publish(alert) },
+    label: env.label,
+    ...(env.approvalPageUrl ? { links: { signer: await linkSigner(env), page: env.approvalPageUrl } } : {}),
+    target: env.target,
+  });
+}
+
+let digest: Promise<ReviewDigest | undefined> | undefined;
+
+/**
+ * The watch function: every five minutes, the pipeline's incidents opened and resolved, each paged once; then, for a
+ * pipeline with review policies, held outputs past their expiry follow `onExpiry` and the digest pages what was held.
+ */
 export const handler = async (): Promise<WatchTick> => {
   watch ??= watchFromEnvironment();
   const tick = await watch.run();
   if (tick.opened.length || tick.resolved.length) logger.info('incidents changed', { opened: tick.opened, resolved: tick.resolved });
+  const review = await (digest ??= digestFromEnvironment());
+  if (review) {
+    const run = await review.run();
+    if (run.paged || run.expired.length) logger.info('held outputs', { listed: run.listed, expired: run.expired.map((e) => e.output?.outputId) });
+  }
   return tick;
 };

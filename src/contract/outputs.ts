@@ -16,6 +16,8 @@ export const STACK_OUTPUT = {
   redriveFunction: 'RedriveFunctionName',
   /** The pipeline's event bus, when an agent has triggers: where `nightshift send-event --stage` puts events. */
   eventBusName: 'EventBusName',
+  /** The approval page (the approval function's URL), when an agent has a review policy. */
+  approvalPageUrl: 'ApprovalPageUrl',
 } as const;
 
 export type StackOutputKey = keyof typeof STACK_OUTPUT;

@@ -5,7 +5,6 @@ import { type MemoryWait, awaitUpstreamMemory } from './memory/receipts.ts';
 import type { AgentSpec } from '../config/agent-spec.ts';
 import { NightshiftError } from '../errors.ts';
 import { type Admission, BreakerOpenError } from './breaker/breaker.ts';
-import { publishHeld } from './review/publish-held.ts';
 import type { OutputGuard } from './breaker/output-guard.ts';
 import type { Heartbeats, RunOrder, UpstreamHealth } from './heartbeats.ts';
 import { type AgentInvocation, taskIdOf } from './invocation.ts';
@@ -168,7 +167,8 @@ export async function runAgent<R>(
   let result: R;
   try {
     const held = invocation.publishHeld;
-    result = held === undefined ? await work(context) : ((await publishHeld(deps, spec, context, tally.outputs, held)) as R);
+    // A held output's publishing run (rare): its code loads with it.
+    result = held === undefined ? await work(context) : ((await (await import('./review/publish-held.ts')).publishHeld(deps, spec, context, tally.outputs, held)) as R);
   } catch (error) {
     await keeper.stop();
     if (error instanceof BreakerOpenError) {

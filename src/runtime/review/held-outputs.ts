@@ -34,41 +34,47 @@ const KEPT_AFTER_EXPIRY_MS = 30 * 24 * 60 * 60_000;
 
 const text = (max: number) => z.string().check(z.maxLength(max));
 
-const decisionSchema = z.object({
-  action: z.enum(['approve', 'reject', 'expire']),
-  by: text(300),
-  at: z.number(),
-  reason: z.optional(text(1_000)),
-});
+/** Built on first use: an agent's bundle, which carries this module without reading held outputs, builds nothing. */
+let schemas: ReturnType<typeof buildSchemas> | undefined;
 
-const heldSchema = z.object({
-  agentId: text(40),
-  outputId: text(300),
-  runId: text(300),
-  via: z.optional(text(100)),
-  payloadJson: text(MAX_HELD_PAYLOAD_BYTES),
-  payloadHash: text(64),
-  degraded: z._default(z.boolean(), false),
-  reasons: z.array(text(500)).check(z.maxLength(10)),
-  heldAt: z.number(),
-  expiresAt: z.number(),
-  onExpiry: z.enum(['discard', 'publish']),
-  status: z.enum(['held', 'approved', 'rejected', 'expired', 'publishing', 'published', 'failed']),
-  decision: z.optional(decisionSchema),
-  publishingAt: z.optional(z.number()),
-  publishedAt: z.optional(z.number()),
-  failedAt: z.optional(z.number()),
-  error: z.optional(text(1_000)),
-});
+function buildSchemas() {
+  const decision = z.object({ action: z.enum(['approve', 'reject', 'expire']), by: text(300), at: z.number(), reason: z.optional(text(1_000)) });
+  const held = z.object({
+    agentId: text(40),
+    outputId: text(300),
+    runId: text(300),
+    via: z.optional(text(100)),
+    payloadJson: text(MAX_HELD_PAYLOAD_BYTES),
+    payloadHash: text(64),
+    degraded: z._default(z.boolean(), false),
+    reasons: z.array(text(500)).check(z.maxLength(10)),
+    heldAt: z.number(),
+    expiresAt: z.number(),
+    onExpiry: z.enum(['discard', 'publish']),
+    status: z.enum(['held', 'approved', 'rejected', 'expired', 'publishing', 'published', 'failed']),
+    decision: z.optional(decision),
+    publishingAt: z.optional(z.number()),
+    publishedAt: z.optional(z.number()),
+    failedAt: z.optional(z.number()),
+    error: z.optional(text(1_000)),
+  });
+  return { held };
+}
 
-type HeldItem = z.output<typeof heldSchema>;
+/** A decision on a held output, as recorded with it. */
+export interface Decision {
+  readonly action: 'approve' | 'reject' | 'expire';
+  readonly by: string;
+  readonly at: number;
+  readonly reason?: string | undefined;
+}
+
+type HeldItem = z.output<ReturnType<typeof buildSchemas>['held']>;
 
 /** A held output as stored, its payload parsed. */
 export interface HeldOutput extends Omit<HeldItem, 'payloadJson'> {
   readonly payload: unknown;
 }
-
-export type Decision = z.output<typeof decisionSchema>;
 
 /** What is held: one output, counted and claimed, whose side effect waits for a decision. */
 export interface HoldRequest {
@@ -226,7 +232,8 @@ export class HeldOutputs {
 
 /** A held output from its item; throws {@link UnreadableItemError} naming what is wrong. */
 export function heldOutputOf(item: Record<string, unknown>): HeldOutput {
-  const parsed = heldSchema.safeParse(item);
+  schemas ??= buildSchemas();
+  const parsed = schemas.held.safeParse(item);
   if (!parsed.success) throw new UnreadableItemError(`held output ${String(item.sk ?? '?')}: ${describeIssues(parsed.error, '(item)')}`);
   const { payloadJson, ...rest } = parsed.data;
   return { ...rest, payload: JSON.parse(payloadJson) as unknown };
