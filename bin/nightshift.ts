@@ -33,6 +33,8 @@ program
   .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
   .option('--state-dir <dir>', 'where local state is kept for `nightshift status --local`', '.nightshift/local')
   .option('--report <file>', 'write a self-contained HTML report')
+  .option('--approve-after <minutes>', 'rehearse a person who approves every held output this many simulated minutes after it was held')
+  .option('--reject-after <minutes>', 'rehearse a person who rejects every held output this many simulated minutes after it was held')
   .option('--json', 'print the result as JSON')
   .action(async (options) => {
     // The handlers log and emit metrics for CloudWatch; locally the summary says what matters.

@@ -17,6 +17,9 @@ export interface LocalCommandOptions {
   readonly stateDir: string;
   readonly report?: string;
   readonly json?: boolean;
+  /** A rehearsal's decisions: every held output approved, or rejected, this many minutes after it was held. */
+  readonly approveAfter?: string;
+  readonly rejectAfter?: string;
 }
 
 /** Marks a directory `nightshift local` created: the only kind it will ever empty. */
@@ -30,6 +33,7 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
   if (!(options.scenario in SCENARIOS)) {
     throw new UsageError(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}; got '${options.scenario}'`);
   }
+  const decideAfter = parseDecideAfter(options);
   const hours = Number(options.hours);
   if (!Number.isFinite(hours) || hours < 1 || hours > 24 * 14) throw new UsageError(`--hours must be a number from 1 to 336; got '${options.hours}'`);
   if (options.resume && (options.start !== undefined || options.scenario !== 'normal')) {
@@ -38,6 +42,9 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
   const resumed = options.resume ? previousRun(options.stateDir) : undefined;
   const start = resumed ? new Date(resumed.end) : parseStart(options.start);
   const pipeline = await loadPipeline(options.config);
+  if (decideAfter && !pipeline.agents.some((a) => a.review)) {
+    throw new UsageError(`--${decideAfter.action}-after decides held outputs, and no agent of '${pipeline.name}' has a review policy (agents[].review): nothing is ever held`);
+  }
   checkAgentEntries(pipeline);
   const scenario = SCENARIOS[options.scenario as ScenarioName];
   const inject = options.inject ?? [];
@@ -73,6 +80,7 @@ export async function localCommand(options: LocalCommandOptions): Promise<number
     start,
     stateDir: options.stateDir,
     ...(resumed ? { resume: { schedules: resumed.schedules } } : {}),
+    ...(decideAfter ? { decideAfter } : {}),
     print: options.json ? undefined : log,
     progress: options.json ? undefined : log,
     // The read commands (`status --local`, `memory get --local`) read this snapshot and start nothing.
@@ -107,6 +115,16 @@ function checkWritable(file: string, option: string): void {
   } catch (error) {
     throw new UsageError(`${option} ${file} cannot be written (${(error as Error).message}): choose a file in an existing, writable directory`);
   }
+}
+
+/** `--approve-after <minutes>` or `--reject-after <minutes>` (one of them): a rehearsal's decisions on held outputs. */
+function parseDecideAfter(options: { approveAfter?: string; rejectAfter?: string }): { action: 'approve' | 'reject'; minutes: number } | undefined {
+  if (options.approveAfter !== undefined && options.rejectAfter !== undefined) throw new UsageError('choose one of --approve-after and --reject-after: a rehearsal decides every held output one way');
+  const [action, text] = options.approveAfter !== undefined ? (['approve', options.approveAfter] as const) : options.rejectAfter !== undefined ? (['reject', options.rejectAfter] as const) : [];
+  if (!action) return undefined;
+  const minutes = Number(text);
+  if (!Number.isInteger(minutes) || minutes < 0 || minutes > 14 * 24 * 60) throw new UsageError(`--${action}-after must be a whole number of minutes from 0 to 20160; got '${text}'`);
+  return { action, minutes };
 }
 
 /** `--start`: a date (midnight UTC) or an ISO time with a zone. */

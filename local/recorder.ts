@@ -42,6 +42,18 @@ export class RunRecorder {
     }
   }
 
+  /** A held output's publishing run: its output counts as published now; the run is no slot's. */
+  publishedHeld(agentId: string, outcome: RunOutcome<unknown>): void {
+    this.changed();
+    if (outcome.status === 'skipped') return;
+    for (const output of outcome.outputs.filter((o) => o.published)) {
+      this.tallies[agentId]!.published++;
+      this.published.push({ agentId, at: this.clock.now(), outputId: output.id });
+      this.outputsThisSample[agentId]!++;
+      this.event(agentId, 'run', `published held output ${output.id} (approved)`);
+    }
+  }
+
   tally(agentId: string, outcome: RunOutcome<unknown>, slot: number, trigger?: RunTrigger): void {
     this.changed();
     const tally = this.tallies[agentId]!;

@@ -141,6 +141,10 @@ export interface SimulationResult {
   readonly runs: readonly RunRecord[];
   /** Every published output: who and when. */
   readonly published: readonly { readonly agentId: string; readonly at: number; readonly outputId: string }[];
+  /** A pipeline with review policies: each held output as it ended, and its decision. @default - no review */
+  readonly review?: {
+    readonly held: readonly { readonly agentId: string; readonly outputId: string; readonly status: string; readonly heldAt: number; readonly decision?: { readonly action: string; readonly by: string; readonly at: number } }[];
+  };
   /** Each schedule's state at the end: enabled or not. */
   readonly schedules: Readonly<Record<string, boolean>>;
   /** How often each runtime metric was emitted, by name. */

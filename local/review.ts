@@ -13,7 +13,7 @@ import type { RunOutcome } from '../src/runtime/run-lifecycle.ts';
  * held output's publishing run as the agent's real handler runs it (with the module's publishers), at the local
  * clock's time.
  */
-export function localReview(local: LocalPipeline, modules: ReadonlyMap<string, AgentModule>): ReviewDeps {
+export function localReview(local: LocalPipeline, modules: ReadonlyMap<string, AgentModule>, onOutcome?: (agentId: string, outcome: RunOutcome<unknown>) => void): ReviewDeps {
   for (const [agentId, module] of modules) if (module.publishers) local.publishers.set(agentId, module.publishers);
   const clock = local.options.clock;
   return {
@@ -24,6 +24,7 @@ export function localReview(local: LocalPipeline, modules: ReadonlyMap<string, A
       const work = modules.get(agentId)?.work ?? notRun;
       try {
         const outcome = (await local.handler(agentId, work)({ agentId, scheduledTime: new Date(clock.now()).toISOString(), publishHeld: outputId })) as RunOutcome<unknown>;
+        onOutcome?.(agentId, outcome);
         return outcomeOf(outcome);
       } catch (error) {
         return { status: 'failed', detail: error instanceof Error ? error.message : String(error) };
@@ -67,12 +68,12 @@ export function localLinkKey(stateDir: string | undefined): string {
 let processKey: string | undefined;
 
 /** The watch's digest of held outputs in local mode: pages to the local pages log, links to the local page. */
-export function localDigest(local: LocalPipeline): ReviewDigest | undefined {
+export function localDigest(local: LocalPipeline, onOutcome?: (agentId: string, outcome: RunOutcome<unknown>) => void): ReviewDigest | undefined {
   const { pipeline, stateDir, clock } = local.options;
   const reviews = Object.fromEntries(pipeline.agents.flatMap((a) => (a.review ? [[a.id, { onExpiry: a.review.onExpiry }]] : [])));
   if (Object.keys(reviews).length === 0) return undefined;
   return new ReviewDigest({
-    review: localReview(local, new Map()),
+    review: localReview(local, new Map(), onOutcome),
     reviews,
     client: local.client,
     tableName: local.names.coordination,

@@ -1,5 +1,7 @@
 import { loadAgentModule } from './agent-module.ts';
-import { localDigest } from './review.ts';
+import { localDigest, localReview } from './review.ts';
+import { reviewChecks } from './review-checks.ts';
+import { decideHeld } from '../src/runtime/review/decisions.ts';
 import type { ReviewDigest } from '../src/runtime/review/digest.ts';
 import { NightshiftError } from '../src/errors.ts';
 import { Cron } from 'croner';
@@ -46,6 +48,11 @@ export interface SimulationOptions {
   readonly resume?: { readonly schedules: Readonly<Record<string, boolean>> };
   /** Called with the finished run while its DynamoDB Local still runs (the CLI snapshots the state then). */
   readonly onFinished?: (finished: { dynamoEndpoint: string; result: SimulationResult; calls: CallLog }) => Promise<void>;
+  /**
+   * A rehearsal's person: decides every held output `minutes` after it was held, on the simulated clock
+   * (`--approve-after`, `--reject-after`). @default - nobody decides
+   */
+  readonly decideAfter?: { readonly action: 'approve' | 'reject'; readonly minutes: number };
 }
 
 const MINUTE = 60_000;
@@ -114,7 +121,7 @@ class Simulation {
     private readonly end: number,
   ) {
     this.recorder = new RunRecorder(options.pipeline, options.scenario, local, clock, start, end, options.progress);
-    this.digest = options.pipeline.monitoring === 'watch' ? localDigest(local) : undefined;
+    this.digest = options.pipeline.monitoring === 'watch' ? localDigest(local, (agentId, outcome) => this.recorder.publishedHeld(agentId, outcome)) : undefined;
   }
 
   async run(): Promise<SimulationResult> {
@@ -159,8 +166,9 @@ class Simulation {
           this.watchSent = sent;
           this.stirred = false;
         }
-        // The watch's digest of held outputs (and expiry), on the same schedule.
+        // The watch's digest of held outputs (and expiry), on the same schedule; a rehearsal's person decides.
         await this.digest?.run();
+        await this.decide(t);
         await this.recorder.sample(t);
       }
       if ((t - this.start) % (60 * MINUTE) === 0) {
@@ -170,7 +178,8 @@ class Simulation {
     }
     await this.local.settle();
     const result = await this.recorder.result(slots.length, this.faults.map((f) => f.label), this.options.resume !== undefined);
-    result.checks = runChecks(this.options.scenario, this.options.pipeline, this.faults, result, this.options.resume !== undefined);
+    if (this.digest) Object.assign(result, { review: { held: await this.heldOutputs() } });
+    result.checks = [...runChecks(this.options.scenario, this.options.pipeline, this.faults, result, this.options.resume !== undefined), ...reviewChecks(result, this.options.decideAfter !== undefined)];
     result.passed = result.checks.every((c) => c.ok);
     return result;
   }
@@ -231,6 +240,27 @@ class Simulation {
       }
       return result;
     };
+  }
+
+  /** Decides, as a rehearsal's person, every held output held at least `decideAfter.minutes` ago. */
+  private async decide(now: number): Promise<void> {
+    const after = this.options.decideAfter;
+    if (!after) return;
+    const review = localReview(this.local, new Map(), (agentId, outcome) => this.recorder.publishedHeld(agentId, outcome));
+    for (const agent of this.options.pipeline.agents.filter((a) => a.review)) {
+      for (const output of await review.held.list(agent.id)) {
+        if (output.status !== 'held' || output.heldAt + after.minutes * MINUTE > now) continue;
+        await decideHeld(review, agent.id, output.outputId, { action: after.action, by: `rehearsal (--${after.action}-after ${after.minutes})` });
+        this.recorder.changed();
+      }
+    }
+  }
+
+  /** Every held output of the reviewed agents as the run left it. */
+  private async heldOutputs() {
+    const review = localReview(this.local, new Map());
+    const all = await Promise.all(this.options.pipeline.agents.filter((a) => a.review).map((a) => review.held.list(a.id)));
+    return all.flat().map((o) => ({ agentId: o.agentId, outputId: o.outputId, status: o.status, heldAt: o.heldAt, ...(o.decision ? { decision: { action: o.decision.action, by: o.decision.by, at: o.decision.at } } : {}) }));
   }
 
   /** The agent's own work, made to emit at least once (a loop's re-invocations each produce output). */

@@ -105,7 +105,7 @@ export const agentSchema = z
      * When this agent's outputs wait for a person instead of publishing (`nightshift held`, `approve`, `reject`): each
      * output of a run that matches is held, counted by the breaker and claimed against duplicates, its side effect
      * run only once approved. `when`: `always`; `degraded` (an upstream was stale or failed); `after-trip` (the
-     * agent's first run after the breaker was reset, or its probe); `budget` (80% of `tokenBudgetPerDay` spent).
+     * breaker's probe run, or the agent's first run after an operator reset the breaker); `budget` (80% of `tokenBudgetPerDay` spent).
      * The side effect must be one of the module's `publishers`, named in `ctx.emit(payload, 'name')`, so it can run
      * when approved, hours later. @default - no review: every output that passes the breaker publishes at once
      */

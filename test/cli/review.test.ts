@@ -49,6 +49,16 @@ describe('nightshift held, approve, reject', () => {
     expect(runs.stdout).toMatch(new RegExp(`task poster@publish:${waiting[0]!.id}\\n +run by approval of held output ${waiting[0]!.id}; 1 published`));
     expect(runs.stdout).toMatch(/degraded +task poster@2026-11-25T03:30:00\.000Z\n +run by schedule; 0 published, 1 held for review/);
 
+    const [twoWays, notMinutes, nothingHeld] = await Promise.all([
+      nightshift('local', ...config, '--approve-after', '30', '--reject-after', '10', '--state-dir', join(stateDir, 'x')),
+      nightshift('local', ...config, '--approve-after', 'soon', '--state-dir', join(stateDir, 'x')),
+      nightshift('local', '--approve-after', '30', '--state-dir', join(stateDir, 'x')),
+    ]);
+    expect(twoWays.stderr).toContain('choose one of --approve-after and --reject-after');
+    expect(notMinutes.stderr).toContain("--approve-after must be a whole number of minutes from 0 to 20160; got 'soon'");
+    expect(nothingHeld.stderr).toContain("--approve-after decides held outputs, and no agent of 'nightshift' has a review policy");
+    for (const r of [twoWays, notMinutes, nothingHeld]) expect([r.code, r.stderr.includes('starting')]).toEqual([2, false]);
+
     const [noId, noAgent, notReviewed, unknown, both, ref] = await Promise.all([
       nightshift('approve', ...local),
       nightshift('reject', '--all', ...local),

@@ -169,3 +169,67 @@ describe('review: the breaker, and side effects that can run later', () => {
     expect(run.agents.poster).toMatchObject({ published: 0, held: 0 });
   });
 });
+
+describe('review: rehearsals and why outputs are held', () => {
+  it('--approve-after publishes each held output once, at its decision; --reject-after publishes none; the checks say so', async () => {
+    for (const action of ['approve', 'reject'] as const) {
+      const run = await simulate({
+        pipeline,
+        scenario: 'normal',
+        inject: ['crash:writer@02:00', 'fail:writer@03:00'],
+        hours: 5,
+        decideAfter: { action, minutes: 30 },
+        dynamoEndpoint: inject('dynamoEndpoint'),
+        tablePrefix: `review-${action}-${randomUUID().slice(0, 8)}`,
+      });
+      expect(run.passed).toBe(true);
+      expect(run.checks.filter((c) => /held|approved/.test(c.name)).map((c) => [c.name, c.status])).toEqual([
+        ['nothing held was published before its decision', 'PASS'],
+        ['every approved output was published exactly once', 'PASS'],
+      ]);
+      const held = run.review!.held;
+      expect(held.map((h) => h.status)).toEqual(action === 'approve' ? ['published', 'published'] : ['rejected', 'rejected']);
+      for (const h of held) {
+        expect(h.decision).toMatchObject({ action, by: `rehearsal (--${action}-after 30)`, at: h.heldAt + 30 * 60_000 });
+        const published = run.published.filter((p) => p.outputId === h.outputId);
+        expect(published.map((p) => p.at)).toEqual(action === 'approve' ? [h.heldAt + 30 * 60_000] : []);
+      }
+      // The digest paged each held output, once.
+      expect(run.pages.filter((p) => /output\(s\) held for review/.test(p.subject))).toHaveLength(2);
+    }
+  });
+
+  it("holds the probe's output and each agent's first run after a reset ('after-trip'), and nothing after", async () => {
+    const base = reviewPipeline(`review-trip-${randomUUID().slice(0, 6)}`, { when: ['after-trip'] });
+    const tripping = { ...base, breaker: { ...base.breaker, coolDownMinutes: 60 } };
+    const tablePrefix = `review-trip-${randomUUID().slice(0, 8)}`;
+    const run = await simulate({ pipeline: tripping, scenario: 'normal', inject: ['loop:poster@02:30'], hours: 7, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix });
+    expect(run.alerts).toHaveLength(1);
+    const held = run.review!.held;
+    // Before the trip nothing was held; the probe's output was, and the poster's runs after it were not.
+    expect(held.length).toBeGreaterThanOrEqual(1);
+    const posterRuns = run.runs.filter((r) => r.agentId === 'poster' && r.status === 'completed' && r.slot > Date.UTC(2026, 10, 25, 3));
+    expect(posterRuns.length).toBeGreaterThanOrEqual(2);
+    expect(run.agents.poster!.held).toBe(1);
+    const clock = new ManualClock(run.end);
+    const local = await LocalPipeline.start({ pipeline: tripping, clock, dynamoEndpoint: inject('dynamoEndpoint'), tablePrefix });
+    try {
+      const modules = new Map(await Promise.all(tripping.agents.map(async (a) => [a.id, await loadAgentModule(a)] as const)));
+      for (const [id, module] of modules) if (module.publishers) local.publishers.set(id, module.publishers);
+      const deps = localReview(local, modules);
+      const [probe] = await deps.held.list('poster');
+      expect(probe?.reasons).toEqual(["after-trip: the breaker's probe run, or the agent's first run since the breaker was reset"]);
+      // A trip and a reset by hand: the poster's next run is held, the one after is not.
+      await local.breaker.trip({ reason: 'outputs', agentId: 'poster', detail: 'a test trip' });
+      await local.breaker.reset();
+      const invoke = async (hour: number) => {
+        await clock.advance(HOUR);
+        return local.handler('poster', modules.get('poster')!.work)({ agentId: 'poster', scheduledTime: new Date(Date.UTC(2026, 10, 25, hour, 30)).toISOString() }) as unknown as Promise<{ outputs: { held?: boolean; published: boolean }[] }>;
+      };
+      expect((await invoke(8)).outputs).toEqual([expect.objectContaining({ held: true, published: false })]);
+      expect((await invoke(9)).outputs).toEqual([expect.objectContaining({ published: true })]);
+    } finally {
+      await local.stop();
+    }
+  });
+});

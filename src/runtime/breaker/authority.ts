@@ -73,7 +73,7 @@ export class RemoteBreaker implements BreakerPort {
   async admit(runId: string, options: { readonly mayProbe?: boolean } = {}): Promise<Admission> {
     const state = await this.options.state();
     this.epoch = state.epoch;
-    if (state.status === 'CLOSED') return { admitted: true, probe: false, epoch: state.epoch, ...(state.trips > 0 && state.since !== undefined ? { closedAfterTrip: state.since } : {}) };
+    if (state.status === 'CLOSED') return { admitted: true, probe: false, epoch: state.epoch, ...(state.resetAt === undefined ? {} : { closedAfterTrip: state.resetAt }) };
     if (state.status === 'OPEN') return { admitted: false, reason: `breaker OPEN since ${state.since === undefined ? 'unknown' : new Date(state.since).toISOString()}: ${state.detail}` };
     if (options.mayProbe === false) return { admitted: false, reason: 'breaker HALF_OPEN: a held output publishes once the breaker is closed' };
     const answer = await this.ask({ op: 'claim-probe', runId }, 'claim-probe');

@@ -25,6 +25,8 @@ export interface BreakerState {
   readonly probeRunId?: string;
   /** For a trip by an agent's own window: the tripping output's sequence (outputs counted before it may publish). */
   readonly tripSequence?: number;
+  /** When an operator last reset the breaker by hand (`breaker reset`). */
+  readonly resetAt?: number;
 }
 
 export interface Trip {
@@ -95,7 +97,10 @@ export type Admission =
       readonly admitted: true;
       readonly probe: boolean;
       readonly epoch: number;
-      /** When the breaker last closed after a trip (a reset or a clean probe). @default - it never tripped */
+      /**
+       * When an operator last reset the breaker by hand, for reviews `after-trip` (each agent's first run since is
+       * after a trip; a breaker closed by a clean probe was tested by that probe). @default - never reset
+       */
       readonly closedAfterTrip?: number;
     }
   | { readonly admitted: false; readonly reason: string };
@@ -142,6 +147,7 @@ export function breakerStateOf(Item: Record<string, unknown> | undefined): Break
     restoreSchedules: (Item?.restoreSchedules as string[] | undefined) ?? [],
     probeRunId: Item?.probeRunId as string | undefined,
     tripSequence: Item?.tripSequence as number | undefined,
+    resetAt: Item?.resetAt as number | undefined,
   };
 }
 

@@ -373,7 +373,7 @@ export class Breaker implements BreakerPort {
       this.options.client.send(
         new PutCommand({
           TableName: this.options.tableName,
-          Item: { ...KEY, status: 'CLOSED', since: this.options.clock.now(), epoch: state.epoch + 1, trips: state.trips },
+          Item: { ...KEY, status: 'CLOSED', since: this.options.clock.now(), resetAt: this.options.clock.now(), epoch: state.epoch + 1, trips: state.trips },
           ConditionExpression: '#status = :observed',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':observed': state.status },
@@ -424,9 +424,9 @@ export class Breaker implements BreakerPort {
   }
 }
 
-/** A closed breaker's admission; after a trip, with when it closed again (for reviews `after-trip`). */
+/** A closed breaker's admission; after a reset by hand, with when (for reviews `after-trip`). */
 export function closedAdmission(state: BreakerState): Admission {
-  return { admitted: true, probe: false, epoch: state.epoch, ...(state.trips > 0 && state.since !== undefined ? { closedAfterTrip: state.since } : {}) };
+  return { admitted: true, probe: false, epoch: state.epoch, ...(state.resetAt === undefined ? {} : { closedAfterTrip: state.resetAt }) };
 }
 
 function iso(epochMs: number | undefined): string {

@@ -40,7 +40,7 @@ export async function holdReasons(
   const reasons: string[] = [];
   if (when.includes('always')) reasons.push('always: every output of this agent is reviewed');
   if (when.includes('degraded') && run.degraded) reasons.push(`degraded: ${run.degraded.reasons.join('; ')}`);
-  if (when.includes('after-trip') && run.afterTrip) reasons.push("after-trip: the agent's first run since the breaker closed after a trip");
+  if (when.includes('after-trip') && run.afterTrip) reasons.push("after-trip: the breaker's probe run, or the agent's first run since the breaker was reset");
   const budget = run.spec.tokenBudgetPerDay;
   if (when.includes('budget') && budget !== undefined && run.outputs) {
     const spent = await run.outputs.tokensSpentToday(run.spec.id);
