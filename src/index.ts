@@ -23,4 +23,5 @@ export { MemoryValueError, type EntryOptions, type MemoryChange, type RunMemory,
 export type { ModelResponse, ModelUsage } from './runtime/model/model.ts';
 export type { RunModel } from './runtime/model/run-model.ts';
 export type { AgentContext, AgentOutput, Degraded, EmittedOutput, RunOutcome } from './runtime/run-lifecycle.ts';
+export type { Publisher, Publishers } from './runtime/run-context.ts';
 export { type AgentWork, agentHandler } from '../lambdas/shared/agent-handler.ts';
