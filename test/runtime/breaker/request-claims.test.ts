@@ -72,7 +72,7 @@ describe('the breaker function believes no request field', () => {
     const before = await b.breaker.state();
     expect((await b.breaker.reset()).wasOpen).toBe(true);
     const { Item } = await b.client.send(new GetCommand({ TableName: b.countersTable, Key: KEYS.counters.breaker }));
-    expect(Object.keys(Item!).sort()).toEqual(['epoch', 'pk', 'since', 'sk', 'status', 'trips']);
+    expect(Object.keys(Item!).sort()).toEqual(['epoch', 'pk', 'resetAt', 'since', 'sk', 'status', 'trips']);
     expect(Item).toMatchObject({ status: 'CLOSED', epoch: before.epoch + 1, trips: before.trips });
     expect(await handleBreakerRequest(b.breaker, 'writer', count('r', 'after-reset', 1, before.epoch + 1))).toMatchObject({ admission: { admitted: true } });
     expect(await handleBreakerRequest(b.breaker, 'writer', { op: 'trip', reason: 'budget', detail: 'spent again' })).toMatchObject({ tripped: true });
