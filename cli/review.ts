@@ -20,6 +20,8 @@ import type { Target } from './target.ts';
  * approval then starts the agent's publishing run, which publishes the output once, under the breaker as it is then.
  */
 
+const WAITING = new Set(['held', 'approved', 'publishing', 'failed']);
+
 /** The agents whose outputs can be held (a `review` policy in the config). */
 function reviewedAgents(pipeline: PipelineConfig): string[] {
   return pipeline.agents.filter((a) => a.review).map((a) => a.id);
@@ -36,7 +38,8 @@ export async function listHeld(target: Pick<Target, 'pipeline' | 'client' | 'nam
   if (options.agent !== undefined) checkReviewed(target.pipeline, options.agent);
   const store = new HeldOutputs({ client: target.client, tableName: target.names.counters, clock: target.clock });
   const agents = options.agent === undefined ? reviewedAgents(target.pipeline) : [options.agent];
-  const outputs = (await Promise.all(agents.map((a) => store.list(a)))).flat().filter((o) => options.all || o.status === 'held');
+  // What waits for a person: held, and approved, publishing or failed (not yet published, or stuck).
+  const outputs = (await Promise.all(agents.map((a) => store.list(a)))).flat().filter((o) => options.all || WAITING.has(o.status));
   return heldView(outputs.sort((a, b) => a.heldAt - b.heldAt), target.clock.now());
 }
 
@@ -102,12 +105,15 @@ export async function decide(pipeline: PipelineConfig, deps: ReviewDeps, by: str
   const agents = command.agent === undefined ? reviewedAgents(pipeline) : [command.agent];
   const targets: { agentId: string; outputId: string }[] = [];
   const missing: string[] = [];
+  const ambiguous: { id: string; agents: string[] }[] = [];
   if (command.all) {
     for (const output of await deps.held.list(command.agent!)) if (output.status === 'held') targets.push({ agentId: output.agentId, outputId: output.outputId });
   } else {
     for (const id of command.ids) {
-      const found = (await Promise.all(agents.map((a) => deps.held.get(a, id)))).find(Boolean);
-      if (found) targets.push({ agentId: found.agentId, outputId: id });
+      const found = (await Promise.all(agents.map((a) => deps.held.get(a, id)))).filter((o) => o !== undefined);
+      // Agents choose their output ids: one id held by two agents is decided only when the operator names the agent.
+      if (found.length > 1) ambiguous.push({ id, agents: found.map((o) => o.agentId) });
+      else if (found[0]) targets.push({ agentId: found[0].agentId, outputId: id });
       else missing.push(id);
     }
   }
@@ -119,6 +125,7 @@ export async function decide(pipeline: PipelineConfig, deps: ReviewDeps, by: str
   const data = [
     ...results.map((r) => ({ id: r.id, agentId: r.output?.agentId, outcome: r.outcome, status: r.output?.status, detail: r.detail })),
     ...missing.map((id) => ({ id, outcome: 'refused', detail: `no held output ${id}${command.agent ? ` of ${command.agent}` : ''}: \`nightshift held\` lists them` })),
+    ...ambiguous.map(({ id, agents: by }) => ({ id, outcome: 'refused', detail: `${id} is held by ${by.join(' and ')}: name the agent with --agent; nothing was decided` })),
   ];
   const text = data.length === 0 ? `Nothing of ${command.agent} is held.` : data.map((d) => `${d.id}: ${d.outcome}: ${d.detail}`).join('\n');
   const ok = data.every((d) => d.outcome === (command.action === 'approve' ? 'published' : 'rejected'));

@@ -13,7 +13,8 @@ const lambda = new LambdaClient({});
  * Decisions as the approval function and the watch make them deployed: the held outputs and the breaker's state on
  * the counter table, and an approved output's publishing run started by invoking its agent's function (and waited for).
  */
-export function deployedReview(env: ReviewEnvironment, client: DynamoDBDocumentClient, clock: Clock): ReviewDeps {
+export function deployedReview(env: ReviewEnvironment, client: DynamoDBDocumentClient, clock: Clock, options: { readonly wait?: boolean } = {}): ReviewDeps {
+  const wait = options.wait ?? true;
   return {
     held: new HeldOutputs({ client, tableName: env.counterTable, clock }),
     breakerState: () => readBreakerState(client, env.counterTable),
@@ -21,7 +22,9 @@ export function deployedReview(env: ReviewEnvironment, client: DynamoDBDocumentC
       const functionName = env.agentFunctions[agentId];
       if (!functionName) return { status: 'failed', detail: `no function for ${agentId}` };
       const event = { agentId, scheduledTime: new Date(clock.now()).toISOString(), scheduleArn: 'review:publish-held', attemptNumber: 0, publishHeld: outputId };
-      const response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)) }));
+      // Without waiting (the watch, whose run must stay short): Lambda retries it, and its dead-letter queue pages.
+      const response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)), ...(wait ? {} : { InvocationType: 'Event' }) }));
+      if (!wait) return { status: 'started', detail: `publishing run of ${agentId} started` };
       const payload = response.Payload ? (JSON.parse(new TextDecoder().decode(response.Payload)) as { status?: string; reason?: string; detail?: string; errorMessage?: string }) : {};
       if (response.FunctionError) return { status: 'failed', detail: payload.errorMessage ?? response.FunctionError };
       const status = payload.status === 'completed' || payload.status === 'halted' || payload.status === 'skipped' ? payload.status : 'failed';

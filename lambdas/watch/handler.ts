@@ -76,7 +76,8 @@ async function digestFromEnvironment(): Promise<ReviewDigest | undefined> {
   const dynamo = documentClient();
   const sns = new SnsAlerts({ sns: new SNSClient({}), topicArn: parseWatchEnvironment().alertTopicArn });
   return new ReviewDigest({
-    review: deployedReview(env, dynamo, systemClock),
+    // Expiry's publishing runs are started, not waited for: the watch's run stays within its timeout.
+    review: deployedReview(env, dynamo, systemClock, { wait: false }),
     reviews: env.reviews,
     client: dynamo,
     tableName: env.coordinationTable,

@@ -163,6 +163,10 @@ export const agentSchema = z
     message: 'destinationRegions applies only to an inference profile id (us., eu., apac., us-gov.)',
     path: ['model', 'destinationRegions'],
   })
+  .refine((a) => !a.review || a.review.expiresAfterHours * 60 <= a.duplicateWindowMinutes, {
+    message: 'duplicateWindowMinutes must cover review.expiresAfterHours, or the same content could be held twice while the first waits',
+    path: ['review', 'expiresAfterHours'],
+  })
   .refine((a) => !a.review?.when.includes('budget') || a.tokenBudgetPerDay !== undefined, {
     message: "'budget' holds outputs once 80% of tokenBudgetPerDay is spent: set tokenBudgetPerDay, or leave 'budget' out",
     path: ['review', 'when'],

@@ -76,7 +76,10 @@ export async function runAgent<R>(
   invocation: AgentInvocation,
   work: (context: AgentContext) => Promise<R>,
 ): Promise<RunOutcome<R>> {
-  const { locks, heartbeats, metrics, log } = deps;
+  const { locks, metrics, log } = deps;
+  // A held output's publishing run is not the agent's work: it beats no heartbeat, so it neither hides a failed
+  // run from the agent's downstreams nor counts as the agent's first run after a trip.
+  const heartbeats = invocation.publishHeld === undefined ? deps.heartbeats : silentHeartbeats(deps.heartbeats);
   const taskId = taskIdOf(invocation);
   const runId = deps.newRunId?.() ?? randomUUID();
 
@@ -139,7 +142,7 @@ export async function runAgent<R>(
     log?.warn('upstream unhealthy; running degraded', { taskId, reasons: degraded.reasons });
   }
 
-  const keeper = new LeaseKeeper(deps, spec, lease, runId, order.slot);
+  const keeper = new LeaseKeeper({ ...deps, heartbeats }, spec, lease, runId, order.slot);
   const { context, tally } = createRunContext(deps, {
     spec,
     runId,
@@ -263,6 +266,11 @@ async function rateLimited(deps: GuardDeps, spec: AgentSpec, invocation: AgentIn
 
 /** The hourly limit of an outside-event trigger that sets none (the config's default). */
 const DEFAULT_MAX_PER_HOUR = 60;
+
+/** Heartbeats that read as usual and write nothing. */
+function silentHeartbeats(heartbeats: Heartbeats): Heartbeats {
+  return Object.assign(Object.create(heartbeats) as Heartbeats, { beat: async () => true });
+}
 
 async function checkUpstreams(heartbeats: Heartbeats, spec: AgentSpec): Promise<Record<string, UpstreamHealth>> {
   const checks = await Promise.all(

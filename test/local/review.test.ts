@@ -65,8 +65,11 @@ describe('review: outputs held for a person', () => {
     try {
       const [first, second] = (await deps.held.list('poster')).filter((o) => o.status === 'held') as [HeldOutput, HeldOutput];
       expect(second).toBeDefined();
+      const beatBefore = await local.heartbeats.last('poster');
       const approvals = await Promise.all(Array.from({ length: 20 }, (_, i) => decideHeld(deps, 'poster', first.outputId, { action: 'approve', by: `person-${i}` })));
       await local.settle();
+      // A publishing run is not the agent's work: it leaves the heartbeat (what downstreams and after-trip read) alone.
+      expect(await local.heartbeats.last('poster')).toEqual(beatBefore);
       expect((await posts()).filter((p) => p.outputId === first.outputId)).toHaveLength(1);
       const stored = await deps.held.get('poster', first.outputId);
       expect(stored).toMatchObject({ status: 'published', decision: { action: 'approve', by: expect.stringMatching(/^person-\d+$/) } });

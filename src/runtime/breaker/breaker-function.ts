@@ -10,7 +10,9 @@ import { BreakerRequestError, type BreakerRequest, type BreakerResponse, type Br
  * this is in their bundles.
  */
 
-const id = () => z.string().check(z.minLength(1), z.maxLength(200));
+/** One line of text: no control characters (what a person reads must not be forged line by line). */
+const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
+const id = () => z.string().check(z.minLength(1), z.maxLength(200), z.regex(PRINTABLE, 'must be one line without control characters'));
 const count = () => z.int().check(z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER));
 
 export const breakerRequestSchema = z.discriminatedUnion('op', [
@@ -33,7 +35,8 @@ export const breakerRequestSchema = z.discriminatedUnion('op', [
         via: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
         payload: z.unknown().check(z.refine((payload) => Buffer.byteLength(JSON.stringify(payload) ?? 'null') <= MAX_HELD_PAYLOAD_BYTES, `must take at most ${MAX_HELD_PAYLOAD_BYTES} bytes of JSON`)),
         degraded: z.boolean(),
-        reasons: z.array(z.string().check(z.minLength(1), z.maxLength(500))).check(z.minLength(1), z.maxLength(10)),
+        // Shown to a person (digest, page, CLI): one line each, no control characters.
+        reasons: z.array(z.string().check(z.minLength(1), z.maxLength(500), z.regex(PRINTABLE, 'must be one line without control characters'))).check(z.minLength(1), z.maxLength(10)),
       }),
     ),
   }),

@@ -51,12 +51,9 @@ export class OutputGuard {
   async hold(spec: AgentSpec, runId: string, outputId: string, hold: HoldSpec): Promise<EmitResult> {
     const { breaker, windows, metrics } = this.options;
     const claim = await windows.claim(spec.id, contentHash(hold.payload), spec.duplicateWindowMinutes);
-    const admission = await breaker
-      .admitOutput(runId, outputId, { agentId: spec.id, limit: spec.breaker, ...(claim.claimed ? { hold } : {}) }, this.options.pipelineLimit)
-      .catch(async (error: unknown) => {
-        await claim.release();
-        throw error;
-      });
+    // A request that failed may have held the output (only its answer lost): the claim stays, so a retry of the run
+    // finds the content claimed and holds no second copy. Only a refusal gives the claim back.
+    const admission = await breaker.admitOutput(runId, outputId, { agentId: spec.id, limit: spec.breaker, ...(claim.claimed ? { hold } : {}) }, this.options.pipelineLimit);
     if (!admission.admitted) {
       await claim.release();
       if (admission.epochChanged) throw new ContentionError(`${spec.id}: output ${outputId}: ${admission.detail}; try again`);

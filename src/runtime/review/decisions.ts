@@ -9,7 +9,8 @@ import type { HeldOutput, HeldOutputs, OnExpiry } from './held-outputs.ts';
 
 /** How a held output's publishing run ended, as its agent reported it. */
 export interface PublishOutcome {
-  readonly status: 'completed' | 'halted' | 'skipped' | 'failed';
+  /** `started`: invoked without waiting (the watch's expiry); how it ends shows on the held output. */
+  readonly status: 'completed' | 'halted' | 'skipped' | 'failed' | 'started';
   readonly detail: string;
 }
 
@@ -50,6 +51,13 @@ export async function decideHeld(deps: ReviewDeps, agentId: string, outputId: st
     if (!output) return { outcome: 'refused', detail: `no held output ${outputId} of ${agentId}` };
     // Approved before, but not published (the breaker opened, say): its publishing run is started again.
     if (request.action === 'approve' && output.status === 'approved') return publishApproved(deps, output, `was approved by ${describe(output)}`);
+    if (output.status === 'publishing') {
+      return {
+        outcome: 'refused',
+        output,
+        detail: `held output ${outputId} has been publishing since ${iso(output.publishingAt ?? 0)}: its run may still be going. If it died, check whether its side effect happened; 15 minutes on, reject it to close it`,
+      };
+    }
     if (decided.why === 'expired') return { outcome: 'refused', output, detail: `held output ${outputId} expired at ${iso(output.expiresAt)}; nothing was decided` };
     return { outcome: 'refused', output, detail: `held output ${outputId} is already ${output.status}${output.decision ? ` (${describe(output)})` : ''}` };
   }
@@ -62,8 +70,14 @@ export async function decideHeld(deps: ReviewDeps, agentId: string, outputId: st
  * published. Returns what it did, for the watch's digest.
  */
 export async function expireHeld(deps: ReviewDeps, agentId: string, onExpiry: OnExpiry, now: number): Promise<DecisionResult[]> {
-  const due = (await deps.held.list(agentId)).filter((o) => o.status === 'held' && o.expiresAt <= now);
+  const outputs = await deps.held.list(agentId);
+  const due = outputs.filter((o) => o.status === 'held' && o.expiresAt <= now);
   const results: DecisionResult[] = [];
+  // Approved by expiry earlier while the breaker was open: published once it is closed (no person will approve it).
+  const waiting = outputs.filter((o) => o.status === 'approved' && o.decision?.action === 'expire');
+  if (waiting.length > 0 && (await deps.breakerState()).status === 'CLOSED') {
+    for (const output of waiting) results.push(await publishApproved(deps, output, 'approved by expiry while the breaker was open'));
+  }
   for (const output of due) {
     const moved = await deps.held.expire(agentId, output.outputId, onExpiry);
     if (!moved.ok) continue; // a person decided first
@@ -81,6 +95,7 @@ async function publishApproved(deps: ReviewDeps, output: HeldOutput, decided: st
   // The held output says what happened, whichever run published it (a racing approval's, say).
   const after = (await deps.held.get(output.agentId, output.outputId)) ?? output;
   if (after.status === 'published') return { outcome: 'published', output: after, detail: `${decided}; published ${output.outputId} of ${output.agentId}` };
+  if (run.status === 'started') return { outcome: 'approved', output: after, detail: `${decided}; its publishing run started` };
   return { outcome: 'approved', output: after, detail: `${decided}; not published (${after.status}): ${after.error ?? run.detail}` };
 }
 

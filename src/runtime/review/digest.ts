@@ -47,8 +47,11 @@ const STATE_KEY = { pk: 'review#digest', sk: 'state' };
 /** The least time between two digest pages, by default: what is held within an hour is paged together. */
 export const DIGEST_EVERY_MS = 60 * 60_000;
 
-/** Held outputs one page lists in full; the rest are counted, with the command that lists them. */
+/** Held outputs one page lists in full; the rest wait for the next digest. */
 export const DIGEST_LISTED_MAX = 15;
+
+/** The characters of held outputs one page carries (SNS takes 8 KB, `boundedPage`): the rest wait for the next digest. */
+export const DIGEST_CHARACTERS = 6_500;
 
 export class ReviewDigest {
   constructor(private readonly options: DigestOptions) {}
@@ -60,49 +63,69 @@ export class ReviewDigest {
     const since = await this.lastPagedAt();
     if (since !== undefined && now - since < (this.options.everyMs ?? DIGEST_EVERY_MS)) return { listed: [], expired, paged: false };
     const all = (await Promise.all(Object.keys(reviews).map((agentId) => review.held.list(agentId)))).flat();
-    const held = all.filter((o) => o.status === 'held' && o.heldAt > (since ?? -1)).sort((a, b) => a.heldAt - b.heldAt);
-    // What expiry decided since the last digest (this run's, and earlier runs' between two digests).
-    const lapsed = all.filter((o) => o.decision?.action === 'expire' && o.decision.at > (since ?? -1));
-    if (held.length === 0 && lapsed.length === 0) return { listed: [], expired, paged: false };
-    const mark = Math.max(now, ...held.map((o) => o.heldAt));
-    if (!(await this.moveMark(since, mark))) return { listed: [], expired, paged: false }; // an overlapping run pages it
+    // Each output is listed by one digest (marked on its item, so one held while a digest ran, or left out of a full
+    // page, waits for the next), and each expiry counted by one.
+    const unlisted = all.filter((o) => o.status === 'held' && o.digestedAt === undefined).sort((a, b) => a.heldAt - b.heldAt);
+    const lapsed = all.filter((o) => o.decision?.action === 'expire' && o.expiryDigestedAt === undefined);
+    if (unlisted.length === 0 && lapsed.length === 0) return { listed: [], expired, paged: false };
+    if (!(await this.moveMark(since, now))) return { listed: [], expired, paged: false }; // an overlapping run pages
+    const listed: HeldOutput[] = [];
+    let size = 0;
+    for (const output of unlisted) {
+      const entry = this.entry(output, now).length;
+      if (listed.length >= DIGEST_LISTED_MAX || size + entry > DIGEST_CHARACTERS) break;
+      if (await review.held.markDigested(output.agentId, output.outputId, 'digestedAt')) {
+        listed.push(output);
+        size += entry;
+      }
+    }
+    const counted: HeldOutput[] = [];
+    for (const output of lapsed.slice(0, DIGEST_LISTED_MAX)) if (await review.held.markDigested(output.agentId, output.outputId, 'expiryDigestedAt')) counted.push(output);
     try {
-      await this.options.alerts.publish(this.page(held, lapsed, now));
+      await this.options.alerts.publish(this.page(listed, unlisted.length - listed.length, counted, lapsed.length - counted.length, now));
     } catch (error) {
-      await this.moveMark(mark, since); // the next run pages them
+      // The next run pages them.
+      for (const o of listed) await review.held.markDigested(o.agentId, o.outputId, 'digestedAt', true);
+      for (const o of counted) await review.held.markDigested(o.agentId, o.outputId, 'expiryDigestedAt', true);
+      await this.moveMark(now, since);
       throw error;
     }
-    return { listed: held.map((o) => o.outputId), expired, paged: true };
+    return { listed: listed.map((o) => o.outputId), expired, paged: true };
   }
 
-  private page(held: readonly HeldOutput[], expired: readonly HeldOutput[], now: number): { subject: string; message: string } {
-    const { label, links, target } = this.options;
-    const subject = `[${label}] ${held.length} output(s) held for review${expired.length ? `, ${expired.length} expired` : ''}`;
-    const lines: string[] = [];
-    for (const output of held.slice(0, DIGEST_LISTED_MAX)) {
-      const json = JSON.stringify(output.payload) ?? 'null';
-      lines.push(
-        `${output.agentId} ${output.outputId}: held ${ago(now - output.heldAt)} ago; expires ${new Date(output.expiresAt).toISOString()} (then ${output.onExpiry})`,
-        `  why: ${output.reasons.join('; ')}`,
-        `  ${json.length > 300 ? `${json.slice(0, 299)}…` : json}`,
-      );
-      if (links) {
-        for (const action of ['approve', 'reject'] as const) {
-          lines.push(`  ${action}: ${links.signer.link(links.page, { agentId: output.agentId, outputId: output.outputId, action, expiresAt: output.expiresAt })}`);
-        }
-      } else {
-        lines.push(`  npx nightshift approve ${output.outputId} ${target}   |   npx nightshift reject ${output.outputId} ${target} --reason <why>`);
+  /** One held output's lines in the page. */
+  private entry(output: HeldOutput, now: number): string {
+    const { links, target } = this.options;
+    const json = JSON.stringify(output.payload) ?? 'null';
+    const reasons = output.reasons.join('; ');
+    const lines = [
+      `${output.agentId} ${output.outputId}: held ${ago(now - output.heldAt)} ago; expires ${new Date(output.expiresAt).toISOString()} (then ${output.onExpiry})`,
+      `  why: ${reasons.length > 300 ? `${reasons.slice(0, 299)}…` : reasons}`,
+      `  ${json.length > 300 ? `${json.slice(0, 299)}…` : json}`,
+    ];
+    if (links) {
+      for (const action of ['approve', 'reject'] as const) {
+        lines.push(`  ${action}: ${links.signer.link(links.page, { agentId: output.agentId, outputId: output.outputId, action, expiresAt: output.expiresAt })}`);
       }
-      lines.push('');
+    } else {
+      lines.push(`  npx nightshift approve ${output.outputId} --agent ${output.agentId} ${target}   |   npx nightshift reject ${output.outputId} --agent ${output.agentId} ${target} --reason <why>`);
     }
-    if (held.length > DIGEST_LISTED_MAX) lines.push(`… and ${held.length - DIGEST_LISTED_MAX} more: npx nightshift held ${target}`, '');
+    return `${lines.join('\n')}\n\n`;
+  }
+
+  private page(held: readonly HeldOutput[], more: number, expired: readonly HeldOutput[], moreExpired: number, now: number): { subject: string; message: string } {
+    const { label, links, target } = this.options;
+    const subject = `[${label}] ${held.length + more} output(s) held for review${expired.length + moreExpired ? `, ${expired.length + moreExpired} expired` : ''}`;
+    let message = held.map((o) => this.entry(o, now)).join('');
+    if (more > 0) message += `… and ${more} more, in the next digest; all of them now: npx nightshift held ${target}\n\n`;
     if (expired.length > 0) {
-      lines.push('Expired since the last digest:');
-      for (const e of expired) lines.push(`  ${e.agentId} ${e.outputId}: ${e.status === 'expired' ? 'discarded' : `${e.status} as onExpiry 'publish' says`} (held ${new Date(e.heldAt).toISOString()})`);
-      lines.push('');
+      message += 'Expired since the last digest:\n';
+      for (const e of expired) message += `  ${e.agentId} ${e.outputId}: ${e.status === 'expired' ? 'discarded' : `${e.status} as onExpiry 'publish' says`} (held ${new Date(e.heldAt).toISOString()})\n`;
+      if (moreExpired > 0) message += `  … and ${moreExpired} more\n`;
+      message += '\n';
     }
-    if (links) lines.push('Each link opens a page that shows the output and asks you to confirm; a link works once, until its output expires.');
-    return boundedPage(subject, lines.join('\n'));
+    if (links) message += 'Each link opens a page that shows the output and asks you to confirm; a link works once, until its output expires.';
+    return boundedPage(subject, message);
   }
 
   private async lastPagedAt(): Promise<number | undefined> {

@@ -26,6 +26,9 @@ export type HeldStatus = 'held' | 'approved' | 'rejected' | 'expired' | 'publish
 
 export type OnExpiry = 'discard' | 'publish';
 
+/** How long a publishing run may take before a person may reject its output as stuck (an agent's longest run). */
+export const STALE_PUBLISHING_MS = 15 * 60_000;
+
 /** The most bytes of JSON a held output's payload may take (it is shown on the approval page and sent again). */
 export const MAX_HELD_PAYLOAD_BYTES = 64 * 1024;
 
@@ -57,6 +60,9 @@ function buildSchemas() {
     publishedAt: z.optional(z.number()),
     failedAt: z.optional(z.number()),
     error: z.optional(text(1_000)),
+    /** When a digest listed it (held), and when one counted its expiry. */
+    digestedAt: z.optional(z.number()),
+    expiryDigestedAt: z.optional(z.number()),
   });
   return { held };
 }
@@ -159,14 +165,29 @@ export class HeldOutputs {
     return found.sort((a, b) => a.heldAt - b.heldAt);
   }
 
-  /** A person's decision on a held output: made only while it is held and not expired; recorded with who and why. */
+  /**
+   * A person's decision on a held output, recorded with who and why: made while it is held and not expired. Besides,
+   * a person may approve again what `failed` (its publisher threw: a retry they chose), and reject, so that nothing
+   * publishes it, what failed, and what has been approved or `publishing` for longer than {@link STALE_PUBLISHING_MS}
+   * without being published (its run was refused or died: whether its side effect happened is for them to check).
+   */
   async decide(agentId: string, outputId: string, decision: { readonly action: 'approve' | 'reject'; readonly by: string; readonly reason?: string }): Promise<Moved> {
     const now = this.options.clock.now();
     const record: Decision = { action: decision.action, by: decision.by.slice(0, 300), at: now, ...(decision.reason ? { reason: decision.reason.slice(0, 1_000) } : {}) };
+    const waiting = '(#status = :held AND expiresAt > :now)';
     const moved = await this.move(agentId, outputId, {
       set: { status: decision.action === 'approve' ? 'approved' : 'rejected', decision: record },
-      condition: '#status = :held AND expiresAt > :now',
-      values: { ':held': 'held', ':now': now },
+      condition:
+        decision.action === 'approve'
+          ? `(${waiting} OR #status = :failed)`
+          : `(${waiting} OR #status = :failed OR (#status = :approved AND #decision.#at <= :stale) OR (#status = :publishing AND publishingAt <= :stale))`,
+      values: {
+        ':held': 'held',
+        ':now': now,
+        ':failed': 'failed',
+        ...(decision.action === 'reject' ? { ':approved': 'approved', ':publishing': 'publishing', ':stale': now - STALE_PUBLISHING_MS } : {}),
+      },
+      ...(decision.action === 'reject' ? { names: { '#decision': 'decision', '#at': 'at' } } : {}),
     });
     if (moved.ok || moved.output === undefined) return moved;
     return { ok: false, why: moved.output.status === 'held' ? 'expired' : 'decided', output: moved.output };
@@ -186,6 +207,26 @@ export class HeldOutputs {
     });
     if (moved.ok || moved.output === undefined) return moved;
     return { ok: false, why: moved.output.status === 'held' ? 'not-expired' : 'decided', output: moved.output };
+  }
+
+  /**
+   * Marks the output as listed by a digest (`digestedAt`) or its expiry as counted by one (`expiryDigestedAt`), unless
+   * one did already: true for the digest that marked it. `undo` takes the mark back (the digest's page failed).
+   */
+  async markDigested(agentId: string, outputId: string, field: 'digestedAt' | 'expiryDigestedAt', undo = false): Promise<boolean> {
+    const result = await conditionally(
+      this.options.client.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: KEYS.counters.held(agentId, outputId),
+          UpdateExpression: undo ? 'REMOVE #f' : 'SET #f = :now',
+          ConditionExpression: undo ? 'attribute_exists(#f)' : 'attribute_exists(pk) AND attribute_not_exists(#f)',
+          ExpressionAttributeNames: { '#f': field },
+          ...(undo ? {} : { ExpressionAttributeValues: { ':now': this.options.clock.now() } }),
+        }),
+      ),
+    );
+    return result.ok;
   }
 
   /** The publishing run's claim: approved → publishing, once; the caller then runs the side effect. */
@@ -208,7 +249,7 @@ export class HeldOutputs {
   private async move(
     agentId: string,
     outputId: string,
-    change: { readonly set: Record<string, unknown>; readonly condition: string; readonly values: Record<string, unknown> },
+    change: { readonly set: Record<string, unknown>; readonly condition: string; readonly values: Record<string, unknown>; readonly names?: Record<string, string> },
   ): Promise<Moved | { ok: false; why: 'missing'; output?: HeldOutput }> {
     const sets = Object.entries(change.set);
     const result = await conditionally(
@@ -218,7 +259,7 @@ export class HeldOutputs {
           Key: KEYS.counters.held(agentId, outputId),
           UpdateExpression: `SET ${sets.map((_, i) => `#s${i} = :s${i}`).join(', ')}`,
           ConditionExpression: `attribute_exists(pk) AND ${change.condition}`,
-          ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(sets.map(([name], i) => [`#s${i}`, name])) },
+          ExpressionAttributeNames: { '#status': 'status', ...change.names, ...Object.fromEntries(sets.map(([name], i) => [`#s${i}`, name])) },
           ExpressionAttributeValues: { ...change.values, ...Object.fromEntries(sets.map(([, value], i) => [`:s${i}`, value])) },
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -16,6 +16,18 @@ export class HeldOutputError extends NightshiftError {
  * on it, as an output published at once would. How it ended is recorded on the held output; a failed side effect is
  * recorded and not run again by itself.
  */
+/** Records how the side effect ended: three attempts, a second apart, then the last error. */
+async function finish(record: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await record();
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
+}
+
 export async function publishHeld(deps: GuardDeps, spec: AgentSpec, context: AgentContext, tally: EmittedOutput[], outputId: string): Promise<string> {
   if (!deps.outputs) throw new NotConfiguredError(`${spec.id}: held output ${outputId} cannot be published without the breaker`);
   const start = await deps.outputs.startHeldPublishing(spec.id, outputId);
@@ -35,10 +47,11 @@ export async function publishHeld(deps: GuardDeps, spec: AgentSpec, context: Age
       await deps.outputEvents.publish({ ...output, runId: context.runId, ...(memory ? { memory } : {}) });
     }
   } catch (error) {
-    await deps.outputs.finishHeldPublishing(spec.id, outputId, { ok: false, error: error instanceof Error ? error.message : String(error) });
+    await finish(() => deps.outputs!.finishHeldPublishing(spec.id, outputId, { ok: false, error: error instanceof Error ? error.message : String(error) }));
     throw error;
   }
-  await deps.outputs.finishHeldPublishing(spec.id, outputId, { ok: true });
+  // Published: recorded, with retries (a throttled breaker function must not leave it 'publishing').
+  await finish(() => deps.outputs!.finishHeldPublishing(spec.id, outputId, { ok: true }));
   tally.push({ ...output, published: true });
   deps.metrics?.count('OutputsPublished');
   return `published held output ${outputId}${via === undefined ? '' : ` through ${via}`}`;
