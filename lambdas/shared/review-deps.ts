@@ -7,7 +7,8 @@ import type { PublishOutcome, ReviewDeps } from '../../src/runtime/review/decisi
 import { HeldOutputs } from '../../src/runtime/review/held-outputs.ts';
 import { LinkSigner } from '../../src/runtime/review/links.ts';
 
-const lambda = new LambdaClient({});
+/** One Lambda client per sandbox, made with the first publishing run. */
+let lambda: LambdaClient | undefined;
 
 /**
  * Decisions as the approval function and the watch make them deployed: the held outputs and the breaker's state on
@@ -23,6 +24,7 @@ export function deployedReview(env: ReviewEnvironment, client: DynamoDBDocumentC
       if (!functionName) return { status: 'failed', detail: `no function for ${agentId}` };
       const event = { agentId, scheduledTime: new Date(clock.now()).toISOString(), scheduleArn: 'review:publish-held', attemptNumber: 0, publishHeld: outputId };
       // Without waiting (the watch, whose run must stay short): Lambda retries it, and its dead-letter queue pages.
+      lambda ??= new LambdaClient({});
       const response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)), ...(wait ? {} : { InvocationType: 'Event' }) }));
       if (!wait) return { status: 'started', detail: `publishing run of ${agentId} started` };
       const payload = response.Payload ? (JSON.parse(new TextDecoder().decode(response.Payload)) as { status?: string; reason?: string; detail?: string; errorMessage?: string }) : {};
