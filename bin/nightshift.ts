@@ -2,6 +2,7 @@
 import { UsageError } from '../src/errors.ts';
 import { Command } from 'commander';
 import { reviewCommands } from './review-commands.ts';
+import { type TargetOptions, targetOptions } from './target-options.ts';
 import { type CommandResult, memoryResult, renderStatus } from '../cli/render.ts';
 import { manifest } from '../cli/init.ts';
 
@@ -80,15 +81,6 @@ program
     process.stdout.write(`${scaffold.written.map((f) => `wrote ${f}`).join('\n')}\nnext: edit the agent's work and schedule, then run its test (npx vitest run ${scaffold.written[2]})\n`);
   });
 
-interface TargetOptions {
-  local?: boolean;
-  stage?: string;
-  stack?: string;
-  stateDir: string;
-  config: string;
-  json?: boolean;
-}
-
 type Target = import('../cli/target.ts').Target;
 type Snapshot = import('../cli/snapshot.ts').Snapshot;
 
@@ -100,17 +92,6 @@ interface Ops {
   run: (target: Target, args: string[], options: Record<string, unknown>) => Promise<CommandResult>;
   /** Says, for a local target, what it starts before it starts it (mutations). */
   starts?: string;
-}
-
-/** The options of every command that acts on a local run's state or a deployed stack. */
-function targetOptions(command: Command) {
-  return command
-    .option('--local', 'operate on the state of the last `nightshift local` run')
-    .option('--stage <stage>', 'operate on the deployed stack <pipeline>-<stage> (AWS credentials from the environment)')
-    .option('--stack <name>', 'with --stage: the stack holding the pipeline, when it is a NightshiftPipeline in a stack of your own')
-    .option('--state-dir <dir>', 'local state directory', '.nightshift/local')
-    .option('--config <file>', 'pipeline config', 'nightshift.config.ts')
-    .option('--json', 'print JSON only');
 }
 
 /** Adds the options every ops command shares and runs it against the chosen target. */
@@ -312,7 +293,7 @@ opsCommand(memory.command('get <namespace> <key>').description('read one memory 
   run: async (t, [ns, key]) => (await ops()).memoryGet(t, ns!, key!),
 });
 
-reviewCommands(program, targetOptions);
+reviewCommands(program);
 
 program.parseAsync().catch((error: unknown) => {
   console.error(`nightshift: ${error instanceof Error ? error.message : String(error)}`);

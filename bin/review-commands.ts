@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../src/errors.ts';
+import { type TargetOptions, targetOptions } from './target-options.ts';
 
-interface ReviewOptions {
-  local?: boolean;
-  stage?: string;
-  stack?: string;
-  stateDir: string;
-  config: string;
-  json?: boolean;
+interface ReviewOptions extends TargetOptions {
   agent?: string;
   all?: boolean;
   reason?: string;
@@ -17,7 +12,7 @@ interface ReviewOptions {
  * `nightshift held`, `approve` and `reject` (`cli/review.ts`): every argument is checked against the config before
  * DynamoDB Local, the local SQS or an AWS call is started.
  */
-export function reviewCommands(program: Command, targetOptions: (command: Command) => Command): void {
+export function reviewCommands(program: Command): void {
   targetOptions(
     program
       .command('held')
