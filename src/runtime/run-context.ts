@@ -210,7 +210,9 @@ export function createRunContext(deps: GuardDeps, run: RunState): { context: Age
         const heldFor = await holdReasons(spec.review.when, { spec, degraded: run.degraded, afterTrip: run.afterTrip === true, outputs: deps.outputs });
         if (heldFor.length > 0) {
           if (!deps.outputs) throw new NotConfiguredError(`${spec.id}: output ${output.id} is to be held for review, and this guard has no breaker to hold it`);
-          const result = await deps.outputs.hold(spec, runId, output.id, { ...(named === undefined ? {} : { via: named }), payload, degraded: output.degraded, reasons: heldFor });
+          // What this run queued before it: the runs its event starts, once approved, wait for it.
+          const queued = memory ? await memory.submitted() : undefined;
+          const result = await deps.outputs.hold(spec, runId, output.id, { ...(named === undefined ? {} : { via: named }), payload, degraded: output.degraded, reasons: heldFor, ...(queued ? { memory: queued } : {}) });
           outputs.push({ ...output, published: false, ...(result.published === false && result.reason === 'held' ? { held: true } : {}) });
           return { ...result, output };
         }

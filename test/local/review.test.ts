@@ -11,6 +11,8 @@ import { ManualClock } from '../../src/runtime/clock.ts';
 import { decideHeld, expireHeld } from '../../src/runtime/review/decisions.ts';
 import type { HeldOutput } from '../../src/runtime/review/held-outputs.ts';
 import { reviewPipeline } from '../fixtures/review-pipeline.ts';
+import { causalChain } from '../fixtures/causal-chain.ts';
+import { definePipeline } from '../../src/config/pipeline.ts';
 import { checkCalls, resourceMap } from '../support/iam.ts';
 import { logicalId, testApp } from '../support/template.ts';
 
@@ -234,5 +236,33 @@ describe('review: rehearsals and why outputs are held', () => {
     } finally {
       await local.stop();
     }
+  });
+});
+
+describe('review: causality', () => {
+  it("a held output's event, once approved, makes the runs it starts wait for what its run wrote before it (steward stalled)", async () => {
+    const chain = causalChain(`review-causal-${randomUUID().slice(0, 6)}`);
+    const reviewed = definePipeline({
+      ...chain,
+      agents: chain.agents.map((a) => (a.id === 'collector' ? { ...a, review: { when: ['always' as const] } } : a)),
+    });
+    // The collector's 00:00 output is held, approved at 00:30 while the steward has applied nothing since 00:00: the
+    // summarizer it starts must wait for the collector's updates (then run degraded), never read past them.
+    const run = await simulate({
+      pipeline: reviewed,
+      scenario: 'normal',
+      inject: ['stall:steward@00:00-03:00'],
+      hours: 4,
+      decideAfter: { action: 'approve', minutes: 30 },
+      dynamoEndpoint: inject('dynamoEndpoint'),
+      tablePrefix: `review-causal-${randomUUID().slice(0, 8)}`,
+    });
+    expect(run.runs.filter((r) => r.status === 'fail' || r.status === 'crash')).toEqual([]);
+    const summarized = run.runs.filter((r) => r.agentId === 'summarizer' && r.status === 'completed');
+    expect(summarized.length).toBeGreaterThanOrEqual(1);
+    const first = summarized[0]!;
+    expect(first.memoryWait).toMatchObject({ awaited: 3 });
+    expect(first.degraded).toBe(true);
+    expect(run.checks.filter((c) => !c.ok)).toEqual([]);
   });
 });

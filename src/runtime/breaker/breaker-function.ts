@@ -37,6 +37,7 @@ export const breakerRequestSchema = z.discriminatedUnion('op', [
         degraded: z.boolean(),
         // Shown to a person (digest, page, CLI): one line each, no control characters.
         reasons: z.array(z.string().check(z.minLength(1), z.maxLength(500), z.regex(PRINTABLE, 'must be one line without control characters'))).check(z.minLength(1), z.maxLength(10)),
+        memory: z.optional(z.object({ submitted: z.int().check(z.minimum(0), z.maximum(1_000_000)), unsent: z.array(z.int().check(z.minimum(0))).check(z.maxLength(10_000)) })),
       }),
     ),
   }),

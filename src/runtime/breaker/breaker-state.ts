@@ -60,11 +60,19 @@ export interface HoldSpec {
   readonly payload: unknown;
   readonly degraded: boolean;
   readonly reasons: readonly string[];
+  /**
+   * The memory updates the emitting run had queued before the output: its event, when approved, carries them, so the
+   * runs it triggers wait for them as for any output's (causality). @default - none queued
+   */
+  readonly memory?: { readonly submitted: number; readonly unsent: readonly number[] };
 }
 
 /** A held output's publishing run, as the breaker lets it start: the output, or why not. */
 export type HeldPublishing =
-  | { readonly ok: true; readonly output: { readonly runId: string; readonly via?: string; readonly payload: unknown; readonly degraded: boolean } }
+  | {
+      readonly ok: true;
+      readonly output: { readonly runId: string; readonly via?: string; readonly payload: unknown; readonly degraded: boolean; readonly memory?: { readonly submitted: number; readonly unsent: readonly number[] } };
+    }
   /** `done`: it is publishing or published already (another run's): nothing to do, and nothing wrong. */
   | { readonly ok: false; readonly detail: string; readonly breakerOpen: boolean; readonly done?: boolean };
 

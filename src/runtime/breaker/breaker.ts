@@ -256,8 +256,8 @@ export class Breaker implements BreakerPort {
       const done = status === 'publishing' || status === 'published';
       return { ok: false, breakerOpen: false, ...(done ? { done } : {}), detail: `held output ${outputId} of ${agentId} ${status ? `is ${status}${done ? '' : ', not approved'}` : 'does not exist'}: nothing to publish` };
     }
-    const { runId, via, payload, degraded } = moved.output;
-    return { ok: true, output: { runId, ...(via === undefined ? {} : { via }), payload, degraded } };
+    const { runId, via, payload, degraded, memory } = moved.output;
+    return { ok: true, output: { runId, ...(via === undefined ? {} : { via }), payload, degraded, ...(memory ? { memory } : {}) } };
   }
 
   async finishHeldPublishing(agentId: string, outputId: string, outcome: { readonly ok: true } | { readonly ok: false; readonly error: string }): Promise<void> {

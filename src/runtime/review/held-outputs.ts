@@ -60,6 +60,7 @@ function buildSchemas() {
     publishedAt: z.optional(z.number()),
     failedAt: z.optional(z.number()),
     error: z.optional(text(1_000)),
+    memory: z.optional(z.object({ submitted: z.int().check(z.minimum(0), z.maximum(1_000_000)), unsent: z.array(z.int().check(z.minimum(0))).check(z.maxLength(10_000)) })),
     /** When a digest listed it (held), and when one counted its expiry. */
     digestedAt: z.optional(z.number()),
     expiryDigestedAt: z.optional(z.number()),
@@ -95,6 +96,8 @@ export interface HoldRequest {
   readonly reasons: readonly string[];
   readonly expiresAfterHours: number;
   readonly onExpiry: OnExpiry;
+  /** The memory updates the emitting run had queued before it (see `HoldSpec.memory`). */
+  readonly memory?: { readonly submitted: number; readonly unsent: readonly number[] };
 }
 
 /** Why a decision or a move was not made, with the output as it stands (when there is one). */
@@ -125,6 +128,7 @@ export class HeldOutputs {
       heldAt: now,
       expiresAt,
       onExpiry: request.onExpiry,
+      ...(request.memory ? { memory: { submitted: request.memory.submitted, unsent: [...request.memory.unsent] } } : {}),
       status: 'held',
       ttl: Math.ceil((expiresAt + KEPT_AFTER_EXPIRY_MS) / 1000),
     };

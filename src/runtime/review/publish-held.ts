@@ -36,15 +36,15 @@ export async function publishHeld(deps: GuardDeps, spec: AgentSpec, context: Age
     if (start.done) return start.detail;
     throw new HeldOutputError(`${spec.id}: ${start.detail}`);
   }
-  const { via, payload, degraded, runId } = start.output;
+  const { via, payload, degraded, runId, memory } = start.output;
   // The breaker function names a run `<agent>/<run>`; the output keeps the id of the run that emitted it.
   const output: AgentOutput = { id: outputId, agentId: spec.id, runId: runId.startsWith(`${spec.id}/`) ? runId.slice(spec.id.length + 1) : runId, fencingToken: context.fencingToken, degraded, payload };
   try {
     if (via !== undefined) await publisherNamed(spec, deps.publishers, via)(output, context);
     if (spec.publishOutputs && deps.outputEvents) {
-      // The runs it triggers wait for the memory this run queued (the publisher's writes), as for any output.
-      const memory = deps.memory ? await context.memory.submitted() : undefined;
-      await deps.outputEvents.publish({ ...output, runId: context.runId, ...(memory ? { memory } : {}) });
+      // The runs it triggers wait for what the emitting run queued before it, as for any output. (A publisher's own
+      // memory writes are not waited for: write what downstreams read in the work, before the emit.)
+      await deps.outputEvents.publish({ ...output, ...(memory ? { memory } : {}) });
     }
   } catch (error) {
     await finish(() => deps.outputs!.finishHeldPublishing(spec.id, outputId, { ok: false, error: error instanceof Error ? error.message : String(error) }));
