@@ -87,13 +87,17 @@ export async function invokeDeployed(pipeline: PipelineConfig, stage: string, ag
 
 /** The deployed function of an agent, from its stack's `AgentFunctionNames` output. */
 export async function deployedAgentFunction(pipeline: PipelineConfig, stage: string, agentId: string): Promise<string> {
-  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-  const stackName = `${pipeline.name}-${stage}`;
-  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
-  const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === STACK_OUTPUT.agentFunctionNames)?.OutputValue;
-  const functionName = names ? (JSON.parse(names) as Record<string, string>)[agentId] : undefined;
-  if (!functionName) throw new UsageError(`Stack ${stackName} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
+  const functionName = (await deployedAgentFunctions(pipeline, stage))[agentId];
+  if (!functionName) throw new UsageError(`Stack ${pipeline.name}-${stage} has no function for '${agentId}' (output AgentFunctionNames): deploy it with this version of Nightshift`);
   return functionName;
+}
+
+/** Every agent's deployed function, by agent id, from the stack's `AgentFunctionNames` output. */
+export async function deployedAgentFunctions(pipeline: PipelineConfig, stage: string): Promise<Record<string, string>> {
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: `${pipeline.name}-${stage}` }));
+  const names = Stacks[0]?.Outputs?.find((o) => o.OutputKey === STACK_OUTPUT.agentFunctionNames)?.OutputValue;
+  return names ? (JSON.parse(names) as Record<string, string>) : {};
 }
 
 function describeOutcome(outcome: { status: string; taskId: string; reason?: string; detail?: string; outputs?: readonly { published: boolean }[] }): string {

@@ -1,14 +1,13 @@
 import { hostname, userInfo } from 'node:os';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadAgentModule } from '../local/agent-module.ts';
 import { LocalPipeline } from '../local/pipeline.ts';
 import { localReview } from '../local/review.ts';
 import type { PipelineConfig } from '../src/config/pipeline.ts';
 import { NightshiftError, UsageError } from '../src/errors.ts';
-import { type Clock, ManualClock } from '../src/runtime/clock.ts';
+import { ManualClock } from '../src/runtime/clock.ts';
 import { type DecisionResult, type ReviewDeps, decideHeld } from '../src/runtime/review/decisions.ts';
 import { type HeldOutput, HeldOutputs } from '../src/runtime/review/held-outputs.ts';
-import { deployedAgentFunction, saveLocalState } from './invoke.ts';
+import { deployedAgentFunctions, saveLocalState } from './invoke.ts';
 import { checkAgent } from './ops.ts';
 import type { CommandResult } from './render.ts';
 import { readSnapshot } from './snapshot.ts';
@@ -154,28 +153,12 @@ export async function decideLocal(pipeline: PipelineConfig, stateDir: string, co
  * with its publishing run and waits for it.
  */
 export async function decideDeployed(target: Target, stage: string, command: DecisionCommand): Promise<CommandResult & { ok: boolean }> {
-  const [{ STSClient, GetCallerIdentityCommand }, { LambdaClient, InvokeCommand }] = await Promise.all([import('@aws-sdk/client-sts'), import('@aws-sdk/client-lambda')]);
+  const [{ STSClient, GetCallerIdentityCommand }, { deployedReview }] = await Promise.all([import('@aws-sdk/client-sts'), import('../lambdas/shared/review-deps.ts')]);
   const { Arn } = await new STSClient({}).send(new GetCallerIdentityCommand({}));
-  const lambda = new LambdaClient({});
-  const deps: ReviewDeps = {
-    held: heldStore(target.client, target.names.counters, target.clock),
-    breakerState: () => target.breaker.state(),
-    publish: async (agentId, outputId) => {
-      const functionName = await deployedAgentFunction(target.pipeline, stage, agentId);
-      const event = { agentId, scheduledTime: new Date().toISOString(), scheduleArn: 'manual:nightshift-approve', attemptNumber: 0, publishHeld: outputId };
-      const response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(event)) }));
-      const payload = response.Payload ? (JSON.parse(new TextDecoder().decode(response.Payload)) as { status?: string; reason?: string; detail?: string; errorMessage?: string }) : {};
-      if (response.FunctionError) return { status: 'failed', detail: payload.errorMessage ?? response.FunctionError };
-      const status = payload.status === 'completed' || payload.status === 'halted' || payload.status === 'skipped' ? payload.status : 'failed';
-      return { status, detail: payload.reason ?? payload.detail ?? status };
-    },
-  };
   if (!Arn) throw new NightshiftError('STS did not say who the caller is: a decision must record who made it');
+  // The publishing runs as the approval function starts them: a synchronous Invoke of the agent's function.
+  const deps = deployedReview({ counterTable: target.names.counters, agentFunctions: await deployedAgentFunctions(target.pipeline, stage) }, target.client, target.clock);
   return decide(target.pipeline, deps, `${Arn} (nightshift CLI)`, command);
-}
-
-function heldStore(client: DynamoDBDocumentClient, tableName: string, clock: Clock): HeldOutputs {
-  return new HeldOutputs({ client, tableName, clock });
 }
 
 /** The payload's first 160 characters of JSON, on one line. */

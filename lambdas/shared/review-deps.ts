@@ -14,7 +14,12 @@ let lambda: LambdaClient | undefined;
  * Decisions as the approval function and the watch make them deployed: the held outputs and the breaker's state on
  * the counter table, and an approved output's publishing run started by invoking its agent's function (and waited for).
  */
-export function deployedReview(env: ReviewEnvironment, client: DynamoDBDocumentClient, clock: Clock, options: { readonly wait?: boolean } = {}): ReviewDeps {
+export function deployedReview(
+  env: Pick<ReviewEnvironment, 'counterTable' | 'agentFunctions'>,
+  client: DynamoDBDocumentClient,
+  clock: Clock,
+  options: { readonly wait?: boolean } = {},
+): ReviewDeps {
   const wait = options.wait ?? true;
   return {
     held: new HeldOutputs({ client, tableName: env.counterTable, clock }),
